@@ -1,0 +1,5 @@
+//! Parts more than one protocol uses.
+
+pub mod quorum;
+pub mod slot_executor;
+pub mod slot_log;

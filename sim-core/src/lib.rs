@@ -1,0 +1,31 @@
+//! planetsim's engine: virtual time, the event queue, seeded random streams,
+//! the virtual WAN, clients and workloads, the key-value state machine,
+//! metrics, and the sans-IO contract every protocol implements.
+//!
+//! The engine never names a protocol: it drives any [`Protocol`] through
+//! [`Simulation`]. One run is single-threaded and deterministic: the same
+//! [`RunConfig`] (seed included) gives the same [`RunReport`].
+
+pub mod command;
+pub mod config;
+pub mod fixed_hash;
+pub mod id;
+pub mod kv;
+pub mod metrics;
+pub mod protocol;
+pub mod queue;
+pub mod rng;
+pub mod simulation;
+pub mod time;
+pub mod wan;
+pub mod workload;
+
+pub use command::{Command, CommandId, Key, Op, Value};
+pub use config::{ConfigError, RunConfig};
+pub use fixed_hash::{FixedHashMap, FixedHashSet};
+pub use id::{ClientId, ProcessId, RegionId};
+pub use protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, ProtocolConfig};
+pub use simulation::{RegionReport, RunReport, Simulation};
+pub use time::Time;
+pub use wan::{BaseDelay, DelayOptions, IntraRegionDelay, Wan};
+pub use workload::{KeyDistribution, Workload};

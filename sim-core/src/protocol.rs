@@ -1,0 +1,277 @@
+//! The sans-IO contract between the engine and a protocol.
+//!
+//! A process is a state machine that the engine moves forward one input at
+//! a time, always with the current simulated time `now` (which never goes
+//! backwards):
+//!
+//! 1. [`Protocol::new`] once per process, then [`Protocol::start`] at time 0;
+//! 2. then, in event order, [`Protocol::submit`] for a client command,
+//!    [`Protocol::handle`] for a message from a process, and
+//!    [`Protocol::handle_timer`] for a timer it set.
+//!
+//! A protocol never performs I/O: it records effects in the [`Outbox`] it is
+//! handed, and the engine drains them in push order after the call returns.
+//! A message a process sends to itself is delivered with zero delay after
+//! the current call returns and before any other event (specs README §1.6).
+//! Commands reach the state machine only through the protocol's
+//! [`Executor`], which applies them through [`Apply`]; the harness therefore
+//! sees every execution without trusting protocol internals. The same state
+//! machine could be driven by a real network runtime unchanged.
+
+use crate::command::{Command, CommandId};
+use crate::id::{ClientId, ProcessId};
+use crate::kv::{KvStore, OpResult};
+use crate::rng::StreamRng;
+use crate::time::Time;
+use std::fmt;
+use std::sync::Arc;
+
+/// Size of a message on the wire, for byte accounting (and, later, NIC
+/// serialisation).
+pub trait MessageSize {
+    /// Bytes this message occupies on the wire.
+    fn size_bytes(&self) -> u64;
+}
+
+/// Settings shared by every protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProtocolConfig {
+    /// Crash failures tolerated; protocols that always tolerate a minority
+    /// ignore it.
+    pub f: usize,
+    /// The initial leader of leader-based protocols.
+    pub leader: Option<ProcessId>,
+    /// Period of garbage collection of per-command state.
+    pub gc_interval_ns: u64,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig { f: 1, leader: None, gc_interval_ns: 50 * crate::time::NS_PER_MS }
+    }
+}
+
+/// What a process knows about its place in the system when it is created.
+#[derive(Debug)]
+pub struct ProcessSetup {
+    /// This process.
+    pub id: ProcessId,
+    /// All processes of the shard, by id.
+    pub processes: Vec<ProcessId>,
+    /// All processes of the shard sorted by this process's one-way delay to
+    /// them, itself first; ties by region name, then id (specs README §1.5).
+    /// "The closest k" is the first k of this list.
+    pub by_distance: Vec<ProcessId>,
+    /// Protocol settings.
+    pub config: ProtocolConfig,
+    /// This process's own random stream, derived from the run's seed.
+    pub rng: StreamRng,
+}
+
+impl ProcessSetup {
+    /// Number of processes in the shard.
+    pub fn n(&self) -> usize {
+        self.processes.len()
+    }
+
+    /// The closest `k` processes, this process first.
+    pub fn closest(&self, k: usize) -> &[ProcessId] {
+        &self.by_distance[..k.min(self.by_distance.len())]
+    }
+}
+
+/// A replication protocol's per-process state machine.
+pub trait Protocol: Sized {
+    /// Messages between processes.
+    type Message: Clone + fmt::Debug + MessageSize;
+    /// Named timers (one deadline per value; setting again replaces it).
+    type Timer: Clone + fmt::Debug + Ord;
+    /// The executor that applies committed commands in the allowed order.
+    type Executor: Executor;
+
+    /// Creates a process and its co-located executor.
+    fn new(setup: ProcessSetup) -> (Self, Self::Executor);
+
+    /// Called once at time 0, before any other input: set initial timers.
+    fn start(&mut self, _now: Time, _out: &mut Outbox<Self>) {}
+
+    /// A client submitted `cmd` to this process.
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>);
+
+    /// A message from `from` arrived.
+    fn handle(&mut self, from: ProcessId, msg: Self::Message, now: Time, out: &mut Outbox<Self>);
+
+    /// A timer this process set is due.
+    fn handle_timer(&mut self, timer: Self::Timer, now: Time, out: &mut Outbox<Self>);
+}
+
+/// Orders committed commands and applies them to the state machine.
+pub trait Executor {
+    /// What the protocol hands over about a committed command.
+    type Info: fmt::Debug;
+
+    /// Takes `info` and executes whatever has become executable.
+    fn execute(&mut self, info: Self::Info, now: Time, apply: &mut Apply<'_>);
+}
+
+/// The execution info type of protocol `P`.
+pub type ExecutionInfo<P> = <<P as Protocol>::Executor as Executor>::Info;
+
+/// One effect a protocol asked for.
+pub enum Effect<P: Protocol> {
+    /// Send `msg` to process `to`.
+    Send {
+        /// The destination.
+        to: ProcessId,
+        /// The message.
+        msg: P::Message,
+    },
+    /// Fire `timer` after `after_ns`, replacing any deadline it had.
+    SetTimer {
+        /// Which timer.
+        timer: P::Timer,
+        /// Delay from now.
+        after_ns: u64,
+    },
+    /// Forget `timer`'s deadline, if any.
+    CancelTimer {
+        /// Which timer.
+        timer: P::Timer,
+    },
+    /// Hand execution info to the co-located executor.
+    Execute(ExecutionInfo<P>),
+}
+
+impl<P: Protocol> fmt::Debug for Effect<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Effect::Send { to, msg } => write!(f, "Send {{ to: {to}, msg: {msg:?} }}"),
+            Effect::SetTimer { timer, after_ns } => write!(f, "SetTimer {{ timer: {timer:?}, after_ns: {after_ns} }}"),
+            Effect::CancelTimer { timer } => write!(f, "CancelTimer {{ timer: {timer:?} }}"),
+            Effect::Execute(info) => write!(f, "Execute({info:?})"),
+        }
+    }
+}
+
+/// Where a protocol records its effects during one call.
+pub struct Outbox<P: Protocol> {
+    effects: Vec<Effect<P>>,
+}
+
+impl<P: Protocol> Default for Outbox<P> {
+    fn default() -> Self {
+        Outbox { effects: Vec::new() }
+    }
+}
+
+impl<P: Protocol> fmt::Debug for Outbox<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.effects).finish()
+    }
+}
+
+impl<P: Protocol> Outbox<P> {
+    /// An empty outbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sends `msg` to `to`.
+    pub fn send(&mut self, to: ProcessId, msg: P::Message) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Sends a copy of `msg` to each of `targets`, in that order.
+    pub fn send_to_each(&mut self, targets: &[ProcessId], msg: P::Message) {
+        if let Some((last, rest)) = targets.split_last() {
+            for &to in rest {
+                self.send(to, msg.clone());
+            }
+            self.send(*last, msg);
+        }
+    }
+
+    /// Sets `timer` to fire after `after_ns`.
+    pub fn set_timer(&mut self, timer: P::Timer, after_ns: u64) {
+        self.effects.push(Effect::SetTimer { timer, after_ns });
+    }
+
+    /// Cancels `timer`.
+    pub fn cancel_timer(&mut self, timer: P::Timer) {
+        self.effects.push(Effect::CancelTimer { timer });
+    }
+
+    /// Hands `info` to the executor.
+    pub fn execute(&mut self, info: ExecutionInfo<P>) {
+        self.effects.push(Effect::Execute(info));
+    }
+
+    /// The effects recorded so far, in push order (for tests).
+    pub fn effects(&self) -> &[Effect<P>] {
+        &self.effects
+    }
+
+    /// Removes and returns the recorded effects, in push order.
+    pub fn take(&mut self) -> Vec<Effect<P>> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Moves the recorded effects into `into` (reusing its allocation).
+    pub fn drain_into(&mut self, into: &mut Vec<Effect<P>>) {
+        into.append(&mut self.effects);
+    }
+}
+
+/// A result for a client: the command's id and one result per operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    /// The command executed.
+    pub id: CommandId,
+    /// Per operation, the value before it.
+    pub results: Vec<OpResult>,
+}
+
+/// The state machine as an executor sees it: executors decide *when* a
+/// command executes; applying it, recording it and answering the client is
+/// the harness's job.
+pub struct Apply<'a> {
+    process: ProcessId,
+    store: &'a mut KvStore,
+    client_process: &'a [ProcessId],
+    replies: &'a mut Vec<Reply>,
+    executed: u64,
+}
+
+impl<'a> Apply<'a> {
+    /// An applier for `process`; `client_process[c]` is the process that
+    /// answers client `c`; replies for its clients go to `replies`.
+    pub fn new(
+        process: ProcessId,
+        store: &'a mut KvStore,
+        client_process: &'a [ProcessId],
+        replies: &'a mut Vec<Reply>,
+    ) -> Apply<'a> {
+        Apply { process, store, client_process, replies, executed: 0 }
+    }
+
+    /// Executes `cmd` against the store.
+    pub fn apply(&mut self, cmd: &Command) {
+        self.executed += 1;
+        if self.serves(cmd.id.client) {
+            let mut results = Vec::with_capacity(cmd.ops.len());
+            self.store.apply(cmd, Some(&mut results));
+            self.replies.push(Reply { id: cmd.id, results });
+        } else {
+            self.store.apply(cmd, None);
+        }
+    }
+
+    /// Commands executed through this applier.
+    pub fn executed(&self) -> u64 {
+        self.executed
+    }
+
+    fn serves(&self, client: ClientId) -> bool {
+        self.client_process.get(client.index()) == Some(&self.process)
+    }
+}

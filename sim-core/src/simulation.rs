@@ -1,0 +1,389 @@
+//! The event loop: one deterministic, single-threaded run of a protocol.
+
+use crate::command::{Command, CommandId};
+use crate::config::RunConfig;
+use crate::id::{ClientId, ProcessId, RegionId};
+use crate::kv::KvStore;
+use crate::metrics::{LatencyRecorder, LatencySummary};
+use crate::protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, Reply};
+use crate::queue::EventQueue;
+use crate::rng::{Purpose, RngStreams, StreamRng};
+use crate::time::{NS_PER_S, Time};
+use crate::wan::Wan;
+use crate::workload::{ClientKeyState, CommandGenerator};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+enum Event<P: Protocol> {
+    /// A client's current command reaches its process.
+    Submit { client: ClientId },
+    /// A message reaches process `to`.
+    Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
+    /// A timer of `process` is due, if `generation` is still its latest.
+    Timer { process: ProcessId, timer: P::Timer, generation: u64 },
+    /// A result reaches its client.
+    Reply { client: ClientId, id: CommandId },
+}
+
+struct Process<P: Protocol> {
+    region: RegionId,
+    protocol: P,
+    executor: P::Executor,
+    store: KvStore,
+    /// The live generation of each set timer; a fired timer whose
+    /// generation differs was replaced or cancelled.
+    timers: BTreeMap<P::Timer, u64>,
+}
+
+struct Client {
+    region: RegionId,
+    process: ProcessId,
+    /// Index of the client's region in the run's client regions.
+    region_slot: usize,
+    issued: u64,
+    pending: Option<Arc<Command>>,
+    sent_at: Time,
+    keys: ClientKeyState,
+    rng: StreamRng,
+}
+
+/// Latency of one client region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionReport {
+    /// The region's name.
+    pub region: String,
+    /// Clients in it.
+    pub clients: u32,
+    /// Latency of their completed commands.
+    pub latency: LatencySummary,
+}
+
+/// What a run measured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// Per client region, in the configured order.
+    pub regions: Vec<RegionReport>,
+    /// All clients together.
+    pub total: LatencySummary,
+    /// Commands the clients were to issue.
+    pub commands_expected: u64,
+    /// Simulated time of the last event handled.
+    pub end_time: Time,
+    /// Events handled (deliveries, timers, client submissions and replies;
+    /// self-addressed messages are handled inline and not counted).
+    pub events: u64,
+    /// Messages sent between distinct processes.
+    pub messages_sent: u64,
+    /// Bytes of those messages.
+    pub bytes_sent: u64,
+    /// Commands executed, summed over replicas.
+    pub executions: u64,
+    /// Clients that had not finished when the run stopped.
+    pub incomplete_clients: u32,
+}
+
+impl RunReport {
+    /// Completed commands per simulated second, over the whole run, in
+    /// thousandths (integer, so output is identical on every platform).
+    pub fn throughput_milli_ops_per_s(&self) -> u64 {
+        let elapsed_ns = self.end_time.as_ns().max(1);
+        u64::try_from(u128::from(self.total.count) * u128::from(NS_PER_S) * 1_000 / u128::from(elapsed_ns))
+            .unwrap_or(u64::MAX)
+    }
+}
+
+/// One run of protocol `P`.
+pub struct Simulation<P: Protocol> {
+    processes: Vec<Process<P>>,
+    clients: Vec<Client>,
+    /// `client_process[c]`: the process that answers client `c`.
+    client_process: Vec<ProcessId>,
+    client_region_names: Vec<String>,
+    clients_per_region: u32,
+    commands_per_client: u64,
+    generator: CommandGenerator,
+    queue: EventQueue<Event<P>>,
+    wan: Wan,
+    reorder: bool,
+    network_rng: StreamRng,
+    /// Latest delivery time per directed process link, for FIFO links.
+    link_last_delivery: Vec<Time>,
+    outbox: Outbox<P>,
+    effects: Vec<Effect<P>>,
+    self_messages: VecDeque<P::Message>,
+    replies: Vec<Reply>,
+    latency: Vec<LatencyRecorder>,
+    now: Time,
+    max_time: Time,
+    clients_done: usize,
+    timer_generation: u64,
+    events: u64,
+    messages_sent: u64,
+    bytes_sent: u64,
+    executions: u64,
+}
+
+impl<P: Protocol> Simulation<P> {
+    /// Builds a run. `config` must pass [`RunConfig::check`] (and the
+    /// protocol's own checks); this is asserted.
+    pub fn new(config: &RunConfig) -> Simulation<P> {
+        if let Err(error) = config.check() {
+            panic!("run configuration must be checked before building a simulation: {error}");
+        }
+        let streams = RngStreams::new(config.seed);
+        let wan = Wan::new(&config.matrix, config.delay);
+        let n = config.n();
+        let ids: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
+        let processes = ids
+            .iter()
+            .map(|&id| {
+                let setup = ProcessSetup {
+                    id,
+                    processes: ids.clone(),
+                    by_distance: by_distance(config, &wan, id),
+                    config: config.protocol,
+                    rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
+                };
+                let (protocol, executor) = P::new(setup);
+                Process { region: config.region_of(id), protocol, executor, store: KvStore::new(), timers: BTreeMap::new() }
+            })
+            .collect();
+        let mut clients = Vec::new();
+        for (region_slot, &region) in config.client_regions.iter().enumerate() {
+            let process = closest_process(config, &wan, region);
+            for _ in 0..config.clients_per_region {
+                let index = clients.len() as u64;
+                clients.push(Client {
+                    region,
+                    process,
+                    region_slot,
+                    issued: 0,
+                    pending: None,
+                    sent_at: Time::ZERO,
+                    keys: ClientKeyState::default(),
+                    rng: streams.stream(Purpose::Workload, index),
+                });
+            }
+        }
+        Simulation {
+            processes,
+            client_process: clients.iter().map(|c| c.process).collect(),
+            clients,
+            client_region_names: config.client_regions.iter().map(|r| config.matrix.regions()[r.index()].clone()).collect(),
+            clients_per_region: config.clients_per_region,
+            commands_per_client: config.commands_per_client,
+            generator: CommandGenerator::new(config.workload),
+            queue: EventQueue::new(),
+            wan,
+            reorder: config.delay.reorder,
+            network_rng: streams.stream(Purpose::Network, 0),
+            link_last_delivery: vec![Time::ZERO; n * n],
+            outbox: Outbox::new(),
+            effects: Vec::new(),
+            self_messages: VecDeque::new(),
+            replies: Vec::new(),
+            latency: vec![LatencyRecorder::new(); config.client_regions.len()],
+            now: Time::ZERO,
+            max_time: Time::ZERO.plus_ns(config.max_time_ns),
+            clients_done: 0,
+            timer_generation: 0,
+            events: 0,
+            messages_sent: 0,
+            bytes_sent: 0,
+            executions: 0,
+        }
+    }
+
+    /// The process each client talks to, by client id.
+    pub fn client_processes(&self) -> &[ProcessId] {
+        &self.client_process
+    }
+
+    /// Runs until every client has finished or the time limit passes.
+    pub fn run(mut self) -> RunReport {
+        for index in 0..self.processes.len() {
+            let id = ProcessId::from_index(index);
+            self.processes[index].protocol.start(self.now, &mut self.outbox);
+            self.flush(id);
+        }
+        for index in 0..self.clients.len() {
+            self.issue_next(ClientId(index as u32));
+        }
+        while self.clients_done < self.clients.len() {
+            let Some(time) = self.queue.peek_time() else { break };
+            if time > self.max_time {
+                break;
+            }
+            let (time, event) = self.queue.pop().expect("peeked");
+            debug_assert!(time >= self.now, "time never goes backwards");
+            self.now = time;
+            self.events += 1;
+            self.dispatch(event);
+        }
+        self.report()
+    }
+
+    fn dispatch(&mut self, event: Event<P>) {
+        match event {
+            Event::Submit { client } => {
+                let client = &self.clients[client.index()];
+                let (process, cmd) = (client.process, client.pending.clone().expect("a submitted command is pending"));
+                self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
+                self.flush(process);
+            }
+            Event::Deliver { from, to, msg } => {
+                self.processes[to.index()].protocol.handle(from, msg, self.now, &mut self.outbox);
+                self.flush(to);
+            }
+            Event::Timer { process, timer, generation } => {
+                let timers = &mut self.processes[process.index()].timers;
+                if timers.get(&timer) != Some(&generation) {
+                    return; // replaced or cancelled since it was set
+                }
+                timers.remove(&timer);
+                self.processes[process.index()].protocol.handle_timer(timer, self.now, &mut self.outbox);
+                self.flush(process);
+            }
+            Event::Reply { client, id } => self.complete(client, id),
+        }
+    }
+
+    /// Carries out the effects `process` recorded, then delivers its
+    /// self-addressed messages one by one, carrying out theirs.
+    fn flush(&mut self, process: ProcessId) {
+        loop {
+            self.outbox.drain_into(&mut self.effects);
+            let mut effects = std::mem::take(&mut self.effects);
+            for effect in effects.drain(..) {
+                match effect {
+                    Effect::Send { to, msg } if to == process => self.self_messages.push_back(msg),
+                    Effect::Send { to, msg } => self.send(process, to, msg),
+                    Effect::SetTimer { timer, after_ns } => {
+                        self.timer_generation += 1;
+                        let generation = self.timer_generation;
+                        self.processes[process.index()].timers.insert(timer.clone(), generation);
+                        self.queue.push(self.now.plus_ns(after_ns), Event::Timer { process, timer, generation });
+                    }
+                    Effect::CancelTimer { timer } => {
+                        self.processes[process.index()].timers.remove(&timer);
+                    }
+                    Effect::Execute(info) => self.execute(process, info),
+                }
+            }
+            self.effects = effects;
+            let Some(msg) = self.self_messages.pop_front() else { break };
+            self.processes[process.index()].protocol.handle(process, msg, self.now, &mut self.outbox);
+        }
+    }
+
+    fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Message) {
+        let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
+        let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        let mut arrival = self.now.plus_ns(delay_ns);
+        if !self.reorder {
+            // FIFO links: a message never overtakes an earlier one on the
+            // same directed link; equal times keep send order in the queue.
+            let last = &mut self.link_last_delivery[from.index() * self.processes.len() + to.index()];
+            arrival = arrival.max(*last);
+            *last = arrival;
+        }
+        self.messages_sent += 1;
+        self.bytes_sent += msg.size_bytes();
+        self.queue.push(arrival, Event::Deliver { from, to, msg });
+    }
+
+    fn execute(&mut self, process: ProcessId, info: crate::protocol::ExecutionInfo<P>) {
+        let state = &mut self.processes[process.index()];
+        let mut apply = Apply::new(process, &mut state.store, &self.client_process, &mut self.replies);
+        state.executor.execute(info, self.now, &mut apply);
+        self.executions += apply.executed();
+        let region = state.region;
+        for reply in std::mem::take(&mut self.replies) {
+            let client = &self.clients[reply.id.client.index()];
+            let awaited = client.pending.as_ref().is_some_and(|cmd| cmd.id == reply.id);
+            if !awaited {
+                continue; // a duplicate execution result: the client moved on
+            }
+            let delay_ns = self.wan.sample_delay_ns(region, client.region, &mut self.network_rng);
+            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client: reply.id.client, id: reply.id });
+        }
+    }
+
+    fn complete(&mut self, client_id: ClientId, id: CommandId) {
+        let client = &mut self.clients[client_id.index()];
+        if client.pending.as_ref().is_none_or(|cmd| cmd.id != id) {
+            return; // a second reply for a command already answered
+        }
+        client.pending = None;
+        let latency_ns = self.now.since(client.sent_at);
+        self.latency[client.region_slot].record(latency_ns);
+        if client.issued == self.commands_per_client {
+            self.clients_done += 1;
+        } else {
+            self.issue_next(client_id);
+        }
+    }
+
+    fn issue_next(&mut self, client_id: ClientId) {
+        let client = &mut self.clients[client_id.index()];
+        client.issued += 1;
+        let id = CommandId { client: client_id, seq: client.issued };
+        let cmd = self.generator.next_command(id, &mut client.keys, &mut client.rng);
+        client.pending = Some(Arc::new(cmd));
+        client.sent_at = self.now;
+        let process_region = self.processes[client.process.index()].region;
+        let delay_ns = self.wan.sample_delay_ns(client.region, process_region, &mut self.network_rng);
+        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id });
+    }
+
+    fn report(&self) -> RunReport {
+        let mut total = LatencyRecorder::new();
+        for recorder in &self.latency {
+            total.merge(recorder);
+        }
+        RunReport {
+            regions: self
+                .client_region_names
+                .iter()
+                .zip(&self.latency)
+                .map(|(region, recorder)| RegionReport {
+                    region: region.clone(),
+                    clients: self.clients_per_region,
+                    latency: recorder.summary(),
+                })
+                .collect(),
+            total: total.summary(),
+            commands_expected: self.clients.len() as u64 * self.commands_per_client,
+            end_time: self.now,
+            events: self.events,
+            messages_sent: self.messages_sent,
+            bytes_sent: self.bytes_sent,
+            executions: self.executions,
+            incomplete_clients: (self.clients.len() - self.clients_done) as u32,
+        }
+    }
+}
+
+/// The processes sorted by `id`'s base one-way delay to them, itself first,
+/// ties by region name then id (specs README §1.5).
+fn by_distance(config: &RunConfig, wan: &Wan, id: ProcessId) -> Vec<ProcessId> {
+    let from = config.region_of(id);
+    let mut others: Vec<ProcessId> = (0..config.n()).map(ProcessId::from_index).filter(|&p| p != id).collect();
+    others.sort_by_key(|&p| {
+        let region = config.region_of(p);
+        (wan.base_delay_ns(from, region), &config.matrix.regions()[region.index()], p)
+    });
+    std::iter::once(id).chain(others).collect()
+}
+
+/// The process closest to a client in `region` by base delay, ties by
+/// region name then id.
+fn closest_process(config: &RunConfig, wan: &Wan, region: RegionId) -> ProcessId {
+    (0..config.n())
+        .map(ProcessId::from_index)
+        .min_by_key(|&p| {
+            let site = config.region_of(p);
+            (wan.base_delay_ns(region, site), &config.matrix.regions()[site.index()], p)
+        })
+        .expect("at least one site")
+}
