@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 /// planetsim project automation.
 #[derive(Parser)]
-#[command(name = "cargo xtask")]
+#[command(name = "xtask", bin_name = "cargo xtask")]
 struct Cli {
     /// What to do.
     #[command(subcommand)]

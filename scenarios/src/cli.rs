@@ -1,0 +1,323 @@
+//! The `sim` command line: what the user typed (`Args`), then a checked
+//! [`Run`] (parse first, validate second).
+
+use crate::error::UserError;
+use clap::{Parser, ValueEnum};
+use latency_data::Matrix;
+use protocols::ProtocolName;
+use sim_core::config::DEFAULT_MAX_TIME_NS;
+use sim_core::time::NS_PER_S;
+use sim_core::workload::{KeyDistribution, Workload};
+use sim_core::{BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig};
+use std::path::PathBuf;
+
+/// The five GCP sites of the Tempo paper's evaluation (and of the
+/// benchmark): one per continent.
+pub const DEFAULT_SITES: &str = "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1";
+
+/// Fewest sites a run may have: below three, no protocol here tolerates a
+/// failure.
+pub const MIN_SITES: usize = 3;
+
+/// planetsim: how fast is a replication protocol on a planet-scale WAN?
+///
+/// Runs one protocol on measured inter-region latencies, prints a
+/// per-region latency table and writes it as CSV.
+#[derive(Debug, Parser)]
+#[command(name = "sim", version, about, long_about = None, max_term_width = 100)]
+pub struct Args {
+    /// Built-in RTT matrix.
+    #[arg(long, default_value = "gcp", value_name = "NAME")]
+    pub cloud: String,
+    /// A matrix file in planetsim's format (see latency-data/README.md);
+    /// replaces --cloud.
+    #[arg(long, value_name = "PATH")]
+    pub matrix: Option<PathBuf>,
+    /// Regions hosting one process each, comma-separated; process ids
+    /// follow this order (p1 is the first).
+    #[arg(long, value_name = "REGIONS", default_value = DEFAULT_SITES, value_delimiter = ',')]
+    pub sites: Vec<String>,
+    /// Protocol to run.
+    #[arg(long, default_value = "fpaxos", value_name = "NAME")]
+    pub protocol: String,
+    /// Crash failures tolerated (1 <= f <= floor(n/2)).
+    #[arg(short, long, default_value_t = 1)]
+    pub f: usize,
+    /// Initial leader: a site's region name or a process id (p2 or 2).
+    /// Default: the first site.
+    #[arg(long, value_name = "REGION|ID")]
+    pub leader: Option<String>,
+    /// Regions hosting clients, comma-separated. Default: every site.
+    #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
+    pub client_regions: Option<Vec<String>>,
+    /// Closed-loop clients in each client region.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub clients_per_region: u32,
+    /// Commands each client issues, one at a time.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub commands_per_client: u64,
+    /// Percentage of keys drawn from the shared hot-key pool.
+    #[arg(long, default_value_t = 2.0, value_name = "PERCENT")]
+    pub conflict_percent: f64,
+    /// Size of the shared hot-key pool.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub hot_keys: u64,
+    /// Draw keys from a Zipf distribution with this exponent instead (with
+    /// --key-space).
+    #[arg(long, value_name = "EXPONENT")]
+    pub zipf: Option<f64>,
+    /// Number of keys for --zipf.
+    #[arg(long, default_value_t = 1_000_000, value_name = "N")]
+    pub key_space: u64,
+    /// Distinct keys per command.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub keys_per_command: usize,
+    /// Percentage of read-only commands.
+    #[arg(long, default_value_t = 0.0, value_name = "PERCENT")]
+    pub read_percent: f64,
+    /// Payload bytes per write.
+    #[arg(long, default_value_t = 100, value_name = "BYTES")]
+    pub payload_bytes: u32,
+    /// Root seed of every random stream.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Draw each one-way delay from a distribution fitted to the pair's
+    /// min/avg/max/mdev.
+    #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "ON|OFF")]
+    pub jitter: Switch,
+    /// RTT statistic for delays without jitter.
+    #[arg(long, value_enum, default_value_t = BaseArg::Avg)]
+    pub base_delay: BaseArg,
+    /// Delay inside a region (client to its process).
+    #[arg(long, value_enum, default_value_t = IntraArg::Measured)]
+    pub intra_region_delay: IntraArg,
+    /// Let messages on a link overtake each other (links are FIFO otherwise).
+    #[arg(long)]
+    pub reorder: bool,
+    /// Use the mean of both directions for every region pair.
+    #[arg(long)]
+    pub symmetric: bool,
+    /// Stop after this much simulated time, in seconds.
+    #[arg(long, default_value_t = DEFAULT_MAX_TIME_NS / NS_PER_S, value_name = "SECONDS")]
+    pub max_time_s: u64,
+    /// CSV file to write (written atomically).
+    #[arg(long, default_value = "results/latency.csv", value_name = "PATH")]
+    pub out: PathBuf,
+    /// Print the simulator's own speed (wall time, events/s, commands/s,
+    /// peak memory) to stderr.
+    #[arg(long)]
+    pub perf: bool,
+}
+
+/// An on/off setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// Which RTT statistic gives delays without jitter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BaseArg {
+    /// Half the mean RTT.
+    Avg,
+    /// Half the minimum RTT.
+    Min,
+    /// fantoch's integer model: floor(floor(avg ms) / 2) ms.
+    FantochMs,
+}
+
+/// Delay inside a region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IntraArg {
+    /// Half the measured intra-region RTT.
+    Measured,
+    /// Zero.
+    Zero,
+}
+
+/// A checked run: everything needed to simulate and to describe it.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The protocol.
+    pub protocol: ProtocolName,
+    /// The engine's configuration.
+    pub config: RunConfig,
+    /// Where to write the CSV.
+    pub out: PathBuf,
+}
+
+impl Run {
+    /// Site names in process order.
+    pub fn site_names(&self) -> Vec<&str> {
+        self.config.sites.iter().map(|r| self.config.matrix.regions()[r.index()].as_str()).collect()
+    }
+}
+
+/// Validates `args` into a run; every problem is reported with what would
+/// be valid.
+pub fn resolve(args: &Args) -> Result<Run, UserError> {
+    let protocol: ProtocolName = args.protocol.parse().map_err(|e: protocols::UnknownProtocol| UserError::new(e.to_string()))?;
+    let matrix = match &args.matrix {
+        Some(path) => Matrix::from_file(path)?,
+        None => Matrix::builtin(&args.cloud)?,
+    };
+    let sites = regions(&matrix, &args.sites, "--sites")?;
+    if sites.len() < MIN_SITES {
+        return Err(UserError::new(format!(
+            "--sites names {} site(s); give at least {MIN_SITES} regions, comma-separated, e.g. --sites {}",
+            sites.len(),
+            "us-central1,europe-west1,asia-east1"
+        )));
+    }
+    let n = sites.len();
+    protocol.check(n, args.f).map_err(|e| UserError::new(format!("--f: {e} ({protocol} on {n} sites)")))?;
+    let leader = match &args.leader {
+        Some(leader) => Some(resolve_leader(&matrix, &sites, leader)?),
+        None => protocol.has_leader().then_some(ProcessId(1)),
+    };
+    let mut client_regions = match &args.client_regions {
+        Some(names) => regions(&matrix, names, "--client-regions")?,
+        None => sites.clone(),
+    };
+    dedup_keep_order(&mut client_regions);
+    let mut config = RunConfig::new(matrix, sites);
+    config.protocol = ProtocolConfig { f: args.f, leader, ..ProtocolConfig::default() };
+    config.client_regions = client_regions;
+    config.clients_per_region = args.clients_per_region;
+    config.commands_per_client = args.commands_per_client;
+    config.workload = workload(args)?;
+    config.delay = DelayOptions {
+        base: match args.base_delay {
+            BaseArg::Avg => BaseDelay::Avg,
+            BaseArg::Min => BaseDelay::Min,
+            BaseArg::FantochMs => BaseDelay::FantochMs,
+        },
+        jitter: args.jitter == Switch::On,
+        intra_region: match args.intra_region_delay {
+            IntraArg::Measured => IntraRegionDelay::Measured,
+            IntraArg::Zero => IntraRegionDelay::Zero,
+        },
+        reorder: args.reorder,
+        symmetric: args.symmetric,
+    };
+    config.seed = args.seed;
+    if args.max_time_s == 0 {
+        return Err(UserError::new("--max-time-s is 0: give a positive number of simulated seconds"));
+    }
+    config.max_time_ns = args.max_time_s.saturating_mul(NS_PER_S);
+    config.check().map_err(|e| UserError::new(flag_named(&e.0)))?;
+    Ok(Run { protocol, config, out: args.out.clone() })
+}
+
+fn workload(args: &Args) -> Result<Workload, UserError> {
+    let percent = |value: f64, flag: &str| {
+        if value.is_finite() && (0.0..=100.0).contains(&value) {
+            Ok(value / 100.0)
+        } else {
+            Err(UserError::new(format!("{flag} {value} is not a percentage: give a number from 0 to 100")))
+        }
+    };
+    let keys = match args.zipf {
+        Some(exponent) => KeyDistribution::Zipf { exponent, key_space: args.key_space },
+        None => KeyDistribution::ConflictPool {
+            conflict_rate: percent(args.conflict_percent, "--conflict-percent")?,
+            hot_keys: args.hot_keys,
+        },
+    };
+    Ok(Workload {
+        keys,
+        keys_per_command: args.keys_per_command,
+        read_ratio: percent(args.read_percent, "--read-percent")?,
+        payload_bytes: args.payload_bytes,
+    })
+}
+
+/// Names the flag behind an engine configuration error.
+fn flag_named(message: &str) -> String {
+    const FLAGS: [(&str, &str); 6] = [
+        ("clients per region", "--clients-per-region"),
+        ("commands per client", "--commands-per-client"),
+        ("keys per command", "--keys-per-command"),
+        ("hot-key pool", "--hot-keys"),
+        ("zipf", "--zipf/--key-space"),
+        ("leader", "--leader"),
+    ];
+    match FLAGS.iter().find(|(topic, _)| message.contains(topic)) {
+        Some((_, flag)) => format!("{flag}: {message}"),
+        None => message.to_string(),
+    }
+}
+
+fn regions(matrix: &Matrix, names: &[String], flag: &str) -> Result<Vec<RegionId>, UserError> {
+    names
+        .iter()
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            let index = matrix.region_index(name).map_err(|e| UserError::new(format!("{flag}: {e}")))?;
+            Ok(RegionId(u16::try_from(index).expect("matrices have fewer than 65536 regions")))
+        })
+        .collect()
+}
+
+fn resolve_leader(matrix: &Matrix, sites: &[RegionId], leader: &str) -> Result<ProcessId, UserError> {
+    let n = sites.len();
+    let invalid = || {
+        let names: Vec<String> =
+            sites.iter().enumerate().map(|(i, r)| format!("p{} ({})", i + 1, matrix.regions()[r.index()])).collect();
+        UserError::new(format!("--leader \"{leader}\" is not one of the sites; valid: {}", names.join(", ")))
+    };
+    let digits = leader.strip_prefix('p').unwrap_or(leader);
+    if let Ok(id) = digits.parse::<u32>() {
+        return if (1..=n as u32).contains(&id) { Ok(ProcessId(id)) } else { Err(invalid()) };
+    }
+    let index = matrix.region_index(leader).map_err(|e| UserError::new(format!("--leader: {e}")))?;
+    sites.iter().position(|r| r.index() == index).map(ProcessId::from_index).ok_or_else(invalid)
+}
+
+fn dedup_keep_order(regions: &mut Vec<RegionId>) {
+    let mut seen = std::collections::BTreeSet::new();
+    regions.retain(|r| seen.insert(*r));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &[&str]) -> Result<Run, UserError> {
+        let args = Args::try_parse_from(std::iter::once("sim").chain(extra.iter().copied())).expect("parses");
+        resolve(&args)
+    }
+
+    #[test]
+    fn defaults_resolve() {
+        let run = parse(&[]).expect("defaults are valid");
+        assert_eq!(run.site_names(), DEFAULT_SITES.split(',').collect::<Vec<_>>());
+        assert_eq!(run.config.protocol.leader, Some(ProcessId(1)));
+        assert_eq!(run.config.client_regions, run.config.sites);
+    }
+
+    #[test]
+    fn leader_by_name_or_id() {
+        let sites = ["--sites", "us-central1,europe-west1,asia-east1"];
+        let by_name = parse(&[&sites[..], &["--leader", "asia-east1"]].concat()).unwrap();
+        assert_eq!(by_name.config.protocol.leader, Some(ProcessId(3)));
+        let by_id = parse(&[&sites[..], &["--leader", "p2"]].concat()).unwrap();
+        assert_eq!(by_id.config.protocol.leader, Some(ProcessId(2)));
+        let error = parse(&[&sites[..], &["--leader", "us-west1"]].concat()).unwrap_err();
+        assert!(error.0.contains("p1 (us-central1)"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        let error = parse(&["--conflict-percent", "150"]).unwrap_err();
+        assert!(error.0.starts_with("--conflict-percent 150"), "{error}");
+        let error = parse(&["--commands-per-client", "0"]).unwrap_err();
+        assert!(error.0.starts_with("--commands-per-client"), "{error}");
+        let error = parse(&["--keys-per-command", "2", "--conflict-percent", "100"]).unwrap_err();
+        assert!(error.0.starts_with("--keys-per-command"), "{error}");
+    }
+}

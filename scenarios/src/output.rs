@@ -1,0 +1,202 @@
+//! What a run prints and writes: the resolved run, the per-region table,
+//! and a tidy CSV (one row per client region plus an `all` row).
+
+use crate::cli::Run;
+use sim_core::metrics::LatencySummary;
+use sim_core::time::{NS_PER_MS, format_ns_as_ms};
+use sim_core::{BaseDelay, IntraRegionDelay, KeyDistribution, RunReport};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// One line describing the fully resolved run, so any output can be
+/// replayed.
+pub fn describe(run: &Run) -> String {
+    let config = &run.config;
+    let leader = match config.protocol.leader {
+        Some(leader) => format!(" leader={leader} ({})", config.matrix.regions()[config.region_of(leader).index()]),
+        None => String::new(),
+    };
+    let keys = match config.workload.keys {
+        KeyDistribution::ConflictPool { conflict_rate, hot_keys } => {
+            format!("conflicts {}% over {hot_keys} hot key(s)", conflict_rate * 100.0)
+        }
+        KeyDistribution::Zipf { exponent, key_space } => format!("zipf {exponent} over {key_space} keys"),
+    };
+    let delay = &config.delay;
+    let base = match delay.base {
+        BaseDelay::Avg => "avg",
+        BaseDelay::Min => "min",
+        BaseDelay::FantochMs => "fantoch-ms",
+    };
+    let intra = match delay.intra_region {
+        IntraRegionDelay::Measured => "measured",
+        IntraRegionDelay::Zero => "zero",
+    };
+    format!(
+        "{} f={} n={}{leader} | {} | sites {} | {} client(s)/region x {} commands | {keys}, {} key(s)/command, \
+         {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}",
+        run.protocol,
+        config.protocol.f,
+        config.n(),
+        config.matrix.name(),
+        run.site_names().join(","),
+        config.clients_per_region,
+        config.commands_per_client,
+        config.workload.keys_per_command,
+        config.workload.read_ratio * 100.0,
+        config.workload.payload_bytes,
+        if delay.jitter { "on" } else { "off" },
+        if delay.reorder { "reordering" } else { "fifo" },
+        if delay.symmetric { " symmetric" } else { "" },
+    )
+}
+
+fn ms3(ns: u64) -> String {
+    // Rounded to the microsecond for display; the CSV keeps nanoseconds.
+    let us = (ns + 500) / 1_000;
+    format!("{}.{:03}", us / 1_000, us % 1_000)
+}
+
+/// The per-region latency table.
+pub fn table(report: &RunReport) -> String {
+    let mut text = format!(
+        "{:<24} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+        "region", "clients", "commands", "mean ms", "p50 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms"
+    );
+    let row = |text: &mut String, region: &str, clients: String, latency: &LatencySummary| {
+        text.push_str(&format!(
+            "{:<24} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}\n",
+            region,
+            clients,
+            latency.count,
+            ms3(latency.mean_ns),
+            ms3(latency.p50_ns),
+            ms3(latency.p95_ns),
+            ms3(latency.p99_ns),
+            ms3(latency.p99_9_ns),
+            ms3(latency.max_ns)
+        ));
+    };
+    for region in &report.regions {
+        row(&mut text, &region.region, region.clients.to_string(), &region.latency);
+    }
+    let clients: u32 = report.regions.iter().map(|r| r.clients).sum();
+    row(&mut text, "all", clients.to_string(), &report.total);
+    let throughput = report.throughput_milli_ops_per_s();
+    text.push_str(&format!(
+        "throughput {}.{:03} ops/s over {} ms simulated | {} messages, {} bytes between processes | {} executions\n",
+        throughput / 1_000,
+        throughput % 1_000,
+        report.end_time.as_ns() / NS_PER_MS,
+        report.messages_sent,
+        report.bytes_sent,
+        report.executions
+    ));
+    text
+}
+
+/// CSV columns, units last.
+pub const CSV_HEADER: [&str; 21] = [
+    "protocol",
+    "f",
+    "n",
+    "leader",
+    "cloud",
+    "sites",
+    "seed",
+    "jitter",
+    "region",
+    "clients",
+    "commands",
+    "latency_ms_mean",
+    "latency_ms_min",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_p99_9",
+    "latency_ms_max",
+    "throughput_ops_per_s",
+    "messages_sent",
+    "bytes_sent",
+];
+
+/// The CSV text of a run: one row per client region, then `all`.
+pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
+    let config = &run.config;
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CSV_HEADER)?;
+    let leader = config.protocol.leader.map(|p| p.0.to_string()).unwrap_or_default();
+    let throughput = report.throughput_milli_ops_per_s();
+    let throughput = format!("{}.{:03}", throughput / 1_000, throughput % 1_000);
+    let sites = run.site_names().join(";");
+    let clients_total: u32 = report.regions.iter().map(|r| r.clients).sum();
+    let rows = report
+        .regions
+        .iter()
+        .map(|r| (r.region.as_str(), r.clients, &r.latency))
+        .chain(std::iter::once(("all", clients_total, &report.total)));
+    for (region, clients, latency) in rows {
+        writer.write_record([
+            run.protocol.as_str(),
+            &config.protocol.f.to_string(),
+            &config.n().to_string(),
+            &leader,
+            config.matrix.name(),
+            &sites,
+            &config.seed.to_string(),
+            if config.delay.jitter { "on" } else { "off" },
+            region,
+            &clients.to_string(),
+            &latency.count.to_string(),
+            &format_ns_as_ms(latency.mean_ns),
+            &format_ns_as_ms(latency.min_ns),
+            &format_ns_as_ms(latency.p50_ns),
+            &format_ns_as_ms(latency.p95_ns),
+            &format_ns_as_ms(latency.p99_ns),
+            &format_ns_as_ms(latency.p99_9_ns),
+            &format_ns_as_ms(latency.max_ns),
+            &throughput,
+            &report.messages_sent.to_string(),
+            &report.bytes_sent.to_string(),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same
+/// folder, renamed over `path` only once complete, so an interrupted run
+/// never leaves a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(folder)?;
+    let mut file = tempfile::Builder::new().prefix(".planetsim-").suffix(".tmp").tempfile_in(folder)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("out.csv");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
+    }
+
+    #[test]
+    fn display_rounds_to_the_microsecond() {
+        assert_eq!(ms3(139_875_500), "139.876");
+        assert_eq!(ms3(0), "0.000");
+    }
+}
