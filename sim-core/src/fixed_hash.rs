@@ -61,9 +61,16 @@ impl Hasher for FxHasher {
         self.add(i as u64);
     }
 
+    /// A multiply only carries entropy upwards, and hashbrown picks buckets
+    /// from the low bits: keys that differ only in high bits (such as
+    /// per-client key ranges) would all collide. One xor-shift-multiply
+    /// round (from MurmurHash3's finaliser) spreads every bit everywhere.
     #[inline]
     fn finish(&self) -> u64 {
-        self.hash
+        let mut z = self.hash;
+        z ^= z >> 33;
+        z = z.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+        z ^ (z >> 33)
     }
 }
 
@@ -73,10 +80,21 @@ mod tests {
     use std::hash::{BuildHasher, BuildHasherDefault};
 
     #[test]
+    fn keys_differing_in_high_bits_spread_over_low_bits() {
+        let build = BuildHasherDefault::<FxHasher>::default();
+        let mut low_bits: Vec<u64> = (0..1024u64).map(|client| build.hash_one((1u64 << 62) + (client << 32) + 1) & 1023).collect();
+        low_bits.sort_unstable();
+        low_bits.dedup();
+        assert!(low_bits.len() > 500, "only {} distinct buckets of 1024", low_bits.len());
+    }
+
+    #[test]
     fn hashes_are_the_same_in_every_process() {
         let build = BuildHasherDefault::<FxHasher>::default();
         // No per-process state: the hash is a pure function of the value.
-        assert_eq!(build.hash_one(42u64), 42u64.wrapping_mul(SEED));
+        let mut expected = FxHasher::default();
+        expected.write_u64(42);
+        assert_eq!(build.hash_one(42u64), expected.finish());
         assert_eq!(build.hash_one(42u64), BuildHasherDefault::<FxHasher>::default().hash_one(42u64));
     }
 }

@@ -54,7 +54,8 @@ impl<T> SlotLog<T> {
         self.entries.get_mut(offset)?.as_mut()
     }
 
-    /// Removes and returns the value at `slot`.
+    /// Removes and returns the value at `slot`. Removing the lowest stored
+    /// slot raises the floor to the next stored one.
     pub fn remove(&mut self, slot: u64) -> Option<T> {
         let offset = usize::try_from(slot.checked_sub(self.base)?).ok()?;
         let value = self.entries.get_mut(offset)?.take();
@@ -108,12 +109,17 @@ impl<T> SlotLog<T> {
             .filter_map(move |(offset, entry)| entry.as_ref().map(|value| (base + offset as u64, value)))
     }
 
+    /// Drops empty leading entries so memory follows the live slots: a
+    /// log's slots are used once, so removing the lowest stored slot also
+    /// raises the floor past it (except when the log becomes empty).
     fn trim_front(&mut self) {
-        // Empty leading entries carry no information once removed: keep
-        // the floor where it is (so later inserts there are accepted) but
-        // let a fully empty log start afresh at the same floor.
         if self.len == 0 {
             self.entries.clear();
+            return;
+        }
+        while let Some(None) = self.entries.front() {
+            self.entries.pop_front();
+            self.base += 1;
         }
     }
 }
@@ -153,6 +159,7 @@ mod tests {
         for step in 0..2_000u64 {
             let slot = (step * 7919) % 97 + floor;
             match step % 5 {
+                0 | 1 | 2 if slot < log.floor() => assert_eq!(log.insert(slot, step), Err(step)),
                 0 | 1 | 2 => {
                     assert_eq!(log.insert(slot, step).ok().flatten(), reference.insert(slot, step));
                 }
