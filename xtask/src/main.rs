@@ -1,5 +1,6 @@
 //! Project automation for planetsim, run as `cargo xtask <command>`.
 
+mod bench;
 mod import_latency;
 
 use std::path::PathBuf;
@@ -29,11 +30,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Measure the simulator's own speed: wall time, simulated events/s and
+    /// commands/s, peak memory (release build; median of several runs).
+    Bench {
+        /// Runs per case; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::ImportLatency { folder, out } => import_latency::run(&folder, out.as_deref()),
+        Command::Bench { repeat } => bench::run(&workspace_root(), repeat).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -42,4 +51,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The workspace root: the parent of this crate's folder.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
