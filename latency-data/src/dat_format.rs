@@ -13,10 +13,7 @@ const VALUE_FIELDS: [&str; 4] = ["MIN", "AVG", "MAX", "MDEV"];
 /// file name.
 pub(crate) fn load(dir: &Path) -> Result<Matrix, Error> {
     let dir_name = dir.display().to_string();
-    let io_error = |source: String, e: std::io::Error| Error::Io {
-        source,
-        message: e.to_string(),
-    };
+    let io_error = |source: String, e: std::io::Error| Error::Io { source, message: e.to_string() };
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir_name.clone(), e))?;
     for entry in entries {
@@ -36,10 +33,7 @@ pub(crate) fn load(dir: &Path) -> Result<Matrix, Error> {
     }
     files.sort();
     if files.is_empty() {
-        return Err(Error::NoRegions {
-            source: dir_name,
-            dat_folder: true,
-        });
+        return Err(Error::NoRegions { source: dir_name, dat_folder: true });
     }
 
     let mut regions: BTreeSet<String> = files.iter().map(|(region, _)| region.clone()).collect();
@@ -67,22 +61,15 @@ pub(crate) fn load(dir: &Path) -> Result<Matrix, Error> {
                 });
             }
             first_lines.insert(to.to_owned(), line);
-            first_reference
-                .entry(to.to_owned())
-                .or_insert_with(|| format!("{source}:{line}"));
+            first_reference.entry(to.to_owned()).or_insert_with(|| format!("{source}:{line}"));
             regions.insert(to.to_owned());
             pairs.insert((from.clone(), to.to_owned()), stats);
         }
     }
-    if let Some((region, referenced_at)) = first_reference
-        .into_iter()
-        .find(|(region, _)| files.binary_search_by(|(r, _)| r.cmp(region)).is_err())
+    if let Some((region, referenced_at)) =
+        first_reference.into_iter().find(|(region, _)| files.binary_search_by(|(r, _)| r.cmp(region)).is_err())
     {
-        return Err(Error::MissingDatFile {
-            source: dir_name,
-            region,
-            referenced_at,
-        });
+        return Err(Error::MissingDatFile { source: dir_name, region, referenced_at });
     }
     // `dir` may be `.` or end in `..`: then name it after the resolved folder.
     let name = dir
@@ -94,32 +81,16 @@ pub(crate) fn load(dir: &Path) -> Result<Matrix, Error> {
         })
         .unwrap_or(dir_name);
     Matrix::assemble(&name, regions, pairs).map_err(|error| match error {
-        Error::MissingPairs {
-            count,
-            examples,
-            regions,
-            ..
-        } => Error::MissingPairs {
-            source: dir.display().to_string(),
-            count,
-            examples,
-            regions,
-        },
+        Error::MissingPairs { count, examples, regions, .. } => {
+            Error::MissingPairs { source: dir.display().to_string(), count, examples, regions }
+        }
         other => other,
     })
 }
 
 /// Parses `MIN/AVG/MAX/MDEV:DEST_REGION`.
-fn parse_line<'a>(
-    source: &str,
-    line: usize,
-    content: &'a str,
-) -> Result<(&'a str, RttStats), Error> {
-    let malformed = || Error::BadDatLine {
-        source: source.to_owned(),
-        line,
-        found: content.chars().take(80).collect(),
-    };
+fn parse_line<'a>(source: &str, line: usize, content: &'a str) -> Result<(&'a str, RttStats), Error> {
+    let malformed = || Error::BadDatLine { source: source.to_owned(), line, found: content.chars().take(80).collect() };
     let (values, to) = content.split_once(':').ok_or_else(malformed)?;
     let values: Vec<&str> = values.split('/').collect();
     let [min, avg, max, mdev] = values[..] else {
@@ -167,23 +138,13 @@ mod tests {
 
     #[test]
     fn loads_folder_ignoring_other_files() {
-        let dir = folder(&[
-            ("a.dat", A),
-            ("b.dat", B),
-            ("README.md", "hi"),
-            ("c.dat.bak", "x"),
-        ]);
+        let dir = folder(&[("a.dat", A), ("b.dat", B), ("README.md", "hi"), ("c.dat.bak", "x")]);
         std::fs::create_dir(dir.path().join("sub.dat")).unwrap();
         let matrix = load(dir.path()).unwrap();
         assert_eq!(matrix.regions(), ["a", "b"]);
         assert_eq!(matrix.rtt(0, 1).avg_ns, 11_000_000);
         assert_eq!(matrix.rtt(1, 0).avg_ns, 10_900_000);
-        let expected_name = dir
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let expected_name = dir.path().file_name().unwrap().to_string_lossy().into_owned();
         assert_eq!(matrix.name(), expected_name);
     }
 
@@ -206,31 +167,19 @@ mod tests {
     fn bad_value() {
         let bad = "0.100/0.200/0.300/0.010:a\n10/x/12/0.5:b\n";
         let (dir, message) = err(&[("a.dat", bad), ("b.dat", B)]);
-        assert!(
-            message.starts_with(&format!("{dir}/a.dat:2: AVG \"x\" is not a number;")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("{dir}/a.dat:2: AVG \"x\" is not a number;")), "{message}");
         let bad = "0.100/0.200/0.300/0.010:a\n10/13/12/0.5:b\n";
         let (dir, message) = err(&[("a.dat", bad), ("b.dat", B)]);
-        assert_eq!(
-            message,
-            format!("{dir}/a.dat:2: min 10, avg 13, max 12 violate min <= avg <= max")
-        );
+        assert_eq!(message, format!("{dir}/a.dat:2: min 10, avg 13, max 12 violate min <= avg <= max"));
         let (dir, message) = err(&[("a.dat", "1/1/1/1:\n")]);
-        assert!(
-            message.starts_with(&format!("{dir}/a.dat:1: DEST_REGION region \"\" is empty")),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("{dir}/a.dat:1: DEST_REGION region \"\" is empty")), "{message}");
     }
 
     #[test]
     fn duplicate_destination() {
         let dup = "0.100/0.200/0.300/0.010:a\n10/11/12/0.5:b\n10/11/12/0.5:b\n";
         let (dir, message) = err(&[("a.dat", dup), ("b.dat", B)]);
-        assert_eq!(
-            message,
-            format!("{dir}/a.dat:3: duplicate pair a -> b (first given at line 2)")
-        );
+        assert_eq!(message, format!("{dir}/a.dat:3: duplicate pair a -> b (first given at line 2)"));
     }
 
     #[test]
@@ -256,9 +205,7 @@ mod tests {
             )
         );
         let (dir, message) = err(&[("a.dat", A), ("b.dat", "")]);
-        assert!(message.starts_with(&format!(
-            "{dir}: missing RTT for 2 ordered pairs, e.g. b -> a, b -> b;"
-        )));
+        assert!(message.starts_with(&format!("{dir}: missing RTT for 2 ordered pairs, e.g. b -> a, b -> b;")));
     }
 
     #[test]
@@ -268,10 +215,7 @@ mod tests {
         let dir = folder(&[]);
         let gone = dir.path().join("nope");
         let message = load(&gone).unwrap_err().to_string();
-        assert!(
-            message.starts_with(&format!("{}: cannot read:", gone.display())),
-            "{message}"
-        );
+        assert!(message.starts_with(&format!("{}: cannot read:", gone.display())), "{message}");
     }
 
     #[test]

@@ -41,10 +41,7 @@ pub(crate) fn parse_ms(text: &str) -> Result<u64, NumberProblem> {
     }
     let mut ms: u64 = 0;
     for digit in int_part.bytes() {
-        ms = ms
-            .checked_mul(10)
-            .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-            .ok_or(NumberProblem::TooLarge)?;
+        ms = ms.checked_mul(10).and_then(|v| v.checked_add(u64::from(digit - b'0'))).ok_or(NumberProblem::TooLarge)?;
     }
     let mut frac_ns: u64 = 0;
     let mut scale = NS_PER_MS;
@@ -52,9 +49,7 @@ pub(crate) fn parse_ms(text: &str) -> Result<u64, NumberProblem> {
         scale /= 10;
         frac_ns += u64::from(digit - b'0') * scale;
     }
-    ms.checked_mul(NS_PER_MS)
-        .and_then(|ns| ns.checked_add(frac_ns))
-        .ok_or(NumberProblem::TooLarge)
+    ms.checked_mul(NS_PER_MS).and_then(|ns| ns.checked_add(frac_ns)).ok_or(NumberProblem::TooLarge)
 }
 
 /// Formats integer nanoseconds as milliseconds with at least 3 decimals and
@@ -76,9 +71,7 @@ fn is_digits(text: &str) -> bool {
 /// in some notation we might not accept, as opposed to arbitrary text.
 fn looks_numeric(text: &str) -> bool {
     text.bytes().any(|b| b.is_ascii_digit())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && text.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
 }
 
 #[cfg(test)]
@@ -114,14 +107,8 @@ mod tests {
         assert_eq!(parse_ms("1.2.3"), Err(NumberProblem::NotANumber));
         assert_eq!(parse_ms("1,5"), Err(NumberProblem::NotANumber));
         assert_eq!(parse_ms("١٢"), Err(NumberProblem::NotANumber));
-        assert_eq!(
-            parse_ms("99999999999999999999"),
-            Err(NumberProblem::TooLarge)
-        );
-        assert_eq!(
-            parse_ms("18446744073709.551616"),
-            Err(NumberProblem::TooLarge)
-        );
+        assert_eq!(parse_ms("99999999999999999999"), Err(NumberProblem::TooLarge));
+        assert_eq!(parse_ms("18446744073709.551616"), Err(NumberProblem::TooLarge));
     }
 
     #[test]
@@ -137,16 +124,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for ns in [
-            0,
-            1,
-            999,
-            1_000,
-            127_000,
-            104_919_000,
-            104_919_501,
-            u64::MAX,
-        ] {
+        for ns in [0, 1, 999, 1_000, 127_000, 104_919_000, 104_919_501, u64::MAX] {
             assert_eq!(parse_ms(&format_ms(ns)), Ok(ns), "{ns}");
         }
     }

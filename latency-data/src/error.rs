@@ -35,9 +35,7 @@ impl NumberProblem {
             NumberProblem::Negative => "is negative",
             NumberProblem::NotFinite => "is not a finite number",
             NumberProblem::Exponent => "uses an exponent, which is not accepted",
-            NumberProblem::TooManyDecimals => {
-                "has more than 6 decimals (values are stored in whole nanoseconds)"
-            }
+            NumberProblem::TooManyDecimals => "has more than 6 decimals (values are stored in whole nanoseconds)",
             NumberProblem::TooLarge => "is too large to store in 64-bit nanoseconds",
         }
     }
@@ -201,11 +199,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { source, message } => write!(f, "{source}: cannot read: {message}"),
-            Error::UnknownMatrix {
-                name,
-                suggestions,
-                valid,
-            } => {
+            Error::UnknownMatrix { name, suggestions, valid } => {
                 write!(f, "unknown built-in RTT matrix {name:?}; ")?;
                 did_you_mean(f, suggestions)?;
                 write!(
@@ -219,14 +213,9 @@ impl fmt::Display for Error {
                 "{source}: empty RTT matrix: no header line {HEADER:?} and no data; \
                  expected the header followed by one line per ordered pair of regions"
             ),
-            Error::BadHeader {
-                source,
-                line,
-                found,
-            } => write!(
-                f,
-                "{source}:{line}: expected the header line {HEADER:?} before any data, found {found:?}"
-            ),
+            Error::BadHeader { source, line, found } => {
+                write!(f, "{source}:{line}: expected the header line {HEADER:?} before any data, found {found:?}")
+            }
             Error::NoRegions { source, dat_folder } => {
                 if *dat_folder {
                     write!(
@@ -243,97 +232,47 @@ impl fmt::Display for Error {
                     )
                 }
             }
-            Error::FieldCount {
-                source,
-                line,
-                found,
-            } => write!(
-                f,
-                "{source}:{line}: expected 6 comma-separated fields ({HEADER}), found {found}"
-            ),
-            Error::BadDatLine {
-                source,
-                line,
-                found,
-            } => write!(
+            Error::FieldCount { source, line, found } => {
+                write!(f, "{source}:{line}: expected 6 comma-separated fields ({HEADER}), found {found}")
+            }
+            Error::BadDatLine { source, line, found } => write!(
                 f,
                 "{source}:{line}: expected MIN/AVG/MAX/MDEV:DEST_REGION \
                  (like 104.706/104.919/108.853/0.235:us-central1), found {found:?}"
             ),
-            Error::BadRegionName {
-                source,
-                line,
-                field,
-                name,
-            } => {
+            Error::BadRegionName { source, line, field, name } => {
                 if *line == 0 {
                     write!(f, "{source}: ")?;
                 } else {
                     write!(f, "{source}:{line}: ")?;
                 }
-                let problem = if name.is_empty() {
-                    "is empty"
-                } else {
-                    "contains whitespace"
-                };
+                let problem = if name.is_empty() { "is empty" } else { "contains whitespace" };
                 write!(
                     f,
                     "{field} region {name:?} {problem}; region names are non-empty \
                      without whitespace, like europe-west1"
                 )
             }
-            Error::BadNumber {
-                source,
-                line,
-                field,
-                value,
-                problem,
-            } => write!(
+            Error::BadNumber { source, line, field, value, problem } => write!(
                 f,
                 "{source}:{line}: {field} {value:?} {}; RTTs are non-negative milliseconds \
                  like 104.919 (digits, optionally '.' and up to 6 decimals)",
                 problem.describe()
             ),
-            Error::Unordered {
-                source,
-                line,
-                min,
-                avg,
-                max,
-            } => write!(
-                f,
-                "{source}:{line}: min {min}, avg {avg}, max {max} violate min <= avg <= max"
-            ),
-            Error::DuplicatePair {
-                source,
-                line,
-                from,
-                to,
-                first_line,
-            } => write!(
-                f,
-                "{source}:{line}: duplicate pair {from} -> {to} (first given at line {first_line})"
-            ),
-            Error::MissingDatFile {
-                source,
-                region,
-                referenced_at,
-            } => write!(
+            Error::Unordered { source, line, min, avg, max } => {
+                write!(f, "{source}:{line}: min {min}, avg {avg}, max {max} violate min <= avg <= max")
+            }
+            Error::DuplicatePair { source, line, from, to, first_line } => {
+                write!(f, "{source}:{line}: duplicate pair {from} -> {to} (first given at line {first_line})")
+            }
+            Error::MissingDatFile { source, region, referenced_at } => write!(
                 f,
                 "{source}: no file {region}.dat for region {region}, which {referenced_at} \
                  measures as a destination; every region needs its own REGION.dat"
             ),
-            Error::MissingPairs {
-                source,
-                count,
-                examples,
-                regions,
-            } => {
+            Error::MissingPairs { source, count, examples, regions } => {
                 let plural = if *count == 1 { "pair" } else { "pairs" };
-                let examples: Vec<String> = examples
-                    .iter()
-                    .map(|(a, b)| format!("{a} -> {b}"))
-                    .collect();
+                let examples: Vec<String> = examples.iter().map(|(a, b)| format!("{a} -> {b}")).collect();
                 write!(
                     f,
                     "{source}: missing RTT for {count} ordered {plural}, e.g. {}; every ordered \
@@ -341,12 +280,7 @@ impl fmt::Display for Error {
                     examples.join(", ")
                 )
             }
-            Error::UnknownRegion {
-                source,
-                name,
-                suggestions,
-                valid,
-            } => {
+            Error::UnknownRegion { source, name, suggestions, valid } => {
                 write!(f, "unknown region {name:?} in {source}; ")?;
                 did_you_mean(f, suggestions)?;
                 write!(f, "valid regions ({}): {}", valid.len(), valid.join(", "))

@@ -46,10 +46,8 @@ pub struct Matrix {
 }
 
 /// Built-in matrices: name and the embedded text.
-const BUILTIN_DATA: [(&str, &str); 2] = [
-    ("gcp", include_str!("../data/gcp.csv")),
-    ("aws", include_str!("../data/aws.csv")),
-];
+const BUILTIN_DATA: [(&str, &str); 2] =
+    [("gcp", include_str!("../data/gcp.csv")), ("aws", include_str!("../data/aws.csv"))];
 
 /// Suffix [`Matrix::symmetrized`] appends to the name.
 const SYMMETRIC_SUFFIX: &str = " (symmetric)";
@@ -77,10 +75,8 @@ impl Matrix {
     /// path. Errors name the path (and line).
     pub fn from_file(path: &Path) -> Result<Matrix, Error> {
         let source = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            source: source.clone(),
-            message: e.to_string(),
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::Io { source: source.clone(), message: e.to_string() })?;
         Matrix::parse(&source, &text)
     }
 
@@ -122,14 +118,12 @@ impl Matrix {
     /// An unknown name gives [`Error::UnknownRegion`] with up to 3 nearest
     /// names and the full list of valid ones.
     pub fn region_index(&self, name: &str) -> Result<usize, Error> {
-        self.regions
-            .binary_search_by(|region| region.as_str().cmp(name))
-            .map_err(|_| Error::UnknownRegion {
-                source: self.name.clone(),
-                name: name.to_owned(),
-                suggestions: suggest::nearest(name, self.regions.iter().map(String::as_str)),
-                valid: self.regions.clone(),
-            })
+        self.regions.binary_search_by(|region| region.as_str().cmp(name)).map_err(|_| Error::UnknownRegion {
+            source: self.name.clone(),
+            name: name.to_owned(),
+            suggestions: suggest::nearest(name, self.regions.iter().map(String::as_str)),
+            valid: self.regions.clone(),
+        })
     }
 
     /// RTT statistics measured from region `from` to region `to` (indices into
@@ -139,11 +133,7 @@ impl Matrix {
     /// If `from` or `to` is not below [`Matrix::len`].
     pub fn rtt(&self, from: usize, to: usize) -> RttStats {
         let n = self.len();
-        assert!(
-            from < n && to < n,
-            "region index out of range: rtt({from}, {to}) on {} with {n} regions",
-            self.name
-        );
+        assert!(from < n && to < n, "region index out of range: rtt({from}, {to}) on {} with {n} regions", self.name);
         self.stats[from * n + to]
     }
 
@@ -177,11 +167,7 @@ impl Matrix {
         } else {
             format!("{}{SYMMETRIC_SUFFIX}", self.name)
         };
-        Matrix {
-            name,
-            regions: self.regions.clone(),
-            stats,
-        }
+        Matrix { name, regions: self.regions.clone(), stats }
     }
 
     /// The matrix in the project's text format; each `provenance` line becomes
@@ -219,30 +205,16 @@ impl Matrix {
             }
         }
         if missing > 0 {
-            return Err(Error::MissingPairs {
-                source: name.to_owned(),
-                count: missing,
-                examples,
-                regions: n,
-            });
+            return Err(Error::MissingPairs { source: name.to_owned(), count: missing, examples, regions: n });
         }
-        Ok(Matrix {
-            name: name.to_owned(),
-            regions,
-            stats,
-        })
+        Ok(Matrix { name: name.to_owned(), regions, stats })
     }
 }
 
 /// Checks a region name: non-empty, no whitespace.
 fn check_region(source: &str, line: usize, field: &'static str, name: &str) -> Result<(), Error> {
     if name.is_empty() || name.chars().any(char::is_whitespace) {
-        return Err(Error::BadRegionName {
-            source: source.to_owned(),
-            line,
-            field,
-            name: name.to_owned(),
-        });
+        return Err(Error::BadRegionName { source: source.to_owned(), line, field, name: name.to_owned() });
     }
     Ok(())
 }
@@ -250,11 +222,7 @@ fn check_region(source: &str, line: usize, field: &'static str, name: &str) -> R
 /// Parses the four millisecond values of a line (`fields` pairs each field's
 /// name with its text, in min, avg, max, mdev order) and checks
 /// `min <= avg <= max`.
-fn parse_stats(
-    source: &str,
-    line: usize,
-    fields: [(&'static str, &str); 4],
-) -> Result<RttStats, Error> {
+fn parse_stats(source: &str, line: usize, fields: [(&'static str, &str); 4]) -> Result<RttStats, Error> {
     let mut values = [0u64; 4];
     for (value, (field, text)) in values.iter_mut().zip(fields) {
         *value = decimal::parse_ms(text).map_err(|problem| Error::BadNumber {
@@ -275,12 +243,7 @@ fn parse_stats(
             max: fields[2].1.to_owned(),
         });
     }
-    Ok(RttStats {
-        min_ns,
-        avg_ns,
-        max_ns,
-        mdev_ns,
-    })
+    Ok(RttStats { min_ns, avg_ns, max_ns, mdev_ns })
 }
 
 #[cfg(test)]
@@ -289,9 +252,7 @@ mod tests {
 
     /// Directory of the raw measurements, if this checkout has it.
     fn shared_folder(cloud: &str) -> Option<std::path::PathBuf> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/latency-sources")
-            .join(cloud);
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/latency-sources").join(cloud);
         if dir.is_dir() {
             Some(dir)
         } else {
@@ -325,21 +286,11 @@ mod tests {
         let us = gcp.region_index("us-central1").unwrap();
         assert_eq!(
             gcp.rtt(eu, us),
-            RttStats {
-                min_ns: 104_706_000,
-                avg_ns: 104_919_000,
-                max_ns: 108_853_000,
-                mdev_ns: 235_000
-            }
+            RttStats { min_ns: 104_706_000, avg_ns: 104_919_000, max_ns: 108_853_000, mdev_ns: 235_000 }
         );
         assert_eq!(
             gcp.rtt(us, eu),
-            RttStats {
-                min_ns: 104_706_000,
-                avg_ns: 104_916_000,
-                max_ns: 109_167_000,
-                mdev_ns: 397_000
-            }
+            RttStats { min_ns: 104_706_000, avg_ns: 104_916_000, max_ns: 109_167_000, mdev_ns: 397_000 }
         );
         assert_eq!(gcp.rtt(eu, eu).avg_ns, 272_000);
     }
@@ -384,20 +335,10 @@ mod tests {
             panic!("{error:?}");
         };
         assert!(!suggestions.is_empty() && suggestions.len() <= 3);
-        assert!(
-            suggestions.iter().all(|s| s.starts_with("europe-west")),
-            "{suggestions:?}"
-        );
+        assert!(suggestions.iter().all(|s| s.starts_with("europe-west")), "{suggestions:?}");
         let message = error.to_string();
-        assert!(
-            message
-                .starts_with("unknown region \"europe-west9\" in gcp; did you mean \"europe-west"),
-            "{message}"
-        );
-        assert!(
-            message.contains("valid regions (20): asia-east1, asia-east2,"),
-            "{message}"
-        );
+        assert!(message.starts_with("unknown region \"europe-west9\" in gcp; did you mean \"europe-west"), "{message}");
+        assert!(message.contains("valid regions (20): asia-east1, asia-east2,"), "{message}");
         assert!(message.ends_with("us-west1, us-west2"), "{message}");
 
         let error = gcp.region_index("us-central").unwrap_err();
@@ -407,10 +348,7 @@ mod tests {
         assert_eq!(suggestions.first().map(String::as_str), Some("us-central1"));
         assert!(error.to_string().contains("did you mean \"us-central1\""));
 
-        let message = gcp
-            .region_index("zzzzzzzzzzzzzzzz")
-            .unwrap_err()
-            .to_string();
+        let message = gcp.region_index("zzzzzzzzzzzzzzzz").unwrap_err().to_string();
         assert!(!message.contains("did you mean"), "{message}");
     }
 

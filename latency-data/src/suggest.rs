@@ -8,10 +8,7 @@ const MAX_SUGGESTIONS: usize = 3;
 /// Compared case-insensitively. Candidates containing `wanted` come first,
 /// then by Levenshtein distance, then by name; candidates further than
 /// `max(2, len / 3)` edits that do not contain `wanted` are not suggested.
-pub(crate) fn nearest<'a>(
-    wanted: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Vec<String> {
+pub(crate) fn nearest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let wanted_lower = wanted.to_lowercase();
     let limit = (wanted_lower.chars().count() / 3).max(2);
     let mut scored: Vec<(bool, usize, &str)> = candidates
@@ -24,11 +21,7 @@ pub(crate) fn nearest<'a>(
         })
         .collect();
     scored.sort_unstable();
-    scored
-        .into_iter()
-        .take(MAX_SUGGESTIONS)
-        .map(|(_, _, name)| name.to_owned())
-        .collect()
+    scored.into_iter().take(MAX_SUGGESTIONS).map(|(_, _, name)| name.to_owned()).collect()
 }
 
 #[cfg(test)]

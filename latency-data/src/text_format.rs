@@ -33,33 +33,20 @@ pub(crate) fn parse(source: &str, text: &str) -> Result<Matrix, Error> {
         let fields: Vec<&str> = content.split(',').map(str::trim).collect();
         if !header_seen {
             if !fields.iter().copied().eq(HEADER.split(',')) {
-                return Err(Error::BadHeader {
-                    source: source.to_owned(),
-                    line,
-                    found: excerpt(content),
-                });
+                return Err(Error::BadHeader { source: source.to_owned(), line, found: excerpt(content) });
             }
             header_seen = true;
             continue;
         }
         let [from, to, min, avg, max, mdev] = fields[..] else {
-            return Err(Error::FieldCount {
-                source: source.to_owned(),
-                line,
-                found: fields.len(),
-            });
+            return Err(Error::FieldCount { source: source.to_owned(), line, found: fields.len() });
         };
         check_region(source, line, "from", from)?;
         check_region(source, line, "to", to)?;
         let stats = parse_stats(
             source,
             line,
-            [
-                (VALUE_FIELDS[0], min),
-                (VALUE_FIELDS[1], avg),
-                (VALUE_FIELDS[2], max),
-                (VALUE_FIELDS[3], mdev),
-            ],
+            [(VALUE_FIELDS[0], min), (VALUE_FIELDS[1], avg), (VALUE_FIELDS[2], max), (VALUE_FIELDS[3], mdev)],
         )?;
         let key = (from.to_owned(), to.to_owned());
         if let Some((first_line, _)) = pairs.get(&key) {
@@ -76,20 +63,12 @@ pub(crate) fn parse(source: &str, text: &str) -> Result<Matrix, Error> {
         pairs.insert(key, (line, stats));
     }
     if !header_seen {
-        return Err(Error::NoHeader {
-            source: source.to_owned(),
-        });
+        return Err(Error::NoHeader { source: source.to_owned() });
     }
     if pairs.is_empty() {
-        return Err(Error::NoRegions {
-            source: source.to_owned(),
-            dat_folder: false,
-        });
+        return Err(Error::NoRegions { source: source.to_owned(), dat_folder: false });
     }
-    let pairs = pairs
-        .into_iter()
-        .map(|(key, (_, stats))| (key, stats))
-        .collect();
+    let pairs = pairs.into_iter().map(|(key, (_, stats))| (key, stats)).collect();
     Matrix::assemble(source, regions, pairs)
 }
 
@@ -167,15 +146,7 @@ mod tests {
         assert_eq!(matrix.name(), "small");
         assert_eq!(matrix.regions(), ["a", "b"]);
         let ab = matrix.rtt(0, 1);
-        assert_eq!(
-            ab,
-            RttStats {
-                min_ns: 10_500_000,
-                avg_ns: 11_000_000,
-                max_ns: 12_000_001,
-                mdev_ns: 500_000
-            }
-        );
+        assert_eq!(ab, RttStats { min_ns: 10_500_000, avg_ns: 11_000_000, max_ns: 12_000_001, mdev_ns: 500_000 });
         assert_eq!(matrix.rtt(1, 0).avg_ns, 10_900_000);
         assert_eq!(matrix.rtt(0, 0), matrix.rtt(1, 1));
     }
@@ -199,10 +170,7 @@ mod tests {
              b,b,0.100,0.200,0.300,0.010\n"
         );
         assert_eq!(parse("small", &text).unwrap(), matrix);
-        assert_eq!(
-            parse("small", &text).unwrap().to_text(&[]),
-            matrix.to_text(&[])
-        );
+        assert_eq!(parse("small", &text).unwrap().to_text(&[]), matrix.to_text(&[]));
     }
 
     #[test]
@@ -233,10 +201,7 @@ mod tests {
             ("a,a,1,2,NaN,4", "rtt_ms_max \"NaN\" is not a finite number"),
             ("a,a,1,2,inf,4", "rtt_ms_max \"inf\" is not a finite number"),
             ("a,a,1,2,3,1e-3", "rtt_ms_mdev \"1e-3\" uses an exponent"),
-            (
-                "a,a,1,2.1234567,3,4",
-                "rtt_ms_avg \"2.1234567\" has more than 6 decimals",
-            ),
+            ("a,a,1,2.1234567,3,4", "rtt_ms_avg \"2.1234567\" has more than 6 decimals"),
             ("a,a,,2,3,4", "rtt_ms_min \"\" is empty"),
             ("a,a,1,2,99999999999999999,4", "is too large"),
         ];
@@ -251,10 +216,7 @@ mod tests {
     #[test]
     fn min_avg_max_order() {
         let message = err(&with_rows("a,a,0.1,0.2,0.3,0\na,b,5,4,6,0\n"));
-        assert_eq!(
-            message,
-            "data/x.csv:4: min 5, avg 4, max 6 violate min <= avg <= max"
-        );
+        assert_eq!(message, "data/x.csv:4: min 5, avg 4, max 6 violate min <= avg <= max");
         assert!(err(&with_rows("a,a,1,2,1.5,0\n")).contains("data/x.csv:3: min 1, avg 2, max 1.5"));
     }
 
@@ -280,16 +242,11 @@ mod tests {
         );
         let message = err(&with_rows("a,b,1,1,1,0\n"));
         assert!(
-            message.starts_with(
-                "data/x.csv: missing RTT for 3 ordered pairs, e.g. a -> a, b -> a, b -> b;"
-            ),
+            message.starts_with("data/x.csv: missing RTT for 3 ordered pairs, e.g. a -> a, b -> a, b -> b;"),
             "{message}"
         );
         let message = err(&with_rows("a,b,1,1,1,0\na,a,1,1,1,0\nb,b,1,1,1,0\n"));
-        assert!(
-            message.starts_with("data/x.csv: missing RTT for 1 ordered pair, e.g. b -> a;"),
-            "{message}"
-        );
+        assert!(message.starts_with("data/x.csv: missing RTT for 1 ordered pair, e.g. b -> a;"), "{message}");
     }
 
     #[test]
@@ -302,30 +259,18 @@ mod tests {
              found \"a,a,1,1,1,0\""
         );
         let message = err("from,to,min,avg,max,mdev\n");
-        assert!(
-            message.starts_with("data/x.csv:1: expected the header line"),
-            "{message}"
-        );
-        assert!(
-            message.ends_with("found \"from,to,min,avg,max,mdev\""),
-            "{message}"
-        );
+        assert!(message.starts_with("data/x.csv:1: expected the header line"), "{message}");
+        assert!(message.ends_with("found \"from,to,min,avg,max,mdev\""), "{message}");
         let long = "x".repeat(500);
         let message = err(&long);
-        assert!(
-            message.ends_with(&format!("found \"{}...\"", "x".repeat(80))),
-            "{message}"
-        );
+        assert!(message.ends_with(&format!("found \"{}...\"", "x".repeat(80))), "{message}");
     }
 
     #[test]
     fn empty_inputs() {
         for text in ["", "\n\n", "# only\n# comments\n", "\u{feff}"] {
             let message = err(text);
-            assert!(
-                message.starts_with("data/x.csv: empty RTT matrix: no header line"),
-                "{message}"
-            );
+            assert!(message.starts_with("data/x.csv: empty RTT matrix: no header line"), "{message}");
             assert!(message.contains(HEADER), "{message}");
         }
         let message = err(&with_rows("# nothing\n"));
@@ -342,10 +287,7 @@ mod tests {
              whitespace, like europe-west1"
         );
         let message = err(&with_rows("europe west1,a,1,1,1,0\n"));
-        assert!(
-            message.starts_with("data/x.csv:3: from region \"europe west1\" contains whitespace;"),
-            "{message}"
-        );
+        assert!(message.starts_with("data/x.csv:3: from region \"europe west1\" contains whitespace;"), "{message}");
     }
 
     #[test]

@@ -36,10 +36,7 @@ fn expected_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: usize)
     others.sort_by_key(|&s| (d(matrix, leader_region, s), s));
     let farthest_in_quorum = others[f - 1];
     let replication = rt(matrix, leader_region, farthest_in_quorum);
-    sites
-        .iter()
-        .map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site))
-        .collect()
+    sites.iter().map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site)).collect()
 }
 
 fn simulated_mean_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: usize, conflict_rate: f64) -> Vec<u64> {
@@ -51,10 +48,8 @@ fn simulated_mean_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: 
     config.clients_per_region = 3;
     config.commands_per_client = 20;
     config.delay = DelayOptions { intra_region: IntraRegionDelay::Zero, ..DelayOptions::default() };
-    config.workload = Workload {
-        keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 },
-        ..Workload::default()
-    };
+    config.workload =
+        Workload { keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 }, ..Workload::default() };
     config.check().expect("valid config");
     ProtocolName::FPaxos.check(sites.len(), f).expect("valid f");
     let report = ProtocolName::FPaxos.run(&config);
@@ -65,8 +60,15 @@ fn simulated_mean_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: 
 
 const SITES_3: &[&str] = &["us-central1", "europe-west1", "asia-east1"];
 const SITES_5: &[&str] = &["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"];
-const SITES_7: &[&str] =
-    &["asia-south1", "europe-north1", "southamerica-east1", "australia-southeast1", "europe-west1", "us-east1", "asia-northeast1"];
+const SITES_7: &[&str] = &[
+    "asia-south1",
+    "europe-north1",
+    "southamerica-east1",
+    "australia-southeast1",
+    "europe-west1",
+    "us-east1",
+    "asia-northeast1",
+];
 
 #[test]
 fn mean_latency_equals_the_formula_for_3_5_7_sites_two_leaders_each() {

@@ -159,7 +159,8 @@ impl Run {
 /// Validates `args` into a run; every problem is reported with what would
 /// be valid.
 pub fn resolve(args: &Args) -> Result<Run, UserError> {
-    let protocol: ProtocolName = args.protocol.parse().map_err(|e: protocols::UnknownProtocol| UserError::new(e.to_string()))?;
+    let protocol: ProtocolName =
+        args.protocol.parse().map_err(|e: protocols::UnknownProtocol| UserError::new(e.to_string()))?;
     let matrix = match &args.matrix {
         Some(path) => Matrix::from_file(path)?,
         None => Matrix::builtin(&args.cloud)?,

@@ -130,11 +130,11 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
     let throughput = format!("{}.{:03}", throughput / 1_000, throughput % 1_000);
     let sites = run.site_names().join(";");
     let clients_total: u32 = report.regions.iter().map(|r| r.clients).sum();
-    let rows = report
-        .regions
-        .iter()
-        .map(|r| (r.region.as_str(), r.clients, &r.latency))
-        .chain(std::iter::once(("all", clients_total, &report.total)));
+    let rows = report.regions.iter().map(|r| (r.region.as_str(), r.clients, &r.latency)).chain(std::iter::once((
+        "all",
+        clients_total,
+        &report.total,
+    )));
     for (region, clients, latency) in rows {
         writer.write_record([
             run.protocol.as_str(),
@@ -190,7 +190,8 @@ mod tests {
         write_atomically(&path, b"first").unwrap();
         write_atomically(&path, b"second").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
     }
 

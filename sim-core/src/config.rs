@@ -94,10 +94,10 @@ impl RunConfig {
         if self.commands_per_client == 0 {
             return fail("commands per client is 0: give at least 1".into());
         }
-        if let Some(leader) = self.protocol.leader {
-            if leader.0 == 0 || leader.index() >= self.n() {
-                return fail(format!("leader {leader} is not a process; valid: p1 to p{}", self.n()));
-            }
+        if let Some(leader) = self.protocol.leader
+            && (leader.0 == 0 || leader.index() >= self.n())
+        {
+            return fail(format!("leader {leader} is not a process; valid: p1 to p{}", self.n()));
         }
         if self.protocol.gc_interval_ns == 0 {
             return fail("garbage-collection interval is 0: give a positive interval".into());
@@ -118,7 +118,9 @@ impl RunConfig {
         match workload.keys {
             KeyDistribution::ConflictPool { conflict_rate, hot_keys } => {
                 if !probability(conflict_rate) {
-                    return fail(format!("conflict rate {conflict_rate} is not a probability: give 0 to 1 (0% to 100%)"));
+                    return fail(format!(
+                        "conflict rate {conflict_rate} is not a probability: give 0 to 1 (0% to 100%)"
+                    ));
                 }
                 if hot_keys == 0 {
                     return fail("hot-key pool is empty: give at least 1 hot key".into());

@@ -82,7 +82,8 @@ mod tests {
     #[test]
     fn keys_differing_in_high_bits_spread_over_low_bits() {
         let build = BuildHasherDefault::<FxHasher>::default();
-        let mut low_bits: Vec<u64> = (0..1024u64).map(|client| build.hash_one((1u64 << 62) + (client << 32) + 1) & 1023).collect();
+        let mut low_bits: Vec<u64> =
+            (0..1024u64).map(|client| build.hash_one((1u64 << 62) + (client << 32) + 1) & 1023).collect();
         low_bits.sort_unstable();
         low_bits.dedup();
         assert!(low_bits.len() > 500, "only {} distinct buckets of 1024", low_bits.len());

@@ -146,7 +146,9 @@ impl<P: Protocol> fmt::Debug for Effect<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Effect::Send { to, msg } => write!(f, "Send {{ to: {to}, msg: {msg:?} }}"),
-            Effect::SetTimer { timer, after_ns } => write!(f, "SetTimer {{ timer: {timer:?}, after_ns: {after_ns} }}"),
+            Effect::SetTimer { timer, after_ns } => {
+                write!(f, "SetTimer {{ timer: {timer:?}, after_ns: {after_ns} }}")
+            }
             Effect::CancelTimer { timer } => write!(f, "CancelTimer {{ timer: {timer:?} }}"),
             Effect::Execute(info) => write!(f, "Execute({info:?})"),
         }

@@ -145,7 +145,13 @@ impl<P: Protocol> Simulation<P> {
                     rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
                 };
                 let (protocol, executor) = P::new(setup);
-                Process { region: config.region_of(id), protocol, executor, store: KvStore::new(), timers: BTreeMap::new() }
+                Process {
+                    region: config.region_of(id),
+                    protocol,
+                    executor,
+                    store: KvStore::new(),
+                    timers: BTreeMap::new(),
+                }
             })
             .collect();
         let mut clients = Vec::new();
@@ -169,7 +175,11 @@ impl<P: Protocol> Simulation<P> {
             processes,
             client_process: clients.iter().map(|c| c.process).collect(),
             clients,
-            client_region_names: config.client_regions.iter().map(|r| config.matrix.regions()[r.index()].clone()).collect(),
+            client_region_names: config
+                .client_regions
+                .iter()
+                .map(|r| config.matrix.regions()[r.index()].clone())
+                .collect(),
             clients_per_region: config.clients_per_region,
             commands_per_client: config.commands_per_client,
             generator: CommandGenerator::new(config.workload),
@@ -210,7 +220,9 @@ impl<P: Protocol> Simulation<P> {
             self.issue_next(ClientId(index as u32));
         }
         while self.clients_done < self.clients.len() {
-            let Some(time) = self.queue.peek_time() else { break };
+            let Some(time) = self.queue.peek_time() else {
+                break;
+            };
             if time > self.max_time {
                 break;
             }
@@ -271,7 +283,9 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
             self.effects = effects;
-            let Some(msg) = self.self_messages.pop_front() else { break };
+            let Some(msg) = self.self_messages.pop_front() else {
+                break;
+            };
             self.processes[process.index()].protocol.handle(process, msg, self.now, &mut self.outbox);
         }
     }

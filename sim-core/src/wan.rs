@@ -6,16 +6,19 @@
 //! were measured separately). Without jitter it is `base/2` exactly, in
 //! integer nanoseconds (the matrix has microsecond precision, so halving
 //! never rounds). With jitter a delay is `min/2 + X/2`, where `X` is drawn
-//! from a gamma distribution fitted so that its mean is `avg - min` and its
-//! mean absolute deviation is the measured `mdev`, and capped at
+//! from a log-normal distribution fitted so that its mean is `avg - min`
+//! and its mean absolute deviation is the measured `mdev`, and capped at
 //! `max - min`: delays never go below the measured floor, average the
-//! measured mean, and have the measured spread.
+//! measured mean, and have the measured spread with a right tail. (A
+//! log-normal rather than a gamma: both fit two moments, and a log-normal
+//! draw is one normal draw and one `exp`, several times cheaper than a
+//! gamma draw with shape below 1, which most pairs need.)
 
 use crate::id::RegionId;
 use crate::rng::StreamRng;
 use crate::time::NS_PER_MS;
 use latency_data::{Matrix, RttStats};
-use rand_distr::{Distribution, Gamma};
+use rand_distr::{Distribution, LogNormal};
 
 /// Which RTT statistic gives the one-way delay when jitter is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +70,7 @@ struct LinkModel {
 #[derive(Clone, Copy, Debug)]
 struct Jitter {
     floor_ns: u64,
-    excess: Gamma<f64>,
+    excess: LogNormal<f64>,
     excess_cap_ns: f64,
 }
 
@@ -137,7 +140,7 @@ fn link_model(rtt: RttStats, options: DelayOptions) -> LinkModel {
     LinkModel { base_ns, jitter }
 }
 
-/// Fits the one-way excess over the floor: a gamma distribution with mean
+/// Fits the one-way excess over the floor: a log-normal with mean
 /// `(avg - min) / 2` whose mean absolute deviation over mean equals
 /// `mdev / (avg - min)`. `None` when the pair shows no spread.
 fn fit_jitter(rtt: RttStats) -> Option<Jitter> {
@@ -146,67 +149,50 @@ fn fit_jitter(rtt: RttStats) -> Option<Jitter> {
         return None;
     }
     let ratio = rtt.mdev_ns as f64 / (2.0 * mean_excess_ns);
-    let shape = gamma_shape_for_mad_ratio(ratio);
-    let scale = mean_excess_ns / shape;
-    let excess = Gamma::new(shape, scale).ok()?;
+    let sigma = lognormal_sigma_for_mad_ratio(ratio);
+    // E[X] = exp(mu + sigma^2 / 2).
+    let mu = mean_excess_ns.ln() - sigma * sigma / 2.0;
+    let excess = LogNormal::new(mu, sigma).ok()?;
     let excess_cap_ns = rtt.max_ns.saturating_sub(rtt.min_ns) as f64 / 2.0;
     Some(Jitter { floor_ns: rtt.min_ns / 2, excess, excess_cap_ns })
 }
 
-/// Mean absolute deviation over mean of Gamma(k, θ):
-/// `2 k^(k-1) e^(-k) / Γ(k)`, independent of θ and decreasing in `k`
-/// (from 2 as k → 0 to 0 as k → ∞).
-fn gamma_mad_ratio(shape: f64) -> f64 {
-    (std::f64::consts::LN_2 + (shape - 1.0) * shape.ln() - shape - ln_gamma(shape)).exp()
+/// Mean absolute deviation over mean of a log-normal with shape `sigma`:
+/// `2 erf(sigma / (2 sqrt 2))`, increasing from 0 (sigma → 0) to 2.
+fn lognormal_mad_ratio(sigma: f64) -> f64 {
+    2.0 * erf(sigma / (2.0 * std::f64::consts::SQRT_2))
 }
 
-/// The shape `k` whose MAD/mean ratio is `ratio`, by bisection on
-/// `log k`, clamped to [0.05, 10_000].
-fn gamma_shape_for_mad_ratio(ratio: f64) -> f64 {
-    let (mut low, mut high) = (0.05f64.ln(), 10_000f64.ln());
-    if ratio >= gamma_mad_ratio(low.exp()) {
-        return low.exp();
+/// The `sigma` whose MAD/mean ratio is `ratio`, by bisection, clamped to
+/// [0.001, 8].
+fn lognormal_sigma_for_mad_ratio(ratio: f64) -> f64 {
+    let (mut low, mut high) = (0.001f64, 8.0f64);
+    if ratio <= lognormal_mad_ratio(low) {
+        return low;
     }
-    if ratio <= gamma_mad_ratio(high.exp()) {
-        return high.exp();
+    if ratio >= lognormal_mad_ratio(high) {
+        return high;
     }
     for _ in 0..60 {
         let mid = 0.5 * (low + high);
-        if gamma_mad_ratio(mid.exp()) > ratio {
+        if lognormal_mad_ratio(mid) < ratio {
             low = mid;
         } else {
             high = mid;
         }
     }
-    (0.5 * (low + high)).exp()
+    0.5 * (low + high)
 }
 
-/// `ln Γ(x)` for `x > 0` (Lanczos approximation, g = 7, 9 terms; relative
-/// error below 1e-13, far below what a delay fit needs).
-fn ln_gamma(x: f64) -> f64 {
-    const COEFFICIENTS: [f64; 9] = [
-        0.999_999_999_999_809_9,
-        676.520_368_121_885_1,
-        -1_259.139_216_722_402_8,
-        771.323_428_777_653_1,
-        -176.615_029_162_140_6,
-        12.507_343_278_686_905,
-        -0.138_571_095_265_720_12,
-        9.984_369_578_019_572e-6,
-        1.505_632_735_149_311_6e-7,
-    ];
-    if x < 0.5 {
-        // Reflection: Γ(x) Γ(1-x) = π / sin(πx).
-        let pi = std::f64::consts::PI;
-        return (pi / (pi * x).sin()).ln() - ln_gamma(1.0 - x);
-    }
-    let x = x - 1.0;
-    let mut sum = COEFFICIENTS[0];
-    for (i, coefficient) in COEFFICIENTS.iter().enumerate().skip(1) {
-        sum += coefficient / (x + i as f64);
-    }
-    let t = x + 7.5;
-    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + sum.ln()
+/// The error function (Abramowitz and Stegun 7.1.26; absolute error below
+/// 1.5e-7, far below what a delay fit needs).
+fn erf(x: f64) -> f64 {
+    let sign = if x < 0.0 { -1.0 } else { 1.0 };
+    let x = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let polynomial =
+        t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    sign * (1.0 - polynomial * (-x * x).exp())
 }
 
 #[cfg(test)]
@@ -223,17 +209,31 @@ mod tests {
     }
 
     #[test]
-    fn ln_gamma_matches_known_values() {
-        for (x, expected) in [(1.0, 0.0), (2.0, 0.0), (5.0, 24f64.ln()), (0.5, std::f64::consts::PI.sqrt().ln())] {
-            assert!((ln_gamma(x) - expected).abs() < 1e-10, "ln_gamma({x})");
+    fn erf_matches_known_values() {
+        for (x, expected) in [(0.0, 0.0), (0.5, 0.520_499_877_8), (1.0, 0.842_700_792_9), (-1.0, -0.842_700_792_9)] {
+            assert!((erf(x) - expected).abs() < 2e-7, "erf({x})");
         }
     }
 
     #[test]
-    fn exponential_has_mad_ratio_two_over_e() {
-        assert!((gamma_mad_ratio(1.0) - 2.0 / std::f64::consts::E).abs() < 1e-12);
-        let shape = gamma_shape_for_mad_ratio(2.0 / std::f64::consts::E);
-        assert!((shape - 1.0).abs() < 1e-6, "shape {shape}");
+    fn sigma_fit_inverts_the_mad_ratio() {
+        for ratio in [0.05, 0.4, 0.94, 1.5] {
+            let sigma = lognormal_sigma_for_mad_ratio(ratio);
+            assert!((lognormal_mad_ratio(sigma) - ratio).abs() < 1e-9, "ratio {ratio}");
+        }
+    }
+
+    #[test]
+    fn jittered_delays_have_the_measured_spread() {
+        // Uncapped pair: the sample's mean absolute deviation matches mdev/2.
+        let rtt = RttStats { min_ns: 100_000_000, avg_ns: 102_000_000, max_ns: 400_000_000, mdev_ns: 1_500_000 };
+        let jitter = fit_jitter(rtt).expect("spread");
+        let mut rng = RngStreams::new(2).stream(Purpose::Network, 0);
+        let draws: Vec<f64> = (0..200_000).map(|_| jitter.excess.sample(&mut rng)).collect();
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        let mad = draws.iter().map(|d| (d - mean).abs()).sum::<f64>() / draws.len() as f64;
+        assert!((mean - 1_000_000.0).abs() < 10_000.0, "mean {mean}");
+        assert!((mad - 750_000.0).abs() < 15_000.0, "mad {mad}");
     }
 
     #[test]

@@ -33,9 +33,7 @@ pub(crate) fn run(folder: &Path, out: Option<&Path>) -> Result<(), Box<dyn Error
 fn default_out(name: &str) -> PathBuf {
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().unwrap_or(manifest_dir);
-    root.join("latency-data")
-        .join("data")
-        .join(format!("{name}.csv"))
+    root.join("latency-data").join("data").join(format!("{name}.csv"))
 }
 
 /// Where the measurements of a cloud come from, as header comment lines.
@@ -61,30 +59,15 @@ fn provenance(cloud: &str, regions: usize) -> Vec<String> {
     let mut lines = Vec::new();
     match known {
         Some((fantoch_folder, measured)) => {
-            lines.push(
-                "source: public ping measurements published with the fantoch evaluation framework"
-                    .to_owned(),
-            );
-            lines.push(format!(
-                "  (github.com/vitorenesduarte/fantoch, folder {fantoch_folder}),"
-            ));
-            lines.push(
-                "  as used by the Atlas (EuroSys'20) and Tempo (EuroSys'21) papers".to_owned(),
-            );
+            lines.push("source: public ping measurements published with the fantoch evaluation framework".to_owned());
+            lines.push(format!("  (github.com/vitorenesduarte/fantoch, folder {fantoch_folder}),"));
+            lines.push("  as used by the Atlas (EuroSys'20) and Tempo (EuroSys'21) papers".to_owned());
             lines.push(format!("measured: {measured}"));
         }
-        None => lines.push(format!(
-            "source: ping measurements from a folder named {cloud} (provenance not recorded)"
-        )),
+        None => lines.push(format!("source: ping measurements from a folder named {cloud} (provenance not recorded)")),
     }
-    lines.push(
-        "values: ping round-trip time min/avg/max/mdev in milliseconds (mdev: mean deviation);"
-            .to_owned(),
-    );
-    lines.push(
-        "  direction matters: the row from=A,to=B was measured from A to B; A,A is intra-region"
-            .to_owned(),
-    );
+    lines.push("values: ping round-trip time min/avg/max/mdev in milliseconds (mdev: mean deviation);".to_owned());
+    lines.push("  direction matters: the row from=A,to=B was measured from A to B; A,A is intra-region".to_owned());
     lines.push(format!(
         "derived from the raw {cloud}/REGION.dat files by `cargo xtask import-latency`; \
          do not edit by hand"
@@ -96,8 +79,7 @@ fn provenance(cloud: &str, regions: usize) -> Vec<String> {
 /// readers never see a partial file.
 fn write_atomically(out: &Path, text: &str) -> Result<(), String> {
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)
-            .map_err(|e| format!("{}: cannot create folder: {e}", parent.display()))?;
+        fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create folder: {e}", parent.display()))?;
     }
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -112,11 +94,7 @@ fn write_atomically(out: &Path, text: &str) -> Result<(), String> {
     }
     if let Err(e) = fs::rename(&tmp, out) {
         let _ = fs::remove_file(&tmp);
-        return Err(format!(
-            "cannot rename {} to {}: {e}",
-            tmp.display(),
-            out.display()
-        ));
+        return Err(format!("cannot rename {} to {}: {e}", tmp.display(), out.display()));
     }
     Ok(())
 }
@@ -128,11 +106,7 @@ mod tests {
     #[test]
     fn default_out_is_in_latency_data() {
         let out = default_out("gcp");
-        assert!(
-            out.ends_with("latency-data/data/gcp.csv"),
-            "{}",
-            out.display()
-        );
+        assert!(out.ends_with("latency-data/data/gcp.csv"), "{}", out.display());
         assert!(out.parent().is_some_and(Path::is_dir), "{}", out.display());
     }
 
@@ -144,11 +118,7 @@ mod tests {
         assert!(lines.contains("June 2020"));
         assert!(lines.contains("19 Amazon Web Services regions"));
         assert!(lines.contains("cargo xtask import-latency"));
-        assert!(
-            provenance("mine", 3)
-                .join("\n")
-                .contains("provenance not recorded")
-        );
+        assert!(provenance("mine", 3).join("\n").contains("provenance not recorded"));
     }
 
     #[test]

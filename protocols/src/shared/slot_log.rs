@@ -70,10 +70,8 @@ impl<T> SlotLog<T> {
     /// refused.
     pub fn discard_up_to(&mut self, slot: u64) {
         while self.base <= slot {
-            if let Some(entry) = self.entries.pop_front() {
-                if entry.is_some() {
-                    self.len -= 1;
-                }
+            if let Some(Some(_)) = self.entries.pop_front() {
+                self.len -= 1;
             }
             self.base += 1;
             if self.entries.is_empty() {
@@ -159,8 +157,8 @@ mod tests {
         for step in 0..2_000u64 {
             let slot = (step * 7919) % 97 + floor;
             match step % 5 {
-                0 | 1 | 2 if slot < log.floor() => assert_eq!(log.insert(slot, step), Err(step)),
-                0 | 1 | 2 => {
+                0..=2 if slot < log.floor() => assert_eq!(log.insert(slot, step), Err(step)),
+                0..=2 => {
                     assert_eq!(log.insert(slot, step).ok().flatten(), reference.insert(slot, step));
                 }
                 3 => assert_eq!(log.remove(slot), reference.remove(&slot)),

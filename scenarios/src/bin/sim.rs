@@ -49,7 +49,8 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     writeln!(stdout, "{}", output::describe(&run))?;
     stdout.flush()?;
 
-    #[allow(clippy::disallowed_methods)] // wall time of the simulator itself, reported on stderr only
+    #[allow(clippy::disallowed_methods)]
+    // wall time of the simulator itself, reported on stderr only
     let started = std::time::Instant::now();
     let report = run.protocol.run(&run.config);
     let wall = started.elapsed();
@@ -76,10 +77,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     if report.incomplete_clients > 0 {
         eprintln!(
             "FAIL: {} of {} commands completed; {} client(s) still waiting at the time limit ({} s simulated)",
-            report.total.count,
-            report.commands_expected,
-            report.incomplete_clients,
-            args.max_time_s
+            report.total.count, report.commands_expected, report.incomplete_clients, args.max_time_s
         );
         return Ok(ExitCode::from(1));
     }
