@@ -87,8 +87,12 @@ pub enum Timer {
 struct Commander {
     ballot: Ballot,
     cmd: Arc<Command>,
-    acks: Vec<ProcessId>,
+    /// Bit `i` set: process `i + 1` accepted (n <= 64, see `FPaxos::check`).
+    acks: u64,
 }
+
+/// Most processes one FPaxos shard may have (acks are a 64-bit set).
+pub const MAX_PROCESSES: usize = 64;
 
 /// One FPaxos process: acceptor and learner, and leader if it is the one.
 #[derive(Debug)]
@@ -118,6 +122,9 @@ impl FPaxos {
     /// Checks the rules FPaxos puts on a configuration: `1 <= f <= n/2` and
     /// a leader among the processes (fpaxos.md §2).
     pub fn check(n: usize, f: usize) -> Result<(), String> {
+        if n > MAX_PROCESSES {
+            return Err(format!("FPaxos supports at most {MAX_PROCESSES} processes, got n = {n}"));
+        }
         quorum::check_f(n, f)
     }
 
@@ -145,7 +152,7 @@ impl FPaxos {
         debug_assert!(self.is_leader());
         self.last_slot += 1;
         let slot = self.last_slot;
-        let commander = Commander { ballot: self.ballot, cmd: cmd.clone(), acks: Vec::with_capacity(self.f + 1) };
+        let commander = Commander { ballot: self.ballot, cmd: cmd.clone(), acks: 0 };
         let fresh = self.commanders.insert(slot, commander);
         debug_assert!(matches!(fresh, Ok(None)), "slot {slot} assigned twice");
         out.send_to_each(&self.phase2_quorum, Message::Accept { ballot: self.ballot, slot, cmd });
@@ -169,12 +176,14 @@ impl FPaxos {
         let Some(commander) = self.commanders.get_mut(slot) else {
             return; // already chosen
         };
-        if commander.ballot != ballot || commander.acks.contains(&from) {
-            return;
+        let bit = 1u64 << from.index();
+        if commander.ballot != ballot || commander.acks & bit != 0 {
+            return; // a stale ballot, or a duplicate ack
         }
-        commander.acks.push(from);
-        debug_assert!(commander.acks.len() <= quorum_size);
-        if commander.acks.len() == quorum_size {
+        commander.acks |= bit;
+        let acks = commander.acks.count_ones() as usize;
+        debug_assert!(acks <= quorum_size);
+        if acks == quorum_size {
             let commander = self.commanders.remove(slot).expect("present above");
             out.send_to_each(&self.processes, Message::Chosen { slot, cmd: commander.cmd });
         }
@@ -182,11 +191,15 @@ impl FPaxos {
 
     /// §5 step 5.
     fn handle_chosen(&mut self, slot: u64, cmd: Arc<Command>, out: &mut Outbox<Self>) {
-        if slot <= self.chosen_upto || !self.chosen_above.insert(slot) {
+        if slot == self.chosen_upto + 1 {
+            // The common case on FIFO links: the next slot, no set needed.
+            self.chosen_upto = slot;
+            while self.chosen_above.first() == Some(&(self.chosen_upto + 1)) {
+                self.chosen_above.pop_first();
+                self.chosen_upto += 1;
+            }
+        } else if slot <= self.chosen_upto || !self.chosen_above.insert(slot) {
             return; // already learned
-        }
-        while self.chosen_above.remove(&(self.chosen_upto + 1)) {
-            self.chosen_upto += 1;
         }
         out.execute(ChosenSlot { slot, cmd: Some(cmd) });
     }

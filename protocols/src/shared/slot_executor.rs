@@ -45,6 +45,15 @@ impl Executor for SlotExecutor {
         if info.slot < self.next_slot {
             return; // already executed; recovery may re-announce a slot with the same value
         }
+        if info.slot == self.next_slot && self.waiting.is_empty() {
+            // The common case: the next slot with nothing waiting.
+            if let Some(cmd) = &info.cmd {
+                apply.apply(cmd);
+            }
+            self.next_slot += 1;
+            self.waiting.discard_up_to(info.slot);
+            return;
+        }
         // Slots below next_slot were discarded, so an insert cannot be refused.
         let _ = self.waiting.insert(info.slot, info.cmd);
         while let Some(cmd) = self.waiting.remove(self.next_slot) {
