@@ -131,7 +131,8 @@ impl<P: Protocol> Simulation<P> {
             panic!("run configuration must be checked before building a simulation: {error}");
         }
         let streams = RngStreams::new(config.seed);
-        let wan = Wan::new(&config.matrix, config.delay);
+        let regions_in_use: Vec<RegionId> = config.sites.iter().chain(&config.client_regions).copied().collect();
+        let wan = Wan::new(&config.matrix, config.delay, &regions_in_use);
         let n = config.n();
         let ids: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         let processes = ids

@@ -9,16 +9,18 @@
 //! from a log-normal distribution fitted so that its mean is `avg - min`
 //! and its mean absolute deviation is the measured `mdev`, and capped at
 //! `max - min`: delays never go below the measured floor, average the
-//! measured mean, and have the measured spread with a right tail. (A
-//! log-normal rather than a gamma: both fit two moments, and a log-normal
-//! draw is one normal draw and one `exp`, several times cheaper than a
-//! gamma draw with shape below 1, which most pairs need.)
+//! measured mean, and have the measured spread with a right tail. A draw
+//! reads the fitted quantile function from a table of 4,096 intervals
+//! (linear in between), built once per link: one random `u64` and no
+//! floating-point library call per message, which matters at millions of
+//! messages per run. The last interval (probability 1/4096) is computed
+//! exactly, so the tail up to the cap is the fitted one.
 
 use crate::id::RegionId;
 use crate::rng::StreamRng;
 use crate::time::NS_PER_MS;
 use latency_data::{Matrix, RttStats};
-use rand_distr::{Distribution, LogNormal};
+use rand::Rng;
 
 /// Which RTT statistic gives the one-way delay when jitter is off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,17 +63,48 @@ pub struct DelayOptions {
 }
 
 /// The one-way delay model of one ordered region pair.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct LinkModel {
     base_ns: u64,
-    jitter: Option<Jitter>,
+    jitter: Option<Box<Jitter>>,
 }
 
-#[derive(Clone, Copy, Debug)]
+/// Intervals of the quantile table: 2^12.
+const QUANTILE_BITS: u32 = 12;
+const QUANTILE_INTERVALS: usize = 1 << QUANTILE_BITS;
+
+#[derive(Clone, Debug)]
 struct Jitter {
     floor_ns: u64,
-    excess: LogNormal<f64>,
-    excess_cap_ns: f64,
+    /// `excess_ns[i]`: the fitted excess at quantile `i / 4096`, capped.
+    excess_ns: Vec<f32>,
+    /// The log-normal's parameters and the cap, for the exact tail.
+    mu: f64,
+    sigma: f64,
+    cap_ns: f64,
+}
+
+impl Jitter {
+    fn sample_excess_ns(&self, rng: &mut StreamRng) -> f64 {
+        let draw = rng.next_u64();
+        let index = (draw >> (u64::BITS - QUANTILE_BITS)) as usize;
+        // The next 32 bits place the draw inside the interval.
+        let within = ((draw >> (u64::BITS - QUANTILE_BITS - 32)) & 0xFFFF_FFFF) as f64 / 4_294_967_296.0;
+        if index == QUANTILE_INTERVALS - 1 {
+            let quantile = (index as f64 + within) / QUANTILE_INTERVALS as f64;
+            return self.excess_at(quantile);
+        }
+        let (low, high) = (f64::from(self.excess_ns[index]), f64::from(self.excess_ns[index + 1]));
+        low + (high - low) * within
+    }
+
+    /// The capped excess at quantile `p` (0 <= p < 1).
+    fn excess_at(&self, p: f64) -> f64 {
+        if p <= 0.0 {
+            return 0.0;
+        }
+        (self.mu + self.sigma * standard_normal_quantile(p)).exp().min(self.cap_ns)
+    }
 }
 
 /// One-way delays between every ordered pair of the matrix's regions.
@@ -82,8 +115,10 @@ pub struct Wan {
 }
 
 impl Wan {
-    /// Builds the delay model of every ordered pair of `matrix`.
-    pub fn new(matrix: &Matrix, options: DelayOptions) -> Wan {
+    /// Builds the delay model of every ordered pair of `matrix`; jitter
+    /// tables only for pairs among `regions_in_use` (others are never
+    /// sampled: [`Wan::sample_delay_ns`] asserts it).
+    pub fn new(matrix: &Matrix, options: DelayOptions, regions_in_use: &[RegionId]) -> Wan {
         let symmetrized;
         let matrix = if options.symmetric {
             symmetrized = matrix.symmetrized();
@@ -95,10 +130,12 @@ impl Wan {
         let mut links = Vec::with_capacity(regions * regions);
         for from in 0..regions {
             for to in 0..regions {
+                let in_use = |r: usize| regions_in_use.iter().any(|used| used.index() == r);
                 let link = if from == to && options.intra_region == IntraRegionDelay::Zero {
                     LinkModel { base_ns: 0, jitter: None }
                 } else {
-                    link_model(matrix.rtt(from, to), options)
+                    let jitter = options.jitter && in_use(from) && in_use(to);
+                    link_model(matrix.rtt(from, to), options.base, jitter)
                 };
                 links.push(link);
             }
@@ -117,11 +154,8 @@ impl Wan {
         let link = self.link(from, to);
         match &link.jitter {
             None => link.base_ns,
-            Some(jitter) => {
-                let excess_ns = jitter.excess.sample(rng).min(jitter.excess_cap_ns);
-                // Rounded to the nearest nanosecond; the cast saturates.
-                jitter.floor_ns + excess_ns.round() as u64
-            }
+            // Rounded to the nearest nanosecond; the cast saturates.
+            Some(jitter) => jitter.floor_ns + jitter.sample_excess_ns(rng).round() as u64,
         }
     }
 
@@ -130,13 +164,13 @@ impl Wan {
     }
 }
 
-fn link_model(rtt: RttStats, options: DelayOptions) -> LinkModel {
-    let base_ns = match options.base {
+fn link_model(rtt: RttStats, base: BaseDelay, jitter: bool) -> LinkModel {
+    let base_ns = match base {
         BaseDelay::Avg => rtt.avg_ns / 2,
         BaseDelay::Min => rtt.min_ns / 2,
         BaseDelay::FantochMs => (rtt.avg_ns / NS_PER_MS) / 2 * NS_PER_MS,
     };
-    let jitter = if options.jitter { fit_jitter(rtt) } else { None };
+    let jitter = if jitter { fit_jitter(rtt).map(Box::new) } else { None };
     LinkModel { base_ns, jitter }
 }
 
@@ -152,9 +186,57 @@ fn fit_jitter(rtt: RttStats) -> Option<Jitter> {
     let sigma = lognormal_sigma_for_mad_ratio(ratio);
     // E[X] = exp(mu + sigma^2 / 2).
     let mu = mean_excess_ns.ln() - sigma * sigma / 2.0;
-    let excess = LogNormal::new(mu, sigma).ok()?;
-    let excess_cap_ns = rtt.max_ns.saturating_sub(rtt.min_ns) as f64 / 2.0;
-    Some(Jitter { floor_ns: rtt.min_ns / 2, excess, excess_cap_ns })
+    let cap_ns = rtt.max_ns.saturating_sub(rtt.min_ns) as f64 / 2.0;
+    let mut jitter = Jitter { floor_ns: rtt.min_ns / 2, excess_ns: Vec::new(), mu, sigma, cap_ns };
+    // Entries 0..=4095; the last interval is sampled exactly.
+    jitter.excess_ns =
+        (0..QUANTILE_INTERVALS).map(|i| jitter.excess_at(i as f64 / QUANTILE_INTERVALS as f64) as f32).collect();
+    Some(jitter)
+}
+
+/// The standard normal quantile function Φ⁻¹(p) for 0 < p < 1 (Acklam's
+/// rational approximation; relative error below 1.2e-9).
+fn standard_normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] =
+        [7.784_695_709_041_462e-3, 3.224_671_290_700_398e-1, 2.445_134_137_142_996, 3.754_408_661_907_416];
+    const P_LOW: f64 = 0.024_25;
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < P_LOW {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - P_LOW {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
 }
 
 /// Mean absolute deviation over mean of a log-normal with shape `sigma`:
@@ -216,6 +298,13 @@ mod tests {
     }
 
     #[test]
+    fn normal_quantiles() {
+        for (p, z) in [(0.5, 0.0), (0.975, 1.959_963_985), (0.01, -2.326_347_874), (0.999, 3.090_232_306)] {
+            assert!((standard_normal_quantile(p) - z).abs() < 1e-8, "p {p}");
+        }
+    }
+
+    #[test]
     fn sigma_fit_inverts_the_mad_ratio() {
         for ratio in [0.05, 0.4, 0.94, 1.5] {
             let sigma = lognormal_sigma_for_mad_ratio(ratio);
@@ -229,7 +318,7 @@ mod tests {
         let rtt = RttStats { min_ns: 100_000_000, avg_ns: 102_000_000, max_ns: 400_000_000, mdev_ns: 1_500_000 };
         let jitter = fit_jitter(rtt).expect("spread");
         let mut rng = RngStreams::new(2).stream(Purpose::Network, 0);
-        let draws: Vec<f64> = (0..200_000).map(|_| jitter.excess.sample(&mut rng)).collect();
+        let draws: Vec<f64> = (0..200_000).map(|_| jitter.sample_excess_ns(&mut rng)).collect();
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         let mad = draws.iter().map(|d| (d - mean).abs()).sum::<f64>() / draws.len() as f64;
         assert!((mean - 1_000_000.0).abs() < 10_000.0, "mean {mean}");
@@ -239,15 +328,16 @@ mod tests {
     #[test]
     fn base_delay_is_half_the_directed_avg_rtt() {
         let matrix = gcp();
-        let wan = Wan::new(&matrix, DelayOptions::default());
         let (ew1, uc1) = (region(&matrix, "europe-west1"), region(&matrix, "us-central1"));
+        let wan = Wan::new(&matrix, DelayOptions::default(), &[ew1, uc1]);
         assert_eq!(wan.base_delay_ns(ew1, uc1), matrix.rtt(ew1.index(), uc1.index()).avg_ns / 2);
         assert_eq!(wan.base_delay_ns(ew1, uc1), 52_459_500);
         let intra = wan.base_delay_ns(ew1, ew1);
         assert!(intra > 0, "measured intra-region delay is the default");
-        let zero = Wan::new(&matrix, DelayOptions { intra_region: IntraRegionDelay::Zero, ..Default::default() });
+        let zero =
+            Wan::new(&matrix, DelayOptions { intra_region: IntraRegionDelay::Zero, ..Default::default() }, &[ew1]);
         assert_eq!(zero.base_delay_ns(ew1, ew1), 0);
-        let fantoch = Wan::new(&matrix, DelayOptions { base: BaseDelay::FantochMs, ..Default::default() });
+        let fantoch = Wan::new(&matrix, DelayOptions { base: BaseDelay::FantochMs, ..Default::default() }, &[]);
         assert_eq!(fantoch.base_delay_ns(ew1, uc1), 52 * NS_PER_MS);
     }
 
@@ -255,8 +345,8 @@ mod tests {
     fn jittered_delays_respect_floor_cap_and_mean() {
         let matrix = gcp();
         let options = DelayOptions { jitter: true, ..Default::default() };
-        let wan = Wan::new(&matrix, options);
         let (from, to) = (region(&matrix, "europe-west1"), region(&matrix, "us-west1"));
+        let wan = Wan::new(&matrix, options, &[from, to]);
         let rtt = matrix.rtt(from.index(), to.index());
         let mut rng = RngStreams::new(1).stream(Purpose::Network, 0);
         let draws: Vec<u64> = (0..20_000).map(|_| wan.sample_delay_ns(from, to, &mut rng)).collect();
