@@ -309,7 +309,7 @@ mod tests {
 
     fn cmd(seq: u64) -> Arc<Command> {
         let id = CommandId { client: ClientId(0), seq };
-        Arc::new(Command { id, ops: vec![(7, Op::Put(seq))], payload_bytes: 0 })
+        Arc::new(Command { id, ops: vec![(7, Op::Put(seq))].into(), payload_bytes: 0 })
     }
 
     fn sends(out: &Outbox<FPaxos>) -> Vec<(ProcessId, Message)> {

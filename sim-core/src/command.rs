@@ -1,6 +1,7 @@
 //! Commands clients submit, and the key-value operations inside them.
 
 use crate::id::ClientId;
+use smallvec::SmallVec;
 
 /// A key of the replicated key-value store.
 pub type Key = u64;
@@ -29,13 +30,18 @@ pub struct CommandId {
     pub seq: u64,
 }
 
+/// A command's operations. Most commands touch one key, so one operation is
+/// stored inline: a command is a single allocation, which matters when
+/// every replica touches every command.
+pub type Ops = SmallVec<[(Key, Op); 1]>;
+
 /// A client request: one or more key operations executed atomically.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Command {
     /// Who submitted it, and which of its commands it is.
     pub id: CommandId,
     /// The operations, on distinct keys, in the order the client gave them.
-    pub ops: Vec<(Key, Op)>,
+    pub ops: Ops,
     /// Bytes of application payload carried by the command (the values of
     /// a write); counted in message sizes.
     pub payload_bytes: u32,
@@ -79,7 +85,7 @@ mod tests {
     use super::*;
 
     fn cmd(client: u32, seq: u64, ops: Vec<(Key, Op)>) -> Command {
-        Command { id: CommandId { client: ClientId(client), seq }, ops, payload_bytes: 100 }
+        Command { id: CommandId { client: ClientId(client), seq }, ops: ops.into(), payload_bytes: 100 }
     }
 
     #[test]

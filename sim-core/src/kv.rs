@@ -8,6 +8,9 @@ use crate::fixed_hash::FixedHashMap;
 /// returns the value it replaced.
 pub type OpResult = Option<Value>;
 
+/// One result per operation of a command (inline for one operation).
+pub type OpResults = smallvec::SmallVec<[OpResult; 1]>;
+
 /// A key-value store; executors apply commands to it through
 /// [`crate::protocol::Apply`], never directly, so the harness sees every
 /// execution.
@@ -24,7 +27,7 @@ impl KvStore {
 
     /// Applies every operation of `cmd`, appending one result per operation
     /// to `results` if given.
-    pub fn apply(&mut self, cmd: &Command, mut results: Option<&mut Vec<OpResult>>) {
+    pub fn apply(&mut self, cmd: &Command, mut results: Option<&mut OpResults>) {
         for &(key, op) in &cmd.ops {
             let before = match op {
                 Op::Get => self.values.get(&key).copied(),
@@ -52,14 +55,14 @@ mod tests {
     fn get_and_put_return_the_value_before() {
         let mut store = KvStore::new();
         let id = CommandId { client: ClientId(0), seq: 1 };
-        let write = Command { id, ops: vec![(7, Op::Put(70)), (8, Op::Get)], payload_bytes: 0 };
-        let mut results = Vec::new();
+        let write = Command { id, ops: vec![(7, Op::Put(70)), (8, Op::Get)].into(), payload_bytes: 0 };
+        let mut results = OpResults::new();
         store.apply(&write, Some(&mut results));
-        assert_eq!(results, vec![None, None]);
-        let overwrite = Command { id, ops: vec![(7, Op::Put(71)), (7, Op::Get)], payload_bytes: 0 };
+        assert_eq!(results.as_slice(), [None, None]);
+        let overwrite = Command { id, ops: vec![(7, Op::Put(71)), (7, Op::Get)].into(), payload_bytes: 0 };
         results.clear();
         store.apply(&overwrite, Some(&mut results));
-        assert_eq!(results, vec![Some(70), Some(71)]);
+        assert_eq!(results.as_slice(), [Some(70), Some(71)]);
         assert_eq!(store.get(7), Some(71));
     }
 }

@@ -20,7 +20,7 @@ pub mod time;
 pub mod wan;
 pub mod workload;
 
-pub use command::{Command, CommandId, Key, Op, Value};
+pub use command::{Command, CommandId, Key, Op, Ops, Value};
 pub use config::{ConfigError, RunConfig};
 pub use fixed_hash::{FixedHashMap, FixedHashSet};
 pub use id::{ClientId, ProcessId, RegionId};

@@ -20,7 +20,7 @@
 
 use crate::command::{Command, CommandId};
 use crate::id::{ClientId, ProcessId};
-use crate::kv::{KvStore, OpResult};
+use crate::kv::{KvStore, OpResults};
 use crate::rng::StreamRng;
 use crate::time::Time;
 use std::fmt;
@@ -230,7 +230,7 @@ pub struct Reply {
     /// The command executed.
     pub id: CommandId,
     /// Per operation, the value before it.
-    pub results: Vec<OpResult>,
+    pub results: OpResults,
 }
 
 /// The state machine as an executor sees it: executors decide *when* a
@@ -260,7 +260,7 @@ impl<'a> Apply<'a> {
     pub fn apply(&mut self, cmd: &Command) {
         self.executed += 1;
         if self.serves(cmd.id.client) {
-            let mut results = Vec::with_capacity(cmd.ops.len());
+            let mut results = OpResults::with_capacity(cmd.ops.len());
             self.store.apply(cmd, Some(&mut results));
             self.replies.push(Reply { id: cmd.id, results });
         } else {

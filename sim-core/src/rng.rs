@@ -2,15 +2,22 @@
 //!
 //! Every random draw of a run comes from a stream derived from
 //! `(root seed, purpose, index)`, so adding a client does not change the
-//! network's jitter draws, and the same seed replays a run exactly. The
-//! generator is ChaCha8 (`rand_chacha`), whose output is specified and
-//! portable across platforms and versions, unlike `StdRng`.
+//! network's jitter draws, and the same seed replays a run exactly. Both
+//! generators have specified output, portable across platforms and
+//! versions (unlike `StdRng`): ChaCha8 (`rand_chacha`) for the few
+//! long-lived streams, and PCG64-MCG (`rand_pcg`, 16 bytes of state) for
+//! the thousands of per-client workload streams, whose state must stay
+//! small enough to keep in cache.
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rand_pcg::Pcg64Mcg;
 
-/// The generator behind every stream.
+/// The generator of the network's and each process's stream.
 pub type StreamRng = ChaCha8Rng;
+
+/// The generator of each client's workload stream.
+pub type ClientRng = Pcg64Mcg;
 
 /// What a stream is used for; part of the stream's derivation, so two
 /// purposes never share draws.
@@ -44,15 +51,24 @@ impl RngStreams {
         self.root_seed
     }
 
-    /// The stream for `purpose` and `index` (a client or process number).
+    /// The stream for `purpose` and `index` (a process number, or 0).
     pub fn stream(&self, purpose: Purpose, index: u64) -> StreamRng {
+        StreamRng::seed_from_u64(self.seed_of(purpose, index))
+    }
+
+    /// The workload stream of client `index`.
+    pub fn client_stream(&self, index: u64) -> ClientRng {
+        ClientRng::seed_from_u64(self.seed_of(Purpose::Workload, index))
+    }
+
+    fn seed_of(&self, purpose: Purpose, index: u64) -> u64 {
         let mut state = self.root_seed;
         let mut seed = splitmix64(&mut state);
         state ^= (purpose as u64).wrapping_mul(0xA076_1D64_78BD_642F);
         seed ^= splitmix64(&mut state);
         state ^= index.wrapping_mul(0xE703_7ED1_A0B4_28DB);
         seed ^= splitmix64(&mut state);
-        StreamRng::seed_from_u64(seed)
+        seed
     }
 }
 
@@ -89,6 +105,17 @@ mod tests {
         assert_ne!(base, first_draws(RngStreams::new(7).stream(Purpose::Network, 3)));
         assert_ne!(base, first_draws(RngStreams::new(7).stream(Purpose::Workload, 4)));
     }
+
+    #[test]
+    fn client_streams_differ_and_are_pinned() {
+        let mut a = RngStreams::new(1).client_stream(0);
+        let mut b = RngStreams::new(1).client_stream(1);
+        let (x, y) = (a.next_u64(), b.next_u64());
+        assert_ne!(x, y);
+        assert_eq!(x, PINNED_CLIENT);
+    }
+
+    const PINNED_CLIENT: u64 = 18_307_961_645_788_199_777;
 
     #[test]
     fn generator_is_pinned() {

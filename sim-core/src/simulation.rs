@@ -7,7 +7,7 @@ use crate::kv::KvStore;
 use crate::metrics::{LatencyRecorder, LatencySummary};
 use crate::protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, Reply};
 use crate::queue::EventQueue;
-use crate::rng::{Purpose, RngStreams, StreamRng};
+use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
 use crate::wan::Wan;
 use crate::workload::{ClientKeyState, CommandGenerator};
@@ -44,7 +44,7 @@ struct Client {
     pending: Option<Arc<Command>>,
     sent_at: Time,
     keys: ClientKeyState,
-    rng: StreamRng,
+    rng: ClientRng,
 }
 
 /// Latency of one client region.
@@ -168,7 +168,7 @@ impl<P: Protocol> Simulation<P> {
                     pending: None,
                     sent_at: Time::ZERO,
                     keys: ClientKeyState::default(),
-                    rng: streams.stream(Purpose::Workload, index),
+                    rng: streams.client_stream(index),
                 });
             }
         }

@@ -1,8 +1,8 @@
 //! Workloads: which keys a client's commands touch, reads versus writes,
 //! and payload sizes.
 
-use crate::command::{Command, CommandId, Key, Op};
-use crate::rng::StreamRng;
+use crate::command::{Command, CommandId, Key, Op, Ops};
+use crate::rng::ClientRng;
 use rand::RngExt;
 use rand_distr::{Distribution, Zipf};
 
@@ -84,9 +84,9 @@ impl CommandGenerator {
     }
 
     /// The next command of a client.
-    pub fn next_command(&self, id: CommandId, state: &mut ClientKeyState, rng: &mut StreamRng) -> Command {
+    pub fn next_command(&self, id: CommandId, state: &mut ClientKeyState, rng: &mut ClientRng) -> Command {
         let read_only = self.workload.read_ratio > 0.0 && rng.random_bool(self.workload.read_ratio);
-        let mut ops: Vec<(Key, Op)> = Vec::with_capacity(self.workload.keys_per_command);
+        let mut ops = Ops::with_capacity(self.workload.keys_per_command);
         let value = Command::unique_value(id);
         while ops.len() < self.workload.keys_per_command {
             let key = self.draw_key(id, state, rng);
@@ -99,7 +99,7 @@ impl CommandGenerator {
         Command { id, ops, payload_bytes }
     }
 
-    fn draw_key(&self, id: CommandId, state: &mut ClientKeyState, rng: &mut StreamRng) -> Key {
+    fn draw_key(&self, id: CommandId, state: &mut ClientKeyState, rng: &mut ClientRng) -> Key {
         match self.workload.keys {
             KeyDistribution::ConflictPool { conflict_rate, hot_keys } => {
                 if conflict_rate > 0.0 && rng.random_bool(conflict_rate) {
@@ -122,11 +122,11 @@ impl CommandGenerator {
 mod tests {
     use super::*;
     use crate::id::ClientId;
-    use crate::rng::{Purpose, RngStreams};
+    use crate::rng::RngStreams;
 
     fn commands(workload: Workload, count: u64) -> Vec<Command> {
         let generator = CommandGenerator::new(workload);
-        let mut rng = RngStreams::new(5).stream(Purpose::Workload, 0);
+        let mut rng = RngStreams::new(5).client_stream(0);
         let mut state = ClientKeyState::default();
         (1..=count)
             .map(|seq| generator.next_command(CommandId { client: ClientId(3), seq }, &mut state, &mut rng))

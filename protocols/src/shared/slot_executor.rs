@@ -75,7 +75,7 @@ mod tests {
 
     fn chosen(slot: u64) -> ChosenSlot {
         let id = CommandId { client: ClientId(0), seq: slot };
-        ChosenSlot { slot, cmd: Some(Arc::new(Command { id, ops: vec![(1, Op::Put(slot))], payload_bytes: 0 })) }
+        ChosenSlot { slot, cmd: Some(Arc::new(Command { id, ops: vec![(1, Op::Put(slot))].into(), payload_bytes: 0 })) }
     }
 
     /// Executes `info` and returns the slots (= client seqs) executed.
