@@ -210,8 +210,15 @@ impl<P: Protocol> Simulation<P> {
         &self.client_process
     }
 
-    /// Runs until every client has finished or the time limit passes.
-    pub fn run(mut self) -> RunReport {
+    /// A process's protocol state (for tests and inspection after a run).
+    pub fn protocol(&self, id: ProcessId) -> &P {
+        &self.processes[id.index()].protocol
+    }
+
+    /// Runs until every client has finished or the time limit passes. A
+    /// simulation runs once; its state stays readable afterwards.
+    pub fn run(&mut self) -> RunReport {
+        assert!(self.events == 0 && self.now == Time::ZERO, "a simulation runs once");
         for index in 0..self.processes.len() {
             let id = ProcessId::from_index(index);
             self.processes[index].protocol.start(self.now, &mut self.outbox);
