@@ -185,6 +185,8 @@ impl FPaxos {
         debug_assert!(acks <= quorum_size);
         if acks == quorum_size {
             let commander = self.commanders.remove(slot).expect("present above");
+            // A leader fills each of its slots once: free chosen ones.
+            self.commanders.discard_leading_holes();
             out.send_to_each(&self.processes, Message::Chosen { slot, cmd: commander.cmd });
         }
     }

@@ -54,6 +54,7 @@ fn simulated_mean_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: 
     ProtocolName::FPaxos.check(sites.len(), f).expect("valid f");
     let report = ProtocolName::FPaxos.run(&config);
     assert_eq!(report.incomplete_clients, 0);
+    assert!(report.verdict.passed(), "{}", report.verdict);
     assert_eq!(report.total.count, 3 * 20 * sites.len() as u64);
     report.regions.iter().map(|r| r.latency.mean_ns).collect()
 }

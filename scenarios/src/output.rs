@@ -83,6 +83,7 @@ pub fn table(report: &RunReport) -> String {
     let clients: u32 = report.regions.iter().map(|r| r.clients).sum();
     row(&mut text, "all", clients.to_string(), &report.total);
     let throughput = report.throughput_milli_ops_per_s();
+    text.push_str(&format!("verdict: {}\n", report.verdict));
     text.push_str(&format!(
         "throughput {}.{:03} ops/s over {} ms simulated | {} messages, {} bytes between processes | {} executions\n",
         throughput / 1_000,
@@ -96,7 +97,7 @@ pub fn table(report: &RunReport) -> String {
 }
 
 /// CSV columns, units last.
-pub const CSV_HEADER: [&str; 21] = [
+pub const CSV_HEADER: [&str; 22] = [
     "protocol",
     "f",
     "n",
@@ -118,6 +119,7 @@ pub const CSV_HEADER: [&str; 21] = [
     "throughput_ops_per_s",
     "messages_sent",
     "bytes_sent",
+    "verdict",
 ];
 
 /// The CSV text of a run: one row per client region, then `all`.
@@ -158,6 +160,7 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
             &throughput,
             &report.messages_sent.to_string(),
             &report.bytes_sent.to_string(),
+            if report.verdict.passed() { "PASS" } else { "FAIL" },
         ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))

@@ -17,6 +17,7 @@ pub mod queue;
 pub mod rng;
 pub mod simulation;
 pub mod time;
+pub mod verdict;
 pub mod wan;
 pub mod workload;
 
@@ -27,5 +28,6 @@ pub use id::{ClientId, ProcessId, RegionId};
 pub use protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 pub use simulation::{RegionReport, RunReport, Simulation};
 pub use time::Time;
+pub use verdict::Verdict;
 pub use wan::{BaseDelay, DelayOptions, IntraRegionDelay, Wan};
 pub use workload::{KeyDistribution, Workload};

@@ -23,6 +23,7 @@ use crate::id::{ClientId, ProcessId};
 use crate::kv::{KvStore, OpResults};
 use crate::rng::StreamRng;
 use crate::time::Time;
+use crate::verdict::ExecutionChecker;
 use std::fmt;
 use std::sync::Arc;
 
@@ -241,24 +242,28 @@ pub struct Apply<'a> {
     store: &'a mut KvStore,
     client_process: &'a [ProcessId],
     replies: &'a mut Vec<Reply>,
+    checker: &'a mut ExecutionChecker,
     executed: u64,
 }
 
 impl<'a> Apply<'a> {
     /// An applier for `process`; `client_process[c]` is the process that
-    /// answers client `c`; replies for its clients go to `replies`.
+    /// answers client `c`; replies for its clients go to `replies`; every
+    /// execution is shown to `checker`.
     pub fn new(
         process: ProcessId,
         store: &'a mut KvStore,
         client_process: &'a [ProcessId],
         replies: &'a mut Vec<Reply>,
+        checker: &'a mut ExecutionChecker,
     ) -> Apply<'a> {
-        Apply { process, store, client_process, replies, executed: 0 }
+        Apply { process, store, client_process, replies, checker, executed: 0 }
     }
 
     /// Executes `cmd` against the store.
     pub fn apply(&mut self, cmd: &Command) {
         self.executed += 1;
+        self.checker.on_execute(self.process, cmd);
         if self.serves(cmd.id.client) {
             let mut results = OpResults::with_capacity(cmd.ops.len());
             self.store.apply(cmd, Some(&mut results));

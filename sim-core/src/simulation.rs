@@ -1,14 +1,16 @@
 //! The event loop: one deterministic, single-threaded run of a protocol.
 
-use crate::command::{Command, CommandId};
+use crate::command::{Command, CommandId, Op};
 use crate::config::RunConfig;
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
+use crate::kv::OpResults;
 use crate::metrics::{LatencyRecorder, LatencySummary};
 use crate::protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, Reply};
 use crate::queue::EventQueue;
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
+use crate::verdict::{ExecutionChecker, History, HistoryOp, Verdict};
 use crate::wan::Wan;
 use crate::workload::{ClientKeyState, CommandGenerator};
 use std::collections::{BTreeMap, VecDeque};
@@ -22,7 +24,7 @@ enum Event<P: Protocol> {
     /// A timer of `process` is due, if `generation` is still its latest.
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
     /// A result reaches its client.
-    Reply { client: ClientId, id: CommandId },
+    Reply { client: ClientId, id: CommandId, results: OpResults },
 }
 
 struct Process<P: Protocol> {
@@ -80,6 +82,8 @@ pub struct RunReport {
     pub executions: u64,
     /// Clients that had not finished when the run stopped.
     pub incomplete_clients: u32,
+    /// PASS or FAIL, with what went wrong.
+    pub verdict: Verdict,
 }
 
 impl RunReport {
@@ -112,6 +116,8 @@ pub struct Simulation<P: Protocol> {
     effects: Vec<Effect<P>>,
     self_messages: VecDeque<P::Message>,
     replies: Vec<Reply>,
+    checker: ExecutionChecker,
+    history: History,
     latency: Vec<LatencyRecorder>,
     now: Time,
     max_time: Time,
@@ -175,6 +181,8 @@ impl<P: Protocol> Simulation<P> {
         Simulation {
             processes,
             client_process: clients.iter().map(|c| c.process).collect(),
+            checker: ExecutionChecker::new(n, clients.len()),
+            history: History::new(),
             clients,
             client_region_names: config
                 .client_regions
@@ -264,7 +272,7 @@ impl<P: Protocol> Simulation<P> {
                 self.processes[process.index()].protocol.handle_timer(timer, self.now, &mut self.outbox);
                 self.flush(process);
             }
-            Event::Reply { client, id } => self.complete(client, id),
+            Event::Reply { client, id, results } => self.complete(client, id, results),
         }
     }
 
@@ -316,7 +324,8 @@ impl<P: Protocol> Simulation<P> {
 
     fn execute(&mut self, process: ProcessId, info: crate::protocol::ExecutionInfo<P>) {
         let state = &mut self.processes[process.index()];
-        let mut apply = Apply::new(process, &mut state.store, &self.client_process, &mut self.replies);
+        let mut apply =
+            Apply::new(process, &mut state.store, &self.client_process, &mut self.replies, &mut self.checker);
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
         let region = state.region;
@@ -327,16 +336,31 @@ impl<P: Protocol> Simulation<P> {
                 continue; // a duplicate execution result: the client moved on
             }
             let delay_ns = self.wan.sample_delay_ns(region, client.region, &mut self.network_rng);
-            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client: reply.id.client, id: reply.id });
+            let (client, id, results) = (reply.id.client, reply.id, reply.results);
+            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results });
         }
     }
 
-    fn complete(&mut self, client_id: ClientId, id: CommandId) {
+    fn complete(&mut self, client_id: ClientId, id: CommandId, results: OpResults) {
         let client = &mut self.clients[client_id.index()];
-        if client.pending.as_ref().is_none_or(|cmd| cmd.id != id) {
+        let Some(cmd) = client.pending.take_if(|cmd| cmd.id == id) else {
             return; // a second reply for a command already answered
+        };
+        debug_assert_eq!(results.len(), cmd.ops.len(), "one result per operation");
+        for (&(key, op), &observed) in cmd.ops.iter().zip(&results) {
+            let written = match op {
+                Op::Put(value) => Some(value),
+                Op::Get => None,
+            };
+            self.history.push(HistoryOp {
+                key,
+                cmd: id,
+                written,
+                observed,
+                invoked: client.sent_at,
+                responded: Some(self.now),
+            });
         }
-        client.pending = None;
         let latency_ns = self.now.since(client.sent_at);
         self.latency[client.region_slot].record(latency_ns);
         if client.issued == self.commands_per_client {
@@ -351,6 +375,7 @@ impl<P: Protocol> Simulation<P> {
         client.issued += 1;
         let id = CommandId { client: client_id, seq: client.issued };
         let cmd = self.generator.next_command(id, &mut client.keys, &mut client.rng);
+        self.checker.on_submit(id);
         client.pending = Some(Arc::new(cmd));
         client.sent_at = self.now;
         let process_region = self.processes[client.process.index()].region;
@@ -358,7 +383,33 @@ impl<P: Protocol> Simulation<P> {
         self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id });
     }
 
-    fn report(&self) -> RunReport {
+    /// Ends the run's checks: commands still pending may or may not have
+    /// taken effect; in a run without faults, they are incomplete.
+    fn verdict(&mut self) -> Verdict {
+        let mut incomplete = Vec::new();
+        for client in &self.clients {
+            let Some(cmd) = &client.pending else { continue };
+            incomplete.push(cmd.id);
+            for &(key, op) in &cmd.ops {
+                let Op::Put(value) = op else { continue };
+                self.history.push(HistoryOp {
+                    key,
+                    cmd: cmd.id,
+                    written: Some(value),
+                    observed: None,
+                    invoked: client.sent_at,
+                    responded: None,
+                });
+            }
+        }
+        let count = incomplete.len() as u64;
+        incomplete.truncate(5);
+        let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
+        Verdict::new(checker, &std::mem::take(&mut self.history), incomplete, count)
+    }
+
+    fn report(&mut self) -> RunReport {
+        let verdict = self.verdict();
         let mut total = LatencyRecorder::new();
         for recorder in &self.latency {
             total.merge(recorder);
@@ -382,6 +433,7 @@ impl<P: Protocol> Simulation<P> {
             bytes_sent: self.bytes_sent,
             executions: self.executions,
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
+            verdict,
         }
     }
 }

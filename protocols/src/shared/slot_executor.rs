@@ -71,6 +71,7 @@ mod tests {
     use super::*;
     use sim_core::kv::KvStore;
     use sim_core::protocol::Reply;
+    use sim_core::verdict::ExecutionChecker;
     use sim_core::{ClientId, CommandId, Op, ProcessId};
 
     fn chosen(slot: u64) -> ChosenSlot {
@@ -83,7 +84,8 @@ mod tests {
         let me = ProcessId(1);
         let mut replies: Vec<Reply> = Vec::new();
         let serves = [me];
-        let mut apply = Apply::new(me, store, &serves, &mut replies);
+        let mut checker = ExecutionChecker::new(1, 1);
+        let mut apply = Apply::new(me, store, &serves, &mut replies, &mut checker);
         executor.execute(info, Time::ZERO, &mut apply);
         replies.iter().map(|reply| reply.id.seq).collect()
     }
@@ -97,6 +99,16 @@ mod tests {
         assert_eq!(step(&mut executor, &mut store, chosen(3)), vec![3]);
         assert_eq!(executor.next_slot(), 4);
         assert_eq!(store.get(1), Some(3), "writes applied in slot order");
+    }
+
+    /// Regression: a gap below a waiting slot must stay fillable after the
+    /// slots before it executed (found by the verdict under reordering).
+    #[test]
+    fn a_gap_between_executed_and_waiting_slots_fills() {
+        let (mut executor, mut store) = (SlotExecutor::new(), KvStore::new());
+        assert_eq!(step(&mut executor, &mut store, chosen(3)), Vec::<u64>::new());
+        assert_eq!(step(&mut executor, &mut store, chosen(1)), vec![1]);
+        assert_eq!(step(&mut executor, &mut store, chosen(2)), vec![2, 3]);
     }
 
     #[test]

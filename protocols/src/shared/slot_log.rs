@@ -54,8 +54,8 @@ impl<T> SlotLog<T> {
         self.entries.get_mut(offset)?.as_mut()
     }
 
-    /// Removes and returns the value at `slot`. Removing the lowest stored
-    /// slot raises the floor to the next stored one.
+    /// Removes and returns the value at `slot`, leaving a hole that may be
+    /// filled again.
     pub fn remove(&mut self, slot: u64) -> Option<T> {
         let offset = usize::try_from(slot.checked_sub(self.base)?).ok()?;
         let value = self.entries.get_mut(offset)?.take();
@@ -107,14 +107,19 @@ impl<T> SlotLog<T> {
             .filter_map(move |(offset, entry)| entry.as_ref().map(|value| (base + offset as u64, value)))
     }
 
-    /// Drops empty leading entries so memory follows the live slots: a
-    /// log's slots are used once, so removing the lowest stored slot also
-    /// raises the floor past it (except when the log becomes empty).
+    /// A log that became empty forgets its entries but keeps its floor.
     fn trim_front(&mut self) {
         if self.len == 0 {
             self.entries.clear();
-            return;
         }
+    }
+
+    /// Raises the floor past the empty slots at the front, freeing their
+    /// memory. For logs whose slots are filled once and then removed (a
+    /// leader's in-flight slots): a hole below the first stored slot will
+    /// never be filled again. Logs that wait for holes to fill (an
+    /// executor) must not call it.
+    pub fn discard_leading_holes(&mut self) {
         while let Some(None) = self.entries.front() {
             self.entries.pop_front();
             self.base += 1;
@@ -137,6 +142,11 @@ mod tests {
         assert_eq!(log.get(2), None);
         assert_eq!(log.remove(1), Some("a2"));
         assert_eq!(log.remove(1), None);
+        assert_eq!(log.floor(), 1, "a hole can be filled again");
+        assert_eq!(log.insert(2, "b"), Ok(None));
+        assert_eq!(log.remove(2), Some("b"));
+        log.discard_leading_holes();
+        assert_eq!(log.floor(), 3, "holes below the first stored slot are gone");
         assert_eq!(log.iter_from(1).collect::<Vec<_>>(), vec![(3, &"c")]);
         log.discard_up_to(3);
         assert!(log.is_empty());

@@ -1,0 +1,300 @@
+//! Checks every execution as it happens: per-key order agreement across
+//! replicas, no double execution, nothing executed that was not submitted.
+//!
+//! State is kept only for keys with executions some replica has not caught
+//! up with: once every replica has executed the same writes of a key (and
+//! every read of it), the key is forgotten, so a run's memory follows the
+//! commands in flight, not all keys ever touched. Forgetting is sound
+//! because all replicas agree up to that point: later writes are compared
+//! from a common start.
+
+use super::{Violation, Violations};
+use crate::command::{Command, CommandId, Key, Op};
+use crate::fixed_hash::FixedHashMap;
+use crate::id::ProcessId;
+use smallvec::SmallVec;
+use std::collections::{BTreeSet, VecDeque};
+
+/// Per key: the agreed write order not yet executed everywhere, how far
+/// each replica got, and reads not yet executed everywhere.
+#[derive(Debug, Default)]
+struct KeyOrder {
+    /// Writes dropped from the front of `writes` (every replica is past them).
+    base: u64,
+    /// The write order, as first executed, from position `base + 1`, with
+    /// the replica that executed each first.
+    writes: VecDeque<(CommandId, ProcessId)>,
+    /// Writes of this key executed by each replica (by process index).
+    done: SmallVec<[u64; 8]>,
+    /// Reads not yet executed by every replica: id, writes before it at
+    /// the first replica, that replica, and a bit per replica that ran it.
+    reads: Vec<(CommandId, u64, ProcessId, u64)>,
+}
+
+/// The executed sequence numbers of one client at one replica: a
+/// contiguous prefix and the few beyond it.
+#[derive(Clone, Debug, Default)]
+struct ExecutedSeqs {
+    prefix: u64,
+    beyond: BTreeSet<u64>,
+}
+
+impl ExecutedSeqs {
+    /// Records `seq`; false if it was already there.
+    fn insert(&mut self, seq: u64) -> bool {
+        if seq <= self.prefix {
+            return false;
+        }
+        if seq == self.prefix + 1 {
+            self.prefix = seq;
+            while self.beyond.first() == Some(&(self.prefix + 1)) {
+                self.beyond.pop_first();
+                self.prefix += 1;
+            }
+            return true;
+        }
+        self.beyond.insert(seq)
+    }
+}
+
+/// Watches executions at every replica of a fully replicated shard.
+#[derive(Debug)]
+pub struct ExecutionChecker {
+    replicas: usize,
+    keys: FixedHashMap<Key, KeyOrder>,
+    /// `executed[replica][client]`.
+    executed: Vec<Vec<ExecutedSeqs>>,
+    /// Commands issued so far, per client.
+    issued: Vec<u64>,
+    violations: Violations,
+    executions: u64,
+}
+
+impl ExecutionChecker {
+    /// A checker for `replicas` replicas (at most 64) and `clients` clients.
+    pub fn new(replicas: usize, clients: usize) -> ExecutionChecker {
+        assert!((1..=64).contains(&replicas), "the order check tracks at most 64 replicas");
+        ExecutionChecker {
+            replicas,
+            keys: FixedHashMap::default(),
+            executed: vec![vec![ExecutedSeqs::default(); clients]; replicas],
+            issued: vec![0; clients],
+            violations: Violations::default(),
+            executions: 0,
+        }
+    }
+
+    /// A client issued command `id` (sequence numbers grow by one).
+    pub fn on_submit(&mut self, id: CommandId) {
+        let issued = &mut self.issued[id.client.index()];
+        *issued = (*issued).max(id.seq);
+    }
+
+    /// `replica` executed `cmd`.
+    pub fn on_execute(&mut self, replica: ProcessId, cmd: &Command) {
+        self.executions += 1;
+        let id = cmd.id;
+        let submitted = self.issued.get(id.client.index()).is_some_and(|&issued| id.seq >= 1 && id.seq <= issued);
+        if !submitted {
+            self.violations.push(Violation::NeverSubmitted { replica, cmd: id });
+            return;
+        }
+        if !self.executed[replica.index()][id.client.index()].insert(id.seq) {
+            self.violations.push(Violation::DoubleExecution { replica, cmd: id });
+            return;
+        }
+        for &(key, op) in &cmd.ops {
+            match op {
+                Op::Put(_) => self.on_write(replica, key, id),
+                Op::Get => self.on_read(replica, key, id),
+            }
+        }
+    }
+
+    fn key_order(&mut self, key: Key) -> &mut KeyOrder {
+        let replicas = self.replicas;
+        self.keys
+            .entry(key)
+            .or_insert_with(|| KeyOrder { done: SmallVec::from_elem(0, replicas), ..KeyOrder::default() })
+    }
+
+    fn on_write(&mut self, replica: ProcessId, key: Key, id: CommandId) {
+        let order = self.key_order(key);
+        let position = order.done[replica.index()] + 1;
+        let offset = usize::try_from(position - order.base - 1).expect("fits");
+        let mut violation = None;
+        match order.writes.get(offset) {
+            Some(&(expected, expected_at)) if expected != id => {
+                violation = Some(Violation::WriteOrder { key, position, replica, executed: id, expected, expected_at });
+            }
+            Some(_) => {}
+            None => order.writes.push_back((id, replica)),
+        }
+        order.done[replica.index()] = position;
+        self.settle(key);
+        if let Some(violation) = violation {
+            self.violations.push(violation);
+        }
+    }
+
+    fn on_read(&mut self, replica: ProcessId, key: Key, id: CommandId) {
+        let all_replicas = if self.replicas == 64 { u64::MAX } else { (1u64 << self.replicas) - 1 };
+        let order = self.key_order(key);
+        let writes_before = order.done[replica.index()];
+        let bit = 1u64 << replica.index();
+        let mut violation = None;
+        match order.reads.iter().position(|read| read.0 == id) {
+            Some(index) => {
+                let (_, expected, expected_at, seen) = &mut order.reads[index];
+                if *expected != writes_before {
+                    violation = Some(Violation::ReadPosition {
+                        key,
+                        read: id,
+                        replica,
+                        writes_before,
+                        expected_writes_before: *expected,
+                        expected_at: *expected_at,
+                    });
+                }
+                *seen |= bit;
+                if *seen == all_replicas {
+                    order.reads.swap_remove(index);
+                }
+            }
+            None if bit == all_replicas => {}
+            None => order.reads.push((id, writes_before, replica, bit)),
+        }
+        self.settle(key);
+        if let Some(violation) = violation {
+            self.violations.push(violation);
+        }
+    }
+
+    /// Drops writes every replica has executed, and the key once nothing
+    /// about it is pending.
+    fn settle(&mut self, key: Key) {
+        let Some(order) = self.keys.get_mut(&key) else { return };
+        let slowest = order.done.iter().copied().min().unwrap_or(0);
+        while order.base < slowest && !order.writes.is_empty() {
+            order.writes.pop_front();
+            order.base += 1;
+        }
+        let fastest = order.done.iter().copied().max().unwrap_or(0);
+        if slowest == fastest && order.writes.is_empty() && order.reads.is_empty() {
+            self.keys.remove(&key);
+        }
+    }
+
+    /// Executions checked.
+    pub fn executions(&self) -> u64 {
+        self.executions
+    }
+
+    /// Keys with state still held (for tests and memory accounting).
+    pub fn keys_held(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// What went wrong.
+    pub fn into_violations(self) -> Violations {
+        self.violations
+    }
+
+    /// What went wrong so far.
+    pub fn violations(&self) -> &Violations {
+        &self.violations
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ClientId;
+
+    fn write(client: u32, seq: u64, key: Key) -> Command {
+        let id = CommandId { client: ClientId(client), seq };
+        Command { id, ops: vec![(key, Op::Put(Command::unique_value(id)))].into(), payload_bytes: 0 }
+    }
+
+    fn read(client: u32, seq: u64, key: Key) -> Command {
+        Command { id: CommandId { client: ClientId(client), seq }, ops: vec![(key, Op::Get)].into(), payload_bytes: 0 }
+    }
+
+    fn checker(replicas: usize, cmds: &[&Command]) -> ExecutionChecker {
+        let mut checker = ExecutionChecker::new(replicas, 4);
+        for cmd in cmds {
+            checker.on_submit(cmd.id);
+        }
+        checker
+    }
+
+    #[test]
+    fn same_order_everywhere_passes_and_forgets_the_key() {
+        let (a, b, r) = (write(0, 1, 7), write(1, 1, 7), read(2, 1, 7));
+        let mut checker = checker(3, &[&a, &b, &r]);
+        for replica in 1..=3 {
+            checker.on_execute(ProcessId(replica), &a);
+            checker.on_execute(ProcessId(replica), &r);
+            checker.on_execute(ProcessId(replica), &b);
+        }
+        assert_eq!(checker.violations().total(), 0);
+        assert_eq!(checker.keys_held(), 0, "everyone caught up: nothing held");
+    }
+
+    #[test]
+    fn different_write_order_is_caught() {
+        let (a, b) = (write(0, 1, 7), write(1, 1, 7));
+        let mut checker = checker(2, &[&a, &b]);
+        checker.on_execute(ProcessId(1), &a);
+        checker.on_execute(ProcessId(1), &b);
+        checker.on_execute(ProcessId(2), &b);
+        checker.on_execute(ProcessId(2), &a);
+        let violations = checker.into_violations();
+        assert_eq!(violations.total(), 2);
+        let text = violations.kept()[0].to_string();
+        assert_eq!(text, "order: key 7, write #1: p2 executed c1#1 but p1 executed c0#1 there");
+    }
+
+    #[test]
+    fn reads_may_reorder_among_reads_but_not_across_writes() {
+        let (w, r1, r2) = (write(0, 1, 7), read(1, 1, 7), read(2, 1, 7));
+        let mut checker = checker(2, &[&w, &r1, &r2]);
+        checker.on_execute(ProcessId(1), &r1);
+        checker.on_execute(ProcessId(1), &r2);
+        checker.on_execute(ProcessId(1), &w);
+        checker.on_execute(ProcessId(2), &r2);
+        checker.on_execute(ProcessId(2), &w);
+        checker.on_execute(ProcessId(2), &r1);
+        let violations = checker.into_violations();
+        assert_eq!(violations.total(), 1);
+        assert!(
+            violations.kept()[0].to_string().contains("read c1#1 executed after 1 write(s) at p2 but after 0 at p1")
+        );
+    }
+
+    #[test]
+    fn double_and_unsubmitted_executions_are_caught() {
+        let a = write(0, 1, 7);
+        let mut checker = checker(1, &[&a]);
+        checker.on_execute(ProcessId(1), &a);
+        checker.on_execute(ProcessId(1), &a);
+        checker.on_execute(ProcessId(1), &write(0, 2, 8));
+        let text: Vec<String> = checker.violations().kept().iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            text,
+            ["execution: p1 executed c0#1 twice", "execution: p1 executed c0#2, which no client submitted"]
+        );
+    }
+
+    #[test]
+    fn executed_seqs_handle_gaps() {
+        let mut seqs = ExecutedSeqs::default();
+        assert!(seqs.insert(2));
+        assert!(seqs.insert(1));
+        assert!(!seqs.insert(2));
+        assert!(seqs.insert(4));
+        assert!(!seqs.insert(4));
+        assert!(seqs.insert(3));
+        assert_eq!((seqs.prefix, seqs.beyond.len()), (4, 0));
+    }
+}
