@@ -97,6 +97,10 @@ pub struct Args {
     /// Use the mean of both directions for every region pair.
     #[arg(long)]
     pub symmetric: bool,
+    /// Check every run's order and linearizability (off: completion only,
+    /// to measure the engine alone).
+    #[arg(long, value_enum, default_value_t = Switch::On, value_name = "ON|OFF")]
+    pub check: Switch,
     /// Stop after this much simulated time, in seconds.
     #[arg(long, default_value_t = DEFAULT_MAX_TIME_NS / NS_PER_S, value_name = "SECONDS")]
     pub max_time_s: u64,
@@ -205,6 +209,7 @@ pub fn resolve(args: &Args) -> Result<Run, UserError> {
         symmetric: args.symmetric,
     };
     config.seed = args.seed;
+    config.checks = args.check == Switch::On;
     if args.max_time_s == 0 {
         return Err(UserError::new("--max-time-s is 0: give a positive number of simulated seconds"));
     }

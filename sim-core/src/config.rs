@@ -33,6 +33,9 @@ pub struct RunConfig {
     /// Simulated time after which the run stops even if clients are still
     /// waiting (they are then reported as incomplete).
     pub max_time_ns: u64,
+    /// Check order and linearizability (see [`crate::verdict`]); off only
+    /// for speed measurements of the engine alone.
+    pub checks: bool,
 }
 
 /// A run configuration that cannot be simulated, with the reason.
@@ -66,6 +69,7 @@ impl RunConfig {
             delay: DelayOptions::default(),
             seed: 1,
             max_time_ns: DEFAULT_MAX_TIME_NS,
+            checks: true,
         }
     }
 

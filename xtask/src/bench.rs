@@ -8,34 +8,47 @@
 use std::path::Path;
 use std::process::Command;
 
-/// One benchmark case: a name and the `sim` arguments.
+/// One benchmark case: a name, the `sim` arguments and any extra ones.
 struct Case {
     name: &'static str,
     args: &'static [&'static str],
+    extra: &'static [&'static str],
 }
 
-/// The FPaxos case of the engine issue: the five GCP sites of the Tempo
+/// The FPaxos run of the engine issue: the five GCP sites of the Tempo
 /// paper, 1,024 closed-loop clients per site, 100 commands each, 2%
 /// conflicts, jitter on.
-const CASES: &[Case] = &[Case {
-    name: "fpaxos f=1, 5 GCP sites, 1024 clients/site x 100 commands, 2% conflicts, jitter on",
-    args: &[
-        "--protocol",
-        "fpaxos",
-        "--f",
-        "1",
-        "--sites",
-        "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1",
-        "--clients-per-region",
-        "1024",
-        "--commands-per-client",
-        "100",
-        "--conflict-percent",
-        "2",
-        "--jitter",
-        "on",
-    ],
-}];
+const FPAXOS: &[&str] = &[
+    "--protocol",
+    "fpaxos",
+    "--f",
+    "1",
+    "--sites",
+    "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1",
+    "--clients-per-region",
+    "1024",
+    "--commands-per-client",
+    "100",
+    "--conflict-percent",
+    "2",
+    "--jitter",
+    "on",
+];
+
+/// With the verdict's checks (as every run has them), and without (the
+/// engine alone).
+const CASES: &[Case] = &[
+    Case {
+        name: "fpaxos f=1, 5 GCP sites, 1024 clients/site x 100 commands, 2% conflicts, jitter on",
+        args: FPAXOS,
+        extra: &[],
+    },
+    Case {
+        name: "the same, order and linearizability checks off (engine alone)",
+        args: FPAXOS,
+        extra: &["--check", "off"],
+    },
+];
 
 /// Runs every case `repeat` times.
 pub(crate) fn run(workspace: &Path, repeat: usize) -> Result<(), String> {
@@ -51,11 +64,12 @@ pub(crate) fn run(workspace: &Path, repeat: usize) -> Result<(), String> {
     let out_dir = std::env::temp_dir().join(format!("planetsim-bench-{}", std::process::id()));
     for case in CASES {
         println!("{}", case.name);
-        println!("  sim {}", case.args.join(" "));
+        println!("  sim {} {}", case.args.join(" "), case.extra.join(" "));
         let mut runs = Vec::new();
         for _ in 0..repeat.max(1) {
             let output = Command::new(&sim)
                 .args(case.args)
+                .args(case.extra)
                 .arg("--perf")
                 .arg("--out")
                 .arg(out_dir.join("bench.csv"))

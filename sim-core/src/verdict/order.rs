@@ -13,7 +13,7 @@ use crate::command::{Command, CommandId, Key, Op};
 use crate::fixed_hash::FixedHashMap;
 use crate::id::ProcessId;
 use smallvec::SmallVec;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 /// Per key: the agreed write order not yet executed everywhere, how far
 /// each replica got, and reads not yet executed everywhere.
@@ -22,48 +22,60 @@ struct KeyOrder {
     /// Writes dropped from the front of `writes` (every replica is past them).
     base: u64,
     /// The write order, as first executed, from position `base + 1`, with
-    /// the replica that executed each first.
-    writes: VecDeque<(CommandId, ProcessId)>,
-    /// Writes of this key executed by each replica (by process index).
-    done: SmallVec<[u64; 8]>,
+    /// the replica that executed each first (usually one or two long).
+    writes: SmallVec<[(CommandId, ProcessId); 2]>,
+    /// Writes of this key executed by each replica (by process index),
+    /// counted from `base`'s origin.
+    done: SmallVec<[u64; 5]>,
     /// Reads not yet executed by every replica: id, writes before it at
     /// the first replica, that replica, and a bit per replica that ran it.
     reads: Vec<(CommandId, u64, ProcessId, u64)>,
 }
 
-/// The executed sequence numbers of one client at one replica: a
-/// contiguous prefix and the few beyond it.
+/// The sequence numbers each replica executed for each client: per
+/// (client, replica) a contiguous prefix, in one flat table with a client's
+/// replicas side by side (one cache line for a command's whole life), and
+/// the rare numbers beyond a gap in a shared set.
 #[derive(Clone, Debug, Default)]
 struct ExecutedSeqs {
-    prefix: u64,
-    beyond: BTreeSet<u64>,
+    replicas: usize,
+    /// `prefix[client * replicas + replica]`: seqs 1..=prefix executed.
+    prefix: Vec<u64>,
+    /// (client, replica, seq) executed beyond its prefix.
+    beyond: BTreeSet<(u32, u32, u64)>,
 }
 
 impl ExecutedSeqs {
-    /// Records `seq`; false if it was already there.
-    fn insert(&mut self, seq: u64) -> bool {
-        if seq <= self.prefix {
+    fn new(replicas: usize, clients: usize) -> ExecutedSeqs {
+        ExecutedSeqs { replicas, prefix: vec![0; replicas * clients], beyond: BTreeSet::new() }
+    }
+
+    /// Records that `replica` executed `seq` of `client`; false if it
+    /// already had.
+    fn insert(&mut self, client: usize, replica: usize, seq: u64) -> bool {
+        let prefix = &mut self.prefix[client * self.replicas + replica];
+        let (client, replica) = (client as u32, replica as u32);
+        if seq <= *prefix {
             return false;
         }
-        if seq == self.prefix + 1 {
-            self.prefix = seq;
-            while self.beyond.first() == Some(&(self.prefix + 1)) {
-                self.beyond.pop_first();
-                self.prefix += 1;
-            }
-            return true;
+        if seq != *prefix + 1 {
+            return self.beyond.insert((client, replica, seq));
         }
-        self.beyond.insert(seq)
+        *prefix = seq;
+        while self.beyond.remove(&(client, replica, *prefix + 1)) {
+            *prefix += 1;
+        }
+        true
     }
 }
 
 /// Watches executions at every replica of a fully replicated shard.
 #[derive(Debug)]
 pub struct ExecutionChecker {
+    enabled: bool,
     replicas: usize,
     keys: FixedHashMap<Key, KeyOrder>,
-    /// `executed[replica][client]`.
-    executed: Vec<Vec<ExecutedSeqs>>,
+    executed: ExecutedSeqs,
     /// Commands issued so far, per client.
     issued: Vec<u64>,
     violations: Violations,
@@ -75,23 +87,40 @@ impl ExecutionChecker {
     pub fn new(replicas: usize, clients: usize) -> ExecutionChecker {
         assert!((1..=64).contains(&replicas), "the order check tracks at most 64 replicas");
         ExecutionChecker {
+            enabled: true,
             replicas,
             keys: FixedHashMap::default(),
-            executed: vec![vec![ExecutedSeqs::default(); clients]; replicas],
+            executed: ExecutedSeqs::new(replicas, clients),
             issued: vec![0; clients],
             violations: Violations::default(),
             executions: 0,
         }
     }
 
+    /// A checker that only counts executions (checks switched off).
+    pub fn disabled() -> ExecutionChecker {
+        ExecutionChecker { enabled: false, ..ExecutionChecker::new(1, 0) }
+    }
+
+    /// False if checks are switched off.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// A client issued command `id` (sequence numbers grow by one).
     pub fn on_submit(&mut self, id: CommandId) {
+        if !self.enabled {
+            return;
+        }
         let issued = &mut self.issued[id.client.index()];
         *issued = (*issued).max(id.seq);
     }
 
     /// `replica` executed `cmd`.
     pub fn on_execute(&mut self, replica: ProcessId, cmd: &Command) {
+        if !self.enabled {
+            return;
+        }
         self.executions += 1;
         let id = cmd.id;
         let submitted = self.issued.get(id.client.index()).is_some_and(|&issued| id.seq >= 1 && id.seq <= issued);
@@ -99,7 +128,7 @@ impl ExecutionChecker {
             self.violations.push(Violation::NeverSubmitted { replica, cmd: id });
             return;
         }
-        if !self.executed[replica.index()][id.client.index()].insert(id.seq) {
+        if !self.executed.insert(id.client.index(), replica.index(), id.seq) {
             self.violations.push(Violation::DoubleExecution { replica, cmd: id });
             return;
         }
@@ -128,7 +157,7 @@ impl ExecutionChecker {
                 violation = Some(Violation::WriteOrder { key, position, replica, executed: id, expected, expected_at });
             }
             Some(_) => {}
-            None => order.writes.push_back((id, replica)),
+            None => order.writes.push((id, replica)),
         }
         order.done[replica.index()] = position;
         self.settle(key);
@@ -175,9 +204,11 @@ impl ExecutionChecker {
     fn settle(&mut self, key: Key) {
         let Some(order) = self.keys.get_mut(&key) else { return };
         let slowest = order.done.iter().copied().min().unwrap_or(0);
-        while order.base < slowest && !order.writes.is_empty() {
-            order.writes.pop_front();
-            order.base += 1;
+        let executed_everywhere = usize::try_from(slowest.saturating_sub(order.base)).unwrap_or(usize::MAX);
+        let dropped = executed_everywhere.min(order.writes.len());
+        if dropped > 0 {
+            order.writes.drain(..dropped);
+            order.base += dropped as u64;
         }
         let fastest = order.done.iter().copied().max().unwrap_or(0);
         if slowest == fastest && order.writes.is_empty() && order.reads.is_empty() {
@@ -288,13 +319,14 @@ mod tests {
 
     #[test]
     fn executed_seqs_handle_gaps() {
-        let mut seqs = ExecutedSeqs::default();
-        assert!(seqs.insert(2));
-        assert!(seqs.insert(1));
-        assert!(!seqs.insert(2));
-        assert!(seqs.insert(4));
-        assert!(!seqs.insert(4));
-        assert!(seqs.insert(3));
-        assert_eq!((seqs.prefix, seqs.beyond.len()), (4, 0));
+        let mut seqs = ExecutedSeqs::new(2, 3);
+        assert!(seqs.insert(1, 1, 2));
+        assert!(seqs.insert(1, 1, 1));
+        assert!(!seqs.insert(1, 1, 2));
+        assert!(seqs.insert(1, 0, 2), "another replica");
+        assert!(seqs.insert(1, 1, 4));
+        assert!(!seqs.insert(1, 1, 4));
+        assert!(seqs.insert(1, 1, 3));
+        assert_eq!((seqs.prefix[1 * 2 + 1], seqs.beyond.len()), (4, 1));
     }
 }
