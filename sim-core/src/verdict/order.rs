@@ -327,6 +327,7 @@ mod tests {
         assert!(seqs.insert(1, 1, 4));
         assert!(!seqs.insert(1, 1, 4));
         assert!(seqs.insert(1, 1, 3));
-        assert_eq!((seqs.prefix[1 * 2 + 1], seqs.beyond.len()), (4, 1));
+        let (client, replica, replicas) = (1, 1, 2);
+        assert_eq!((seqs.prefix[client * replicas + replica], seqs.beyond.len()), (4, 1));
     }
 }
