@@ -1,10 +1,12 @@
 //! The engine with a tiny test protocol: FIFO links, reordering, closest
 //! process, self-messages, timers and determinism, observed from outside.
 
-use latency_data::Matrix;
-use sim_core::protocol::{Apply, Executor, MessageSize, Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, DelayOptions, ProcessId, RegionId, RunConfig, Simulation, Time};
+mod support;
+
+use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
+use sim_core::{Command, DelayOptions, ProcessId, RunConfig, Simulation, Time};
 use std::sync::Arc;
+use support::{ExecuteOnArrival, gcp_config, region};
 
 /// Every command submitted to another process makes it send `BURST`
 /// numbered messages to process 1 (the sink); the sink acknowledges each
@@ -41,22 +43,12 @@ enum Timer {
     Cancelled,
 }
 
-struct ExecuteAll;
-
-impl Executor for ExecuteAll {
-    type Info = Arc<Command>;
-
-    fn execute(&mut self, cmd: Arc<Command>, _now: Time, apply: &mut Apply<'_>) {
-        apply.apply(&cmd);
-    }
-}
-
 impl Protocol for Burst {
     type Message = Message;
     type Timer = Timer;
-    type Executor = ExecuteAll;
+    type Executor = ExecuteOnArrival;
 
-    fn new(setup: ProcessSetup) -> (Self, ExecuteAll) {
+    fn new(setup: ProcessSetup) -> (Self, ExecuteOnArrival) {
         let burst = Burst {
             id: setup.id,
             next_number: 0,
@@ -65,7 +57,7 @@ impl Protocol for Burst {
             timer_firings: 0,
             self_delivered_at: Vec::new(),
         };
-        (burst, ExecuteAll)
+        (burst, ExecuteOnArrival)
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
@@ -116,10 +108,7 @@ impl Protocol for Burst {
 }
 
 fn config(sites: &[&str], delay: DelayOptions, seed: u64) -> RunConfig {
-    let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-    let region = |name: &str| RegionId(matrix.region_index(name).expect("known region") as u16);
-    let mut config = RunConfig::new(matrix.clone(), sites.iter().map(|s| region(s)).collect());
-    config.clients_per_region = 4;
+    let mut config = gcp_config(sites);
     config.commands_per_client = 30;
     config.delay = delay;
     config.seed = seed;
@@ -177,10 +166,9 @@ fn self_messages_arrive_at_once() {
 fn clients_talk_to_the_closest_process() {
     let mut config = config(SITES, DelayOptions::default(), 1);
     let matrix = config.matrix.clone();
-    let region = |name: &str| RegionId(matrix.region_index(name).expect("known region") as u16);
     config.clients_per_region = 1;
     config.client_regions =
-        vec![region("europe-west4"), region("us-east1"), region("asia-northeast1"), region("asia-east1")];
+        ["europe-west4", "us-east1", "asia-northeast1", "asia-east1"].map(|name| region(&matrix, name)).to_vec();
     let simulation = Simulation::<Burst>::new(&config);
     assert_eq!(simulation.client_processes(), [ProcessId(1), ProcessId(2), ProcessId(3), ProcessId(3)]);
 }

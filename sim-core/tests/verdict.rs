@@ -2,12 +2,14 @@
 //! execute commands in the order they arrive, breaks per-key order and
 //! linearizability under contention, and the run says so.
 
-use latency_data::Matrix;
-use sim_core::protocol::{Apply, Executor, MessageSize, Outbox, ProcessSetup, Protocol};
+mod support;
+
+use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::verdict::Violation;
 use sim_core::workload::{KeyDistribution, Workload};
-use sim_core::{Command, DelayOptions, ProcessId, RegionId, RunConfig, Simulation, Time};
+use sim_core::{Command, DelayOptions, ProcessId, Simulation, Time};
 use std::sync::Arc;
+use support::{ExecuteOnArrival, gcp_config};
 
 /// Broadcasts every submitted command and executes whatever arrives, in
 /// arrival order: no agreement at all.
@@ -25,23 +27,13 @@ impl MessageSize for Broadcast {
     }
 }
 
-struct InArrivalOrder;
-
-impl Executor for InArrivalOrder {
-    type Info = Arc<Command>;
-
-    fn execute(&mut self, cmd: Arc<Command>, _now: Time, apply: &mut Apply<'_>) {
-        apply.apply(&cmd);
-    }
-}
-
 impl Protocol for ArrivalOrder {
     type Message = Broadcast;
     type Timer = ();
-    type Executor = InArrivalOrder;
+    type Executor = ExecuteOnArrival;
 
-    fn new(setup: ProcessSetup) -> (Self, InArrivalOrder) {
-        (ArrivalOrder { id: setup.id, processes: setup.processes.clone() }, InArrivalOrder)
+    fn new(setup: ProcessSetup) -> (Self, ExecuteOnArrival) {
+        (ArrivalOrder { id: setup.id, processes: setup.processes.clone() }, ExecuteOnArrival)
     }
 
     fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
@@ -58,12 +50,7 @@ impl Protocol for ArrivalOrder {
 }
 
 fn run(conflict_rate: f64, read_ratio: f64) -> sim_core::RunReport {
-    let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-    let region = |name: &str| RegionId(matrix.region_index(name).expect("known region") as u16);
-    let sites = ["europe-west1", "us-central1", "asia-east1"].map(region).to_vec();
-    let mut config = RunConfig::new(matrix.clone(), sites);
-    config.clients_per_region = 4;
-    config.commands_per_client = 20;
+    let mut config = gcp_config(&["europe-west1", "us-central1", "asia-east1"]);
     config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
     config.workload = Workload {
         keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 },
