@@ -64,7 +64,8 @@ pub fn epaxos_f(n: usize) -> usize {
 /// EPaxos fast quorum: `F + floor((F + 1) / 2)` with `F = floor(n/2)`.
 pub fn epaxos_fast(n: usize) -> usize {
     let f = epaxos_f(n);
-    f + (f + 1) / 2
+    // floor((F + 1) / 2) = ceil(F / 2).
+    f + f.div_ceil(2)
 }
 
 /// EPaxos slow and recovery quorum: `F + 1`.
