@@ -1,5 +1,7 @@
 //! Parts more than one protocol uses.
 
+pub mod dot;
+pub mod graph_executor;
 pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;
