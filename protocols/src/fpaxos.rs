@@ -219,8 +219,9 @@ impl Protocol for FPaxos {
     type Message = Message;
     type Timer = Timer;
     type Executor = SlotExecutor;
+    type Options = ();
 
-    fn new(setup: ProcessSetup) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, _options: &()) -> (Self, SlotExecutor) {
         let n = setup.n();
         let f = setup.config.f;
         debug_assert!(quorum::check_f(n, f).is_ok());
@@ -306,7 +307,7 @@ mod tests {
             config: ProtocolConfig { f, leader: Some(ProcessId(leader)), ..ProtocolConfig::default() },
             rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
         };
-        FPaxos::new(setup).0
+        FPaxos::new(setup, &()).0
     }
 
     fn cmd(seq: u64) -> Arc<Command> {

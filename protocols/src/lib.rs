@@ -50,9 +50,16 @@ impl ProtocolName {
         }
     }
 
-    /// Runs one simulation of this protocol. `config` must have passed
-    /// [`RunConfig::check`] and [`ProtocolName::check`].
+    /// Runs one simulation of this protocol with default options. `config`
+    /// must have passed [`RunConfig::check`] and [`ProtocolName::check`].
     pub fn run(self, config: &RunConfig) -> RunReport {
+        self.run_with(config, &ProtocolOptions::default())
+    }
+
+    /// Runs one simulation of this protocol with its options taken from
+    /// `options`; see [`ProtocolName::run`].
+    pub fn run_with(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
+        let _ = options; // FPaxos has no options
         match self {
             ProtocolName::FPaxos => Simulation::<fpaxos::FPaxos>::new(config).run(),
         }
@@ -64,6 +71,11 @@ impl fmt::Display for ProtocolName {
         f.write_str(self.as_str())
     }
 }
+
+/// Every protocol's own options (the flags its spec defines), each read
+/// only by its protocol.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProtocolOptions {}
 
 /// An unknown protocol name, with the valid ones.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub mod protocol;
 pub mod queue;
 pub mod rng;
 pub mod simulation;
+pub mod testing;
 pub mod time;
 pub mod verdict;
 pub mod wan;

@@ -97,6 +97,126 @@ impl LatencyRecorder {
     }
 }
 
+/// Records counts (dependency-set sizes and the like), zero included.
+///
+/// An HDR histogram cannot hold 0, so values are stored plus one.
+#[derive(Clone, Debug, Default)]
+pub struct CountRecorder {
+    shifted: LatencyRecorder,
+}
+
+impl CountRecorder {
+    /// An empty recorder.
+    pub fn new() -> CountRecorder {
+        CountRecorder::default()
+    }
+
+    /// Records one value.
+    pub fn record(&mut self, value: u64) {
+        self.shifted.record(value.saturating_add(1));
+    }
+
+    /// Adds every sample of `other`.
+    pub fn merge(&mut self, other: &CountRecorder) {
+        self.shifted.merge(&other.shifted);
+    }
+
+    /// The summary (same fields as latencies, in the recorded unit); all
+    /// zero if nothing was recorded.
+    pub fn summary(&self) -> LatencySummary {
+        let s = self.shifted.summary();
+        if s.count == 0 {
+            return s;
+        }
+        let unshift = |v: u64| v - 1;
+        LatencySummary {
+            count: s.count,
+            // The mean of shifted values is exact, so shifting back is too
+            // (to the floor, like every mean here).
+            mean_ns: unshift(s.mean_ns),
+            min_ns: unshift(s.min_ns),
+            p50_ns: unshift(s.p50_ns),
+            p95_ns: unshift(s.p95_ns),
+            p99_ns: unshift(s.p99_ns),
+            p99_9_ns: unshift(s.p99_9_ns),
+            max_ns: unshift(s.max_ns),
+        }
+    }
+
+    /// Exact sum of recorded values.
+    pub fn sum(&self) -> u128 {
+        self.shifted.sum_ns - u128::from(self.shifted.count)
+    }
+}
+
+/// What protocols and executors report about how they decided, beside the
+/// client latencies the engine measures itself. Protocols record into the
+/// [`Outbox`](crate::Outbox) they are handed, executors through
+/// [`Apply`](crate::Apply); the engine sums over processes.
+#[derive(Clone, Debug, Default)]
+pub struct ProtocolMetrics {
+    /// Commands a coordinator committed on its fast path.
+    pub fast_paths: u64,
+    /// Commands a coordinator committed on a slow (or retry) path.
+    pub slow_paths: u64,
+    /// At the coordinator, from receiving the command to knowing it
+    /// committed.
+    pub commit_latency: LatencyRecorder,
+    /// At every replica, from a command's commit to its execution: the
+    /// wait for dependencies, for stability (Tempo) or for earlier slots.
+    pub execution_wait: LatencyRecorder,
+    /// Size of each committed dependency or predecessor set, at its
+    /// coordinator.
+    pub dependencies: CountRecorder,
+}
+
+impl ProtocolMetrics {
+    /// Adds everything `other` recorded.
+    pub fn merge(&mut self, other: &ProtocolMetrics) {
+        self.fast_paths += other.fast_paths;
+        self.slow_paths += other.slow_paths;
+        self.commit_latency.merge(&other.commit_latency);
+        self.execution_wait.merge(&other.execution_wait);
+        self.dependencies.merge(&other.dependencies);
+    }
+
+    /// Summaries for a report.
+    pub fn summary(&self) -> ProtocolSummary {
+        ProtocolSummary {
+            fast_paths: self.fast_paths,
+            slow_paths: self.slow_paths,
+            commit_latency: self.commit_latency.summary(),
+            execution_wait: self.execution_wait.summary(),
+            dependencies: self.dependencies.summary(),
+        }
+    }
+}
+
+/// [`ProtocolMetrics`] summarised.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProtocolSummary {
+    /// Commands committed on the fast path.
+    pub fast_paths: u64,
+    /// Commands committed on a slow or retry path.
+    pub slow_paths: u64,
+    /// Coordinator's receive-to-commit latency.
+    pub commit_latency: LatencySummary,
+    /// Commit-to-execution wait at every replica.
+    pub execution_wait: LatencySummary,
+    /// Dependency-set sizes (the `_ns` fields hold counts).
+    pub dependencies: LatencySummary,
+}
+
+impl ProtocolSummary {
+    /// Fast paths over all decided paths, in millionths (integer, so
+    /// output is identical on every platform); `None` if no path was
+    /// reported (protocols without one, like FPaxos).
+    pub fn fast_path_ratio_ppm(&self) -> Option<u64> {
+        let decided = self.fast_paths + self.slow_paths;
+        (decided > 0).then(|| self.fast_paths * 1_000_000 / decided)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +246,26 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.summary().mean_ns, 20);
         assert_eq!(LatencyRecorder::new().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn counts_include_zero() {
+        let mut recorder = CountRecorder::new();
+        for value in [0, 0, 0, 4] {
+            recorder.record(value);
+        }
+        let summary = recorder.summary();
+        assert_eq!((summary.count, summary.min_ns, summary.p50_ns, summary.max_ns, summary.mean_ns), (4, 0, 0, 4, 1));
+        assert_eq!(recorder.sum(), 4);
+        assert_eq!(CountRecorder::new().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn fast_path_ratio() {
+        let mut metrics = ProtocolMetrics::default();
+        assert_eq!(metrics.summary().fast_path_ratio_ppm(), None);
+        metrics.fast_paths = 3;
+        metrics.slow_paths = 1;
+        assert_eq!(metrics.summary().fast_path_ratio_ppm(), Some(750_000));
     }
 }

@@ -21,6 +21,7 @@
 use crate::command::{Command, CommandId};
 use crate::id::{ClientId, ProcessId};
 use crate::kv::{KvStore, OpResults};
+use crate::metrics::ProtocolMetrics;
 use crate::rng::StreamRng;
 use crate::time::Time;
 use crate::verdict::ExecutionChecker;
@@ -89,9 +90,12 @@ pub trait Protocol: Sized {
     type Timer: Clone + fmt::Debug + Ord;
     /// The executor that applies committed commands in the allowed order.
     type Executor: Executor;
+    /// The protocol's own options (the spec's flags), the same for every
+    /// process of a run; `()` if it has none.
+    type Options: Clone + fmt::Debug + Default;
 
     /// Creates a process and its co-located executor.
-    fn new(setup: ProcessSetup) -> (Self, Self::Executor);
+    fn new(setup: ProcessSetup, options: &Self::Options) -> (Self, Self::Executor);
 
     /// Called once at time 0, before any other input: set initial timers.
     fn start(&mut self, _now: Time, _out: &mut Outbox<Self>) {}
@@ -156,14 +160,16 @@ impl<P: Protocol> fmt::Debug for Effect<P> {
     }
 }
 
-/// Where a protocol records its effects during one call.
+/// Where a protocol records its effects during one call, and what it
+/// reports about its decisions ([`ProtocolMetrics`]).
 pub struct Outbox<P: Protocol> {
     effects: Vec<Effect<P>>,
+    metrics: ProtocolMetrics,
 }
 
 impl<P: Protocol> Default for Outbox<P> {
     fn default() -> Self {
-        Outbox { effects: Vec::new() }
+        Outbox { effects: Vec::new(), metrics: ProtocolMetrics::default() }
     }
 }
 
@@ -209,6 +215,38 @@ impl<P: Protocol> Outbox<P> {
         self.effects.push(Effect::Execute(info));
     }
 
+    /// A command this process coordinates committed on its fast path.
+    pub fn fast_path(&mut self) {
+        self.metrics.fast_paths += 1;
+    }
+
+    /// A command this process coordinates needed a slow (or retry) path.
+    pub fn slow_path(&mut self) {
+        self.metrics.slow_paths += 1;
+    }
+
+    /// A command this process coordinates committed `latency_ns` after it
+    /// received it.
+    pub fn commit_latency(&mut self, latency_ns: u64) {
+        self.metrics.commit_latency.record(latency_ns);
+    }
+
+    /// A command this process coordinates committed with `count`
+    /// dependencies (or predecessors).
+    pub fn dependencies(&mut self, count: usize) {
+        self.metrics.dependencies.record(count as u64);
+    }
+
+    /// What was reported through this outbox so far.
+    pub fn metrics(&self) -> &ProtocolMetrics {
+        &self.metrics
+    }
+
+    /// The metrics, for the engine (executors record into them too).
+    pub fn metrics_mut(&mut self) -> &mut ProtocolMetrics {
+        &mut self.metrics
+    }
+
     /// The effects recorded so far, in push order (for tests).
     pub fn effects(&self) -> &[Effect<P>] {
         &self.effects
@@ -239,6 +277,8 @@ pub struct Reply {
 /// the harness's job.
 pub struct Apply<'a> {
     process: ProcessId,
+    now: Time,
+    metrics: &'a mut ProtocolMetrics,
     store: &'a mut KvStore,
     client_process: &'a [ProcessId],
     replies: &'a mut Vec<Reply>,
@@ -247,22 +287,27 @@ pub struct Apply<'a> {
 }
 
 impl<'a> Apply<'a> {
-    /// An applier for `process`; `client_process[c]` is the process that
-    /// answers client `c`; replies for its clients go to `replies`; every
-    /// execution is shown to `checker`.
+    /// An applier for `process` at time `now`; `client_process[c]` is the
+    /// process that answers client `c`; replies for its clients go to
+    /// `replies`; every execution is shown to `checker`; waits are
+    /// recorded in `metrics`.
     pub fn new(
         process: ProcessId,
+        now: Time,
         store: &'a mut KvStore,
         client_process: &'a [ProcessId],
         replies: &'a mut Vec<Reply>,
         checker: &'a mut ExecutionChecker,
+        metrics: &'a mut ProtocolMetrics,
     ) -> Apply<'a> {
-        Apply { process, store, client_process, replies, checker, executed: 0 }
+        Apply { process, now, metrics, store, client_process, replies, checker, executed: 0 }
     }
 
-    /// Executes `cmd` against the store.
-    pub fn apply(&mut self, cmd: &Command) {
+    /// Executes `cmd`, which this process learned committed at
+    /// `committed_at`, against the store.
+    pub fn apply(&mut self, cmd: &Command, committed_at: Time) {
         self.executed += 1;
+        self.metrics.execution_wait.record(self.now.since(committed_at));
         self.checker.on_execute(self.process, cmd);
         if self.serves(cmd.id.client) {
             let mut results = OpResults::with_capacity(cmd.ops.len());
@@ -271,6 +316,11 @@ impl<'a> Apply<'a> {
         } else {
             self.store.apply(cmd, None);
         }
+    }
+
+    /// The time of this execution step.
+    pub fn now(&self) -> Time {
+        self.now
     }
 
     /// Commands executed through this applier.

@@ -5,7 +5,7 @@ use crate::config::RunConfig;
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
-use crate::metrics::{LatencyRecorder, LatencySummary};
+use crate::metrics::{LatencyRecorder, LatencySummary, ProtocolSummary};
 use crate::protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, Reply};
 use crate::queue::EventQueue;
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
@@ -80,6 +80,9 @@ pub struct RunReport {
     pub bytes_sent: u64,
     /// Commands executed, summed over replicas.
     pub executions: u64,
+    /// How the protocol decided: fast and slow paths, commit latency,
+    /// execution wait, dependency-set sizes.
+    pub protocol: ProtocolSummary,
     /// Clients that had not finished when the run stopped.
     pub incomplete_clients: u32,
     /// PASS or FAIL, with what went wrong.
@@ -93,6 +96,11 @@ impl RunReport {
         let elapsed_ns = self.end_time.as_ns().max(1);
         u64::try_from(u128::from(self.total.count) * u128::from(NS_PER_S) * 1_000 / u128::from(elapsed_ns))
             .unwrap_or(u64::MAX)
+    }
+
+    /// Messages between processes per completed command, in thousandths.
+    pub fn messages_per_command_milli(&self) -> u64 {
+        self.messages_sent * 1_000 / self.total.count.max(1)
     }
 }
 
@@ -130,9 +138,15 @@ pub struct Simulation<P: Protocol> {
 }
 
 impl<P: Protocol> Simulation<P> {
-    /// Builds a run. `config` must pass [`RunConfig::check`] (and the
-    /// protocol's own checks); this is asserted.
+    /// Builds a run with the protocol's default options. `config` must
+    /// pass [`RunConfig::check`] (and the protocol's own checks); this is
+    /// asserted.
     pub fn new(config: &RunConfig) -> Simulation<P> {
+        Simulation::with_options(config, &P::Options::default())
+    }
+
+    /// Builds a run with the protocol's `options`; see [`Simulation::new`].
+    pub fn with_options(config: &RunConfig, options: &P::Options) -> Simulation<P> {
         if let Err(error) = config.check() {
             panic!("run configuration must be checked before building a simulation: {error}");
         }
@@ -151,7 +165,7 @@ impl<P: Protocol> Simulation<P> {
                     config: config.protocol,
                     rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
                 };
-                let (protocol, executor) = P::new(setup);
+                let (protocol, executor) = P::new(setup, options);
                 Process {
                     region: config.region_of(id),
                     protocol,
@@ -324,8 +338,15 @@ impl<P: Protocol> Simulation<P> {
 
     fn execute(&mut self, process: ProcessId, info: crate::protocol::ExecutionInfo<P>) {
         let state = &mut self.processes[process.index()];
-        let mut apply =
-            Apply::new(process, &mut state.store, &self.client_process, &mut self.replies, &mut self.checker);
+        let mut apply = Apply::new(
+            process,
+            self.now,
+            &mut state.store,
+            &self.client_process,
+            &mut self.replies,
+            &mut self.checker,
+            self.outbox.metrics_mut(),
+        );
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
         let region = state.region;
@@ -434,6 +455,7 @@ impl<P: Protocol> Simulation<P> {
             messages_sent: self.messages_sent,
             bytes_sent: self.bytes_sent,
             executions: self.executions,
+            protocol: self.outbox.metrics().summary(),
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
             verdict,
         }

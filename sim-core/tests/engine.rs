@@ -47,8 +47,9 @@ impl Protocol for Burst {
     type Message = Message;
     type Timer = Timer;
     type Executor = ExecuteOnArrival;
+    type Options = ();
 
-    fn new(setup: ProcessSetup) -> (Self, ExecuteOnArrival) {
+    fn new(setup: ProcessSetup, _options: &()) -> (Self, ExecuteOnArrival) {
         let burst = Burst {
             id: setup.id,
             next_number: 0,

@@ -31,8 +31,9 @@ impl Protocol for ArrivalOrder {
     type Message = Broadcast;
     type Timer = ();
     type Executor = ExecuteOnArrival;
+    type Options = ();
 
-    fn new(setup: ProcessSetup) -> (Self, ExecuteOnArrival) {
+    fn new(setup: ProcessSetup, _options: &()) -> (Self, ExecuteOnArrival) {
         (ArrivalOrder { id: setup.id, processes: setup.processes.clone() }, ExecuteOnArrival)
     }
 

@@ -49,6 +49,12 @@ impl DotSet {
         self.prefix.get(dot.origin.index()).is_some_and(|&prefix| dot.seq <= prefix) || self.above.contains(&dot)
     }
 
+    /// The highest seq `s` of `origin` such that every dot `(origin, 1..=s)`
+    /// is in the set.
+    pub fn prefix(&self, origin: ProcessId) -> u64 {
+        self.prefix.get(origin.index()).copied().unwrap_or(0)
+    }
+
     /// Adds `dot`; false if it was there.
     pub fn insert(&mut self, dot: Dot) -> bool {
         let index = dot.origin.index();

@@ -33,6 +33,7 @@ pub struct Committed {
 
 #[derive(Debug)]
 struct Vertex {
+    committed_at: Time,
     cmd: Option<Arc<Command>>,
     deps: Vec<Dot>,
     order: u64,
@@ -128,7 +129,7 @@ impl GraphExecutor {
                 for dot in component {
                     let executed = self.vertices.remove(&dot).expect("committed");
                     if let Some(cmd) = &executed.cmd {
-                        apply.apply(cmd);
+                        apply.apply(cmd, executed.committed_at);
                     }
                     self.executed.insert(dot);
                     executed_now.push(dot);
@@ -142,12 +143,12 @@ impl GraphExecutor {
 impl Executor for GraphExecutor {
     type Info = Committed;
 
-    fn execute(&mut self, info: Committed, _now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_>) {
         let dot = info.dot;
         if self.executed.contains(dot) || self.vertices.contains_key(&dot) {
             return; // committed twice (recovery): the value is the same
         }
-        self.vertices.insert(dot, Vertex { cmd: info.cmd, deps: info.deps, order: info.order });
+        self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
         // Search from the new vertex; what waited for it reaches it, so it
         // can only progress once it executes: every unexecuted vertex
         // waits on exactly one dot, and is retried when that dot executes.
@@ -173,9 +174,7 @@ impl Executor for GraphExecutor {
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
-    use sim_core::kv::KvStore;
-    use sim_core::protocol::Reply;
-    use sim_core::verdict::ExecutionChecker;
+    use sim_core::testing::ExecutorHarness;
     use sim_core::{ClientId, CommandId, Op, ProcessId};
 
     /// A command whose client sequence number is `number`, so replies name
@@ -186,14 +185,8 @@ mod tests {
     }
 
     /// Commits `info` and returns the numbers of the commands it executed.
-    fn commit(executor: &mut GraphExecutor, store: &mut KvStore, info: Committed) -> Vec<u64> {
-        let me = ProcessId(1);
-        let serves = [me];
-        let mut replies: Vec<Reply> = Vec::new();
-        let mut checker = ExecutionChecker::disabled();
-        let mut apply = Apply::new(me, store, &serves, &mut replies, &mut checker);
-        executor.execute(info, Time::ZERO, &mut apply);
-        replies.iter().map(|reply| reply.id.seq).collect()
+    fn commit(executor: &mut GraphExecutor, harness: &mut ExecutorHarness, info: Committed) -> Vec<u64> {
+        harness.step(executor, info, Time::ZERO).iter().map(|id| id.seq).collect()
     }
 
     fn committed(dot: Dot, number: u64, deps: &[Dot]) -> Committed {
@@ -204,7 +197,7 @@ mod tests {
     #[test]
     fn atlas_11_4_component_runs_when_it_closes() {
         let (a, b, c) = (Dot::new(1, 1), Dot::new(2, 1), Dot::new(3, 1));
-        let (mut executor, mut store) = (GraphExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (GraphExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         assert_eq!(commit(&mut executor, &mut store, committed(a, 1, &[])), vec![1], "a runs at its commit");
         assert_eq!(commit(&mut executor, &mut store, committed(b, 2, &[a, c])), Vec::<u64>::new(), "b waits for c");
         assert_eq!(commit(&mut executor, &mut store, committed(c, 3, &[a, b])), vec![2, 3], "{{b,c}} by dot");
@@ -215,7 +208,7 @@ mod tests {
     #[test]
     fn order_key_sorts_a_component_before_the_dot() {
         let (a, b) = (Dot::new(1, 1), Dot::new(2, 1));
-        let (mut executor, mut store) = (GraphExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (GraphExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         let first = Committed { order: 5, ..committed(a, 1, &[b]) };
         let second = Committed { order: 4, ..committed(b, 2, &[a]) };
         assert_eq!(commit(&mut executor, &mut store, first), Vec::<u64>::new());
@@ -225,7 +218,7 @@ mod tests {
     #[test]
     fn noops_and_duplicate_commits() {
         let (a, b) = (Dot::new(1, 1), Dot::new(1, 2));
-        let (mut executor, mut store) = (GraphExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (GraphExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         assert_eq!(commit(&mut executor, &mut store, committed(b, 2, &[a])), Vec::<u64>::new());
         let noop = Committed { dot: a, cmd: None, deps: vec![], order: 0 };
         assert_eq!(commit(&mut executor, &mut store, noop.clone()), vec![2], "the no-op unblocks b");
@@ -235,7 +228,7 @@ mod tests {
 
     #[test]
     fn long_chains_do_not_overflow_the_stack() {
-        let (mut executor, mut store) = (GraphExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (GraphExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         let length = 50_000u64;
         // Commit the chain backwards: each waits until the first arrives.
         for seq in (2..=length).rev() {
@@ -277,7 +270,7 @@ mod tests {
             for i in (1..size).rev() {
                 commit_order.swap(i, (rng.next_u32() as usize) % (i + 1));
             }
-            let (mut executor, mut store) = (GraphExecutor::new(), KvStore::new());
+            let (mut executor, mut store) = (GraphExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
             let mut executed: Vec<usize> = Vec::new();
             for &u in &commit_order {
                 let info = committed(dots[u], u as u64 + 1, &deps[u].iter().map(|&w| dots[w]).collect::<Vec<_>>());

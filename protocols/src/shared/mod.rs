@@ -1,7 +1,9 @@
 //! Parts more than one protocol uses.
 
 pub mod dot;
+pub mod gc;
 pub mod graph_executor;
 pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;
+pub mod synod;

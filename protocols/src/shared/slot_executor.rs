@@ -23,7 +23,7 @@ pub struct SlotExecutor {
     /// The next slot to execute.
     next_slot: u64,
     /// Chosen slots waiting for a gap below them to fill.
-    waiting: SlotLog<Option<Arc<Command>>>,
+    waiting: SlotLog<(Time, Option<Arc<Command>>)>,
 }
 
 impl SlotExecutor {
@@ -41,24 +41,24 @@ impl SlotExecutor {
 impl Executor for SlotExecutor {
     type Info = ChosenSlot;
 
-    fn execute(&mut self, info: ChosenSlot, _now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: ChosenSlot, now: Time, apply: &mut Apply<'_>) {
         if info.slot < self.next_slot {
             return; // already executed; recovery may re-announce a slot with the same value
         }
         if info.slot == self.next_slot && self.waiting.is_empty() {
             // The common case: the next slot with nothing waiting.
             if let Some(cmd) = &info.cmd {
-                apply.apply(cmd);
+                apply.apply(cmd, now);
             }
             self.next_slot += 1;
             self.waiting.discard_up_to(info.slot);
             return;
         }
         // Slots below next_slot were discarded, so an insert cannot be refused.
-        let _ = self.waiting.insert(info.slot, info.cmd);
-        while let Some(cmd) = self.waiting.remove(self.next_slot) {
+        let _ = self.waiting.insert(info.slot, (now, info.cmd));
+        while let Some((chosen_at, cmd)) = self.waiting.remove(self.next_slot) {
             if let Some(cmd) = cmd {
-                apply.apply(&cmd);
+                apply.apply(&cmd, chosen_at);
             }
             self.waiting.discard_up_to(self.next_slot);
             self.next_slot += 1;
@@ -69,9 +69,7 @@ impl Executor for SlotExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim_core::kv::KvStore;
-    use sim_core::protocol::Reply;
-    use sim_core::verdict::ExecutionChecker;
+    use sim_core::testing::ExecutorHarness;
     use sim_core::{ClientId, CommandId, Op, ProcessId};
 
     fn chosen(slot: u64) -> ChosenSlot {
@@ -80,32 +78,26 @@ mod tests {
     }
 
     /// Executes `info` and returns the slots (= client seqs) executed.
-    fn step(executor: &mut SlotExecutor, store: &mut KvStore, info: ChosenSlot) -> Vec<u64> {
-        let me = ProcessId(1);
-        let mut replies: Vec<Reply> = Vec::new();
-        let serves = [me];
-        let mut checker = ExecutionChecker::new(1, 1);
-        let mut apply = Apply::new(me, store, &serves, &mut replies, &mut checker);
-        executor.execute(info, Time::ZERO, &mut apply);
-        replies.iter().map(|reply| reply.id.seq).collect()
+    fn step(executor: &mut SlotExecutor, harness: &mut ExecutorHarness, info: ChosenSlot) -> Vec<u64> {
+        harness.step(executor, info, Time::ZERO).iter().map(|id| id.seq).collect()
     }
 
     /// fpaxos.md §8 example 3: chosen slots arrive 2, 1, 3.
     #[test]
     fn fpaxos_8_3_gap_blocks_later_slots() {
-        let (mut executor, mut store) = (SlotExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (SlotExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         assert_eq!(step(&mut executor, &mut store, chosen(2)), Vec::<u64>::new());
         assert_eq!(step(&mut executor, &mut store, chosen(1)), vec![1, 2]);
         assert_eq!(step(&mut executor, &mut store, chosen(3)), vec![3]);
         assert_eq!(executor.next_slot(), 4);
-        assert_eq!(store.get(1), Some(3), "writes applied in slot order");
+        assert_eq!(store.store.get(1), Some(3), "writes applied in slot order");
     }
 
     /// Regression: a gap below a waiting slot must stay fillable after the
     /// slots before it executed (found by the verdict under reordering).
     #[test]
     fn a_gap_between_executed_and_waiting_slots_fills() {
-        let (mut executor, mut store) = (SlotExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (SlotExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         assert_eq!(step(&mut executor, &mut store, chosen(3)), Vec::<u64>::new());
         assert_eq!(step(&mut executor, &mut store, chosen(1)), vec![1]);
         assert_eq!(step(&mut executor, &mut store, chosen(2)), vec![2, 3]);
@@ -113,7 +105,7 @@ mod tests {
 
     #[test]
     fn old_slots_and_noops() {
-        let (mut executor, mut store) = (SlotExecutor::new(), KvStore::new());
+        let (mut executor, mut store) = (SlotExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         assert_eq!(step(&mut executor, &mut store, chosen(1)), vec![1]);
         assert_eq!(step(&mut executor, &mut store, chosen(1)), Vec::<u64>::new(), "no double execution");
         assert_eq!(step(&mut executor, &mut store, chosen(3)), Vec::<u64>::new());

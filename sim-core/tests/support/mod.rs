@@ -13,8 +13,8 @@ pub(crate) struct ExecuteOnArrival;
 impl Executor for ExecuteOnArrival {
     type Info = Arc<Command>;
 
-    fn execute(&mut self, cmd: Arc<Command>, _now: Time, apply: &mut Apply<'_>) {
-        apply.apply(&cmd);
+    fn execute(&mut self, cmd: Arc<Command>, now: Time, apply: &mut Apply<'_>) {
+        apply.apply(&cmd, now);
     }
 }
 

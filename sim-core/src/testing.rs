@@ -1,0 +1,55 @@
+//! Helpers for testing protocols and executors outside a simulation.
+
+use crate::command::CommandId;
+use crate::id::ProcessId;
+use crate::kv::KvStore;
+use crate::metrics::ProtocolMetrics;
+use crate::protocol::{Apply, Executor, Reply};
+use crate::time::Time;
+use crate::verdict::ExecutionChecker;
+
+/// Drives one executor by hand, as the engine would, and tells which
+/// commands each step executed. The executor's process answers every
+/// client, so every execution produces a reply.
+#[derive(Debug)]
+pub struct ExecutorHarness {
+    /// The process the executor belongs to.
+    pub process: ProcessId,
+    /// The state machine it applies to.
+    pub store: KvStore,
+    /// What its executions reported.
+    pub metrics: ProtocolMetrics,
+    checker: ExecutionChecker,
+    replies: Vec<Reply>,
+    serves: Vec<ProcessId>,
+}
+
+impl ExecutorHarness {
+    /// A harness for `process`, for commands of up to `clients` clients.
+    pub fn new(process: ProcessId, clients: usize) -> ExecutorHarness {
+        ExecutorHarness {
+            process,
+            store: KvStore::new(),
+            metrics: ProtocolMetrics::default(),
+            checker: ExecutionChecker::disabled(),
+            replies: Vec::new(),
+            serves: vec![process; clients],
+        }
+    }
+
+    /// Hands `info` to `executor` at `now`; returns the ids of the commands
+    /// executed, in execution order.
+    pub fn step<E: Executor>(&mut self, executor: &mut E, info: E::Info, now: Time) -> Vec<CommandId> {
+        let mut apply = Apply::new(
+            self.process,
+            now,
+            &mut self.store,
+            &self.serves,
+            &mut self.replies,
+            &mut self.checker,
+            &mut self.metrics,
+        );
+        executor.execute(info, now, &mut apply);
+        self.replies.drain(..).map(|reply| reply.id).collect()
+    }
+}
