@@ -90,7 +90,11 @@ mod tests {
         assert_eq!(index.conflicts(r2, &cmd(&[(7, Op::Get)]), &[]), vec![w1], "reads do not depend on reads");
         assert_eq!(index.conflicts(w2, &cmd(&[(7, Op::Put(2))]), &[]), vec![w1, r2], "latest write and read");
         let both = cmd(&[(7, Op::Put(3)), (8, Op::Put(3))]);
-        assert_eq!(index.conflicts(w3, &both, &[Dot::new(5, 5), w3]), vec![w2, r2, Dot::new(5, 5)], "past kept, self not");
+        assert_eq!(
+            index.conflicts(w3, &both, &[Dot::new(5, 5), w3]),
+            vec![w2, r2, Dot::new(5, 5)],
+            "past kept, self not"
+        );
     }
 
     #[test]

@@ -1,0 +1,173 @@
+//! Failure-free latency equals the formulas of specs README §3, computed
+//! here independently from the raw matrix (not through the WAN), with
+//! jitter off, intra-region delay 0 and clients co-located with their
+//! process. `d(a,b) = RTT_avg(a,b) / 2`, `RT(a,b) = d(a,b) + d(b,a)`.
+//!
+//! - FPaxos: a client at `p` waits `d(p,L) + RT(L, Q2) + d(L,p)`, where Q2
+//!   is the leader's f+1 closest processes (the first and last terms are 0
+//!   when `p = L`).
+//! - Leaderless protocols with a fixed fast quorum (the closest FQ to the
+//!   coordinator by one-way delay): the slowest round trip to a quorum
+//!   member, `max_{q in FQ} RT(p, q)`. README §3 writes this
+//!   `RT(p, FQ-th closest)`; the two differ only where one-way and
+//!   round-trip order disagree.
+//! - Caesar, which counts the first FQ replies from anyone: the FQ-th
+//!   smallest `RT(p, q)` over all processes (itself at 0).
+
+use latency_data::Matrix;
+use protocols::ProtocolName;
+use protocols::shared::quorum;
+use sim_core::workload::{KeyDistribution, Workload};
+use sim_core::{DelayOptions, IntraRegionDelay, ProcessId, RegionId, RunConfig};
+
+fn gcp() -> Matrix {
+    Matrix::builtin("gcp").expect("built-in GCP matrix")
+}
+
+/// One-way delay straight from the matrix, in ns.
+fn d(matrix: &Matrix, from: &str, to: &str) -> u64 {
+    if from == to {
+        return 0;
+    }
+    let index = |name: &str| matrix.region_index(name).expect("known region");
+    matrix.rtt(index(from), index(to)).avg_ns / 2
+}
+
+fn rt(matrix: &Matrix, a: &str, b: &str) -> u64 {
+    d(matrix, a, b) + d(matrix, b, a)
+}
+
+/// FPaxos, per site, for leader `sites[leader]`.
+fn fpaxos_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: usize) -> Vec<u64> {
+    let leader_region = sites[leader];
+    // The leader's f+1 closest processes by one-way delay from the leader,
+    // itself first; ties by region name.
+    let mut others: Vec<&str> = sites.iter().copied().filter(|&s| s != leader_region).collect();
+    others.sort_by_key(|&s| (d(matrix, leader_region, s), s));
+    let farthest_in_quorum = others[f - 1];
+    let replication = rt(matrix, leader_region, farthest_in_quorum);
+    sites.iter().map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site)).collect()
+}
+
+/// A coordinator at each site waits for the slowest of its `size` closest
+/// processes (by one-way delay, ties by region name).
+fn fixed_quorum_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<u64> {
+    sites
+        .iter()
+        .map(|&p| {
+            let mut by_distance: Vec<&str> = sites.to_vec();
+            by_distance.sort_by_key(|&q| (d(matrix, p, q), q != p, q));
+            by_distance[..size].iter().map(|&q| rt(matrix, p, q)).max().expect("non-empty quorum")
+        })
+        .collect()
+}
+
+/// A coordinator at each site waits for the `size`-th fastest reply.
+fn first_replies_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<u64> {
+    sites
+        .iter()
+        .map(|&p| {
+            let mut round_trips: Vec<u64> = sites.iter().map(|&q| rt(matrix, p, q)).collect();
+            round_trips.sort_unstable();
+            round_trips[size - 1]
+        })
+        .collect()
+}
+
+/// The formula for `protocol`; FPaxos's leader is `sites[leader]`.
+fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], leader: usize, f: usize) -> Vec<u64> {
+    let n = sites.len();
+    match protocol {
+        ProtocolName::FPaxos => fpaxos_latency_ns(matrix, sites, leader, f),
+    }
+}
+
+fn simulated_mean_latency_ns(
+    protocol: ProtocolName,
+    matrix: &Matrix,
+    sites: &[&str],
+    leader: usize,
+    f: usize,
+    conflict_rate: f64,
+) -> Vec<u64> {
+    let regions: Vec<RegionId> =
+        sites.iter().map(|s| RegionId(matrix.region_index(s).expect("known region") as u16)).collect();
+    let mut config = RunConfig::new(matrix.clone(), regions);
+    config.protocol.f = f;
+    config.protocol.leader = Some(ProcessId::from_index(leader));
+    config.clients_per_region = 3;
+    config.commands_per_client = 20;
+    config.delay = DelayOptions { intra_region: IntraRegionDelay::Zero, ..DelayOptions::default() };
+    config.workload =
+        Workload { keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 }, ..Workload::default() };
+    config.check().expect("valid config");
+    protocol.check(sites.len(), f).expect("valid f");
+    let report = protocol.run(&config);
+    assert_eq!(report.incomplete_clients, 0, "{protocol}");
+    assert!(report.verdict.passed(), "{protocol}: {}", report.verdict);
+    assert_eq!(report.total.count, 3 * 20 * sites.len() as u64);
+    report.regions.iter().map(|r| r.latency.mean_ns).collect()
+}
+
+const SITES_3: &[&str] = &["us-central1", "europe-west1", "asia-east1"];
+const SITES_5: &[&str] = &["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"];
+const SITES_7: &[&str] = &[
+    "asia-south1",
+    "europe-north1",
+    "southamerica-east1",
+    "australia-southeast1",
+    "europe-west1",
+    "us-east1",
+    "asia-northeast1",
+];
+
+#[test]
+fn fpaxos_mean_latency_equals_the_formula_for_3_5_7_sites_two_leaders_each_any_conflicts() {
+    let matrix = gcp();
+    let mut cases = 0;
+    for sites in [SITES_3, SITES_5, SITES_7] {
+        for leader in [0, sites.len() - 1] {
+            for f in 1..=2.min(sites.len() / 2) {
+                for conflict_rate in [0.0, 1.0] {
+                    let expected = expected_latency_ns(ProtocolName::FPaxos, &matrix, sites, leader, f);
+                    let simulated =
+                        simulated_mean_latency_ns(ProtocolName::FPaxos, &matrix, sites, leader, f, conflict_rate);
+                    assert_eq!(
+                        simulated, expected,
+                        "sites {sites:?}, leader {}, f {f}, conflicts {conflict_rate}",
+                        sites[leader]
+                    );
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * (2 + 4 + 4));
+}
+
+/// Every protocol, without contention (every command on its own key), for
+/// 3, 5 and 7 sites and f = 1 and 2.
+#[test]
+fn every_protocol_meets_its_formula_without_contention() {
+    let matrix = gcp();
+    for &protocol in ProtocolName::ALL {
+        for sites in [SITES_3, SITES_5, SITES_7] {
+            for f in 1..=2.min(sites.len() / 2) {
+                let expected = expected_latency_ns(protocol, &matrix, sites, 0, f);
+                let simulated = simulated_mean_latency_ns(protocol, &matrix, sites, 0, f, 0.0);
+                assert_eq!(simulated, expected, "{protocol}, sites {sites:?}, f {f}");
+            }
+        }
+    }
+}
+
+/// fpaxos.md §8 example 2, to the nanosecond.
+#[test]
+fn fpaxos_8_2_worked_latencies() {
+    let matrix = gcp();
+    let f1 = simulated_mean_latency_ns(ProtocolName::FPaxos, &matrix, SITES_5, 0, 1, 0.02);
+    assert_eq!(f1[0], 34_958_000, "us-central1 (leader): RT to us-west1");
+    assert_eq!(f1[1], 139_875_500, "europe-west1: 104.919/2 + 34.958 + 104.916/2 ms");
+    let f2 = simulated_mean_latency_ns(ProtocolName::FPaxos, &matrix, SITES_5, 0, 2, 0.02);
+    assert_eq!(f2[0], 104_917_500, "us-central1 with f=2: RT to europe-west1");
+}
