@@ -85,6 +85,8 @@ pub enum Timer {
 /// The leader's bookkeeping for one slot being replicated.
 #[derive(Debug)]
 struct Commander {
+    /// When the leader proposed the slot (for the commit-latency metric).
+    proposed_at: Time,
     ballot: Ballot,
     cmd: Arc<Command>,
     /// Bit `i` set: process `i + 1` accepted (n <= 64, see `FPaxos::check`).
@@ -148,11 +150,11 @@ impl FPaxos {
     }
 
     /// §5 step 2: the leader assigns the next slot and starts phase 2.
-    fn propose(&mut self, cmd: Arc<Command>, out: &mut Outbox<Self>) {
+    fn propose(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         debug_assert!(self.is_leader());
         self.last_slot += 1;
         let slot = self.last_slot;
-        let commander = Commander { ballot: self.ballot, cmd: cmd.clone(), acks: 0 };
+        let commander = Commander { proposed_at: now, ballot: self.ballot, cmd: cmd.clone(), acks: 0 };
         let fresh = self.commanders.insert(slot, commander);
         debug_assert!(matches!(fresh, Ok(None)), "slot {slot} assigned twice");
         out.send_to_each(&self.phase2_quorum, Message::Accept { ballot: self.ballot, slot, cmd });
@@ -171,7 +173,7 @@ impl FPaxos {
     }
 
     /// §5 step 4.
-    fn handle_accepted(&mut self, from: ProcessId, ballot: Ballot, slot: u64, out: &mut Outbox<Self>) {
+    fn handle_accepted(&mut self, from: ProcessId, ballot: Ballot, slot: u64, now: Time, out: &mut Outbox<Self>) {
         let quorum_size = quorum::fpaxos_phase2(self.f);
         let Some(commander) = self.commanders.get_mut(slot) else {
             return; // already chosen
@@ -185,6 +187,7 @@ impl FPaxos {
         debug_assert!(acks <= quorum_size);
         if acks == quorum_size {
             let commander = self.commanders.remove(slot).expect("present above");
+            out.commit_latency(now.since(commander.proposed_at));
             // A leader fills each of its slots once: free chosen ones.
             self.commanders.discard_leading_holes();
             out.send_to_each(&self.processes, Message::Chosen { slot, cmd: commander.cmd });
@@ -251,25 +254,25 @@ impl Protocol for FPaxos {
         out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
     }
 
-    fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         if self.is_leader() {
-            self.propose(cmd, out);
+            self.propose(cmd, now, out);
         } else {
             out.send(self.leader, Message::ForwardSubmit { cmd });
         }
     }
 
-    fn handle(&mut self, from: ProcessId, msg: Message, _now: Time, out: &mut Outbox<Self>) {
+    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         match msg {
             Message::ForwardSubmit { cmd } => {
                 if self.is_leader() {
-                    self.propose(cmd, out);
+                    self.propose(cmd, now, out);
                 } else {
                     out.send(self.leader, Message::ForwardSubmit { cmd });
                 }
             }
             Message::Accept { ballot, slot, cmd } => self.handle_accept(from, ballot, slot, cmd, out),
-            Message::Accepted { ballot, slot } => self.handle_accepted(from, ballot, slot, out),
+            Message::Accepted { ballot, slot } => self.handle_accepted(from, ballot, slot, now, out),
             Message::Chosen { slot, cmd } => self.handle_chosen(slot, cmd, out),
             Message::GarbageCollection { committed } => self.handle_garbage_collection(from, committed),
         }

@@ -93,11 +93,59 @@ pub fn table(report: &RunReport) -> String {
         report.bytes_sent,
         report.executions
     ));
+    text.push_str(&protocol_line(report));
     text
 }
 
-/// CSV columns, units last.
-pub const CSV_HEADER: [&str; 22] = [
+/// How the protocol decided: paths, commit latency, execution wait,
+/// dependencies, messages per command.
+fn protocol_line(report: &RunReport) -> String {
+    let protocol = &report.protocol;
+    let mut parts = Vec::new();
+    if let Some(ppm) = protocol.fast_path_ratio_ppm() {
+        parts.push(format!(
+            "fast path {} ({}.{:03}%), slow path {}",
+            protocol.fast_paths,
+            ppm / 10_000,
+            ppm % 10_000 / 10,
+            protocol.slow_paths
+        ));
+    }
+    if protocol.commit_latency.count > 0 {
+        parts.push(format!(
+            "commit mean {} p99 {} ms",
+            ms3(protocol.commit_latency.mean_ns),
+            ms3(protocol.commit_latency.p99_ns)
+        ));
+    }
+    if protocol.execution_wait.count > 0 {
+        parts.push(format!(
+            "commit-to-execution wait mean {} p99 {} ms",
+            ms3(protocol.execution_wait.mean_ns),
+            ms3(protocol.execution_wait.p99_ns)
+        ));
+    }
+    if protocol.dependencies.count > 0 {
+        parts.push(format!(
+            "dependencies mean {} p99 {} max {}",
+            hundredths(report.protocol.dependencies_mean_centi()),
+            protocol.dependencies.p99_ns,
+            protocol.dependencies.max_ns
+        ));
+    }
+    let per_command = report.messages_per_command_milli();
+    parts.push(format!("{}.{:03} messages/command", per_command / 1_000, per_command % 1_000));
+    format!("protocol: {}\n", parts.join(" | "))
+}
+
+fn hundredths(centi: u64) -> String {
+    format!("{}.{:02}", centi / 100, centi % 100)
+}
+
+/// CSV columns, units last. Columns after `bytes_sent` describe the whole
+/// run (the same on every row); they are empty where the protocol has no
+/// such thing (no fast path, no dependencies).
+pub const CSV_HEADER: [&str; 32] = [
     "protocol",
     "f",
     "n",
@@ -119,6 +167,16 @@ pub const CSV_HEADER: [&str; 22] = [
     "throughput_ops_per_s",
     "messages_sent",
     "bytes_sent",
+    "messages_per_command",
+    "fast_paths",
+    "slow_paths",
+    "fast_path_ratio",
+    "commit_ms_mean",
+    "commit_ms_p99",
+    "execution_wait_ms_mean",
+    "execution_wait_ms_p99",
+    "dependencies_mean",
+    "dependencies_max",
     "verdict",
 ];
 
@@ -137,6 +195,20 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
         clients_total,
         &report.total,
     )));
+    let protocol = &report.protocol;
+    let per_command = report.messages_per_command_milli();
+    let per_command = format!("{}.{:03}", per_command / 1_000, per_command % 1_000);
+    let paths = |count: u64| if protocol.fast_path_ratio_ppm().is_some() { count.to_string() } else { String::new() };
+    let ratio = protocol.fast_path_ratio_ppm().map(|ppm| format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000));
+    let latency_ms = |summary: &LatencySummary, ns: u64| {
+        if summary.count > 0 { format_ns_as_ms(ns) } else { String::new() }
+    };
+    let deps = &protocol.dependencies;
+    let (deps_mean, deps_max) = if deps.count > 0 {
+        (hundredths(protocol.dependencies_mean_centi()), deps.max_ns.to_string())
+    } else {
+        (String::new(), String::new())
+    };
     for (region, clients, latency) in rows {
         writer.write_record([
             run.protocol.as_str(),
@@ -160,6 +232,16 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
             &throughput,
             &report.messages_sent.to_string(),
             &report.bytes_sent.to_string(),
+            &per_command,
+            &paths(protocol.fast_paths),
+            &paths(protocol.slow_paths),
+            ratio.as_deref().unwrap_or(""),
+            &latency_ms(&protocol.commit_latency, protocol.commit_latency.mean_ns),
+            &latency_ms(&protocol.commit_latency, protocol.commit_latency.p99_ns),
+            &latency_ms(&protocol.execution_wait, protocol.execution_wait.mean_ns),
+            &latency_ms(&protocol.execution_wait, protocol.execution_wait.p99_ns),
+            &deps_mean,
+            &deps_max,
             if report.verdict.passed() { "PASS" } else { "FAIL" },
         ])?;
     }

@@ -188,6 +188,7 @@ impl ProtocolMetrics {
             commit_latency: self.commit_latency.summary(),
             execution_wait: self.execution_wait.summary(),
             dependencies: self.dependencies.summary(),
+            dependencies_sum: self.dependencies.sum(),
         }
     }
 }
@@ -205,6 +206,8 @@ pub struct ProtocolSummary {
     pub execution_wait: LatencySummary,
     /// Dependency-set sizes (the `_ns` fields hold counts).
     pub dependencies: LatencySummary,
+    /// Exact sum of the dependency-set sizes.
+    pub dependencies_sum: u128,
 }
 
 impl ProtocolSummary {
@@ -214,6 +217,11 @@ impl ProtocolSummary {
     pub fn fast_path_ratio_ppm(&self) -> Option<u64> {
         let decided = self.fast_paths + self.slow_paths;
         (decided > 0).then(|| self.fast_paths * 1_000_000 / decided)
+    }
+
+    /// Mean dependency-set size in hundredths (exact, rounded down).
+    pub fn dependencies_mean_centi(&self) -> u64 {
+        u64::try_from(self.dependencies_sum * 100 / u128::from(self.dependencies.count.max(1))).unwrap_or(u64::MAX)
     }
 }
 
