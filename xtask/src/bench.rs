@@ -8,50 +8,62 @@
 use std::path::Path;
 use std::process::Command;
 
-/// One benchmark case: a name, the `sim` arguments and any extra ones.
+/// One benchmark case: a name and the `sim` arguments.
 struct Case {
-    name: &'static str,
-    args: &'static [&'static str],
-    extra: &'static [&'static str],
+    name: String,
+    args: Vec<String>,
 }
 
-/// The FPaxos run of the engine issue: the five GCP sites of the Tempo
-/// paper, 1,024 closed-loop clients per site, 100 commands each, 2%
-/// conflicts, jitter on.
-const FPAXOS: &[&str] = &[
-    "--protocol",
-    "fpaxos",
-    "--f",
-    "1",
-    "--sites",
-    "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1",
-    "--clients-per-region",
-    "1024",
-    "--commands-per-client",
-    "100",
-    "--conflict-percent",
-    "2",
-    "--jitter",
-    "on",
-];
+/// The five GCP sites of the Tempo paper (the first issue's benchmark).
+const SITES: &str = "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1";
 
-/// With the verdict's checks (as every run has them), and without (the
-/// engine alone).
-const CASES: &[Case] = &[
-    Case {
-        name: "fpaxos f=1, 5 GCP sites, 1024 clients/site x 100 commands, 2% conflicts, jitter on",
-        args: FPAXOS,
-        extra: &[],
-    },
-    Case {
-        name: "the same, order and linearizability checks off (engine alone)",
-        args: FPAXOS,
-        extra: &["--check", "off"],
-    },
-];
+/// A run on [`SITES`] with jitter on.
+fn case(protocol: &str, f: u32, clients: u32, conflict_percent: u32, extra: &[&str]) -> Case {
+    let mut name = format!(
+        "{protocol} f={f}, 5 GCP sites, {clients} clients/site x 100 commands, {conflict_percent}% conflicts, jitter on"
+    );
+    if !extra.is_empty() {
+        name.push_str(&format!(" ({})", extra.join(" ")));
+    }
+    let mut args: Vec<String> = [
+        "--protocol",
+        protocol,
+        "--f",
+        &f.to_string(),
+        "--sites",
+        SITES,
+        "--clients-per-region",
+        &clients.to_string(),
+        "--commands-per-client",
+        "100",
+        "--conflict-percent",
+        &conflict_percent.to_string(),
+        "--jitter",
+        "on",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Case { name, args }
+}
 
-/// Runs every case `repeat` times.
-pub(crate) fn run(workspace: &Path, repeat: usize) -> Result<(), String> {
+/// The engine's FPaxos run with and without the verdict's checks (the
+/// engine alone), then the leaderless runs of the second issue, with
+/// checks on as every run has them.
+fn cases() -> Vec<Case> {
+    vec![
+        case("fpaxos", 1, 1024, 2, &[]),
+        case("fpaxos", 1, 1024, 2, &["--check", "off"]),
+        case("tempo", 1, 256, 2, &[]),
+        case("atlas", 1, 256, 2, &[]),
+        case("epaxos", 1, 256, 2, &[]),
+        case("atlas", 2, 32, 10, &[]),
+        case("epaxos", 2, 32, 10, &[]),
+    ]
+}
+
+/// Runs every case whose name contains `filter` `repeat` times.
+pub(crate) fn run(workspace: &Path, repeat: usize, filter: Option<&str>) -> Result<(), String> {
     let status = Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "-p", "scenarios", "--bin", "sim"])
         .current_dir(workspace)
@@ -62,14 +74,22 @@ pub(crate) fn run(workspace: &Path, repeat: usize) -> Result<(), String> {
     }
     let sim = workspace.join("target/release/sim");
     let out_dir = std::env::temp_dir().join(format!("planetsim-bench-{}", std::process::id()));
-    for case in CASES {
+    let cases: Vec<Case> = cases().into_iter().filter(|c| filter.is_none_or(|f| c.name.contains(f))).collect();
+    if cases.is_empty() {
+        let names: Vec<String> = self::cases().into_iter().map(|c| c.name).collect();
+        return Err(format!(
+            "no benchmark case matches \"{}\"; cases:\n  {}",
+            filter.unwrap_or(""),
+            names.join("\n  ")
+        ));
+    }
+    for case in &cases {
         println!("{}", case.name);
-        println!("  sim {} {}", case.args.join(" "), case.extra.join(" "));
+        println!("  sim {}", case.args.join(" "));
         let mut runs = Vec::new();
         for _ in 0..repeat.max(1) {
             let output = Command::new(&sim)
-                .args(case.args)
-                .args(case.extra)
+                .args(&case.args)
                 .arg("--perf")
                 .arg("--out")
                 .arg(out_dir.join("bench.csv"))

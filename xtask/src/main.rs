@@ -36,13 +36,16 @@ enum Command {
         /// Runs per case; the median is reported.
         #[arg(long, default_value_t = 3)]
         repeat: usize,
+        /// Run only the cases whose name contains this text (e.g. "tempo").
+        #[arg(long)]
+        only: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::ImportLatency { folder, out } => import_latency::run(&folder, out.as_deref()),
-        Command::Bench { repeat } => bench::run(&workspace_root(), repeat).map_err(Into::into),
+        Command::Bench { repeat, only } => bench::run(&workspace_root(), repeat, only.as_deref()).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
