@@ -6,6 +6,21 @@ use smallvec::SmallVec;
 /// A key of the replicated key-value store.
 pub type Key = u64;
 
+/// Keys from here up are *single-use*: the workload gives each to exactly
+/// one command (its "fresh" keys, drawn when a command does not conflict).
+/// Nothing ever reads what such a command writes, so the store need not
+/// keep it and the per-key checks have nothing to compare: every replica
+/// sees one operation on the key, and its result is always "absent".
+/// Skipping them keeps the cost of a run proportional to its contention,
+/// not to the number of commands (most keys of a low-conflict run are
+/// single-use).
+pub const SINGLE_USE_KEY_BASE: Key = 1 << 62;
+
+/// True if `key` is used by one command only (see [`SINGLE_USE_KEY_BASE`]).
+pub fn is_single_use(key: Key) -> bool {
+    key >= SINGLE_USE_KEY_BASE
+}
+
 /// A value of the store. Workloads write values that are unique per write
 /// (see [`Command::unique_value`]) so a read's result names the write it saw,
 /// which is what a linearizability check needs.

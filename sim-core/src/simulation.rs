@@ -1,6 +1,6 @@
 //! The event loop: one deterministic, single-threaded run of a protocol.
 
-use crate::command::{Command, CommandId, Op};
+use crate::command::{Command, CommandId, Op, is_single_use};
 use crate::config::RunConfig;
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
@@ -369,7 +369,11 @@ impl<P: Protocol> Simulation<P> {
         };
         debug_assert_eq!(results.len(), cmd.ops.len(), "one result per operation");
         let checks = self.checker.enabled();
-        for (&(key, op), &observed) in cmd.ops.iter().zip(&results).filter(|_| checks) {
+        // Single-use keys have one operation each, always finding the key
+        // absent: trivially linearizable, so not recorded.
+        for (&(key, op), &observed) in
+            cmd.ops.iter().zip(&results).filter(|((key, _), _)| checks && !is_single_use(*key))
+        {
             let written = match op {
                 Op::Put(value) => Some(value),
                 Op::Get => None,
@@ -413,7 +417,7 @@ impl<P: Protocol> Simulation<P> {
         for client in &self.clients {
             let Some(cmd) = &client.pending else { continue };
             incomplete.push(cmd.id);
-            for &(key, op) in cmd.ops.iter().filter(|_| checks) {
+            for &(key, op) in cmd.ops.iter().filter(|(key, _)| checks && !is_single_use(*key)) {
                 let Op::Put(value) = op else { continue };
                 self.history.push(HistoryOp {
                     key,

@@ -52,9 +52,9 @@ impl Default for Workload {
     }
 }
 
-/// Fresh keys live far above any shared key space: client `c`'s `i`-th
-/// fresh key is `FRESH_KEY_BASE + c * 2^32 + i`.
-const FRESH_KEY_BASE: Key = 1 << 62;
+/// Fresh keys are single-use and live far above any shared key space:
+/// client `c`'s `i`-th fresh key is `SINGLE_USE_KEY_BASE + c * 2^32 + i`.
+const FRESH_KEY_BASE: Key = crate::command::SINGLE_USE_KEY_BASE;
 
 /// Generates commands for clients; one per run, shared by every client,
 /// each client drawing from its own random stream.

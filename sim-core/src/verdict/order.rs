@@ -9,7 +9,7 @@
 //! from a common start.
 
 use super::{Violation, Violations};
-use crate::command::{Command, CommandId, Key, Op};
+use crate::command::{Command, CommandId, Key, Op, is_single_use};
 use crate::fixed_hash::FixedHashMap;
 use crate::id::ProcessId;
 use smallvec::SmallVec;
@@ -132,7 +132,9 @@ impl ExecutionChecker {
             self.violations.push(Violation::DoubleExecution { replica, cmd: id });
             return;
         }
-        for &(key, op) in &cmd.ops {
+        // A single-use key sees one operation at every replica: its order
+        // cannot disagree.
+        for &(key, op) in cmd.ops.iter().filter(|(key, _)| !is_single_use(*key)) {
             match op {
                 Op::Put(_) => self.on_write(replica, key, id),
                 Op::Get => self.on_read(replica, key, id),
@@ -315,6 +317,17 @@ mod tests {
             text,
             ["execution: p1 executed c0#1 twice", "execution: p1 executed c0#2, which no client submitted"]
         );
+    }
+
+    #[test]
+    fn single_use_keys_skip_order_state_but_not_execution_checks() {
+        let single_use = write(0, 1, crate::command::SINGLE_USE_KEY_BASE + 5);
+        let mut checker = checker(2, &[&single_use]);
+        checker.on_execute(ProcessId(1), &single_use);
+        assert_eq!(checker.keys_held(), 0, "no per-key state for a key one command uses");
+        checker.on_execute(ProcessId(1), &single_use);
+        let text: Vec<String> = checker.violations().kept().iter().map(|v| v.to_string()).collect();
+        assert_eq!(text, ["execution: p1 executed c0#1 twice"]);
     }
 
     #[test]
