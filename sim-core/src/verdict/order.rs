@@ -32,14 +32,17 @@ struct KeyOrder {
     reads: Vec<(CommandId, u64, ProcessId, u64)>,
 }
 
-/// The sequence numbers each replica executed for each client: per
-/// (client, replica) a contiguous prefix, in one flat table with a client's
-/// replicas side by side (one cache line for a command's whole life), and
-/// the rare numbers beyond a gap in a shared set.
+/// The sequence numbers each client issued and each replica executed for
+/// it: per (client, replica) a contiguous prefix, in one flat table with a
+/// client's count of issued commands and its replicas side by side (one
+/// cache line for a command's whole life), and the rare numbers beyond a
+/// gap in a shared set.
 #[derive(Clone, Debug, Default)]
 struct ExecutedSeqs {
     replicas: usize,
-    /// `prefix[client * replicas + replica]`: seqs 1..=prefix executed.
+    /// `prefix[client * (replicas + 1)]`: commands the client issued;
+    /// `prefix[client * (replicas + 1) + 1 + replica]`: seqs 1..=prefix
+    /// executed by that replica.
     prefix: Vec<u64>,
     /// (client, replica, seq) executed beyond its prefix.
     beyond: BTreeSet<(u32, u32, u64)>,
@@ -47,13 +50,24 @@ struct ExecutedSeqs {
 
 impl ExecutedSeqs {
     fn new(replicas: usize, clients: usize) -> ExecutedSeqs {
-        ExecutedSeqs { replicas, prefix: vec![0; replicas * clients], beyond: BTreeSet::new() }
+        ExecutedSeqs { replicas, prefix: vec![0; (replicas + 1) * clients], beyond: BTreeSet::new() }
+    }
+
+    /// Commands `client` issued so far (0 for an unknown client).
+    fn issued(&self, client: usize) -> u64 {
+        self.prefix.get(client * (self.replicas + 1)).copied().unwrap_or(0)
+    }
+
+    /// `client` issued `seq`.
+    fn issue(&mut self, client: usize, seq: u64) {
+        let issued = &mut self.prefix[client * (self.replicas + 1)];
+        *issued = (*issued).max(seq);
     }
 
     /// Records that `replica` executed `seq` of `client`; false if it
     /// already had.
     fn insert(&mut self, client: usize, replica: usize, seq: u64) -> bool {
-        let prefix = &mut self.prefix[client * self.replicas + replica];
+        let prefix = &mut self.prefix[client * (self.replicas + 1) + 1 + replica];
         let (client, replica) = (client as u32, replica as u32);
         if seq <= *prefix {
             return false;
@@ -76,8 +90,6 @@ pub struct ExecutionChecker {
     replicas: usize,
     keys: FixedHashMap<Key, KeyOrder>,
     executed: ExecutedSeqs,
-    /// Commands issued so far, per client.
-    issued: Vec<u64>,
     violations: Violations,
     executions: u64,
 }
@@ -91,7 +103,6 @@ impl ExecutionChecker {
             replicas,
             keys: FixedHashMap::default(),
             executed: ExecutedSeqs::new(replicas, clients),
-            issued: vec![0; clients],
             violations: Violations::default(),
             executions: 0,
         }
@@ -112,8 +123,7 @@ impl ExecutionChecker {
         if !self.enabled {
             return;
         }
-        let issued = &mut self.issued[id.client.index()];
-        *issued = (*issued).max(id.seq);
+        self.executed.issue(id.client.index(), id.seq);
     }
 
     /// `replica` executed `cmd`.
@@ -123,7 +133,7 @@ impl ExecutionChecker {
         }
         self.executions += 1;
         let id = cmd.id;
-        let submitted = self.issued.get(id.client.index()).is_some_and(|&issued| id.seq >= 1 && id.seq <= issued);
+        let submitted = id.seq >= 1 && id.seq <= self.executed.issued(id.client.index());
         if !submitted {
             self.violations.push(Violation::NeverSubmitted { replica, cmd: id });
             return;
@@ -341,6 +351,6 @@ mod tests {
         assert!(!seqs.insert(1, 1, 4));
         assert!(seqs.insert(1, 1, 3));
         let (client, replica, replicas) = (1, 1, 2);
-        assert_eq!((seqs.prefix[client * replicas + replica], seqs.beyond.len()), (4, 1));
+        assert_eq!((seqs.prefix[client * (replicas + 1) + 1 + replica], seqs.beyond.len()), (4, 1));
     }
 }
