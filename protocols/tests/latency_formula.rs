@@ -79,6 +79,10 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
     let n = sites.len();
     match protocol {
         ProtocolName::FPaxos => fpaxos_latency_ns(matrix, sites, leader, f),
+        // Fixed fast quorum FQ = floor(n/2) + f, conflict-free: always fast.
+        ProtocolName::Atlas | ProtocolName::Janus => {
+            fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f))
+        }
     }
 }
 
