@@ -220,17 +220,11 @@ impl Atlas {
         self.handle_mcollectack(self.id, dot, deps, out);
     }
 
-    /// §5 step 2.
-    fn handle_mcollect(
-        &mut self,
-        from: ProcessId,
-        dot: Dot,
-        cmd: Arc<Command>,
-        past: Deps,
-        quorum: ProcessSet,
-        now: Time,
-        out: &mut Outbox<Self>,
-    ) {
+    /// §5 step 2, for `collect`, an MCollect.
+    fn handle_mcollect(&mut self, from: ProcessId, collect: Message, now: Time, out: &mut Outbox<Self>) {
+        let Message::MCollect { dot, cmd, deps: past, quorum } = collect else {
+            return;
+        };
         if from != dot.origin || from == self.id {
             return; // only the coordinator sends its MCollect, to the others
         }
@@ -423,9 +417,7 @@ impl Protocol for Atlas {
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         match msg {
-            Message::MCollect { dot, cmd, deps, quorum } => {
-                self.handle_mcollect(from, dot, cmd, deps, quorum, now, out)
-            }
+            collect @ Message::MCollect { .. } => self.handle_mcollect(from, collect, now, out),
             Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, out),
             Message::MCommit { dot, value } => self.handle_mcommit(dot, value, now, out),
             Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, out),
