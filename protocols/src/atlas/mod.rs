@@ -37,9 +37,10 @@ use crate::shared::gc::GcTracker;
 use crate::shared::graph_executor::{Committed, GraphExecutor};
 use crate::shared::key_deps::KeyDeps;
 use crate::shared::quorum;
+use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::{self, Ballot, Synod};
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, FixedHashMap, ProcessId, Time};
+use sim_core::{Command, ProcessId, Time};
 use std::sync::Arc;
 
 /// Atlas's options (atlas.md §7), the same for Atlas and Janus*.
@@ -133,12 +134,12 @@ pub struct Atlas {
     last_seq: u64,
     /// §3 index of the latest command per key.
     key_deps: KeyDeps,
-    /// Per-dot state, until garbage collection.
-    instances: FixedHashMap<Dot, Instance>,
+    /// Per-dot state until garbage collection, per origin (index
+    /// `id - 1`) by seq: dots of one origin arrive nearly in order and are
+    /// collected in order, so a log beats a hash map. A log's floor is its
+    /// first seq not collected; messages about dots below it are stale.
+    instances: Vec<SlotLog<Instance>>,
     gc: GcTracker,
-    /// Per origin (index `id - 1`): every dot up to this seq was garbage
-    /// collected; messages about them are stale.
-    collected: Vec<u64>,
     gc_interval_ns: u64,
 }
 
@@ -150,6 +151,18 @@ pub const MAX_PROCESSES: usize = synod::MAX_PROCESSES;
 /// quorum `floor(n/2) + f`, 1 for a majority.
 fn threshold(n: usize, quorum: ProcessSet) -> usize {
     quorum.len().saturating_sub(n / 2)
+}
+
+/// Most dots of one origin above its collected floor that a process keeps
+/// state for: a message about a dot further ahead cannot come from a
+/// correct process of a run that fits in memory, and is ignored rather
+/// than allocating its way there.
+const MAX_DOTS_AHEAD: u64 = 1 << 24;
+
+/// `dots` as a dependency set; the empty set shares one static allocation
+/// (most commands have no dependencies without contention).
+fn deps_of(dots: Vec<Dot>) -> Deps {
+    if dots.is_empty() { Deps::default() } else { dots.into() }
 }
 
 /// True for a command NFR treats as a read (§7.2): one key, read-only.
@@ -170,34 +183,38 @@ impl Atlas {
     /// Dots whose state this process still holds (not yet garbage
     /// collected).
     pub fn instances(&self) -> usize {
-        self.instances.len()
+        self.instances.iter().map(SlotLog::len).sum()
     }
 
-    /// True if messages about `dot` may still matter: its origin is a
-    /// process of the shard and it was not garbage collected.
-    fn is_live(collected: &[u64], dot: Dot) -> bool {
-        let origin = dot.origin.0 as usize;
-        origin >= 1 && collected.get(origin - 1).is_some_and(|&floor| dot.seq > floor)
+    /// The log of `dot`'s origin, if it is a process of the shard.
+    fn log(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut SlotLog<Instance>> {
+        let index = usize::try_from(dot.origin.0.checked_sub(1)?).ok()?;
+        instances.get_mut(index)
     }
 
-    /// The state of `dot`, created if new; `None` if the dot is stale or
-    /// foreign.
-    fn instance<'a>(
-        instances: &'a mut FixedHashMap<Dot, Instance>,
-        collected: &[u64],
-        dot: Dot,
-    ) -> Option<&'a mut Instance> {
-        if !Atlas::is_live(collected, dot) {
+    /// The state of `dot`, if this process holds it.
+    fn existing(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut Instance> {
+        Atlas::log(instances, dot)?.get_mut(dot.seq)
+    }
+
+    /// The state of `dot`, created if new; `None` if the dot was garbage
+    /// collected (stale message) or is not a dot of this shard.
+    fn instance(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut Instance> {
+        let log = Atlas::log(instances, dot)?;
+        if dot.seq < log.floor() || dot.seq - log.floor() >= MAX_DOTS_AHEAD {
             return None;
         }
-        Some(instances.entry(dot).or_insert_with(Instance::new))
+        if log.get(dot.seq).is_none() {
+            let _ = log.insert(dot.seq, Instance::new());
+        }
+        log.get_mut(dot.seq)
     }
 
     /// §5 step 1.
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let deps: Deps = self.key_deps.conflicts(dot, &cmd, &[]).into();
+        let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &[]));
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
@@ -214,8 +231,8 @@ impl Atlas {
             counts: Vec::new(),
             proposed: None,
         }));
-        let fresh = self.instances.insert(dot, instance).is_none();
-        debug_assert!(fresh, "dot {dot} assigned twice");
+        let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
+        debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         out.send_to_each(&self.others, Message::MCollect { dot, cmd, deps: deps.clone(), quorum });
         self.handle_mcollectack(self.id, dot, deps, out);
     }
@@ -228,7 +245,7 @@ impl Atlas {
         if from != dot.origin || from == self.id {
             return; // only the coordinator sends its MCollect, to the others
         }
-        let Some(instance) = Atlas::instance(&mut self.instances, &self.collected, dot) else {
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
             return; // stale: committed everywhere and collected
         };
         if instance.status != Status::Start {
@@ -247,7 +264,7 @@ impl Atlas {
             return;
         }
         // §5 steps 2b-2c: the coordinator's deps are always included.
-        let deps: Deps = self.key_deps.conflicts(dot, &cmd, &past).into();
+        let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &past));
         instance.status = Status::Collect;
         instance.synod.set_initial(Value::command(deps.clone()));
         out.send(dot.origin, Message::MCollectAck { dot, deps });
@@ -255,7 +272,7 @@ impl Atlas {
 
     /// §5 step 3 (with §7.1 when `prune` is on).
     fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, out: &mut Outbox<Self>) {
-        let Some(instance) = self.instances.get_mut(&dot) else {
+        let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
             return;
         };
         let threshold = threshold(self.n, instance.quorum);
@@ -285,11 +302,11 @@ impl Atlas {
         // Fast iff every dep of the union was reported >= T times (an
         // empty union is fast).
         let fast = counts.iter().all(reported_enough);
-        let union: Deps = if self.options.prune {
+        let union = deps_of(if self.options.prune {
             counts.iter().filter(|entry| reported_enough(entry)).map(|&(dep, _)| dep).collect()
         } else {
             counts.iter().map(|&(dep, _)| dep).collect()
-        };
+        });
         let value = Value::command(union);
         if fast || self.options.prune {
             out.fast_path();
@@ -306,7 +323,7 @@ impl Atlas {
 
     /// §5 step 4.
     fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, value: Value, out: &mut Outbox<Self>) {
-        let Some(instance) = Atlas::instance(&mut self.instances, &self.collected, dot) else {
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
             return;
         };
         if let Some(decided) = &instance.decided {
@@ -319,7 +336,7 @@ impl Atlas {
 
     /// §5 step 5.
     fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
-        let Some(instance) = self.instances.get_mut(&dot) else {
+        let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
             return;
         };
         if instance.status == Status::Commit || !instance.synod.accepted_by(from, ballot, self.f + 1) {
@@ -333,7 +350,7 @@ impl Atlas {
 
     /// §5 step 6.
     fn handle_mcommit(&mut self, dot: Dot, value: Value, now: Time, out: &mut Outbox<Self>) {
-        let Some(instance) = Atlas::instance(&mut self.instances, &self.collected, dot) else {
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
             return; // committed everywhere and collected
         };
         match instance.status {
@@ -369,10 +386,10 @@ impl Atlas {
         if from.0 == 0 || from.index() >= self.n || committed.len() != self.n {
             return; // not a process of this shard
         }
-        let (instances, collected) = (&mut self.instances, &mut self.collected);
+        let instances = &mut self.instances;
         self.gc.report(from, committed, |dot| {
-            instances.remove(&dot);
-            collected[dot.origin.index()] = dot.seq;
+            // Stable dots come in order per origin: this pops the front.
+            instances[dot.origin.index()].discard_up_to(dot.seq);
         });
     }
 }
@@ -399,9 +416,8 @@ impl Protocol for Atlas {
             slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
             last_seq: 0,
             key_deps: KeyDeps::new(options.nfr),
-            instances: FixedHashMap::default(),
+            instances: (0..n).map(|_| SlotLog::new()).collect(),
             gc: GcTracker::new(n),
-            collected: vec![0; n],
             gc_interval_ns: setup.config.gc_interval_ns,
         };
         (atlas, GraphExecutor::new())
