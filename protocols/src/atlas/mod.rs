@@ -253,21 +253,25 @@ impl Atlas {
         }
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
-        // A dot already committed needs no reply (the coordinator counted
-        // its quorum without this process): keep the payload, commit.
-        if !quorum.contains(self.id) || instance.decided.is_some() {
-            // §5 step 2a: not registered in the §3 index.
-            instance.status = Status::Payload;
-            if let Some(value) = instance.decided.take() {
-                Atlas::commit(instance, &mut self.gc, dot, value, now, out);
+        if quorum.contains(self.id) {
+            // §5 steps 2b-2c: the coordinator's deps are always included.
+            let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &past));
+            if instance.decided.is_none() {
+                instance.status = Status::Collect;
+                instance.synod.set_initial(Value::command(deps.clone()));
+                out.send(dot.origin, Message::MCollectAck { dot, deps });
+                return;
             }
-            return;
+            // Already decided without this member (only recovery can do
+            // that): registered above, so later commands here still
+            // depend on it, but no reply is needed.
         }
-        // §5 steps 2b-2c: the coordinator's deps are always included.
-        let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &past));
-        instance.status = Status::Collect;
-        instance.synod.set_initial(Value::command(deps.clone()));
-        out.send(dot.origin, Message::MCollectAck { dot, deps });
+        // §5 step 2a (a non-member does not register the command in the
+        // §3 index), and any buffered MCommit.
+        instance.status = Status::Payload;
+        if let Some(value) = instance.decided.take() {
+            Atlas::commit(instance, &mut self.gc, dot, value, now, out);
+        }
     }
 
     /// §5 step 3 (with §7.1 when `prune` is on).

@@ -382,13 +382,26 @@ fn commit_before_collect_is_buffered() {
 
     let mut out = Outbox::new();
     outsider.handle(ProcessId(1), Message::MCommit { dot, value }, Time::ZERO, &mut out);
-    outsider.handle(ProcessId(1), collect, Time::ZERO, &mut out);
+    outsider.handle(ProcessId(1), collect.clone(), Time::ZERO, &mut out);
     assert!(out.effects().is_empty(), "duplicates ignored: {out:?}");
 
     // Not registered: 5's own command on the key has no dependency.
     let mut out = Outbox::new();
     outsider.submit(write(2, 7), Time::ZERO, &mut out);
     assert!(matches!(&sends(&out)[0].1, Message::MCollect { deps, .. } if deps.is_empty()));
+
+    // A fast-quorum member that learns the commit first (only recovery can
+    // decide without it) commits without replying, but does register it.
+    let mut member = process(2, 5, 1, Options::default());
+    let mut out = Outbox::new();
+    let value = Value::command(deps(&[]));
+    member.handle(ProcessId(1), Message::MCommit { dot, value }, Time::ZERO, &mut out);
+    member.handle(ProcessId(1), collect, Time::ZERO, &mut out);
+    assert_eq!(executions(&out).len(), 1);
+    assert!(sends(&out).is_empty(), "no ack for a decided dot");
+    let mut out = Outbox::new();
+    member.submit(write(3, 7), Time::ZERO, &mut out);
+    assert!(matches!(&sends(&out)[0].1, Message::MCollect { deps: d, .. } if **d == [dot]));
 }
 
 /// §5 step 2: a fast-quorum member registers the command and includes the
