@@ -3,6 +3,7 @@
 //! crate's [`ProtocolName`] is the one place that lists them, so the engine
 //! never names a protocol.
 
+pub mod atlas;
 pub mod fpaxos;
 pub mod shared;
 
@@ -15,16 +16,24 @@ use std::str::FromStr;
 pub enum ProtocolName {
     /// Flexible Paxos with a fixed leader (`fpaxos.md`).
     FPaxos,
+    /// Atlas: leaderless, fast path when every dependency was reported by
+    /// `f` fast-quorum processes (`atlas.md`).
+    Atlas,
+    /// Janus*: the Atlas configuration with the read/write distinction
+    /// and partial replication (`atlas.md` §8); the same implementation.
+    Janus,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
-    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos];
+    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos, ProtocolName::Atlas, ProtocolName::Janus];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "fpaxos",
+            ProtocolName::Atlas => "atlas",
+            ProtocolName::Janus => "janus",
         }
     }
 
@@ -32,6 +41,13 @@ impl ProtocolName {
     pub fn description(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "Flexible Paxos: one leader, replication quorum f+1",
+            ProtocolName::Atlas => {
+                "Atlas: leaderless, fast quorum n/2+f, fast path if every dependency was reported f times"
+            }
+            ProtocolName::Janus => {
+                "Janus*: Atlas with read/write distinction and partial replication; \
+                 on one shard (no partial replication yet) it runs exactly Atlas"
+            }
         }
     }
 
@@ -39,6 +55,7 @@ impl ProtocolName {
     pub fn has_leader(self) -> bool {
         match self {
             ProtocolName::FPaxos => true,
+            ProtocolName::Atlas | ProtocolName::Janus => false,
         }
     }
 
@@ -47,6 +64,7 @@ impl ProtocolName {
     pub fn check(self, n: usize, f: usize) -> Result<(), String> {
         match self {
             ProtocolName::FPaxos => fpaxos::FPaxos::check(n, f),
+            ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::check(n, f),
         }
     }
 
@@ -59,9 +77,12 @@ impl ProtocolName {
     /// Runs one simulation of this protocol with its options taken from
     /// `options`; see [`ProtocolName::run`].
     pub fn run_with(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
-        let _ = options; // FPaxos has no options
         match self {
             ProtocolName::FPaxos => Simulation::<fpaxos::FPaxos>::new(config).run(),
+            ProtocolName::Atlas => Simulation::<atlas::Atlas>::with_options(config, &options.atlas).run(),
+            // Janus* is an Atlas configuration (atlas.md §8): same type,
+            // its own options.
+            ProtocolName::Janus => Simulation::<atlas::Atlas>::with_options(config, &options.janus).run(),
         }
     }
 }
@@ -75,7 +96,12 @@ impl fmt::Display for ProtocolName {
 /// Every protocol's own options (the flags its spec defines), each read
 /// only by its protocol.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProtocolOptions {}
+pub struct ProtocolOptions {
+    /// Atlas's options (`atlas.md` §7).
+    pub atlas: atlas::Options,
+    /// Janus*'s options: Atlas's, since Janus* is an Atlas configuration.
+    pub janus: atlas::Options,
+}
 
 /// An unknown protocol name, with the valid ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +120,9 @@ impl FromStr for ProtocolName {
     type Err = UnknownProtocol;
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
+        if name.eq_ignore_ascii_case("janus*") {
+            return Ok(ProtocolName::Janus); // its name in the papers
+        }
         ProtocolName::ALL
             .iter()
             .copied()

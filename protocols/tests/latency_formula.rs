@@ -63,6 +63,7 @@ fn fixed_quorum_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<
 }
 
 /// A coordinator at each site waits for the `size`-th fastest reply.
+#[allow(dead_code)] // Caesar's formula: unused until Caesar is wired in
 fn first_replies_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<u64> {
     sites
         .iter()
@@ -79,6 +80,10 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
     let n = sites.len();
     match protocol {
         ProtocolName::FPaxos => fpaxos_latency_ns(matrix, sites, leader, f),
+        // Fixed fast quorum FQ = floor(n/2) + f, conflict-free: always fast.
+        ProtocolName::Atlas | ProtocolName::Janus => {
+            fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f))
+        }
     }
 }
 

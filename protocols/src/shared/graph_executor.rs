@@ -49,6 +49,18 @@ pub struct GraphExecutor {
     /// yet, by that dependency (which may have been committed since, and
     /// then still blocks them until it executes).
     waiting_on: FixedHashMap<Dot, Vec<Dot>>,
+    /// Buffers of `search`, kept between searches so that each one does
+    /// not allocate and grow them again (always empty between searches).
+    scratch: Scratch,
+}
+
+/// A search's working state: Tarjan's per-vertex state, its stack, and
+/// the explicit call stack of (vertex, next dependency to look at).
+#[derive(Debug, Default)]
+struct Scratch {
+    visits: FixedHashMap<Dot, Visit>,
+    stack: Vec<Dot>,
+    calls: Vec<(Dot, usize)>,
 }
 
 /// Per-search Tarjan state of one vertex.
@@ -78,17 +90,30 @@ impl GraphExecutor {
     /// Searches from `root`; executes every component that closes. Returns
     /// the dependency the search stopped at, if one was not committed.
     fn search(&mut self, root: Dot, apply: &mut Apply<'_>, executed_now: &mut Vec<Dot>) -> Option<Dot> {
-        let mut visits: FixedHashMap<Dot, Visit> = FixedHashMap::default();
-        let mut stack: Vec<Dot> = Vec::new();
-        // (vertex, next dependency to look at)
-        let mut calls: Vec<(Dot, usize)> = Vec::new();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let missing = self.search_with(&mut scratch, root, apply, executed_now);
+        scratch.visits.clear();
+        scratch.stack.clear();
+        scratch.calls.clear();
+        self.scratch = scratch;
+        missing
+    }
+
+    fn search_with(
+        &mut self,
+        scratch: &mut Scratch,
+        root: Dot,
+        apply: &mut Apply<'_>,
+        executed_now: &mut Vec<Dot>,
+    ) -> Option<Dot> {
+        let Scratch { visits, stack, calls } = scratch;
         let mut next_index = 0u32;
         let mut visit = |dot: Dot, visits: &mut FixedHashMap<Dot, Visit>, stack: &mut Vec<Dot>| {
             visits.insert(dot, Visit { index: next_index, low: next_index, on_stack: true });
             stack.push(dot);
             next_index += 1;
         };
-        visit(root, &mut visits, &mut stack);
+        visit(root, visits, stack);
         calls.push((root, 0));
         while let Some(&(vertex, position)) = calls.last() {
             let deps = &self.vertices[&vertex].deps;
@@ -102,7 +127,7 @@ impl GraphExecutor {
                 }
                 match visits.get(&dep).copied() {
                     None => {
-                        visit(dep, &mut visits, &mut stack);
+                        visit(dep, visits, stack);
                         calls.push((dep, 0));
                     }
                     Some(seen) if seen.on_stack => {
@@ -148,13 +173,25 @@ impl Executor for GraphExecutor {
         if self.executed.contains(dot) || self.vertices.contains_key(&dot) {
             return; // committed twice (recovery): the value is the same
         }
-        self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
+        let mut to_try = Vec::new();
+        if info.deps.iter().all(|&dep| dep == dot || self.executed.contains(dep)) {
+            // The common case without contention: every dependency has
+            // executed, so the vertex is a component of its own and a
+            // search would only find that out. Run it now.
+            if let Some(cmd) = &info.cmd {
+                apply.apply(cmd, now);
+            }
+            self.executed.insert(dot);
+            to_try.extend(self.waiting_on.remove(&dot).unwrap_or_default());
+        } else {
+            self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
+            to_try.push(dot);
+        }
         // Search from the new vertex; what waited for it reaches it, so it
         // can only progress once it executes: every unexecuted vertex
         // waits on exactly one dot, and is retried when that dot executes.
         // (Retrying waiters at every commit makes a chain committed
         // backwards cubic.)
-        let mut to_try = vec![dot];
         let mut executed_now = Vec::new();
         while let Some(vertex) = to_try.pop() {
             if !self.vertices.contains_key(&vertex) {

@@ -1,0 +1,459 @@
+//! Atlas: leaderless SMR with a flexible fast path (atlas.md), and its
+//! Janus* configuration.
+//!
+//! Every command is committed with a set of dependencies: the conflicting
+//! commands it must execute after (or together with, in one strongly
+//! connected component). The coordinator sends the command to everyone;
+//! the members of its fast quorum (its `floor(n/2) + f` closest) each add
+//! the latest conflicting commands they know of to the coordinator's own
+//! dependencies. Unlike EPaxos the replies need not be identical: the
+//! union commits on the fast path if every dependency in it was reported by
+//! at least `T = |quorum| - floor(n/2)` members (`f` normally), otherwise
+//! after one single-decree Flexible Paxos round with the coordinator's
+//! `f + 1` closest. The dependency-graph executor runs commands in
+//! dependency order.
+//!
+//! This module covers one shard: the commit protocol (§5), its execution
+//! (§6, `shared::graph_executor`), both options of §7 and garbage
+//! collection (§10). Partial replication (§8) and recovery (§9) come with
+//! later issues; each dot keeps its acceptor state (`Synod<Value>`,
+//! ballot 0 holding the dependencies this process computed) so recovery can
+//! be added without changing the commit path.
+//!
+//! **Janus\*** (§8) is this protocol in a configuration, not a second
+//! implementation: Atlas with the read/write distinction (reads do not
+//! depend on reads, §3, always on here) over partial replication.
+//! `ProtocolName::Janus` runs this same type with its own [`Options`];
+//! until the engine has shards it behaves exactly like Atlas.
+
+mod message;
+#[cfg(test)]
+mod tests;
+
+pub use message::{Deps, Message, ProcessSet, Timer, Value};
+
+use crate::shared::dot::Dot;
+use crate::shared::gc::GcTracker;
+use crate::shared::graph_executor::{Committed, GraphExecutor};
+use crate::shared::key_deps::KeyDeps;
+use crate::shared::quorum;
+use crate::shared::slot_log::SlotLog;
+use crate::shared::synod::{self, Ballot, Synod};
+use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
+use sim_core::{Command, ProcessId, Time};
+use std::sync::Arc;
+
+/// Atlas's options (atlas.md §7), the same for Atlas and Janus*.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// §7.2 non-fault-tolerant reads: a single-key read-only command uses
+    /// the closest majority as its fast quorum (`T = 1`, always fast), and
+    /// writes do not depend on reads.
+    pub nfr: bool,
+    /// §7.1 dependency pruning, UNSAFE in general (its safety conditions
+    /// are not in any source we have): at the end of the collect phase,
+    /// commit on the fast path only the dependencies reported at least `T`
+    /// times, dropping the others.
+    pub prune: bool,
+}
+
+/// Where a dot is in the commit protocol at this process (atlas.md §4;
+/// `RECOVER` arrives with recovery).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// No MCollect yet (an MCommit or MConsensus may have come first).
+    Start,
+    /// The payload is known, but this process is not in the fast quorum.
+    Payload,
+    /// This process computed (and reported) its dependencies.
+    Collect,
+    /// Committed; only the value is kept, until garbage collection.
+    Commit,
+}
+
+/// The coordinator's bookkeeping for a dot it submitted.
+#[derive(Debug)]
+struct Coordinator {
+    /// When the client's command arrived, for the commit latency.
+    submitted_at: Time,
+    /// Fast-quorum members whose MCollectAck was counted.
+    replied: ProcessSet,
+    /// `count[d]`: how many members reported `d` (a short list: a
+    /// command's dependencies are a few dots per key).
+    counts: Vec<(Dot, u32)>,
+    /// The value proposed on the slow path, committed once `f + 1`
+    /// acceptors accepted it.
+    proposed: Option<Value>,
+}
+
+/// One dot's state at one process.
+#[derive(Debug)]
+struct Instance {
+    status: Status,
+    /// Dropped at commit: the executor holds its own reference.
+    cmd: Option<Arc<Command>>,
+    quorum: ProcessSet,
+    /// Acceptor (and, at the coordinator on the slow path, proposer).
+    synod: Synod<Value>,
+    /// In `Start`: an MCommit that arrived before the MCollect. In
+    /// `Commit`: the committed value (answers late MConsensus).
+    decided: Option<Value>,
+    coordinator: Option<Box<Coordinator>>,
+}
+
+impl Instance {
+    fn new() -> Instance {
+        Instance {
+            status: Status::Start,
+            cmd: None,
+            quorum: ProcessSet::default(),
+            synod: Synod::new(Value::command(Deps::default())),
+            decided: None,
+            coordinator: None,
+        }
+    }
+}
+
+/// One Atlas (or Janus*) process.
+#[derive(Debug)]
+pub struct Atlas {
+    id: ProcessId,
+    n: usize,
+    f: usize,
+    options: Options,
+    processes: Vec<ProcessId>,
+    /// Every process but this one (MCollect and GC targets).
+    others: Vec<ProcessId>,
+    /// The closest `floor(n/2) + f` (§2 FQ).
+    fast_quorum: ProcessSet,
+    /// The closest majority: NFR reads' fast quorum (§7.2).
+    read_quorum: ProcessSet,
+    /// The closest `f + 1` (§2 SQ), in distance order.
+    slow_quorum: Vec<ProcessId>,
+    /// Last seq this process gave a dot it coordinates.
+    last_seq: u64,
+    /// §3 index of the latest command per key.
+    key_deps: KeyDeps,
+    /// Per-dot state until garbage collection, per origin (index
+    /// `id - 1`) by seq: dots of one origin arrive nearly in order and are
+    /// collected in order, so a log beats a hash map. A log's floor is its
+    /// first seq not collected; messages about dots below it are stale.
+    instances: Vec<SlotLog<Instance>>,
+    gc: GcTracker,
+    gc_interval_ns: u64,
+}
+
+/// The most processes a shard may have (process sets and Synod acks are
+/// 64-bit sets).
+pub const MAX_PROCESSES: usize = synod::MAX_PROCESSES;
+
+/// Fast-path threshold (§2): `T = |quorum| - floor(n/2)`; `f` for the fast
+/// quorum `floor(n/2) + f`, 1 for a majority.
+fn threshold(n: usize, quorum: ProcessSet) -> usize {
+    quorum.len().saturating_sub(n / 2)
+}
+
+/// Most dots of one origin above its collected floor that a process keeps
+/// state for: a message about a dot further ahead cannot come from a
+/// correct process of a run that fits in memory, and is ignored rather
+/// than allocating its way there.
+const MAX_DOTS_AHEAD: u64 = 1 << 24;
+
+/// `dots` as a dependency set; the empty set shares one static allocation
+/// (most commands have no dependencies without contention).
+fn deps_of(dots: Vec<Dot>) -> Deps {
+    if dots.is_empty() { Deps::default() } else { dots.into() }
+}
+
+/// True for a command NFR treats as a read (§7.2): one key, read-only.
+fn is_single_key_read(cmd: &Command) -> bool {
+    cmd.ops.len() == 1 && cmd.is_read_only()
+}
+
+impl Atlas {
+    /// Checks the rules Atlas puts on a configuration: `1 <= f <= n/2`
+    /// (specs README §1.1) and at most [`MAX_PROCESSES`] processes.
+    pub fn check(n: usize, f: usize) -> Result<(), String> {
+        if n > MAX_PROCESSES {
+            return Err(format!("Atlas supports at most {MAX_PROCESSES} processes, got n = {n}"));
+        }
+        quorum::check_f(n, f)
+    }
+
+    /// Dots whose state this process still holds (not yet garbage
+    /// collected).
+    pub fn instances(&self) -> usize {
+        self.instances.iter().map(SlotLog::len).sum()
+    }
+
+    /// The log of `dot`'s origin, if it is a process of the shard.
+    fn log(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut SlotLog<Instance>> {
+        let index = usize::try_from(dot.origin.0.checked_sub(1)?).ok()?;
+        instances.get_mut(index)
+    }
+
+    /// The state of `dot`, if this process holds it.
+    fn existing(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut Instance> {
+        Atlas::log(instances, dot)?.get_mut(dot.seq)
+    }
+
+    /// The state of `dot`, created if new; `None` if the dot was garbage
+    /// collected (stale message) or is not a dot of this shard.
+    fn instance(instances: &mut [SlotLog<Instance>], dot: Dot) -> Option<&mut Instance> {
+        let log = Atlas::log(instances, dot)?;
+        if dot.seq < log.floor() || dot.seq - log.floor() >= MAX_DOTS_AHEAD {
+            return None;
+        }
+        if log.get(dot.seq).is_none() {
+            let _ = log.insert(dot.seq, Instance::new());
+        }
+        log.get_mut(dot.seq)
+    }
+
+    /// §5 step 1.
+    fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.last_seq += 1;
+        let dot = Dot { origin: self.id, seq: self.last_seq };
+        let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &[]));
+        let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
+        // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
+        // here rather than sent to itself: the engine would deliver it
+        // before anything else anyway, and this way no ack can ever find
+        // the coordinator still in `Start`.
+        let mut instance = Instance::new();
+        instance.status = Status::Collect;
+        instance.cmd = Some(cmd.clone());
+        instance.quorum = quorum;
+        instance.synod.set_initial(Value::command(deps.clone()));
+        instance.coordinator = Some(Box::new(Coordinator {
+            submitted_at: now,
+            replied: ProcessSet::default(),
+            counts: Vec::new(),
+            proposed: None,
+        }));
+        let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
+        debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
+        out.send_to_each(&self.others, Message::MCollect { dot, cmd, deps: deps.clone(), quorum });
+        self.handle_mcollectack(self.id, dot, deps, out);
+    }
+
+    /// §5 step 2, for `collect`, an MCollect.
+    fn handle_mcollect(&mut self, from: ProcessId, collect: Message, now: Time, out: &mut Outbox<Self>) {
+        let Message::MCollect { dot, cmd, deps: past, quorum } = collect else {
+            return;
+        };
+        if from != dot.origin || from == self.id {
+            return; // only the coordinator sends its MCollect, to the others
+        }
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
+            return; // stale: committed everywhere and collected
+        };
+        if instance.status != Status::Start {
+            return; // duplicate
+        }
+        instance.cmd = Some(cmd.clone());
+        instance.quorum = quorum;
+        if quorum.contains(self.id) {
+            // §5 steps 2b-2c: the coordinator's deps are always included.
+            let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &past));
+            if instance.decided.is_none() {
+                instance.status = Status::Collect;
+                instance.synod.set_initial(Value::command(deps.clone()));
+                out.send(dot.origin, Message::MCollectAck { dot, deps });
+                return;
+            }
+            // Already decided without this member (only recovery can do
+            // that): registered above, so later commands here still
+            // depend on it, but no reply is needed.
+        }
+        // §5 step 2a (a non-member does not register the command in the
+        // §3 index), and any buffered MCommit.
+        instance.status = Status::Payload;
+        if let Some(value) = instance.decided.take() {
+            Atlas::commit(instance, &mut self.gc, dot, value, now, out);
+        }
+    }
+
+    /// §5 step 3 (with §7.1 when `prune` is on).
+    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, out: &mut Outbox<Self>) {
+        let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
+            return;
+        };
+        let threshold = threshold(self.n, instance.quorum);
+        let Some(coordinator) = instance.coordinator.as_mut() else {
+            return; // not the coordinator, or already committed
+        };
+        if instance.status != Status::Collect
+            || !instance.quorum.contains(from)
+            || coordinator.replied.contains(from)
+            || coordinator.replied.len() == instance.quorum.len()
+        {
+            return; // stale, foreign or duplicate
+        }
+        coordinator.replied.insert(from);
+        for &dep in deps.iter() {
+            match coordinator.counts.iter_mut().find(|(counted, _)| *counted == dep) {
+                Some((_, count)) => *count += 1,
+                None => coordinator.counts.push((dep, 1)),
+            }
+        }
+        if coordinator.replied.len() < instance.quorum.len() {
+            return;
+        }
+        let mut counts = std::mem::take(&mut coordinator.counts);
+        counts.sort_unstable_by_key(|&(dep, _)| dep);
+        let reported_enough = |&(_, count): &(Dot, u32)| count as usize >= threshold;
+        // Fast iff every dep of the union was reported >= T times (an
+        // empty union is fast).
+        let fast = counts.iter().all(reported_enough);
+        let union = deps_of(if self.options.prune {
+            counts.iter().filter(|entry| reported_enough(entry)).map(|&(dep, _)| dep).collect()
+        } else {
+            counts.iter().map(|&(dep, _)| dep).collect()
+        });
+        let value = Value::command(union);
+        if fast || self.options.prune {
+            out.fast_path();
+            out.send_to_each(&self.processes, Message::MCommit { dot, value });
+        } else {
+            // Ballot `c` (the coordinator's id) needs no prepare phase.
+            let ballot = Ballot::from(self.id.0);
+            instance.synod.propose(ballot);
+            coordinator.proposed = Some(value.clone());
+            out.slow_path();
+            out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, value });
+        }
+    }
+
+    /// §5 step 4.
+    fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, value: Value, out: &mut Outbox<Self>) {
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
+            return;
+        };
+        if let Some(decided) = &instance.decided {
+            // Committed here (or the commit is buffered): tell the proposer.
+            out.send(from, Message::MCommit { dot, value: decided.clone() });
+        } else if instance.synod.accept(ballot, value) {
+            out.send(from, Message::MConsensusAck { dot, ballot });
+        }
+    }
+
+    /// §5 step 5.
+    fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
+        let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
+            return;
+        };
+        if instance.status == Status::Commit || !instance.synod.accepted_by(from, ballot, self.f + 1) {
+            return; // committed, stale, duplicate, or not enough acks yet
+        }
+        // Chosen: commit the value this process proposed at `ballot`.
+        if let Some(value) = instance.coordinator.as_mut().and_then(|coordinator| coordinator.proposed.take()) {
+            out.send_to_each(&self.processes, Message::MCommit { dot, value });
+        }
+    }
+
+    /// §5 step 6.
+    fn handle_mcommit(&mut self, dot: Dot, value: Value, now: Time, out: &mut Outbox<Self>) {
+        let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
+            return; // committed everywhere and collected
+        };
+        match instance.status {
+            Status::Commit => {}
+            Status::Start => {
+                // Before the MCollect: keep it until the payload arrives.
+                instance.decided.get_or_insert(value);
+            }
+            Status::Payload | Status::Collect => Atlas::commit(instance, &mut self.gc, dot, value, now, out),
+        }
+    }
+
+    /// Commits `dot` with `value` here: hands it to the executor, records
+    /// it for GC and, at the coordinator, reports the metrics.
+    fn commit(instance: &mut Instance, gc: &mut GcTracker, dot: Dot, value: Value, now: Time, out: &mut Outbox<Self>) {
+        debug_assert!(matches!(instance.status, Status::Payload | Status::Collect));
+        instance.status = Status::Commit;
+        let cmd = instance.cmd.take();
+        debug_assert!(cmd.is_some(), "committing {dot} without its payload");
+        let cmd = if value.is_noop { None } else { cmd };
+        if let Some(coordinator) = instance.coordinator.take() {
+            out.commit_latency(now.since(coordinator.submitted_at));
+            out.dependencies(value.deps.len());
+        }
+        out.execute(Committed { dot, cmd, deps: value.deps.to_vec(), order: 0 });
+        instance.decided = Some(value);
+        gc.committed(dot);
+    }
+
+    /// §10: `from` committed every dot up to `committed[origin]`; dots
+    /// every process committed are deleted here.
+    fn handle_garbage_collection(&mut self, from: ProcessId, committed: &[u64]) {
+        if from.0 == 0 || from.index() >= self.n || committed.len() != self.n {
+            return; // not a process of this shard
+        }
+        let instances = &mut self.instances;
+        self.gc.report(from, committed, |dot| {
+            // Stable dots come in order per origin: this pops the front.
+            instances[dot.origin.index()].discard_up_to(dot.seq);
+        });
+    }
+}
+
+impl Protocol for Atlas {
+    type Message = Message;
+    type Timer = Timer;
+    type Executor = GraphExecutor;
+    type Options = Options;
+
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, GraphExecutor) {
+        let n = setup.n();
+        let f = setup.config.f;
+        debug_assert!(Atlas::check(n, f).is_ok());
+        let atlas = Atlas {
+            id: setup.id,
+            n,
+            f,
+            options: *options,
+            processes: setup.processes.clone(),
+            others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
+            fast_quorum: ProcessSet::from_ids(setup.closest(quorum::leaderless_fast(n, f))),
+            read_quorum: ProcessSet::from_ids(setup.closest(quorum::majority(n))),
+            slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
+            last_seq: 0,
+            key_deps: KeyDeps::new(options.nfr),
+            instances: (0..n).map(|_| SlotLog::new()).collect(),
+            gc: GcTracker::new(n),
+            gc_interval_ns: setup.config.gc_interval_ns,
+        };
+        (atlas, GraphExecutor::new())
+    }
+
+    fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
+        out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.handle_submit(cmd, now, out);
+    }
+
+    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        match msg {
+            collect @ Message::MCollect { .. } => self.handle_mcollect(from, collect, now, out),
+            Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, out),
+            Message::MCommit { dot, value } => self.handle_mcommit(dot, value, now, out),
+            Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, out),
+            Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
+            Message::MGarbageCollection { committed } => self.handle_garbage_collection(from, &committed),
+        }
+    }
+
+    fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
+        match timer {
+            Timer::GarbageCollection => {
+                let committed = self.gc.frontier();
+                self.handle_garbage_collection(self.id, &committed);
+                out.send_to_each(&self.others, Message::MGarbageCollection { committed });
+                out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
+            }
+        }
+    }
+}
