@@ -154,6 +154,17 @@ impl Executor for GraphExecutor {
         if self.executed.contains(dot) || self.vertices.contains_key(&dot) {
             return; // committed twice (recovery): the value is the same
         }
+        // The common case: every dependency has executed and nothing waits
+        // for this command, so it is a component of its own and runs now,
+        // without entering the graph (no search, no allocation).
+        if !self.waiting_on.contains_key(&dot) && info.deps.iter().all(|&dep| dep == dot || self.executed.contains(dep))
+        {
+            if let Some(cmd) = &info.cmd {
+                apply.apply(cmd, now);
+            }
+            self.executed.insert(dot);
+            return;
+        }
         self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
         // Search from the new vertex; what waited for it reaches it, so it
         // can only progress once it executes: every unexecuted vertex
