@@ -55,7 +55,7 @@ impl KeyDeps {
                 if !self.nfr {
                     // The write depends on every read since the last write,
                     // so later commands reach them through it.
-                    deps.extend(latest.reads.drain(..));
+                    deps.append(&mut latest.reads);
                 }
                 latest.write = Some(dot);
             }
