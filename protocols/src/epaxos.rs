@@ -240,6 +240,11 @@ struct OriginLog<T> {
     len: usize,
 }
 
+/// How far above its origin's floor a dot may be stored: far more dots
+/// than are ever in flight. A message naming a dot beyond it is ignored
+/// rather than allocating the gap.
+const MAX_DOTS_AHEAD: u64 = 1 << 22;
+
 impl<T> DotLog<T> {
     fn new(n: usize) -> DotLog<T> {
         DotLog((0..n).map(|_| OriginLog { base: 1, entries: VecDeque::new(), len: 0 }).collect())
@@ -255,15 +260,22 @@ impl<T> DotLog<T> {
         log.entries.get_mut(usize::try_from(dot.seq.checked_sub(log.base)?).ok()?)?.as_mut()
     }
 
-    /// Stores `value` unless `dot` is below its origin's floor, its origin
-    /// is unknown, or it is already there; false if refused.
+    /// True if `dot` can be stored: its origin is known and it is at or
+    /// above its origin's floor, by less than `MAX_DOTS_AHEAD`.
+    fn in_range(&self, dot: Dot) -> bool {
+        self.0
+            .get(dot.origin.index())
+            .is_some_and(|log| dot.seq.checked_sub(log.base).is_some_and(|offset| offset < MAX_DOTS_AHEAD))
+    }
+
+    /// Stores `value` if `dot` is in range and not there yet; false if
+    /// refused.
     fn insert(&mut self, dot: Dot, value: T) -> bool {
-        let Some(log) = self.0.get_mut(dot.origin.index()) else {
+        if !self.in_range(dot) {
             return false;
-        };
-        let Some(Ok(offset)) = dot.seq.checked_sub(log.base).map(usize::try_from) else {
-            return false;
-        };
+        }
+        let log = &mut self.0[dot.origin.index()];
+        let offset = (dot.seq - log.base) as usize; // < MAX_DOTS_AHEAD
         if offset >= log.entries.len() {
             // Dots arrive nearly in order: usually this pushes one entry.
             log.entries.resize_with(offset, || None);
@@ -510,10 +522,11 @@ impl EPaxos {
         deps: Arc<[Dot]>,
         out: &mut Outbox<Self>,
     ) {
-        if self.instances.is_discarded(dot) || self.instances.get(dot).is_some() {
-            // A duplicate, or the instance is past PREACCEPTED here (a
-            // Commit overtook the PreAccept). A PreAccept at a higher
-            // ballot only comes from recovery (§7.2e), not implemented yet.
+        if !self.instances.in_range(dot) || self.instances.get(dot).is_some() {
+            // Collected (or bogus), a duplicate, or the instance is past
+            // PREACCEPTED here (a Commit overtook the PreAccept). A
+            // PreAccept at a higher ballot only comes from recovery
+            // (§7.2e), not implemented yet.
             return;
         }
         let seq = self.index_new(&cmd, seq);
@@ -647,8 +660,8 @@ impl EPaxos {
         deps: Arc<[Dot]>,
         out: &mut Outbox<Self>,
     ) {
-        if self.instances.is_discarded(dot) {
-            return;
+        if !self.instances.in_range(dot) {
+            return; // collected (or bogus)
         }
         match self.instances.get_mut(dot) {
             Some(instance) => {
@@ -722,8 +735,8 @@ impl EPaxos {
     /// executor. The Commit carries the command, so a Commit that arrives
     /// before (or instead of) the PreAccept needs no buffering.
     fn handle_commit(&mut self, dot: Dot, cmd: Arc<Command>, seq: u64, deps: Arc<[Dot]>, out: &mut Outbox<Self>) {
-        if self.instances.is_discarded(dot) {
-            return; // committed and collected long ago
+        if !self.instances.in_range(dot) {
+            return; // committed and collected long ago (or bogus)
         }
         match self.instances.get_mut(dot) {
             Some(instance) => {
@@ -1329,6 +1342,25 @@ mod tests {
         assert_eq!(log.discard(Dot::new(1, 5)), None, "past the end");
         assert!(log.is_discarded(Dot::new(1, 5)) && log.insert(Dot::new(1, 6), 'f'));
         assert_eq!((log.len(), log.get(Dot::new(1, 6))), (1, Some(&'f')));
+    }
+
+    /// Messages naming dots of unknown origins or absurdly far ahead are
+    /// ignored, not stored.
+    #[test]
+    fn bogus_dots_are_ignored() {
+        let mut replica = process(2, 5);
+        for dot in [Dot::new(9, 1), Dot::new(1, u64::MAX), Dot::new(1, MAX_DOTS_AHEAD + 1)] {
+            let msgs = [
+                Message::PreAccept { dot, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
+                Message::Accept { dot, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
+                Message::Commit { dot, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
+            ];
+            for msg in msgs {
+                assert!(deliver(&mut replica, 1, msg).effects().is_empty(), "{dot}");
+            }
+        }
+        assert_eq!((replica.instances_len(), replica.indexed_keys()), (0, 0));
+        assert!(replica.instances.in_range(Dot::new(1, MAX_DOTS_AHEAD)));
     }
 
     #[test]
