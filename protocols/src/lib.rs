@@ -4,6 +4,7 @@
 //! never names a protocol.
 
 pub mod atlas;
+pub mod epaxos;
 pub mod fpaxos;
 pub mod shared;
 
@@ -22,11 +23,14 @@ pub enum ProtocolName {
     /// Janus*: the Atlas configuration with the read/write distinction
     /// and partial replication (`atlas.md` §8); the same implementation.
     Janus,
+    /// Egalitarian Paxos (`epaxos.md`).
+    EPaxos,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
-    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos, ProtocolName::Atlas, ProtocolName::Janus];
+    pub const ALL: &'static [ProtocolName] =
+        &[ProtocolName::FPaxos, ProtocolName::Atlas, ProtocolName::Janus, ProtocolName::EPaxos];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +38,7 @@ impl ProtocolName {
             ProtocolName::FPaxos => "fpaxos",
             ProtocolName::Atlas => "atlas",
             ProtocolName::Janus => "janus",
+            ProtocolName::EPaxos => "epaxos",
         }
     }
 
@@ -48,6 +53,10 @@ impl ProtocolName {
                 "Janus*: Atlas with read/write distinction and partial replication; \
                  on one shard (no partial replication yet) it runs exactly Atlas"
             }
+            ProtocolName::EPaxos => {
+                "EPaxos: leaderless; fast path on identical replies of the closest floor(n/2)+floor((floor(n/2)+1)/2), \
+                 else an accept round to a majority; always tolerates a minority (ignores f)"
+            }
         }
     }
 
@@ -56,6 +65,7 @@ impl ProtocolName {
         match self {
             ProtocolName::FPaxos => true,
             ProtocolName::Atlas | ProtocolName::Janus => false,
+            ProtocolName::EPaxos => false,
         }
     }
 
@@ -65,6 +75,7 @@ impl ProtocolName {
         match self {
             ProtocolName::FPaxos => fpaxos::FPaxos::check(n, f),
             ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::check(n, f),
+            ProtocolName::EPaxos => epaxos::EPaxos::check(n, f),
         }
     }
 
@@ -83,6 +94,7 @@ impl ProtocolName {
             // Janus* is an Atlas configuration (atlas.md §8): same type,
             // its own options.
             ProtocolName::Janus => Simulation::<atlas::Atlas>::with_options(config, &options.janus).run(),
+            ProtocolName::EPaxos => Simulation::<epaxos::EPaxos>::with_options(config, &options.epaxos).run(),
         }
     }
 }
@@ -101,6 +113,8 @@ pub struct ProtocolOptions {
     pub atlas: atlas::Options,
     /// Janus*'s options: Atlas's, since Janus* is an Atlas configuration.
     pub janus: atlas::Options,
+    /// EPaxos's options.
+    pub epaxos: epaxos::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

@@ -49,3 +49,8 @@ fn atlas_under_contention() {
 fn janus_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Janus);
 }
+
+#[test]
+fn epaxos_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::EPaxos);
+}

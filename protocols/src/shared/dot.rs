@@ -1,7 +1,7 @@
 //! Command identifiers of leaderless protocols (specs README §1.2).
 
 use sim_core::ProcessId;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 
 /// A command's id: the process that coordinated it and that process's
@@ -28,45 +28,43 @@ impl fmt::Display for Dot {
     }
 }
 
-/// A set of dots stored as, per origin, a contiguous prefix `1..=n` plus a
-/// bitmap of the dots above it: compact for sets that fill up nearly in
-/// order, like the dots a process has committed or executed, and O(1) per
-/// operation even when one blocked dot leaves thousands above the gap (a
-/// command stuck in a dependency chain under contention).
+/// A set of dots stored as, per origin, a contiguous prefix `1..=n` plus
+/// the dots above a gap: compact for sets that fill up in order, like the
+/// dots a process has committed or executed.
 #[derive(Clone, Debug, Default)]
 pub struct DotSet {
-    /// Indexed by origin `id - 1`.
-    origins: Vec<OriginSet>,
+    /// By origin index.
+    origins: Vec<OriginDots>,
 }
 
-/// The seqs of one origin in a [`DotSet`].
+/// Dots above the prefix are bits in a window of 64-bit words: a blocked
+/// command can leave thousands of later dots above the gap (an EPaxos
+/// executor under contention), and a tree of them made inserts and lookups
+/// the most expensive part of a run. Dots beyond the window (only odd
+/// inputs get there) go to a tree, which bounds the window's memory.
 #[derive(Clone, Debug, Default)]
-struct OriginSet {
-    /// Seqs `1..=prefix` are in.
+struct OriginDots {
+    /// Dots `1..=prefix` are in.
     prefix: u64,
-    /// Bit `i` of `words[w]` stands for seq `base + 64*w + i`. `base` is
-    /// `1 + 64*k` with `base <= prefix + 1 < base + 64` (the word holding
-    /// `prefix + 1` is the first); seqs beyond the words are not in.
-    base: u64,
+    /// Word `j` of `words` holds dots `(first_word + j) * 64 ..`, bit `i`
+    /// for `+ i`; only bits above `prefix` mean anything.
+    first_word: u64,
     words: VecDeque<u64>,
+    /// Dots at least `WINDOW_WORDS` words above the first word.
+    far: BTreeSet<u64>,
 }
 
-/// Seqs per bitmap word.
-const WORD_BITS: u64 = 64;
+/// Most words a window holds (4 Mi dots, 512 KiB).
+const WINDOW_WORDS: u64 = 1 << 16;
 
-impl OriginSet {
-    /// Word index and bit of `seq`, which must be `>= base`.
-    fn position(&self, seq: u64) -> (usize, u64) {
-        let offset = seq - self.base;
-        (usize::try_from(offset / WORD_BITS).unwrap_or(usize::MAX), offset % WORD_BITS)
-    }
-
+impl OriginDots {
     fn contains(&self, seq: u64) -> bool {
         if seq <= self.prefix {
             return true;
         }
-        let (word, bit) = self.position(seq);
-        self.words.get(word).is_some_and(|&bits| bits & (1 << bit) != 0)
+        let bit =
+            (seq / 64).checked_sub(self.first_word).and_then(|index| self.words.get(usize::try_from(index).ok()?));
+        bit.is_some_and(|word| word & (1 << (seq % 64)) != 0) || self.far.contains(&seq)
     }
 
     fn insert(&mut self, seq: u64) -> bool {
@@ -74,32 +72,59 @@ impl OriginSet {
             return false;
         }
         if self.words.is_empty() {
-            self.base = 1 + self.prefix / WORD_BITS * WORD_BITS;
+            self.first_word = (self.prefix + 1) / 64;
         }
-        let (word, bit) = self.position(seq);
-        if word >= self.words.len() {
-            self.words.resize(word + 1, 0);
+        // seq > prefix, so its word is at or above the first word.
+        let index = seq / 64 - self.first_word;
+        if index >= WINDOW_WORDS {
+            return self.far.insert(seq);
         }
-        if self.words[word] & (1 << bit) != 0 {
+        let index = index as usize;
+        if index >= self.words.len() {
+            self.words.resize(index + 1, 0);
+        }
+        let bit = 1u64 << (seq % 64);
+        if self.words[index] & bit != 0 {
             return false;
         }
-        self.words[word] |= 1 << bit;
-        // Advance the prefix over the run of present seqs after it, a word
-        // at a time, and drop the words it has passed.
-        loop {
-            let (word, bit) = self.position(self.prefix + 1);
-            let Some(&bits) = self.words.get(word) else { break };
-            let run = u64::from((bits >> bit).trailing_ones());
-            self.prefix += run;
-            if bit + run < WORD_BITS {
-                break;
-            }
-        }
-        while !self.words.is_empty() && self.base + WORD_BITS <= self.prefix + 1 {
-            self.words.pop_front();
-            self.base += WORD_BITS;
+        self.words[index] |= bit;
+        if seq == self.prefix + 1 {
+            self.advance();
         }
         true
+    }
+
+    /// Moves the prefix over the dots that follow it, then frees the words
+    /// below it and brings far dots into the window.
+    fn advance(&mut self) {
+        loop {
+            let next = self.prefix + 1;
+            let word = (next / 64).checked_sub(self.first_word).and_then(|i| self.words.get(i as usize));
+            let run = word.map_or(0, |word| u64::from((word >> (next % 64)).trailing_ones()));
+            self.prefix += run;
+            if run > 0 && next % 64 + run == 64 {
+                continue; // the run reached the end of its word: go on with the next
+            }
+            if self.far.first() == Some(&(self.prefix + 1)) {
+                self.far.pop_first();
+                self.prefix += 1;
+                continue;
+            }
+            break;
+        }
+        while self.first_word < (self.prefix + 1) / 64 && self.words.pop_front().is_some() {
+            self.first_word += 1;
+        }
+        if self.words.is_empty() {
+            self.first_word = (self.prefix + 1) / 64;
+        }
+        while let Some(&seq) = self.far.first() {
+            if seq / 64 - self.first_word >= WINDOW_WORDS {
+                break;
+            }
+            self.far.pop_first();
+            self.insert(seq);
+        }
     }
 }
 
@@ -124,7 +149,7 @@ impl DotSet {
     pub fn insert(&mut self, dot: Dot) -> bool {
         let index = dot.origin.index();
         if self.origins.len() <= index {
-            self.origins.resize_with(index + 1, OriginSet::default);
+            self.origins.resize_with(index + 1, OriginDots::default);
         }
         self.origins[index].insert(dot.seq)
     }
@@ -133,13 +158,49 @@ impl DotSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn dots_order_by_origin_then_seq() {
         assert!(Dot::new(1, 9) < Dot::new(2, 1));
         assert!(Dot::new(2, 1) < Dot::new(2, 2));
         assert_eq!(Dot::new(3, 4).to_string(), "(3,4)");
+    }
+
+    /// Random dots, mostly near the front as in a run, some far beyond
+    /// the window, against a `BTreeSet`.
+    #[test]
+    fn dot_set_agrees_with_a_btreeset_on_long_random_runs() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for _ in 0..4 {
+            let (mut set, mut reference) = (DotSet::new(), BTreeSet::new());
+            for _ in 0..3_000 {
+                let origin = 1 + rng.next_u32() % 2;
+                let prefix = set.prefix(ProcessId(origin));
+                let seq = match rng.next_u32() % 100 {
+                    0 => prefix + 1 + WINDOW_WORDS * 64 + u64::from(rng.next_u32() % 300),
+                    1..=3 => prefix + 1,
+                    _ => prefix + 1 + u64::from(rng.next_u32() % 200),
+                };
+                let dot = Dot::new(origin, seq);
+                assert_eq!(set.insert(dot), reference.insert(dot), "insert {dot}");
+                for probe in prefix.saturating_sub(3)..prefix + 300 {
+                    let probe = Dot::new(origin, probe.max(1));
+                    assert_eq!(set.contains(probe), reference.contains(&probe), "contains {probe}");
+                }
+                let expected = (1..).take_while(|&s| reference.contains(&Dot::new(origin, s))).last().unwrap_or(0);
+                assert_eq!(set.prefix(ProcessId(origin)), expected);
+            }
+            // Filling every gap brings the prefix over the far dots too.
+            for origin in 1..=2 {
+                let top = reference.iter().filter(|d| d.origin.0 == origin).map(|d| d.seq).max().unwrap_or(0);
+                for seq in 1..=top {
+                    set.insert(Dot::new(origin, seq));
+                }
+                assert_eq!(set.prefix(ProcessId(origin)), top);
+                assert!(set.origins[origin as usize - 1].far.is_empty());
+            }
+        }
     }
 
     #[test]
