@@ -5,6 +5,7 @@
 
 pub mod fpaxos;
 pub mod shared;
+pub mod tempo;
 
 use sim_core::{RunConfig, RunReport, Simulation};
 use std::fmt;
@@ -15,16 +16,19 @@ use std::str::FromStr;
 pub enum ProtocolName {
     /// Flexible Paxos with a fixed leader (`fpaxos.md`).
     FPaxos,
+    /// Tempo: leaderless, timestamp stability (`tempo.md`).
+    Tempo,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
-    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos];
+    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos, ProtocolName::Tempo];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "fpaxos",
+            ProtocolName::Tempo => "tempo",
         }
     }
 
@@ -32,6 +36,7 @@ impl ProtocolName {
     pub fn description(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "Flexible Paxos: one leader, replication quorum f+1",
+            ProtocolName::Tempo => "Tempo: leaderless, per-key timestamps executed once stable at a majority",
         }
     }
 
@@ -39,6 +44,7 @@ impl ProtocolName {
     pub fn has_leader(self) -> bool {
         match self {
             ProtocolName::FPaxos => true,
+            ProtocolName::Tempo => false,
         }
     }
 
@@ -47,6 +53,7 @@ impl ProtocolName {
     pub fn check(self, n: usize, f: usize) -> Result<(), String> {
         match self {
             ProtocolName::FPaxos => fpaxos::FPaxos::check(n, f),
+            ProtocolName::Tempo => tempo::Tempo::check(n, f),
         }
     }
 
@@ -59,9 +66,9 @@ impl ProtocolName {
     /// Runs one simulation of this protocol with its options taken from
     /// `options`; see [`ProtocolName::run`].
     pub fn run_with(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
-        let _ = options; // FPaxos has no options
         match self {
             ProtocolName::FPaxos => Simulation::<fpaxos::FPaxos>::new(config).run(),
+            ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
         }
     }
 }
@@ -75,7 +82,10 @@ impl fmt::Display for ProtocolName {
 /// Every protocol's own options (the flags its spec defines), each read
 /// only by its protocol.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProtocolOptions {}
+pub struct ProtocolOptions {
+    /// Tempo's options (`tempo.md` §2, §8, §9).
+    pub tempo: tempo::Options,
+}
 
 /// An unknown protocol name, with the valid ones.
 #[derive(Clone, Debug, PartialEq, Eq)]

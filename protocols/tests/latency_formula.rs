@@ -79,6 +79,7 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
     let n = sites.len();
     match protocol {
         ProtocolName::FPaxos => fpaxos_latency_ns(matrix, sites, leader, f),
+        ProtocolName::Tempo => fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f)),
     }
 }
 

@@ -1,0 +1,662 @@
+//! Tempo: leaderless state-machine replication through timestamp stability.
+//!
+//! Every command gets a timestamp: the processes of its coordinator's fast
+//! quorum each propose one from their per-key clocks and the maximum is
+//! committed, in one round trip when at least `T` of them proposed it,
+//! otherwise after a single-decree Paxos round. Proposing promises the
+//! skipped timestamps; a command runs once its timestamp is *stable*: a
+//! majority promised everything up to it, so no unknown command can still
+//! take a lower one. Spec: `shared/specs/tempo.md`. This module implements
+//! one shard (§5–§9, §12); partial replication (§10) and recovery (§11)
+//! are not implemented, but each command keeps its acceptor state
+//! ([`Synod`]) for recovery to build on.
+//!
+//! Non-fault-tolerant reads (§9, option `nfr`): a single-key read proposes
+//! its key's clock without adding 1, so it can tie with a write's
+//! timestamp. It is ordered after every write of the same timestamp (a
+//! write that completed before the read began has a timestamp at most the
+//! read's), and it is executed only at its coordinator: it promises
+//! nothing of its own, so other processes may have run later writes before
+//! they learn of it. Its promises still reach every executor.
+
+pub mod clocks;
+pub mod executor;
+#[cfg(test)]
+mod tests;
+
+use crate::shared::dot::Dot;
+use crate::shared::gc::GcTracker;
+use crate::shared::quorum;
+use crate::shared::synod::{Ballot, Synod};
+use clocks::{DetachedBuffer, KeyClocks, VoteRange, Votes};
+use executor::{TableExecutor, TableInfo};
+use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
+use sim_core::time::NS_PER_MS;
+use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
+use std::sync::Arc;
+
+/// Most processes a Tempo shard may have (process sets are 64-bit masks).
+pub const MAX_PROCESSES: usize = 64;
+
+/// Tempo's options (tempo.md §2, §8, §9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Period of the detached-promise broadcast (`SendDetached`); 5 ms as
+    /// in fantoch's simulations.
+    pub promise_interval_ns: u64,
+    /// Period of the optional `ClockBump` event (§8): every key's clock
+    /// moves to the current time in microseconds, so idle keys become
+    /// stable. Off by default.
+    pub clock_bump_interval_ns: Option<u64>,
+    /// Tiny quorums (§9): fast quorum `2f`, stability threshold `n - f`.
+    pub tiny_quorums: bool,
+    /// Non-fault-tolerant reads (§9): a single-key read uses the closest
+    /// majority as its quorum (always fast) and proposes without `+1`.
+    pub nfr: bool,
+    /// The paper's promise variant (§5): only the proposed timestamp is
+    /// attached to a command, the timestamps it skipped are detached.
+    pub attach_only_top: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            promise_interval_ns: 5 * NS_PER_MS,
+            clock_bump_interval_ns: None,
+            tiny_quorums: false,
+            nfr: false,
+            attach_only_top: false,
+        }
+    }
+}
+
+/// A set of processes of one shard, as a bit mask (bit `id - 1`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSet(u64);
+
+impl ProcessSet {
+    /// The set of `processes`.
+    pub fn of(processes: &[ProcessId]) -> ProcessSet {
+        let mut set = ProcessSet::default();
+        for &process in processes {
+            set.insert(process);
+        }
+        set
+    }
+
+    /// Adds `process`; false if it was there or is not a valid id.
+    pub fn insert(&mut self, process: ProcessId) -> bool {
+        let Some(bit) = Self::bit(process) else { return false };
+        let fresh = self.0 & bit == 0;
+        self.0 |= bit;
+        fresh
+    }
+
+    /// True if `process` is in the set.
+    pub fn contains(self, process: ProcessId) -> bool {
+        Self::bit(process).is_some_and(|bit| self.0 & bit != 0)
+    }
+
+    /// Number of processes in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// True if the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn bit(process: ProcessId) -> Option<u64> {
+        let index = process.0.checked_sub(1)?;
+        1u64.checked_shl(index)
+    }
+}
+
+/// Tempo messages (tempo.md §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// The coordinator's proposal, with the payload, to every process.
+    MCollect {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The fast quorum: the processes that must propose.
+        quorum: ProcessSet,
+        /// The coordinator's proposal.
+        ts: u64,
+    },
+    /// A fast-quorum member's proposal and the promises it attached.
+    MCollectAck {
+        /// The command's id.
+        dot: Dot,
+        /// The member's proposal.
+        ts: u64,
+        /// The promises of that proposal.
+        votes: Votes,
+    },
+    /// The command committed with timestamp `ts`.
+    MCommit {
+        /// The command's id.
+        dot: Dot,
+        /// The committed timestamp.
+        ts: u64,
+        /// Every attached promise of the command.
+        votes: Arc<Votes>,
+    },
+    /// Slow path: accept `ts` at `ballot`.
+    MConsensus {
+        /// The command's id.
+        dot: Dot,
+        /// The proposer's ballot.
+        ballot: Ballot,
+        /// The timestamp proposed.
+        ts: u64,
+    },
+    /// Slow path: the sender accepted at `ballot`.
+    MConsensusAck {
+        /// The command's id.
+        dot: Dot,
+        /// The ballot accepted.
+        ballot: Ballot,
+    },
+    /// Periodic broadcast of detached promises (paper: MPromises).
+    MDetached {
+        /// The promises.
+        votes: Arc<Votes>,
+    },
+    /// Periodic: the sender's committed frontier, per origin the highest
+    /// seq up to which it committed every dot (§12).
+    MGarbageCollection {
+        /// The frontier, by origin index.
+        committed: Vec<u64>,
+    },
+}
+
+/// Fixed per-message overhead: a tag and the sender, plus framing.
+const HEADER_BYTES: u64 = 16;
+/// A dot on the wire: origin 4, seq 8.
+const DOT_BYTES: u64 = 12;
+
+impl MessageSize for Message {
+    fn size_bytes(&self) -> u64 {
+        HEADER_BYTES
+            + match self {
+                Message::MCollect { cmd, .. } => DOT_BYTES + 8 + 8 + cmd.size_bytes(),
+                Message::MCollectAck { votes, .. } => DOT_BYTES + 8 + votes.size_bytes(),
+                Message::MCommit { votes, .. } => DOT_BYTES + 8 + votes.size_bytes(),
+                Message::MConsensus { .. } => DOT_BYTES + 8 + 8,
+                Message::MConsensusAck { .. } => DOT_BYTES + 8,
+                Message::MDetached { votes } => votes.size_bytes(),
+                Message::MGarbageCollection { committed } => 8 * committed.len() as u64,
+            }
+    }
+}
+
+/// Tempo's periodic events (§8), each re-armed when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// Broadcast the detached promises made since the last broadcast.
+    SendDetached,
+    /// Bump every key's clock to the current time (option).
+    ClockBump,
+    /// Send the committed frontier for garbage collection (§12).
+    GarbageCollection,
+}
+
+/// Where a command is at this process (§3; recovery's states are not
+/// implemented).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Status {
+    /// Nothing but perhaps an early MCommit or MConsensus.
+    Start,
+    /// The payload, at a process outside the fast quorum.
+    Payload,
+    /// Proposed (fast-quorum member), not committed.
+    Collect,
+    /// Committed.
+    Commit,
+}
+
+/// The coordinator's bookkeeping for a command it submitted.
+#[derive(Debug)]
+struct Coordinator {
+    submitted_at: Time,
+    /// Fast-quorum members whose MCollectAck arrived.
+    replies: ProcessSet,
+    max_ts: u64,
+    /// Replies equal to `max_ts`.
+    max_count: usize,
+    /// Attached promises collected so far (its own from `submit`).
+    votes: Votes,
+    /// Slow path: the timestamp proposed at the coordinator's ballot.
+    proposed: Option<u64>,
+}
+
+/// One command at one process.
+#[derive(Debug)]
+struct Instance {
+    status: Status,
+    cmd: Option<Arc<Command>>,
+    quorum: ProcessSet,
+    /// Acceptor (and, at the coordinator on the slow path, proposer) of the
+    /// command's timestamp; its ballot-0 value is this process's proposal.
+    synod: Synod<u64>,
+    /// With `Start`: an MCommit that arrived before the payload. With
+    /// `Commit`: the commit, to answer late consensus messages.
+    commit: Option<(u64, Arc<Votes>)>,
+    /// Present at the coordinator until the command commits.
+    coordinator: Option<Box<Coordinator>>,
+}
+
+impl Instance {
+    fn new() -> Instance {
+        Instance {
+            status: Status::Start,
+            cmd: None,
+            quorum: ProcessSet::default(),
+            synod: Synod::new(0),
+            commit: None,
+            coordinator: None,
+        }
+    }
+}
+
+/// One Tempo process.
+#[derive(Debug)]
+pub struct Tempo {
+    id: ProcessId,
+    n: usize,
+    f: usize,
+    processes: Vec<ProcessId>,
+    others: Vec<ProcessId>,
+    /// The closest `FQ` processes (`floor(n/2) + f`, or `2f` tiny).
+    fast_quorum: ProcessSet,
+    /// The closest majority: NFR reads' quorum.
+    majority_quorum: ProcessSet,
+    /// The closest `f + 1` processes: the slow path's accept quorum.
+    slow_quorum: Vec<ProcessId>,
+    options: Options,
+    gc_interval_ns: u64,
+    last_seq: u64,
+    clocks: KeyClocks,
+    detached: DetachedBuffer,
+    /// Highest timestamp committed here (the floor of `ClockBump`).
+    max_commit_ts: u64,
+    instances: FixedHashMap<Dot, Instance>,
+    gc: GcTracker,
+    /// Per origin index: every dot up to this seq was garbage-collected, so
+    /// a late message about it is ignored instead of reviving it.
+    collected: Vec<u64>,
+}
+
+impl Tempo {
+    /// Checks the rules Tempo puts on a configuration: `1 <= f <= n/2`
+    /// (tempo.md §2) and at most [`MAX_PROCESSES`] processes.
+    pub fn check(n: usize, f: usize) -> Result<(), String> {
+        if n > MAX_PROCESSES {
+            return Err(format!("Tempo supports at most {MAX_PROCESSES} processes, got n = {n}"));
+        }
+        quorum::check_f(n, f)
+    }
+
+    /// Fast quorum size `FQ` under `options`.
+    pub fn fast_quorum_size(n: usize, f: usize, options: &Options) -> usize {
+        if options.tiny_quorums { quorum::tempo_tiny_fast(f) } else { quorum::leaderless_fast(n, f) }
+    }
+
+    /// Stability threshold `S` under `options`.
+    pub fn stability_threshold(n: usize, f: usize, options: &Options) -> usize {
+        if options.tiny_quorums { quorum::tempo_tiny_stability(n, f) } else { quorum::tempo_stability(n) }
+    }
+
+    /// Commands with per-command state here (not yet garbage-collected).
+    pub fn instances(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// This process's clock of `key`.
+    pub fn clock(&self, key: Key) -> u64 {
+        self.clocks.clock(key)
+    }
+
+    /// A single-key read-only command under the NFR option (§9).
+    fn is_nfr_read(&self, cmd: &Command) -> bool {
+        self.options.nfr && cmd.ops.len() == 1 && cmd.is_read_only()
+    }
+
+    /// Fast-path threshold `T = |quorum| - floor(n/2)` (§2): `f` for the
+    /// normal fast quorum, 1 for an NFR read's majority. With tiny quorums
+    /// (`|quorum| = 2f`, which can make that formula 0 or less) it is `f`,
+    /// as in fantoch, which always compares with `f`.
+    fn fast_threshold(&self, cmd: &Command, quorum_size: usize) -> usize {
+        if self.options.tiny_quorums && !self.is_nfr_read(cmd) {
+            self.f
+        } else {
+            quorum_size.saturating_sub(self.n / 2).max(1)
+        }
+    }
+
+    /// `proposal(cmd, min)` (§5): returns the timestamp and the promises
+    /// attached to it; with `attach_only_top`, the skipped timestamps go to
+    /// the detached buffer instead.
+    fn proposal(&mut self, cmd: &Command, min: u64) -> (u64, Votes) {
+        let t = self.clocks.proposal(cmd, min, !self.is_nfr_read(cmd));
+        let mut attached = Votes::new();
+        let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
+        self.clocks.bump(cmd, t, |key, range| {
+            if attach_only_top && range.start < range.end {
+                detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
+                attached.push(key, VoteRange::new(range.voter, range.end, range.end));
+            } else {
+                attached.push(key, range);
+            }
+        });
+        (t, attached)
+    }
+
+    /// `bump(cmd, t)` with the promises detached (§5).
+    fn bump_detached(&mut self, cmd: &Command, t: u64) {
+        let detached = &mut self.detached;
+        self.clocks.bump(cmd, t, |key, range| detached.add(key, range));
+    }
+
+    /// True if `dot`'s state was garbage-collected.
+    fn is_collected(&self, dot: Dot) -> bool {
+        self.collected.get(dot.origin.index()).is_some_and(|&seq| dot.seq <= seq)
+    }
+
+    /// The instance of `dot`, created if new; `None` if it is from another
+    /// shard or was garbage-collected (a late duplicate).
+    fn instance(&mut self, dot: Dot) -> Option<&mut Instance> {
+        if dot.origin.0 == 0 || dot.origin.index() >= self.n || self.is_collected(dot) {
+            return None;
+        }
+        Some(self.instances.entry(dot).or_insert_with(Instance::new))
+    }
+
+    /// §6 step 1.
+    fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.last_seq += 1;
+        let dot = Dot { origin: self.id, seq: self.last_seq };
+        let (ts, votes) = self.proposal(&cmd, 0);
+        let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
+        let coordinator = Coordinator {
+            submitted_at: now,
+            replies: ProcessSet::default(),
+            max_ts: 0,
+            max_count: 0,
+            votes,
+            proposed: None,
+        };
+        let instance = self.instances.entry(dot).or_insert_with(Instance::new);
+        debug_assert_eq!(instance.status, Status::Start, "{dot} submitted twice");
+        instance.coordinator = Some(Box::new(coordinator));
+        out.send_to_each(&self.processes, Message::MCollect { dot, cmd, quorum, ts });
+    }
+
+    /// §6 step 2.
+    fn handle_mcollect(
+        &mut self,
+        from: ProcessId,
+        dot: Dot,
+        cmd: Arc<Command>,
+        quorum: ProcessSet,
+        ts: u64,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        if from != dot.origin {
+            return; // only the coordinator proposes
+        }
+        let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
+        let Some(instance) = self.instance(dot) else { return };
+        if instance.status != Status::Start {
+            return; // a duplicate
+        }
+        if !quorum.contains(me) {
+            instance.status = Status::Payload;
+            instance.cmd = Some(cmd.clone());
+            if clock_bump {
+                // So that the periodic bump covers this key from now on.
+                self.clocks.init(&cmd);
+            }
+        } else {
+            let (ts, votes) = if from == me {
+                (ts, Votes::new()) // counted at submit
+            } else {
+                self.proposal(&cmd, ts)
+            };
+            let instance = self.instances.get_mut(&dot).expect("created above");
+            instance.status = Status::Collect;
+            instance.cmd = Some(cmd);
+            instance.quorum = quorum;
+            instance.synod.set_initial(ts);
+            out.send(from, Message::MCollectAck { dot, ts, votes });
+        }
+        // An MCommit that overtook the payload (§6.6).
+        let instance = self.instances.get_mut(&dot).expect("created above");
+        if let Some((ts, votes)) = instance.commit.take() {
+            self.handle_mcommit(dot, ts, votes, now, out);
+        }
+    }
+
+    /// §6 step 3.
+    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, ts: u64, votes: Votes, out: &mut Outbox<Self>) {
+        let me = self.id;
+        let Some(instance) = self.instances.get_mut(&dot) else { return };
+        if instance.status != Status::Collect || !instance.quorum.contains(from) {
+            return;
+        }
+        let Some(coordinator) = instance.coordinator.as_deref_mut() else { return };
+        if !coordinator.replies.insert(from) {
+            return; // a duplicate
+        }
+        coordinator.votes.merge(votes);
+        if ts > coordinator.max_ts {
+            (coordinator.max_ts, coordinator.max_count) = (ts, 1);
+        } else if ts == coordinator.max_ts {
+            coordinator.max_count += 1;
+        }
+        let (max_ts, max_count) = (coordinator.max_ts, coordinator.max_count);
+        let all_replied = coordinator.replies == instance.quorum;
+        let cmd = instance.cmd.clone().expect("a collecting command has its payload");
+        let quorum_size = instance.quorum.len();
+        if from != me {
+            // §6.3b: no new proposal of this process goes below `max_ts`.
+            self.bump_detached(&cmd, max_ts);
+        }
+        if !all_replied {
+            return;
+        }
+        let fast = max_count >= self.fast_threshold(&cmd, quorum_size);
+        let instance = self.instances.get_mut(&dot).expect("present above");
+        let coordinator = instance.coordinator.as_deref_mut().expect("present above");
+        if fast {
+            out.fast_path();
+            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            out.send_to_each(&self.processes, Message::MCommit { dot, ts: max_ts, votes });
+        } else {
+            out.slow_path();
+            // Ballot `id` needs no prepare phase (specs README §1.4).
+            let ballot = Ballot::from(me.0);
+            coordinator.proposed = Some(max_ts);
+            instance.synod.propose(ballot);
+            out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, ts: max_ts });
+        }
+    }
+
+    /// §6 step 4.
+    fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
+        let Some(instance) = self.instance(dot) else { return };
+        let cmd = instance.cmd.clone();
+        if instance.status == Status::Commit {
+            if let Some((ts, votes)) = instance.commit.clone() {
+                out.send(from, Message::MCommit { dot, ts, votes });
+            }
+        } else if instance.synod.accept(ballot, ts) {
+            out.send(from, Message::MConsensusAck { dot, ballot });
+        }
+        if let Some(cmd) = cmd {
+            self.bump_detached(&cmd, ts);
+        }
+    }
+
+    /// §6 step 5.
+    fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
+        let Some(instance) = self.instances.get_mut(&dot) else { return };
+        if instance.status == Status::Commit {
+            return;
+        }
+        let Some(coordinator) = instance.coordinator.as_deref_mut() else { return };
+        let Some(ts) = coordinator.proposed else { return };
+        if instance.synod.accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
+            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
+        }
+    }
+
+    /// §6 step 6.
+    fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
+        let me = self.id;
+        let Some(instance) = self.instance(dot) else { return };
+        match instance.status {
+            Status::Start => {
+                // The payload has not arrived: keep the first commit for it.
+                instance.commit.get_or_insert((ts, votes));
+                return;
+            }
+            Status::Commit => return, // a duplicate
+            Status::Payload | Status::Collect => {}
+        }
+        instance.status = Status::Commit;
+        instance.commit = Some((ts, votes.clone()));
+        let cmd = instance.cmd.clone().expect("payload present past Start");
+        if let Some(coordinator) = instance.coordinator.take() {
+            out.commit_latency(now.since(coordinator.submitted_at));
+        }
+        let nfr_read = self.is_nfr_read(&cmd);
+        if nfr_read && dot.origin != me {
+            // Only the coordinator executes an NFR read (see the module
+            // docs); its promises still count everywhere.
+            if !votes.is_empty() {
+                out.execute(TableInfo::DetachedVotes { votes });
+            }
+        } else {
+            out.execute(TableInfo::AttachedVotes { dot, cmd: cmd.clone(), ts, votes, nfr_read });
+        }
+        if self.options.clock_bump_interval_ns.is_some() {
+            self.max_commit_ts = self.max_commit_ts.max(ts);
+        } else {
+            self.bump_detached(&cmd, ts);
+        }
+        self.gc.committed(dot);
+    }
+
+    /// §12: per-command state of dots every process committed is deleted.
+    fn handle_garbage_collection(&mut self, from: ProcessId, committed: &[u64]) {
+        if from.0 == 0 || from.index() >= self.n {
+            return;
+        }
+        let (instances, collected) = (&mut self.instances, &mut self.collected);
+        self.gc.report(from, committed, |dot| {
+            instances.remove(&dot);
+            let seq = &mut collected[dot.origin.index()];
+            *seq = (*seq).max(dot.seq);
+        });
+    }
+
+    /// §8 SendDetached.
+    fn send_detached(&mut self, out: &mut Outbox<Self>) {
+        if !self.detached.is_empty() {
+            let votes = Arc::new(self.detached.take());
+            out.send_to_each(&self.processes, Message::MDetached { votes });
+        }
+    }
+
+    /// §8 ClockBump: `m = max(max_commit_ts, now in µs)`.
+    fn clock_bump(&mut self, now: Time) {
+        let m = self.max_commit_ts.max(now.as_ns() / 1_000);
+        let detached = &mut self.detached;
+        self.clocks.bump_all(m, |key, range| detached.add(key, range));
+    }
+}
+
+impl Protocol for Tempo {
+    type Message = Message;
+    type Timer = Timer;
+    type Executor = TableExecutor;
+    type Options = Options;
+
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, TableExecutor) {
+        let (n, f) = (setup.n(), setup.config.f);
+        debug_assert!(Tempo::check(n, f).is_ok());
+        let fast = Tempo::fast_quorum_size(n, f, options);
+        let tempo = Tempo {
+            id: setup.id,
+            n,
+            f,
+            processes: setup.processes.clone(),
+            others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
+            fast_quorum: ProcessSet::of(setup.closest(fast)),
+            majority_quorum: ProcessSet::of(setup.closest(quorum::majority(n))),
+            slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
+            options: options.clone(),
+            gc_interval_ns: setup.config.gc_interval_ns,
+            last_seq: 0,
+            clocks: KeyClocks::new(setup.id),
+            detached: DetachedBuffer::new(),
+            max_commit_ts: 0,
+            instances: FixedHashMap::default(),
+            gc: GcTracker::new(n),
+            collected: vec![0; n],
+        };
+        (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
+    }
+
+    fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
+        // Intervals of 0 would fire forever at the same instant.
+        out.set_timer(Timer::SendDetached, self.options.promise_interval_ns.max(1));
+        out.set_timer(Timer::GarbageCollection, self.gc_interval_ns.max(1));
+        if let Some(interval_ns) = self.options.clock_bump_interval_ns {
+            out.set_timer(Timer::ClockBump, interval_ns.max(1));
+        }
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.handle_submit(cmd, now, out);
+    }
+
+    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        match msg {
+            Message::MCollect { dot, cmd, quorum, ts } => self.handle_mcollect(from, dot, cmd, quorum, ts, now, out),
+            Message::MCollectAck { dot, ts, votes } => self.handle_mcollectack(from, dot, ts, votes, out),
+            Message::MCommit { dot, ts, votes } => self.handle_mcommit(dot, ts, votes, now, out),
+            Message::MConsensus { dot, ballot, ts } => self.handle_mconsensus(from, dot, ballot, ts, out),
+            Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
+            Message::MDetached { votes } => out.execute(TableInfo::DetachedVotes { votes }),
+            Message::MGarbageCollection { committed } => self.handle_garbage_collection(from, &committed),
+        }
+    }
+
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
+        match timer {
+            Timer::SendDetached => {
+                self.send_detached(out);
+                out.set_timer(Timer::SendDetached, self.options.promise_interval_ns.max(1));
+            }
+            Timer::ClockBump => {
+                self.clock_bump(now);
+                let interval_ns = self.options.clock_bump_interval_ns.unwrap_or(NS_PER_MS);
+                out.set_timer(Timer::ClockBump, interval_ns.max(1));
+            }
+            Timer::GarbageCollection => {
+                let committed = self.gc.frontier();
+                self.handle_garbage_collection(self.id, &committed);
+                out.send_to_each(&self.others, Message::MGarbageCollection { committed });
+                out.set_timer(Timer::GarbageCollection, self.gc_interval_ns.max(1));
+            }
+        }
+    }
+}
