@@ -7,6 +7,7 @@
 //! once by each process, which is what lets executors count promises.
 
 use sim_core::{Command, FixedHashMap, Key, ProcessId};
+use smallvec::SmallVec;
 
 /// A promise: `voter` will never propose a timestamp in `start..=end` for
 /// another command on the key this range is filed under.
@@ -33,10 +34,11 @@ const BYTES_PER_VOTE: u64 = 28;
 
 /// Promises per key (the spec's `map<key, list<VoteRange>>`), stored flat
 /// in the order they were made: merging is an append, and an executor only
-/// ever walks them once.
+/// ever walks them once. One range is stored inline: a fast-quorum
+/// member's proposal for a single-key command costs no allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Votes {
-    entries: Vec<(Key, VoteRange)>,
+    entries: SmallVec<[(Key, VoteRange); 1]>,
 }
 
 impl Votes {
@@ -45,18 +47,24 @@ impl Votes {
         Votes::default()
     }
 
+    /// No promises, with room for `capacity` ranges.
+    pub fn with_capacity(capacity: usize) -> Votes {
+        Votes { entries: SmallVec::with_capacity(capacity) }
+    }
+
     /// Adds `range` for `key`.
     pub fn push(&mut self, key: Key, range: VoteRange) {
         self.entries.push((key, range));
     }
 
     /// Adds every promise of `other`.
-    pub fn merge(&mut self, mut other: Votes) {
-        if self.entries.is_empty() {
-            self.entries = other.entries;
-        } else {
-            self.entries.append(&mut other.entries);
-        }
+    pub fn merge(&mut self, other: Votes) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The promises, in the order they were added.
+    pub fn as_slice(&self) -> &[(Key, VoteRange)] {
+        &self.entries
     }
 
     /// The promises, in the order they were added.
@@ -81,14 +89,13 @@ impl Votes {
 }
 
 /// This process's detached promises not broadcast yet (the spec's
-/// `detached_buf`). Successive bumps of one key usually produce adjacent
-/// ranges (`3..=5`, then `6..=9`); they are coalesced so a broadcast
-/// carries one range per key in the common case.
+/// `detached_buf`). A range adjacent to the previous one of the same key
+/// extends it (a key bumped twice in a row), so a broadcast usually
+/// carries one range per key; ranges of one key made far apart stay
+/// separate, which executors handle alike.
 #[derive(Clone, Debug, Default)]
 pub struct DetachedBuffer {
     votes: Votes,
-    /// Per key, the position in `votes` of its latest range.
-    latest: FixedHashMap<Key, usize>,
 }
 
 impl DetachedBuffer {
@@ -100,14 +107,12 @@ impl DetachedBuffer {
     /// Adds `range` (all ranges of a buffer have the same voter: this
     /// process).
     pub fn add(&mut self, key: Key, range: VoteRange) {
-        if let Some(&position) = self.latest.get(&key) {
-            let latest = &mut self.votes.entries[position].1;
-            if latest.voter == range.voter && latest.end.checked_add(1) == Some(range.start) {
-                latest.end = range.end;
+        if let Some((last_key, last)) = self.votes.entries.last_mut() {
+            if *last_key == key && last.voter == range.voter && last.end.checked_add(1) == Some(range.start) {
+                last.end = range.end;
                 return;
             }
         }
-        self.latest.insert(key, self.votes.len());
         self.votes.push(key, range);
     }
 
@@ -118,7 +123,6 @@ impl DetachedBuffer {
 
     /// Takes everything buffered, leaving the buffer empty.
     pub fn take(&mut self) -> Votes {
-        self.latest.clear();
         std::mem::take(&mut self.votes)
     }
 }
@@ -158,6 +162,25 @@ impl KeyClocks {
     pub fn proposal(&self, cmd: &Command, min: u64, plus_one: bool) -> u64 {
         let highest = cmd.keys().map(|key| self.clock(key)).max().unwrap_or(0);
         min.max(if plus_one { highest.saturating_add(1) } else { highest })
+    }
+
+    /// `proposal(cmd, min)` (§5) in one go: computes the timestamp as
+    /// [`KeyClocks::proposal`] does and bumps every key to it, calling
+    /// `emit` with each promise. A single-key command looks its key up
+    /// once.
+    pub fn propose(&mut self, cmd: &Command, min: u64, plus_one: bool, mut emit: impl FnMut(Key, VoteRange)) -> u64 {
+        let [(key, _)] = cmd.ops[..] else {
+            let t = self.proposal(cmd, min, plus_one);
+            self.bump(cmd, t, emit);
+            return t;
+        };
+        let clock = self.clocks.entry(key).or_insert(0);
+        let t = min.max(if plus_one { clock.saturating_add(1) } else { *clock });
+        if *clock < t {
+            emit(key, VoteRange::new(self.me, *clock + 1, t));
+            *clock = t;
+        }
+        t
     }
 
     /// `bump(cmd, t)` (§5): moves every key of `cmd` whose clock is below
@@ -224,15 +247,15 @@ mod tests {
 
         // clock 5, MCollect with ts 3: propose 6, attached [6,6].
         let mut clocks = at(5);
-        let t = clocks.proposal(&cmd, 3, true);
-        assert_eq!(t, 6);
-        assert_eq!(collect(&mut clocks, &cmd, t), vec![(K, VoteRange::new(p2, 6, 6))]);
+        let mut attached = Vec::new();
+        assert_eq!(clocks.propose(&cmd, 3, true, |key, range| attached.push((key, range))), 6);
+        assert_eq!(attached, vec![(K, VoteRange::new(p2, 6, 6))]);
 
         // clock 2, MCollect with ts 5: propose 5, attached [3,5].
         let mut clocks = at(2);
-        let t = clocks.proposal(&cmd, 5, true);
-        assert_eq!(t, 5);
-        assert_eq!(collect(&mut clocks, &cmd, t), vec![(K, VoteRange::new(p2, 3, 5))]);
+        let mut attached = Vec::new();
+        assert_eq!(clocks.propose(&cmd, 5, true, |key, range| attached.push((key, range))), 5);
+        assert_eq!(attached, vec![(K, VoteRange::new(p2, 3, 5))]);
 
         // Commit at 8 afterwards: detached [6,8], clock 5 -> 8.
         assert_eq!(collect(&mut clocks, &cmd, 8), vec![(K, VoteRange::new(p2, 6, 8))]);
@@ -253,24 +276,24 @@ mod tests {
         assert_eq!(collect(&mut clocks, &both, t), vec![(K, VoteRange::new(p2, 6, 6)), (9, VoteRange::new(p2, 1, 6))]);
         assert_eq!(clocks.proposal(&put(&[K]), 0, false), 6, "an NFR read proposes the clock itself");
         assert_eq!(clocks.proposal(&put(&[K]), 9, false), 9);
+        assert_eq!(clocks.propose(&put(&[K]), 0, false, |_, _| panic!("no promise")), 6);
+        let mut again = Vec::new();
+        assert_eq!(clocks.propose(&both, 0, true, |key, range| again.push((key, range))), 7);
+        assert_eq!(again, vec![(K, VoteRange::new(p2, 7, 7)), (9, VoteRange::new(p2, 7, 7))]);
     }
 
     #[test]
-    fn detached_buffer_coalesces_adjacent_ranges_per_key() {
+    fn detached_buffer_extends_the_previous_range_of_the_key() {
         let p1 = ProcessId(1);
         let mut buffer = DetachedBuffer::new();
         buffer.add(K, VoteRange::new(p1, 1, 3));
-        buffer.add(9, VoteRange::new(p1, 1, 1));
         buffer.add(K, VoteRange::new(p1, 4, 6));
         buffer.add(K, VoteRange::new(p1, 8, 8)); // 7 was attached to a command
-        let votes = buffer.take();
-        let entries: Vec<_> = votes.iter().copied().collect();
-        assert_eq!(
-            entries,
-            vec![(K, VoteRange::new(p1, 1, 6)), (9, VoteRange::new(p1, 1, 1)), (K, VoteRange::new(p1, 8, 8))]
-        );
-        assert!(buffer.is_empty());
+        buffer.add(9, VoteRange::new(p1, 1, 1));
         buffer.add(K, VoteRange::new(p1, 9, 9));
-        assert_eq!(buffer.take().len(), 1, "coalescing starts afresh after a take");
+        let expected =
+            [(K, VoteRange::new(p1, 1, 6)), (K, VoteRange::new(p1, 8, 8)), (9, VoteRange::new(p1, 1, 1)), (K, VoteRange::new(p1, 9, 9))];
+        assert_eq!(buffer.take().as_slice(), &expected);
+        assert!(buffer.is_empty());
     }
 }

@@ -9,11 +9,12 @@
 //! stable; a multi-key command runs when it is at the head of, and stable
 //! on, every key it touches (§7.4).
 
-use super::clocks::Votes;
+use super::clocks::{VoteRange, Votes};
 use crate::shared::dot::Dot;
 use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
 use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// Most processes a shard may have (stability selects over a fixed-size
@@ -59,68 +60,159 @@ struct Pending {
     committed_at: Time,
 }
 
-/// The votes table and the queue of one key.
-#[derive(Debug)]
+/// `H_j` of this many processes is stored inline in a key's table; the
+/// rest (shards of more than 7) goes to [`Extra`].
+const INLINE_PROCESSES: usize = 7;
+
+/// The votes table and the queue of one key. Every key ever accessed has
+/// one at every process, so it is kept to one cache line and a bit: what
+/// only contended keys need lives behind `extra`.
+#[derive(Debug, Default)]
 struct KeyTable {
-    /// `H_j` by process index: every timestamp `1..=H_j` is promised.
-    contiguous: Box<[u64]>,
+    /// The `S`-th largest `H_j`.
+    stable: u64,
+    /// `H_j` of the first processes, by index: every timestamp `1..=H_j`
+    /// is promised.
+    contiguous: [u64; INLINE_PROCESSES],
+    extra: Option<Box<Extra>>,
+}
+
+/// The part of a key's table that conflict-free keys never need.
+#[derive(Debug, Default)]
+struct Extra {
+    /// `H_j` of processes from index [`INLINE_PROCESSES`] on.
+    contiguous: Vec<u64>,
     /// Promised ranges above a gap: (process index, start, end); per
     /// process disjoint and never adjacent to each other or to `H_j + 1`.
     above: Vec<(usize, u64, u64)>,
-    /// The `S`-th largest `H_j`.
-    stable: u64,
     /// Committed commands not executed yet, in [`Order`].
     queue: VecDeque<Pending>,
-    /// The order of the last command executed here (a debug check that a
-    /// late command never sorts before it).
-    last_executed: Option<Order>,
 }
 
 impl KeyTable {
-    fn new(n: usize) -> KeyTable {
-        KeyTable {
-            contiguous: vec![0; n].into_boxed_slice(),
-            above: Vec::new(),
-            stable: 0,
-            queue: VecDeque::new(),
-            last_executed: None,
+    /// The table of a key every one of the `n` processes promised exactly
+    /// up to `promised`, with nothing queued.
+    fn uniform(n: usize, promised: u64) -> KeyTable {
+        let mut table = KeyTable { stable: promised, ..KeyTable::default() };
+        let inline = n.min(INLINE_PROCESSES);
+        table.contiguous[..inline].fill(promised);
+        if n > INLINE_PROCESSES {
+            table.extra().contiguous = vec![promised; n - INLINE_PROCESSES];
+        }
+        table
+    }
+
+    /// `Some(t)` if every one of the `n` processes promised exactly up to
+    /// `t` and nothing waits or sits above a gap: then `t` is all there is
+    /// to remember about the key.
+    fn at_rest(&self, n: usize) -> Option<u64> {
+        let busy = self.extra.as_ref().is_some_and(|extra| !extra.above.is_empty() || !extra.queue.is_empty());
+        let uniform = (0..n).all(|voter| self.h(voter) == self.stable);
+        (!busy && uniform).then_some(self.stable)
+    }
+
+    fn h(&self, voter: usize) -> u64 {
+        match self.contiguous.get(voter) {
+            Some(&h) => h,
+            None => self.extra.as_ref().and_then(|extra| extra.contiguous.get(voter - INLINE_PROCESSES)).copied().unwrap_or(0),
         }
     }
 
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn set_h(&mut self, voter: usize, h: u64) {
+        if let Some(slot) = self.contiguous.get_mut(voter) {
+            *slot = h;
+        } else {
+            let rest = &mut self.extra().contiguous;
+            let index = voter - INLINE_PROCESSES;
+            if rest.len() <= index {
+                rest.resize(index + 1, 0);
+            }
+            rest[index] = h;
+        }
+    }
+
+    fn head(&self) -> Option<&Pending> {
+        self.extra.as_ref().and_then(|extra| extra.queue.front())
+    }
+
+    fn queue_len(&self) -> usize {
+        self.extra.as_ref().map_or(0, |extra| extra.queue.len())
+    }
+
+    /// Records `votes` (all on this key), then recomputes the stable point
+    /// once; true if it grew. Malformed voters are ignored rather than
+    /// trusted.
+    fn promise_all(&mut self, votes: &[(Key, VoteRange)], n: usize, stability: usize) -> bool {
+        let mut recompute = false;
+        for &(_, range) in votes {
+            if let Some(voter) = voter_index(range.voter, n) {
+                recompute |= self.promise(voter, range.start, range.end);
+            }
+        }
+        if !recompute {
+            return false;
+        }
+        let stable = self.nth_largest(n, stability);
+        let grew = stable > self.stable;
+        self.stable = self.stable.max(stable);
+        grew
+    }
+
     /// Records that process index `voter` promised `start..=end`; true if
-    /// `stable` grew.
-    fn promise(&mut self, voter: usize, start: u64, end: u64, stability: usize) -> bool {
+    /// its `H_j` grew from at most the stable point (otherwise the `S`-th
+    /// largest value cannot change: a process already above it moved
+    /// further up, or nothing moved).
+    fn promise(&mut self, voter: usize, start: u64, end: u64) -> bool {
         let start = start.max(1);
         if end < start {
             return false;
         }
-        let old = self.contiguous[voter];
+        let old = self.h(voter);
         if start > old.saturating_add(1) {
-            self.insert_above(voter, start, end);
+            self.extra().insert_above(voter, start, end);
             return false;
         }
         if end <= old {
             return false; // already known (a duplicate)
         }
         let mut high = end;
-        // Absorb ranges that the new prefix reaches, until none does.
-        while let Some(position) =
-            self.above.iter().position(|&(v, start, _)| v == voter && start <= high.saturating_add(1))
-        {
-            high = high.max(self.above.swap_remove(position).2);
+        if let Some(extra) = self.extra.as_deref_mut() {
+            // Absorb ranges that the new prefix reaches, until none does.
+            let above = &mut extra.above;
+            while let Some(position) =
+                above.iter().position(|&(v, start, _)| v == voter && start <= high.saturating_add(1))
+            {
+                high = high.max(above.swap_remove(position).2);
+            }
         }
-        self.contiguous[voter] = high;
-        // A process already above the stable point moving further up does
-        // not change the S-th largest value.
-        if old > self.stable {
-            return false;
-        }
-        let stable = nth_largest(&self.contiguous, stability);
-        let grew = stable > self.stable;
-        self.stable = stable;
-        grew
+        self.set_h(voter, high);
+        old <= self.stable
     }
 
+    /// The `stability`-th largest `H_j` of the `n` processes.
+    fn nth_largest(&self, n: usize, stability: usize) -> u64 {
+        if n <= INLINE_PROCESSES {
+            let mut values = self.contiguous;
+            let values = &mut values[..n];
+            values.sort_unstable();
+            return values[n - stability];
+        }
+        let mut values: Vec<u64> = (0..n).map(|voter| self.h(voter)).collect();
+        *values.select_nth_unstable(n - stability).1
+    }
+
+    fn insert(&mut self, pending: Pending) {
+        let queue = &mut self.extra().queue;
+        let position = queue.partition_point(|queued| queued.order <= pending.order);
+        queue.insert(position, pending);
+    }
+}
+
+impl Extra {
     /// Adds a range above `voter`'s gap, merging it with the ranges it
     /// overlaps or touches (by the invariant, only those touching the new
     /// range itself can merge).
@@ -136,25 +228,12 @@ impl KeyTable {
         });
         self.above.push((voter, low, high));
     }
-
-    fn insert(&mut self, pending: Pending) {
-        debug_assert!(
-            pending.order.1 || self.last_executed.is_none_or(|last| last < pending.order),
-            "{:?} committed after {:?} executed: stability was violated",
-            pending.order,
-            self.last_executed
-        );
-        let position = self.queue.partition_point(|queued| queued.order <= pending.order);
-        self.queue.insert(position, pending);
-    }
 }
 
-/// The `stability`-th largest of `values` (`1 <= stability <= len`).
-fn nth_largest(values: &[u64], stability: usize) -> u64 {
-    let mut buffer = [0u64; MAX_PROCESSES];
-    let sorted = &mut buffer[..values.len()];
-    sorted.copy_from_slice(values);
-    *sorted.select_nth_unstable(values.len() - stability).1
+/// Process index of `voter` if it is one of the `n` processes of the
+/// shard: a malformed voter is ignored rather than trusted.
+fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
+    (voter.0 as usize).checked_sub(1).filter(|&index| index < n)
 }
 
 /// Executes committed commands once their timestamps are stable, per key
@@ -165,9 +244,20 @@ pub struct TableExecutor {
     /// `S`: how many processes must have promised a timestamp for it to be
     /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
     stability: usize,
+    /// Tables of keys with something going on: a command queued, a gap,
+    /// or processes that promised different amounts. Small: the keys in
+    /// flight.
     keys: FixedHashMap<Key, KeyTable>,
+    /// Keys at rest: every process promised exactly up to this timestamp
+    /// and nothing is queued (see [`KeyTable::at_rest`]). Most keys end
+    /// here; an entry is 16 bytes instead of a whole table.
+    at_rest: FixedHashMap<Key, u64>,
     /// Keys whose head may have become executable.
     work: Vec<Key>,
+    /// Per key, the order of the last command executed: a late command
+    /// sorting before it would mean stability was violated.
+    #[cfg(debug_assertions)]
+    last_executed: FixedHashMap<Key, Order>,
 }
 
 impl TableExecutor {
@@ -176,42 +266,148 @@ impl TableExecutor {
     pub fn new(n: usize, stability: usize) -> TableExecutor {
         assert!((1..=MAX_PROCESSES).contains(&n), "1 <= n <= {MAX_PROCESSES}");
         assert!((1..=n).contains(&stability), "1 <= S <= n");
-        TableExecutor { n, stability, keys: FixedHashMap::default(), work: Vec::new() }
+        TableExecutor {
+            n,
+            stability,
+            keys: FixedHashMap::default(),
+            at_rest: FixedHashMap::default(),
+            work: Vec::new(),
+            #[cfg(debug_assertions)]
+            last_executed: FixedHashMap::default(),
+        }
     }
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        self.keys.get(&key).map_or(0, |table| table.stable)
+        match self.keys.get(&key) {
+            Some(table) => table.stable,
+            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        }
     }
 
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        let table = self.keys.get(&key);
-        table.and_then(|table| table.contiguous.get(process.index()).copied()).unwrap_or(0)
+        match self.keys.get(&key) {
+            Some(table) => table.h(process.index()),
+            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        }
+    }
+
+    /// Keys with a full table (not at rest), for tests.
+    pub fn active_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Runs `f` on `key`'s table (brought back from rest, or new), then
+    /// puts the key to rest if it can be; one lookup of each map at most.
+    fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
+        let (n, at_rest) = (self.n, &mut self.at_rest);
+        match self.keys.entry(key) {
+            Entry::Occupied(mut entry) => {
+                let result = f(entry.get_mut());
+                if let Some(promised) = entry.get().at_rest(n) {
+                    entry.remove();
+                    at_rest.insert(key, promised);
+                }
+                result
+            }
+            Entry::Vacant(entry) => {
+                let mut table = KeyTable::uniform(n, at_rest.remove(&key).unwrap_or(0));
+                let result = f(&mut table);
+                match table.at_rest(n) {
+                    Some(promised) => {
+                        at_rest.insert(key, promised);
+                    }
+                    None => {
+                        entry.insert(table);
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// Puts `key` to rest if its table allows.
+    fn settle(&mut self, key: Key) {
+        if let Some(promised) = self.keys.get(&key).and_then(|table| table.at_rest(self.n)) {
+            self.keys.remove(&key);
+            self.at_rest.insert(key, promised);
+        }
     }
 
     /// Committed commands not executed yet (a multi-key command counts
     /// once per key).
     pub fn pending(&self) -> usize {
-        self.keys.values().map(|table| table.queue.len()).sum()
+        self.keys.values().map(KeyTable::queue_len).sum()
     }
 
-    fn table(&mut self, key: Key) -> &mut KeyTable {
-        let n = self.n;
-        self.keys.entry(key).or_insert_with(|| KeyTable::new(n))
-    }
-
-    fn add_votes(&mut self, votes: &Votes) {
-        for &(key, range) in votes.iter() {
-            // Ignore malformed voters rather than trusting a message.
-            let Some(voter) = (range.voter.0 as usize).checked_sub(1).filter(|&voter| voter < self.n) else {
-                continue;
-            };
-            let stability = self.stability;
-            if self.table(key).promise(voter, range.start, range.end, stability) {
+    /// Records `votes`, looking each run of same-key ranges up once (a
+    /// command's attached promises are usually all on its one key). Keys
+    /// whose stable point grew with commands waiting go to `work`.
+    fn add_votes(&mut self, votes: &[(Key, VoteRange)]) {
+        let (n, stability) = (self.n, self.stability);
+        let mut rest = votes;
+        while let Some(&(key, _)) = rest.first() {
+            let run = rest.iter().take_while(|(other, _)| *other == key).count();
+            let (votes, later) = rest.split_at(run);
+            if self.with_table(key, |table| table.promise_all(votes, n, stability) && table.queue_len() > 0) {
                 self.work.push(key);
             }
+            rest = later;
+        }
+    }
+
+    fn applied(&mut self, key: Key, order: Order) {
+        #[cfg(debug_assertions)]
+        self.last_executed.insert(key, order);
+        let _ = (key, order);
+    }
+
+    fn check_not_late(&self, key: Key, order: Order) {
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            order.1 || self.last_executed.get(&key).is_none_or(|&last| last < order),
+            "{order:?} committed on key {key} after {:?} executed: stability was violated",
+            self.last_executed.get(&key)
+        );
+        let _ = (key, order);
+    }
+
+    /// A committed command: runs it at once if it is a single-key command
+    /// already stable with nothing before it (every command in a
+    /// conflict-free run), otherwise queues it on each of its keys.
+    fn commit(&mut self, pending: Pending, votes: &Votes, apply: &mut Apply<'_>) {
+        let cmd = pending.cmd.clone();
+        if let [(key, _)] = cmd.ops[..] {
+            let (on_key, others) = votes.as_slice().split_at(
+                votes.as_slice().iter().take_while(|(other, _)| *other == key).count(),
+            );
+            let (n, stability, order) = (self.n, self.stability, pending.order);
+            self.check_not_late(key, order);
+            let executed = self.with_table(key, |table| {
+                table.promise_all(on_key, n, stability);
+                if table.queue_len() == 0 && order.0 <= table.stable {
+                    apply.apply(&cmd, pending.committed_at);
+                    true
+                } else {
+                    table.insert(pending);
+                    false
+                }
+            });
+            if executed {
+                self.applied(key, order);
+            } else {
+                self.work.push(key);
+            }
+            self.add_votes(others);
+            return;
+        }
+        self.add_votes(votes.as_slice());
+        for key in cmd.keys() {
+            self.check_not_late(key, pending.order);
+            self.with_table(key, |table| table.insert(pending.clone()));
+            self.work.push(key);
         }
     }
 
@@ -219,7 +415,7 @@ impl TableExecutor {
     fn run_key(&mut self, key: Key, apply: &mut Apply<'_>) {
         loop {
             let Some(table) = self.keys.get(&key) else { return };
-            let Some(head) = table.queue.front() else { return };
+            let Some(head) = table.head() else { return self.settle(key) };
             if head.order.0 > table.stable {
                 return;
             }
@@ -230,7 +426,7 @@ impl TableExecutor {
             // waiting here never blocks forever, only until promises arrive.
             let ready_everywhere = cmd.keys().filter(|&other| other != key).all(|other| {
                 self.keys.get(&other).is_some_and(|table| {
-                    table.queue.front().is_some_and(|head| head.order == order) && order.0 <= table.stable
+                    table.head().is_some_and(|head| head.order == order) && order.0 <= table.stable
                 })
             });
             if !ready_everywhere {
@@ -241,9 +437,10 @@ impl TableExecutor {
             let mut committed_at = Time::ZERO;
             for other in cmd.keys() {
                 let table = self.keys.get_mut(&other).expect("checked above");
-                if table.queue.front().is_some_and(|head| head.order == order) {
-                    committed_at = table.queue.pop_front().expect("non-empty").committed_at;
-                    table.last_executed = Some(order);
+                if table.head().is_some_and(|head| head.order == order) {
+                    let extra = table.extra.as_deref_mut().expect("a queued command");
+                    committed_at = extra.queue.pop_front().expect("non-empty").committed_at;
+                    self.applied(other, order);
                 }
                 if other != key {
                     self.work.push(other);
@@ -260,14 +457,10 @@ impl Executor for TableExecutor {
     fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_>) {
         match info {
             TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read } => {
-                self.add_votes(&votes);
-                let order = (ts, nfr_read, dot);
-                for key in cmd.keys() {
-                    self.table(key).insert(Pending { order, cmd: cmd.clone(), committed_at: now });
-                    self.work.push(key);
-                }
+                let pending = Pending { order: (ts, nfr_read, dot), cmd, committed_at: now };
+                self.commit(pending, &votes, apply);
             }
-            TableInfo::DetachedVotes { votes } => self.add_votes(&votes),
+            TableInfo::DetachedVotes { votes } => self.add_votes(votes.as_slice()),
         }
         while let Some(key) = self.work.pop() {
             self.run_key(key, apply);
@@ -277,7 +470,6 @@ impl Executor for TableExecutor {
 
 #[cfg(test)]
 mod tests {
-    use super::super::clocks::VoteRange;
     use super::*;
     use sim_core::testing::ExecutorHarness;
     use sim_core::{ClientId, CommandId, Op};
@@ -389,18 +581,19 @@ mod tests {
         use rand::{RngExt, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         for _ in 0..200 {
-            let mut table = KeyTable::new(1);
+            let mut table = KeyTable::default();
             let mut promised = BTreeSet::new();
             for _ in 0..30 {
                 let start = rng.random_range(1..40u64);
                 let end = start + rng.random_range(0..5u64);
-                table.promise(0, start, end, 1);
+                table.promise_all(&[(0, VoteRange::new(ProcessId(1), start, end))], 1, 1);
                 promised.extend(start..=end);
                 let expected = (1..).find(|t| !promised.contains(t)).expect("finite") - 1;
-                assert_eq!(table.contiguous[0], expected);
+                assert_eq!(table.h(0), expected);
                 assert_eq!(table.stable, expected);
-                let above: u64 = table.above.iter().map(|&(_, s, e)| e - s + 1).sum();
-                assert_eq!(above, promised.iter().filter(|&&t| t > expected).count() as u64, "{:?}", table.above);
+                let above_ranges = table.extra.as_ref().map(|extra| extra.above.clone()).unwrap_or_default();
+                let above: u64 = above_ranges.iter().map(|&(_, s, e)| e - s + 1).sum();
+                assert_eq!(above, promised.iter().filter(|&&t| t > expected).count() as u64, "{above_ranges:?}");
             }
         }
     }

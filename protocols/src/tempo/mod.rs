@@ -21,18 +21,21 @@
 
 pub mod clocks;
 pub mod executor;
+mod instances;
 #[cfg(test)]
 mod tests;
 
 use crate::shared::dot::Dot;
 use crate::shared::gc::GcTracker;
 use crate::shared::quorum;
-use crate::shared::synod::{Ballot, Synod};
+use crate::shared::slot_log::SlotLog;
+use crate::shared::synod::Ballot;
 use clocks::{DetachedBuffer, KeyClocks, VoteRange, Votes};
 use executor::{TableExecutor, TableInfo};
+use instances::{Instances, Status};
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
+use sim_core::{Command, Key, ProcessId, Time};
 use std::sync::Arc;
 
 /// Most processes a Tempo shard may have (process sets are 64-bit masks).
@@ -205,20 +208,6 @@ pub enum Timer {
     GarbageCollection,
 }
 
-/// Where a command is at this process (§3; recovery's states are not
-/// implemented).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Status {
-    /// Nothing but perhaps an early MCommit or MConsensus.
-    Start,
-    /// The payload, at a process outside the fast quorum.
-    Payload,
-    /// Proposed (fast-quorum member), not committed.
-    Collect,
-    /// Committed.
-    Commit,
-}
-
 /// The coordinator's bookkeeping for a command it submitted.
 #[derive(Debug)]
 struct Coordinator {
@@ -232,35 +221,6 @@ struct Coordinator {
     votes: Votes,
     /// Slow path: the timestamp proposed at the coordinator's ballot.
     proposed: Option<u64>,
-}
-
-/// One command at one process.
-#[derive(Debug)]
-struct Instance {
-    status: Status,
-    cmd: Option<Arc<Command>>,
-    quorum: ProcessSet,
-    /// Acceptor (and, at the coordinator on the slow path, proposer) of the
-    /// command's timestamp; its ballot-0 value is this process's proposal.
-    synod: Synod<u64>,
-    /// With `Start`: an MCommit that arrived before the payload. With
-    /// `Commit`: the commit, to answer late consensus messages.
-    commit: Option<(u64, Arc<Votes>)>,
-    /// Present at the coordinator until the command commits.
-    coordinator: Option<Box<Coordinator>>,
-}
-
-impl Instance {
-    fn new() -> Instance {
-        Instance {
-            status: Status::Start,
-            cmd: None,
-            quorum: ProcessSet::default(),
-            synod: Synod::new(0),
-            commit: None,
-            coordinator: None,
-        }
-    }
 }
 
 /// One Tempo process.
@@ -284,11 +244,11 @@ pub struct Tempo {
     detached: DetachedBuffer,
     /// Highest timestamp committed here (the floor of `ClockBump`).
     max_commit_ts: u64,
-    instances: FixedHashMap<Dot, Instance>,
+    instances: Instances,
+    /// The commands this process submitted that have not committed, by
+    /// seq.
+    coordinating: SlotLog<Coordinator>,
     gc: GcTracker,
-    /// Per origin index: every dot up to this seq was garbage-collected, so
-    /// a late message about it is ignored instead of reviving it.
-    collected: Vec<u64>,
 }
 
 impl Tempo {
@@ -309,6 +269,12 @@ impl Tempo {
     /// Stability threshold `S` under `options`.
     pub fn stability_threshold(n: usize, f: usize, options: &Options) -> usize {
         if options.tiny_quorums { quorum::tempo_tiny_stability(n, f) } else { quorum::tempo_stability(n) }
+    }
+
+    /// The coordinator state of `dot` if this process submitted it and it
+    /// has not committed.
+    fn coordinating_mut(&mut self, dot: Dot) -> Option<&mut Coordinator> {
+        if dot.origin == self.id { self.coordinating.get_mut(dot.seq) } else { None }
     }
 
     /// Commands with per-command state here (not yet garbage-collected).
@@ -342,10 +308,10 @@ impl Tempo {
     /// attached to it; with `attach_only_top`, the skipped timestamps go to
     /// the detached buffer instead.
     fn proposal(&mut self, cmd: &Command, min: u64) -> (u64, Votes) {
-        let t = self.clocks.proposal(cmd, min, !self.is_nfr_read(cmd));
+        let plus_one = !self.is_nfr_read(cmd);
         let mut attached = Votes::new();
         let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
-        self.clocks.bump(cmd, t, |key, range| {
+        let t = self.clocks.propose(cmd, min, plus_one, |key, range| {
             if attach_only_top && range.start < range.end {
                 detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
                 attached.push(key, VoteRange::new(range.voter, range.end, range.end));
@@ -356,24 +322,18 @@ impl Tempo {
         (t, attached)
     }
 
-    /// `bump(cmd, t)` with the promises detached (§5).
-    fn bump_detached(&mut self, cmd: &Command, t: u64) {
+    /// `bump(cmd, t)` with the promises detached (§5), for the command of
+    /// `dot`: skipped when its keys' clocks are known to be at `t` already
+    /// (most bumps in a conflict-free run), which saves the clock lookups.
+    fn bump_detached(&mut self, dot: Dot, cmd: &Command, t: u64) {
+        if let Some(instance) = self.instances.get_mut(dot) {
+            if t <= instance.clock_floor {
+                return;
+            }
+            instance.clock_floor = t;
+        }
         let detached = &mut self.detached;
         self.clocks.bump(cmd, t, |key, range| detached.add(key, range));
-    }
-
-    /// True if `dot`'s state was garbage-collected.
-    fn is_collected(&self, dot: Dot) -> bool {
-        self.collected.get(dot.origin.index()).is_some_and(|&seq| dot.seq <= seq)
-    }
-
-    /// The instance of `dot`, created if new; `None` if it is from another
-    /// shard or was garbage-collected (a late duplicate).
-    fn instance(&mut self, dot: Dot) -> Option<&mut Instance> {
-        if dot.origin.0 == 0 || dot.origin.index() >= self.n || self.is_collected(dot) {
-            return None;
-        }
-        Some(self.instances.entry(dot).or_insert_with(Instance::new))
     }
 
     /// §6 step 1.
@@ -382,17 +342,21 @@ impl Tempo {
         let dot = Dot { origin: self.id, seq: self.last_seq };
         let (ts, votes) = self.proposal(&cmd, 0);
         let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
+        // Room for every member's promises: merging never reallocates.
+        let mut collected = Votes::with_capacity(quorum.len() * cmd.ops.len());
+        collected.merge(votes);
         let coordinator = Coordinator {
             submitted_at: now,
             replies: ProcessSet::default(),
             max_ts: 0,
             max_count: 0,
-            votes,
+            votes: collected,
             proposed: None,
         };
-        let instance = self.instances.entry(dot).or_insert_with(Instance::new);
-        debug_assert_eq!(instance.status, Status::Start, "{dot} submitted twice");
-        instance.coordinator = Some(Box::new(coordinator));
+        let fresh = self.coordinating.insert(dot.seq, coordinator);
+        debug_assert!(matches!(fresh, Ok(None)), "{dot} submitted twice");
+        let instance = self.instances.entry(dot).expect("a new dot of this process");
+        instance.clock_floor = ts;
         out.send_to_each(&self.processes, Message::MCollect { dot, cmd, quorum, ts });
     }
 
@@ -411,7 +375,7 @@ impl Tempo {
             return; // only the coordinator proposes
         }
         let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
-        let Some(instance) = self.instance(dot) else { return };
+        let Some(instance) = self.instances.entry(dot) else { return };
         if instance.status != Status::Start {
             return; // a duplicate
         }
@@ -428,15 +392,19 @@ impl Tempo {
             } else {
                 self.proposal(&cmd, ts)
             };
-            let instance = self.instances.get_mut(&dot).expect("created above");
+            let instance = self.instances.get_mut(dot).expect("created above");
             instance.status = Status::Collect;
             instance.cmd = Some(cmd);
             instance.quorum = quorum;
-            instance.synod.set_initial(ts);
+            instance.proposal = ts;
+            if let Some(synod) = instance.synod.as_deref_mut() {
+                synod.set_initial(ts);
+            }
+            instance.clock_floor = instance.clock_floor.max(ts);
             out.send(from, Message::MCollectAck { dot, ts, votes });
         }
         // An MCommit that overtook the payload (§6.6).
-        let instance = self.instances.get_mut(&dot).expect("created above");
+        let instance = self.instances.get_mut(dot).expect("created above");
         if let Some((ts, votes)) = instance.commit.take() {
             self.handle_mcommit(dot, ts, votes, now, out);
         }
@@ -445,11 +413,12 @@ impl Tempo {
     /// §6 step 3.
     fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, ts: u64, votes: Votes, out: &mut Outbox<Self>) {
         let me = self.id;
-        let Some(instance) = self.instances.get_mut(&dot) else { return };
+        let Some(instance) = self.instances.get(dot) else { return };
         if instance.status != Status::Collect || !instance.quorum.contains(from) {
             return;
         }
-        let Some(coordinator) = instance.coordinator.as_deref_mut() else { return };
+        let (quorum, cmd) = (instance.quorum, instance.cmd.clone().expect("a collecting command has its payload"));
+        let Some(coordinator) = self.coordinating_mut(dot) else { return };
         if !coordinator.replies.insert(from) {
             return; // a duplicate
         }
@@ -460,19 +429,16 @@ impl Tempo {
             coordinator.max_count += 1;
         }
         let (max_ts, max_count) = (coordinator.max_ts, coordinator.max_count);
-        let all_replied = coordinator.replies == instance.quorum;
-        let cmd = instance.cmd.clone().expect("a collecting command has its payload");
-        let quorum_size = instance.quorum.len();
+        let all_replied = coordinator.replies == quorum;
         if from != me {
             // §6.3b: no new proposal of this process goes below `max_ts`.
-            self.bump_detached(&cmd, max_ts);
+            self.bump_detached(dot, &cmd, max_ts);
         }
         if !all_replied {
             return;
         }
-        let fast = max_count >= self.fast_threshold(&cmd, quorum_size);
-        let instance = self.instances.get_mut(&dot).expect("present above");
-        let coordinator = instance.coordinator.as_deref_mut().expect("present above");
+        let fast = max_count >= self.fast_threshold(&cmd, quorum.len());
+        let coordinator = self.coordinating_mut(dot).expect("present above");
         if fast {
             out.fast_path();
             let votes = Arc::new(std::mem::take(&mut coordinator.votes));
@@ -482,36 +448,33 @@ impl Tempo {
             // Ballot `id` needs no prepare phase (specs README §1.4).
             let ballot = Ballot::from(me.0);
             coordinator.proposed = Some(max_ts);
-            instance.synod.propose(ballot);
+            self.instances.get_mut(dot).expect("present above").synod().propose(ballot);
             out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, ts: max_ts });
         }
     }
 
     /// §6 step 4.
     fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
-        let Some(instance) = self.instance(dot) else { return };
+        let Some(instance) = self.instances.entry(dot) else { return };
         let cmd = instance.cmd.clone();
         if instance.status == Status::Commit {
             if let Some((ts, votes)) = instance.commit.clone() {
                 out.send(from, Message::MCommit { dot, ts, votes });
             }
-        } else if instance.synod.accept(ballot, ts) {
+        } else if instance.synod().accept(ballot, ts) {
             out.send(from, Message::MConsensusAck { dot, ballot });
         }
         if let Some(cmd) = cmd {
-            self.bump_detached(&cmd, ts);
+            self.bump_detached(dot, &cmd, ts);
         }
     }
 
     /// §6 step 5.
     fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
-        let Some(instance) = self.instances.get_mut(&dot) else { return };
-        if instance.status == Status::Commit {
-            return;
-        }
-        let Some(coordinator) = instance.coordinator.as_deref_mut() else { return };
-        let Some(ts) = coordinator.proposed else { return };
-        if instance.synod.accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
+        let Some(ts) = self.coordinating_mut(dot).and_then(|coordinator| coordinator.proposed) else { return };
+        let Some(instance) = self.instances.get_mut(dot) else { return };
+        if instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
+            let coordinator = self.coordinating_mut(dot).expect("present above");
             let votes = Arc::new(std::mem::take(&mut coordinator.votes));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
         }
@@ -520,7 +483,7 @@ impl Tempo {
     /// §6 step 6.
     fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
         let me = self.id;
-        let Some(instance) = self.instance(dot) else { return };
+        let Some(instance) = self.instances.entry(dot) else { return };
         match instance.status {
             Status::Start => {
                 // The payload has not arrived: keep the first commit for it.
@@ -533,8 +496,11 @@ impl Tempo {
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
         let cmd = instance.cmd.clone().expect("payload present past Start");
-        if let Some(coordinator) = instance.coordinator.take() {
-            out.commit_latency(now.since(coordinator.submitted_at));
+        if dot.origin == me {
+            if let Some(coordinator) = self.coordinating.remove(dot.seq) {
+                out.commit_latency(now.since(coordinator.submitted_at));
+            }
+            self.coordinating.discard_leading_holes();
         }
         let nfr_read = self.is_nfr_read(&cmd);
         if nfr_read && dot.origin != me {
@@ -549,7 +515,7 @@ impl Tempo {
         if self.options.clock_bump_interval_ns.is_some() {
             self.max_commit_ts = self.max_commit_ts.max(ts);
         } else {
-            self.bump_detached(&cmd, ts);
+            self.bump_detached(dot, &cmd, ts);
         }
         self.gc.committed(dot);
     }
@@ -559,12 +525,8 @@ impl Tempo {
         if from.0 == 0 || from.index() >= self.n {
             return;
         }
-        let (instances, collected) = (&mut self.instances, &mut self.collected);
-        self.gc.report(from, committed, |dot| {
-            instances.remove(&dot);
-            let seq = &mut collected[dot.origin.index()];
-            *seq = (*seq).max(dot.seq);
-        });
+        let instances = &mut self.instances;
+        self.gc.report(from, committed, |dot| instances.collect_up_to(dot));
     }
 
     /// §8 SendDetached.
@@ -608,9 +570,9 @@ impl Protocol for Tempo {
             clocks: KeyClocks::new(setup.id),
             detached: DetachedBuffer::new(),
             max_commit_ts: 0,
-            instances: FixedHashMap::default(),
+            instances: Instances::new(n),
+            coordinating: SlotLog::new(),
             gc: GcTracker::new(n),
-            collected: vec![0; n],
         };
         (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
     }

@@ -467,3 +467,10 @@ fn check_and_quorums() {
     assert_eq!((Tempo::fast_quorum_size(5, 1, &tiny), Tempo::stability_threshold(5, 1, &tiny)), (2, 4));
     assert_eq!(Tempo::stability_threshold(7, 3, &Options::default()), 4);
 }
+
+/// Every process holds an instance per command in flight: one cache line.
+#[test]
+fn an_instance_fits_a_cache_line() {
+    assert!(std::mem::size_of::<instances::Instance>() <= 64, "{} bytes", std::mem::size_of::<instances::Instance>());
+    eprintln!("message {} bytes", std::mem::size_of::<Message>());
+}
