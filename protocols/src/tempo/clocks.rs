@@ -107,11 +107,13 @@ impl DetachedBuffer {
     /// Adds `range` (all ranges of a buffer have the same voter: this
     /// process).
     pub fn add(&mut self, key: Key, range: VoteRange) {
-        if let Some((last_key, last)) = self.votes.entries.last_mut() {
-            if *last_key == key && last.voter == range.voter && last.end.checked_add(1) == Some(range.start) {
-                last.end = range.end;
-                return;
-            }
+        if let Some((last_key, last)) = self.votes.entries.last_mut()
+            && *last_key == key
+            && last.voter == range.voter
+            && last.end.checked_add(1) == Some(range.start)
+        {
+            last.end = range.end;
+            return;
         }
         self.votes.push(key, range);
     }
@@ -291,8 +293,12 @@ mod tests {
         buffer.add(K, VoteRange::new(p1, 8, 8)); // 7 was attached to a command
         buffer.add(9, VoteRange::new(p1, 1, 1));
         buffer.add(K, VoteRange::new(p1, 9, 9));
-        let expected =
-            [(K, VoteRange::new(p1, 1, 6)), (K, VoteRange::new(p1, 8, 8)), (9, VoteRange::new(p1, 1, 1)), (K, VoteRange::new(p1, 9, 9))];
+        let expected = [
+            (K, VoteRange::new(p1, 1, 6)),
+            (K, VoteRange::new(p1, 8, 8)),
+            (9, VoteRange::new(p1, 1, 1)),
+            (K, VoteRange::new(p1, 9, 9)),
+        ];
         assert_eq!(buffer.take().as_slice(), &expected);
         assert!(buffer.is_empty());
     }

@@ -114,7 +114,12 @@ impl KeyTable {
     fn h(&self, voter: usize) -> u64 {
         match self.contiguous.get(voter) {
             Some(&h) => h,
-            None => self.extra.as_ref().and_then(|extra| extra.contiguous.get(voter - INLINE_PROCESSES)).copied().unwrap_or(0),
+            None => self
+                .extra
+                .as_ref()
+                .and_then(|extra| extra.contiguous.get(voter - INLINE_PROCESSES))
+                .copied()
+                .unwrap_or(0),
         }
     }
 
@@ -380,9 +385,8 @@ impl TableExecutor {
     fn commit(&mut self, pending: Pending, votes: &Votes, apply: &mut Apply<'_>) {
         let cmd = pending.cmd.clone();
         if let [(key, _)] = cmd.ops[..] {
-            let (on_key, others) = votes.as_slice().split_at(
-                votes.as_slice().iter().take_while(|(other, _)| *other == key).count(),
-            );
+            let (on_key, others) =
+                votes.as_slice().split_at(votes.as_slice().iter().take_while(|(other, _)| *other == key).count());
             let (n, stability, order) = (self.n, self.stability, pending.order);
             self.check_not_late(key, order);
             let executed = self.with_table(key, |table| {
@@ -538,7 +542,10 @@ mod tests {
         // L becomes stable at 1: only (1,(3,1)) may run on L.
         assert_eq!(clients(harness.step(&mut executor, detached(&[(L, 1, 1, 1), (L, 3, 1, 1)]), Time::ZERO)), vec![2]);
         // L stable at 2: `both` runs, then k_only behind it on K.
-        assert_eq!(clients(harness.step(&mut executor, detached(&[(L, 1, 2, 2), (L, 3, 2, 2)]), Time::ZERO)), vec![0, 1]);
+        assert_eq!(
+            clients(harness.step(&mut executor, detached(&[(L, 1, 2, 2), (L, 3, 2, 2)]), Time::ZERO)),
+            vec![0, 1]
+        );
         assert_eq!(executor.pending(), 0);
     }
 
@@ -552,7 +559,10 @@ mod tests {
         assert!(harness.step(&mut executor, attached(Dot::new(2, 1), &second, 1), Time::ZERO).is_empty());
         assert!(harness.step(&mut executor, attached(Dot::new(1, 1), &first, 1), Time::ZERO).is_empty());
         assert!(harness.step(&mut executor, detached(&[(L, 2, 1, 1), (L, 3, 1, 1)]), Time::ZERO).is_empty());
-        assert_eq!(clients(harness.step(&mut executor, detached(&[(K, 2, 1, 1), (K, 3, 1, 1)]), Time::ZERO)), vec![0, 1]);
+        assert_eq!(
+            clients(harness.step(&mut executor, detached(&[(K, 2, 1, 1), (K, 3, 1, 1)]), Time::ZERO)),
+            vec![0, 1]
+        );
     }
 
     /// Stability counts processes, not promises: a duplicate or an
@@ -563,7 +573,9 @@ mod tests {
         let mut executor = TableExecutor::new(3, 2);
         let mut harness = ExecutorHarness::new(ProcessId(1), 1);
         let p2 = ProcessId(2);
-        for (range, expected) in [((6, 8), 0), ((6, 8), 0), ((3, 4), 0), ((10, 10), 0), ((1, 1), 1), ((2, 2), 4), ((5, 5), 8)] {
+        for (range, expected) in
+            [((6, 8), 0), ((6, 8), 0), ((3, 4), 0), ((10, 10), 0), ((1, 1), 1), ((2, 2), 4), ((5, 5), 8)]
+        {
             harness.step(&mut executor, detached(&[(K, 2, range.0, range.1)]), Time::ZERO);
             assert_eq!(executor.contiguous(K, p2), expected, "after {range:?}");
         }
@@ -572,6 +584,26 @@ mod tests {
         assert_eq!(executor.stable(K), 0, "one process is not S = 2");
         harness.step(&mut executor, detached(&[(K, 1, 1, 5), (K, 0, 1, 99), (K, 9, 1, 99)]), Time::ZERO);
         assert_eq!(executor.stable(K), 5, "voters 0 and 9 do not exist and are ignored");
+    }
+
+    /// Shards larger than the inline table (n = 9 > 7) keep the other
+    /// processes' `H_j` aside, and still come to rest and wake up.
+    #[test]
+    fn nine_processes() {
+        let mut executor = TableExecutor::new(9, 5);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 1);
+        let first = cmd(0, &[K]);
+        assert!(harness.step(&mut executor, attached(Dot::new(1, 1), &first, 2), Time::ZERO).is_empty());
+        let four: Vec<_> = (6..=9).map(|voter| (K, voter, 1, 2)).collect();
+        assert!(harness.step(&mut executor, detached(&four), Time::ZERO).is_empty(), "4 of S = 5");
+        assert_eq!(clients(harness.step(&mut executor, detached(&[(K, 1, 1, 2)]), Time::ZERO)), vec![0]);
+        assert_eq!(executor.contiguous(K, ProcessId(9)), 2);
+        let rest: Vec<_> = (2..=5).map(|voter| (K, voter, 1, 2)).collect();
+        harness.step(&mut executor, detached(&rest), Time::ZERO);
+        assert_eq!((executor.active_keys(), executor.stable(K), executor.contiguous(K, ProcessId(8))), (0, 2, 2));
+        harness.step(&mut executor, detached(&[(K, 9, 3, 3)]), Time::ZERO);
+        assert_eq!((executor.active_keys(), executor.contiguous(K, ProcessId(9))), (1, 3));
+        assert_eq!(executor.contiguous(K, ProcessId(8)), 2, "woken up with every H_j at 2");
     }
 
     /// The range bookkeeping agrees with a plain set of promised timestamps

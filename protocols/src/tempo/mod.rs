@@ -360,10 +360,9 @@ impl Tempo {
         out.send_to_each(&self.processes, Message::MCollect { dot, cmd, quorum, ts });
     }
 
-    /// §6 step 2.
+    /// §6 step 2, for an MCollect from its coordinator `dot.origin`.
     fn handle_mcollect(
         &mut self,
-        from: ProcessId,
         dot: Dot,
         cmd: Arc<Command>,
         quorum: ProcessSet,
@@ -371,9 +370,7 @@ impl Tempo {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if from != dot.origin {
-            return; // only the coordinator proposes
-        }
+        let from = dot.origin;
         let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
         let Some(instance) = self.instances.entry(dot) else { return };
         if instance.status != Status::Start {
@@ -592,7 +589,10 @@ impl Protocol for Tempo {
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         match msg {
-            Message::MCollect { dot, cmd, quorum, ts } => self.handle_mcollect(from, dot, cmd, quorum, ts, now, out),
+            Message::MCollect { dot, cmd, quorum, ts } if from == dot.origin => {
+                self.handle_mcollect(dot, cmd, quorum, ts, now, out)
+            }
+            Message::MCollect { .. } => {} // only the coordinator proposes
             Message::MCollectAck { dot, ts, votes } => self.handle_mcollectack(from, dot, ts, votes, out),
             Message::MCommit { dot, ts, votes } => self.handle_mcommit(dot, ts, votes, now, out),
             Message::MConsensus { dot, ballot, ts } => self.handle_mconsensus(from, dot, ballot, ts, out),

@@ -35,7 +35,11 @@ fn process(id: u32, n: u32, f: usize) -> Tempo {
 }
 
 fn command(client: u32, seq: u64, ops: &[(Key, Op)]) -> Arc<Command> {
-    Arc::new(Command { id: CommandId { client: ClientId(client), seq }, ops: ops.iter().copied().collect(), payload_bytes: 0 })
+    Arc::new(Command {
+        id: CommandId { client: ClientId(client), seq },
+        ops: ops.iter().copied().collect(),
+        payload_bytes: 0,
+    })
 }
 
 fn put(client: u32, key: Key) -> Arc<Command> {
@@ -371,13 +375,25 @@ fn conflicting_commands_execute_in_one_order_everywhere() {
 }
 
 /// Without conflicts a command executes at commit, everywhere, with no
-/// detached promise needed (the formula test relies on it).
+/// detached promise needed (the formula test relies on it). Once the
+/// detached promises arrive, every executor puts the key to rest.
 #[test]
 fn a_conflict_free_command_executes_at_commit() {
     let mut cluster = Cluster::new(5, 1, &Options::default());
     cluster.submit(1, put(0, K));
     cluster.deliver_all();
     assert!(cluster.executed.iter().all(|executed| executed.len() == 1), "{:?}", cluster.executed);
+    assert!(cluster.executors.iter().all(|executor| executor.active_keys() == 1), "p4 and p5 promised nothing yet");
+    cluster.fire(Timer::SendDetached);
+    cluster.deliver_all();
+    assert!(cluster.executors.iter().all(|executor| executor.active_keys() == 0 && executor.stable(K) == 1));
+    cluster.submit(2, put(1, K));
+    cluster.deliver_all();
+    assert!(
+        cluster.executed.iter().all(|executed| executed.len() == 2),
+        "the key woke up at 1: {:?}",
+        cluster.executed
+    );
 }
 
 /// §12: once every process reported a dot committed, its state is gone,
@@ -472,5 +488,4 @@ fn check_and_quorums() {
 #[test]
 fn an_instance_fits_a_cache_line() {
     assert!(std::mem::size_of::<instances::Instance>() <= 64, "{} bytes", std::mem::size_of::<instances::Instance>());
-    eprintln!("message {} bytes", std::mem::size_of::<Message>());
 }
