@@ -9,7 +9,7 @@
 //! take a lower one. Spec: `shared/specs/tempo.md`. This module implements
 //! one shard (§5–§9, §12); partial replication (§10) and recovery (§11)
 //! are not implemented, but each command keeps its acceptor state
-//! ([`Synod`]) for recovery to build on.
+//! ([`Synod`](crate::shared::synod::Synod)) for recovery to build on.
 //!
 //! Non-fault-tolerant reads (§9, option `nfr`): a single-key read proposes
 //! its key's clock without adding 1, so it can tie with a write's
@@ -18,6 +18,14 @@
 //! read's), and it is executed only at its coordinator: it promises
 //! nothing of its own, so other processes may have run later writes before
 //! they learn of it. Its promises still reach every executor.
+//!
+//! Where this differs from the spec's letter: the executor gets one
+//! `AttachedVotes` per command (with every key's promises) rather than one
+//! per key, because the state machine applies a command as a whole; with
+//! tiny quorums the fast-path threshold is `f` (as in fantoch) since
+//! `|quorum| - floor(n/2)` can be 0; the acceptor of a command is created
+//! by its first consensus message, its ballot-0 value being the proposal
+//! kept in the command's state; "skip fast ack" (§9) is not implemented.
 
 pub mod clocks;
 pub mod executor;
