@@ -7,6 +7,7 @@ pub mod atlas;
 pub mod epaxos;
 pub mod fpaxos;
 pub mod shared;
+pub mod tempo;
 
 use sim_core::{RunConfig, RunReport, Simulation};
 use std::fmt;
@@ -25,12 +26,14 @@ pub enum ProtocolName {
     Janus,
     /// Egalitarian Paxos (`epaxos.md`).
     EPaxos,
+    /// Tempo: leaderless, timestamp stability (`tempo.md`).
+    Tempo,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
     pub const ALL: &'static [ProtocolName] =
-        &[ProtocolName::FPaxos, ProtocolName::Atlas, ProtocolName::Janus, ProtocolName::EPaxos];
+        &[ProtocolName::FPaxos, ProtocolName::Tempo, ProtocolName::Atlas, ProtocolName::Janus, ProtocolName::EPaxos];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
@@ -39,6 +42,7 @@ impl ProtocolName {
             ProtocolName::Atlas => "atlas",
             ProtocolName::Janus => "janus",
             ProtocolName::EPaxos => "epaxos",
+            ProtocolName::Tempo => "tempo",
         }
     }
 
@@ -57,6 +61,7 @@ impl ProtocolName {
                 "EPaxos: leaderless; fast path on identical replies of the closest floor(n/2)+floor((floor(n/2)+1)/2), \
                  else an accept round to a majority; always tolerates a minority (ignores f)"
             }
+            ProtocolName::Tempo => "Tempo: leaderless, per-key timestamps executed once stable at a majority",
         }
     }
 
@@ -66,6 +71,7 @@ impl ProtocolName {
             ProtocolName::FPaxos => true,
             ProtocolName::Atlas | ProtocolName::Janus => false,
             ProtocolName::EPaxos => false,
+            ProtocolName::Tempo => false,
         }
     }
 
@@ -76,6 +82,7 @@ impl ProtocolName {
             ProtocolName::FPaxos => fpaxos::FPaxos::check(n, f),
             ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::check(n, f),
             ProtocolName::EPaxos => epaxos::EPaxos::check(n, f),
+            ProtocolName::Tempo => tempo::Tempo::check(n, f),
         }
     }
 
@@ -95,6 +102,7 @@ impl ProtocolName {
             // its own options.
             ProtocolName::Janus => Simulation::<atlas::Atlas>::with_options(config, &options.janus).run(),
             ProtocolName::EPaxos => Simulation::<epaxos::EPaxos>::with_options(config, &options.epaxos).run(),
+            ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
         }
     }
 }
@@ -115,6 +123,8 @@ pub struct ProtocolOptions {
     pub janus: atlas::Options,
     /// EPaxos's options.
     pub epaxos: epaxos::Options,
+    /// Tempo's options (`tempo.md` §2, §8, §9).
+    pub tempo: tempo::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

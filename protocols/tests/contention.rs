@@ -54,3 +54,8 @@ fn janus_under_contention() {
 fn epaxos_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::EPaxos);
 }
+
+#[test]
+fn tempo_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Tempo);
+}

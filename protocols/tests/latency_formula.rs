@@ -85,6 +85,7 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
             fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f))
         }
         ProtocolName::EPaxos => fixed_quorum_latency_ns(matrix, sites, quorum::epaxos_fast(n)),
+        ProtocolName::Tempo => fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f)),
     }
 }
 

@@ -1,0 +1,305 @@
+//! Tempo's per-key clocks and the promises they produce (tempo.md §3, §5).
+//!
+//! A process keeps one clock per key. Moving a clock from `c` to `t`
+//! ("bumping") promises that the process will never propose any timestamp
+//! in `c+1..=t` for another command on that key: the [`VoteRange`] it emits.
+//! Because a clock only grows, every timestamp of a key is promised exactly
+//! once by each process, which is what lets executors count promises.
+
+use sim_core::{Command, FixedHashMap, Key, ProcessId};
+use smallvec::SmallVec;
+
+/// A promise: `voter` will never propose a timestamp in `start..=end` for
+/// another command on the key this range is filed under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VoteRange {
+    /// The process that promised.
+    pub voter: ProcessId,
+    /// First timestamp promised.
+    pub start: u64,
+    /// Last timestamp promised (inclusive).
+    pub end: u64,
+}
+
+impl VoteRange {
+    /// The range `start..=end` promised by `voter`.
+    pub fn new(voter: ProcessId, start: u64, end: u64) -> VoteRange {
+        VoteRange { voter, start, end }
+    }
+}
+
+/// Bytes one `(key, range)` entry takes on the wire: key 8, voter 4,
+/// start 8, end 8.
+const BYTES_PER_VOTE: u64 = 28;
+
+/// Promises per key (the spec's `map<key, list<VoteRange>>`), stored flat
+/// in the order they were made: merging is an append, and an executor only
+/// ever walks them once. One range is stored inline: a fast-quorum
+/// member's proposal for a single-key command costs no allocation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Votes {
+    entries: SmallVec<[(Key, VoteRange); 1]>,
+}
+
+impl Votes {
+    /// No promises.
+    pub fn new() -> Votes {
+        Votes::default()
+    }
+
+    /// No promises, with room for `capacity` ranges.
+    pub fn with_capacity(capacity: usize) -> Votes {
+        Votes { entries: SmallVec::with_capacity(capacity) }
+    }
+
+    /// Adds `range` for `key`.
+    pub fn push(&mut self, key: Key, range: VoteRange) {
+        self.entries.push((key, range));
+    }
+
+    /// Adds every promise of `other`.
+    pub fn merge(&mut self, other: Votes) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The promises, in the order they were added.
+    pub fn as_slice(&self) -> &[(Key, VoteRange)] {
+        &self.entries
+    }
+
+    /// The promises, in the order they were added.
+    pub fn iter(&self) -> impl Iterator<Item = &(Key, VoteRange)> + '_ {
+        self.entries.iter()
+    }
+
+    /// Number of ranges.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True if there is no promise.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Size on the wire: a count and the entries.
+    pub fn size_bytes(&self) -> u64 {
+        4 + BYTES_PER_VOTE * self.entries.len() as u64
+    }
+}
+
+/// This process's detached promises not broadcast yet (the spec's
+/// `detached_buf`). A range adjacent to the previous one of the same key
+/// extends it (a key bumped twice in a row), so a broadcast usually
+/// carries one range per key; ranges of one key made far apart stay
+/// separate, which executors handle alike.
+#[derive(Clone, Debug, Default)]
+pub struct DetachedBuffer {
+    votes: Votes,
+}
+
+impl DetachedBuffer {
+    /// An empty buffer.
+    pub fn new() -> DetachedBuffer {
+        DetachedBuffer::default()
+    }
+
+    /// Adds `range` (all ranges of a buffer have the same voter: this
+    /// process).
+    pub fn add(&mut self, key: Key, range: VoteRange) {
+        if let Some((last_key, last)) = self.votes.entries.last_mut()
+            && *last_key == key
+            && last.voter == range.voter
+            && last.end.checked_add(1) == Some(range.start)
+        {
+            last.end = range.end;
+            return;
+        }
+        self.votes.push(key, range);
+    }
+
+    /// True if nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.votes.is_empty()
+    }
+
+    /// Takes everything buffered, leaving the buffer empty.
+    pub fn take(&mut self) -> Votes {
+        std::mem::take(&mut self.votes)
+    }
+}
+
+/// One process's clock per key.
+#[derive(Clone, Debug)]
+pub struct KeyClocks {
+    me: ProcessId,
+    clocks: FixedHashMap<Key, u64>,
+}
+
+impl KeyClocks {
+    /// Clocks of process `me`, all at 0.
+    pub fn new(me: ProcessId) -> KeyClocks {
+        KeyClocks { me, clocks: FixedHashMap::default() }
+    }
+
+    /// The clock of `key` (0 if never bumped).
+    pub fn clock(&self, key: Key) -> u64 {
+        self.clocks.get(&key).copied().unwrap_or(0)
+    }
+
+    /// Keys with a clock.
+    pub fn len(&self) -> usize {
+        self.clocks.len()
+    }
+
+    /// True if no key has a clock.
+    pub fn is_empty(&self) -> bool {
+        self.clocks.is_empty()
+    }
+
+    /// The timestamp part of `proposal(cmd, m)` (§5):
+    /// `max(m, max_k clock[k] + 1)`, or without the `+ 1` for NFR reads
+    /// (§9). Bump to it with [`KeyClocks::bump`]: every key of a
+    /// multi-key command moves to the same timestamp.
+    pub fn proposal(&self, cmd: &Command, min: u64, plus_one: bool) -> u64 {
+        let highest = cmd.keys().map(|key| self.clock(key)).max().unwrap_or(0);
+        min.max(if plus_one { highest.saturating_add(1) } else { highest })
+    }
+
+    /// `proposal(cmd, min)` (§5) in one go: computes the timestamp as
+    /// [`KeyClocks::proposal`] does and bumps every key to it, calling
+    /// `emit` with each promise. A single-key command looks its key up
+    /// once.
+    pub fn propose(&mut self, cmd: &Command, min: u64, plus_one: bool, mut emit: impl FnMut(Key, VoteRange)) -> u64 {
+        let [(key, _)] = cmd.ops[..] else {
+            let t = self.proposal(cmd, min, plus_one);
+            self.bump(cmd, t, emit);
+            return t;
+        };
+        let clock = self.clocks.entry(key).or_insert(0);
+        let t = min.max(if plus_one { clock.saturating_add(1) } else { *clock });
+        if *clock < t {
+            emit(key, VoteRange::new(self.me, *clock + 1, t));
+            *clock = t;
+        }
+        t
+    }
+
+    /// `bump(cmd, t)` (§5): moves every key of `cmd` whose clock is below
+    /// `t` to `t`, calling `emit` with the promise each move makes.
+    pub fn bump(&mut self, cmd: &Command, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
+        for key in cmd.keys() {
+            let clock = self.clocks.entry(key).or_insert(0);
+            if *clock < t {
+                emit(key, VoteRange::new(self.me, *clock + 1, t));
+                *clock = t;
+            }
+        }
+    }
+
+    /// Gives every key of `cmd` a clock (at 0 if it had none), so that the
+    /// periodic clock bump (§8) covers it.
+    pub fn init(&mut self, cmd: &Command) {
+        for key in cmd.keys() {
+            self.clocks.entry(key).or_insert(0);
+        }
+    }
+
+    /// Bumps every key with a clock to `t` (§8 ClockBump).
+    pub fn bump_all(&mut self, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
+        for (&key, clock) in self.clocks.iter_mut() {
+            if *clock < t {
+                emit(key, VoteRange::new(self.me, *clock + 1, t));
+                *clock = t;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::{ClientId, CommandId, Op};
+
+    const K: Key = 7;
+
+    fn put(keys: &[Key]) -> Command {
+        let ops = keys.iter().map(|&key| (key, Op::Put(1))).collect();
+        Command { id: CommandId { client: ClientId(0), seq: 1 }, ops, payload_bytes: 0 }
+    }
+
+    fn at(clock: u64) -> KeyClocks {
+        let mut clocks = KeyClocks::new(ProcessId(2));
+        clocks.bump(&put(&[K]), clock, |_, _| {});
+        clocks
+    }
+
+    fn collect(clocks: &mut KeyClocks, cmd: &Command, t: u64) -> Vec<(Key, VoteRange)> {
+        let mut emitted = Vec::new();
+        clocks.bump(cmd, t, |key, range| emitted.push((key, range)));
+        emitted
+    }
+
+    /// tempo.md §13.3: proposals and the promises they attach, then a
+    /// commit bumps the rest (detached).
+    #[test]
+    fn tempo_13_3_proposal_and_promises() {
+        let cmd = put(&[K]);
+        let p2 = ProcessId(2);
+
+        // clock 5, MCollect with ts 3: propose 6, attached [6,6].
+        let mut clocks = at(5);
+        let mut attached = Vec::new();
+        assert_eq!(clocks.propose(&cmd, 3, true, |key, range| attached.push((key, range))), 6);
+        assert_eq!(attached, vec![(K, VoteRange::new(p2, 6, 6))]);
+
+        // clock 2, MCollect with ts 5: propose 5, attached [3,5].
+        let mut clocks = at(2);
+        let mut attached = Vec::new();
+        assert_eq!(clocks.propose(&cmd, 5, true, |key, range| attached.push((key, range))), 5);
+        assert_eq!(attached, vec![(K, VoteRange::new(p2, 3, 5))]);
+
+        // Commit at 8 afterwards: detached [6,8], clock 5 -> 8.
+        assert_eq!(collect(&mut clocks, &cmd, 8), vec![(K, VoteRange::new(p2, 6, 8))]);
+        assert_eq!(clocks.clock(K), 8);
+        assert!(collect(&mut clocks, &cmd, 8).is_empty(), "a second bump to 8 promises nothing");
+        assert!(collect(&mut clocks, &cmd, 4).is_empty(), "clocks never go back");
+    }
+
+    /// §5: a multi-key proposal takes the highest clock and moves every key
+    /// to the same timestamp; an NFR read (§9) does not add 1.
+    #[test]
+    fn multi_key_proposal_and_nfr_reads() {
+        let mut clocks = at(5);
+        let both = put(&[K, 9]);
+        let t = clocks.proposal(&both, 0, true);
+        assert_eq!(t, 6);
+        let p2 = ProcessId(2);
+        assert_eq!(collect(&mut clocks, &both, t), vec![(K, VoteRange::new(p2, 6, 6)), (9, VoteRange::new(p2, 1, 6))]);
+        assert_eq!(clocks.proposal(&put(&[K]), 0, false), 6, "an NFR read proposes the clock itself");
+        assert_eq!(clocks.proposal(&put(&[K]), 9, false), 9);
+        assert_eq!(clocks.propose(&put(&[K]), 0, false, |_, _| panic!("no promise")), 6);
+        let mut again = Vec::new();
+        assert_eq!(clocks.propose(&both, 0, true, |key, range| again.push((key, range))), 7);
+        assert_eq!(again, vec![(K, VoteRange::new(p2, 7, 7)), (9, VoteRange::new(p2, 7, 7))]);
+    }
+
+    #[test]
+    fn detached_buffer_extends_the_previous_range_of_the_key() {
+        let p1 = ProcessId(1);
+        let mut buffer = DetachedBuffer::new();
+        buffer.add(K, VoteRange::new(p1, 1, 3));
+        buffer.add(K, VoteRange::new(p1, 4, 6));
+        buffer.add(K, VoteRange::new(p1, 8, 8)); // 7 was attached to a command
+        buffer.add(9, VoteRange::new(p1, 1, 1));
+        buffer.add(K, VoteRange::new(p1, 9, 9));
+        let expected = [
+            (K, VoteRange::new(p1, 1, 6)),
+            (K, VoteRange::new(p1, 8, 8)),
+            (9, VoteRange::new(p1, 1, 1)),
+            (K, VoteRange::new(p1, 9, 9)),
+        ];
+        assert_eq!(buffer.take().as_slice(), &expected);
+        assert!(buffer.is_empty());
+    }
+}

@@ -1,0 +1,632 @@
+//! Tempo's per-key votes-table executor (tempo.md §7).
+//!
+//! Per key it counts, for every process `j`, the timestamps `j` promised
+//! (attached promises of committed commands, detached promises) as the
+//! highest contiguous one `H_j` plus the few ranges above a gap. The key is
+//! *stable* up to the `S`-th largest `H_j`: no unknown command can still
+//! commit on it with a timestamp that low. Committed commands wait in the
+//! key's queue in `(timestamp, dot)` order and run once their timestamp is
+//! stable; a multi-key command runs when it is at the head of, and stable
+//! on, every key it touches (§7.4).
+
+use super::clocks::{VoteRange, Votes};
+use crate::shared::dot::Dot;
+use sim_core::protocol::{Apply, Executor};
+use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+/// Most processes a shard may have (stability selects over a fixed-size
+/// buffer).
+pub const MAX_PROCESSES: usize = 64;
+
+/// What the protocol hands its executor.
+#[derive(Clone, Debug)]
+pub enum TableInfo {
+    /// A command committed with timestamp `ts`, with the attached promises
+    /// its commit carried (§6.6 AttachedVotes). One per command rather than
+    /// one per key: the state machine applies a command as a whole.
+    AttachedVotes {
+        /// Its id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// Its committed timestamp.
+        ts: u64,
+        /// Attached promises, now usable since the command is known.
+        votes: Arc<Votes>,
+        /// An NFR read (§9), executed only at its coordinator: it orders
+        /// after every write with the same timestamp (see `Tempo`'s docs).
+        nfr_read: bool,
+    },
+    /// Promises usable as they are (§8 DetachedVotes, and the attached
+    /// promises of an NFR read this process does not execute).
+    DetachedVotes {
+        /// The promises.
+        votes: Arc<Votes>,
+    },
+}
+
+/// Execution order of a key's queue: timestamp, then NFR reads after
+/// writes of the same timestamp, then dot.
+type Order = (u64, bool, Dot);
+
+/// A committed command waiting on one of its keys.
+#[derive(Clone, Debug)]
+struct Pending {
+    order: Order,
+    cmd: Arc<Command>,
+    committed_at: Time,
+}
+
+/// `H_j` of this many processes is stored inline in a key's table; the
+/// rest (shards of more than 7) goes to [`Extra`].
+const INLINE_PROCESSES: usize = 7;
+
+/// The votes table and the queue of one key. Every key ever accessed has
+/// one at every process, so it is kept to one cache line and a bit: what
+/// only contended keys need lives behind `extra`.
+#[derive(Debug, Default)]
+struct KeyTable {
+    /// The `S`-th largest `H_j`.
+    stable: u64,
+    /// `H_j` of the first processes, by index: every timestamp `1..=H_j`
+    /// is promised.
+    contiguous: [u64; INLINE_PROCESSES],
+    extra: Option<Box<Extra>>,
+}
+
+/// The part of a key's table that conflict-free keys never need.
+#[derive(Debug, Default)]
+struct Extra {
+    /// `H_j` of processes from index [`INLINE_PROCESSES`] on.
+    contiguous: Vec<u64>,
+    /// Promised ranges above a gap: (process index, start, end); per
+    /// process disjoint and never adjacent to each other or to `H_j + 1`.
+    above: Vec<(usize, u64, u64)>,
+    /// Committed commands not executed yet, in [`Order`].
+    queue: VecDeque<Pending>,
+}
+
+impl KeyTable {
+    /// The table of a key every one of the `n` processes promised exactly
+    /// up to `promised`, with nothing queued.
+    fn uniform(n: usize, promised: u64) -> KeyTable {
+        let mut table = KeyTable { stable: promised, ..KeyTable::default() };
+        let inline = n.min(INLINE_PROCESSES);
+        table.contiguous[..inline].fill(promised);
+        if n > INLINE_PROCESSES {
+            table.extra().contiguous = vec![promised; n - INLINE_PROCESSES];
+        }
+        table
+    }
+
+    /// `Some(t)` if every one of the `n` processes promised exactly up to
+    /// `t` and nothing waits or sits above a gap: then `t` is all there is
+    /// to remember about the key.
+    fn at_rest(&self, n: usize) -> Option<u64> {
+        let busy = self.extra.as_ref().is_some_and(|extra| !extra.above.is_empty() || !extra.queue.is_empty());
+        let uniform = (0..n).all(|voter| self.h(voter) == self.stable);
+        (!busy && uniform).then_some(self.stable)
+    }
+
+    fn h(&self, voter: usize) -> u64 {
+        match self.contiguous.get(voter) {
+            Some(&h) => h,
+            None => self
+                .extra
+                .as_ref()
+                .and_then(|extra| extra.contiguous.get(voter - INLINE_PROCESSES))
+                .copied()
+                .unwrap_or(0),
+        }
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn set_h(&mut self, voter: usize, h: u64) {
+        if let Some(slot) = self.contiguous.get_mut(voter) {
+            *slot = h;
+        } else {
+            let rest = &mut self.extra().contiguous;
+            let index = voter - INLINE_PROCESSES;
+            if rest.len() <= index {
+                rest.resize(index + 1, 0);
+            }
+            rest[index] = h;
+        }
+    }
+
+    fn head(&self) -> Option<&Pending> {
+        self.extra.as_ref().and_then(|extra| extra.queue.front())
+    }
+
+    fn queue_len(&self) -> usize {
+        self.extra.as_ref().map_or(0, |extra| extra.queue.len())
+    }
+
+    /// Records `votes` (all on this key), then recomputes the stable point
+    /// once; true if it grew. Malformed voters are ignored rather than
+    /// trusted.
+    fn promise_all(&mut self, votes: &[(Key, VoteRange)], n: usize, stability: usize) -> bool {
+        let mut recompute = false;
+        for &(_, range) in votes {
+            if let Some(voter) = voter_index(range.voter, n) {
+                recompute |= self.promise(voter, range.start, range.end);
+            }
+        }
+        if !recompute {
+            return false;
+        }
+        let stable = self.nth_largest(n, stability);
+        let grew = stable > self.stable;
+        self.stable = self.stable.max(stable);
+        grew
+    }
+
+    /// Records that process index `voter` promised `start..=end`; true if
+    /// its `H_j` grew from at most the stable point (otherwise the `S`-th
+    /// largest value cannot change: a process already above it moved
+    /// further up, or nothing moved).
+    fn promise(&mut self, voter: usize, start: u64, end: u64) -> bool {
+        let start = start.max(1);
+        if end < start {
+            return false;
+        }
+        let old = self.h(voter);
+        if start > old.saturating_add(1) {
+            self.extra().insert_above(voter, start, end);
+            return false;
+        }
+        if end <= old {
+            return false; // already known (a duplicate)
+        }
+        let mut high = end;
+        if let Some(extra) = self.extra.as_deref_mut() {
+            // Absorb ranges that the new prefix reaches, until none does.
+            let above = &mut extra.above;
+            while let Some(position) =
+                above.iter().position(|&(v, start, _)| v == voter && start <= high.saturating_add(1))
+            {
+                high = high.max(above.swap_remove(position).2);
+            }
+        }
+        self.set_h(voter, high);
+        old <= self.stable
+    }
+
+    /// The `stability`-th largest `H_j` of the `n` processes.
+    fn nth_largest(&self, n: usize, stability: usize) -> u64 {
+        if n <= INLINE_PROCESSES {
+            let mut values = self.contiguous;
+            let values = &mut values[..n];
+            values.sort_unstable();
+            return values[n - stability];
+        }
+        let mut values: Vec<u64> = (0..n).map(|voter| self.h(voter)).collect();
+        *values.select_nth_unstable(n - stability).1
+    }
+
+    fn insert(&mut self, pending: Pending) {
+        let queue = &mut self.extra().queue;
+        let position = queue.partition_point(|queued| queued.order <= pending.order);
+        queue.insert(position, pending);
+    }
+}
+
+impl Extra {
+    /// Adds a range above `voter`'s gap, merging it with the ranges it
+    /// overlaps or touches (by the invariant, only those touching the new
+    /// range itself can merge).
+    fn insert_above(&mut self, voter: usize, start: u64, end: u64) {
+        let (mut low, mut high) = (start, end);
+        self.above.retain(|&(v, s, e)| {
+            let touches = v == voter && s <= high.saturating_add(1) && low <= e.saturating_add(1);
+            if touches {
+                low = low.min(s);
+                high = high.max(e);
+            }
+            !touches
+        });
+        self.above.push((voter, low, high));
+    }
+}
+
+/// Process index of `voter` if it is one of the `n` processes of the
+/// shard: a malformed voter is ignored rather than trusted.
+fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
+    (voter.0 as usize).checked_sub(1).filter(|&index| index < n)
+}
+
+/// Executes committed commands once their timestamps are stable, per key
+/// in `(timestamp, dot)` order.
+#[derive(Debug)]
+pub struct TableExecutor {
+    n: usize,
+    /// `S`: how many processes must have promised a timestamp for it to be
+    /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
+    stability: usize,
+    /// Tables of keys with something going on: a command queued, a gap,
+    /// or processes that promised different amounts. Small: the keys in
+    /// flight.
+    keys: FixedHashMap<Key, KeyTable>,
+    /// Keys at rest: every process promised exactly up to this timestamp
+    /// and nothing is queued (see [`KeyTable::at_rest`]). Most keys end
+    /// here; an entry is 16 bytes instead of a whole table.
+    at_rest: FixedHashMap<Key, u64>,
+    /// Keys whose head may have become executable.
+    work: Vec<Key>,
+    /// Per key, the order of the last command executed: a late command
+    /// sorting before it would mean stability was violated.
+    #[cfg(debug_assertions)]
+    last_executed: FixedHashMap<Key, Order>,
+}
+
+impl TableExecutor {
+    /// An executor for a shard of `n` processes (at most
+    /// [`MAX_PROCESSES`]) with stability threshold `stability`.
+    pub fn new(n: usize, stability: usize) -> TableExecutor {
+        assert!((1..=MAX_PROCESSES).contains(&n), "1 <= n <= {MAX_PROCESSES}");
+        assert!((1..=n).contains(&stability), "1 <= S <= n");
+        TableExecutor {
+            n,
+            stability,
+            keys: FixedHashMap::default(),
+            at_rest: FixedHashMap::default(),
+            work: Vec::new(),
+            #[cfg(debug_assertions)]
+            last_executed: FixedHashMap::default(),
+        }
+    }
+
+    /// The stable timestamp of `key` (0 if nothing is known about it).
+    pub fn stable(&self, key: Key) -> u64 {
+        match self.keys.get(&key) {
+            Some(table) => table.stable,
+            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        }
+    }
+
+    /// `H_j(key)`: the highest timestamp up to which `process` promised
+    /// every timestamp of `key`.
+    pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
+        match self.keys.get(&key) {
+            Some(table) => table.h(process.index()),
+            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        }
+    }
+
+    /// Keys with a full table (not at rest), for tests.
+    pub fn active_keys(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Runs `f` on `key`'s table (brought back from rest, or new), then
+    /// puts the key to rest if it can be; one lookup of each map at most.
+    fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
+        let (n, at_rest) = (self.n, &mut self.at_rest);
+        match self.keys.entry(key) {
+            Entry::Occupied(mut entry) => {
+                let result = f(entry.get_mut());
+                if let Some(promised) = entry.get().at_rest(n) {
+                    entry.remove();
+                    at_rest.insert(key, promised);
+                }
+                result
+            }
+            Entry::Vacant(entry) => {
+                let mut table = KeyTable::uniform(n, at_rest.remove(&key).unwrap_or(0));
+                let result = f(&mut table);
+                match table.at_rest(n) {
+                    Some(promised) => {
+                        at_rest.insert(key, promised);
+                    }
+                    None => {
+                        entry.insert(table);
+                    }
+                }
+                result
+            }
+        }
+    }
+
+    /// Puts `key` to rest if its table allows.
+    fn settle(&mut self, key: Key) {
+        if let Some(promised) = self.keys.get(&key).and_then(|table| table.at_rest(self.n)) {
+            self.keys.remove(&key);
+            self.at_rest.insert(key, promised);
+        }
+    }
+
+    /// Committed commands not executed yet (a multi-key command counts
+    /// once per key).
+    pub fn pending(&self) -> usize {
+        self.keys.values().map(KeyTable::queue_len).sum()
+    }
+
+    /// Records `votes`, looking each run of same-key ranges up once (a
+    /// command's attached promises are usually all on its one key). Keys
+    /// whose stable point grew with commands waiting go to `work`.
+    fn add_votes(&mut self, votes: &[(Key, VoteRange)]) {
+        let (n, stability) = (self.n, self.stability);
+        let mut rest = votes;
+        while let Some(&(key, _)) = rest.first() {
+            let run = rest.iter().take_while(|(other, _)| *other == key).count();
+            let (votes, later) = rest.split_at(run);
+            if self.with_table(key, |table| table.promise_all(votes, n, stability) && table.queue_len() > 0) {
+                self.work.push(key);
+            }
+            rest = later;
+        }
+    }
+
+    fn applied(&mut self, key: Key, order: Order) {
+        #[cfg(debug_assertions)]
+        self.last_executed.insert(key, order);
+        let _ = (key, order);
+    }
+
+    fn check_not_late(&self, key: Key, order: Order) {
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            order.1 || self.last_executed.get(&key).is_none_or(|&last| last < order),
+            "{order:?} committed on key {key} after {:?} executed: stability was violated",
+            self.last_executed.get(&key)
+        );
+        let _ = (key, order);
+    }
+
+    /// A committed command: runs it at once if it is a single-key command
+    /// already stable with nothing before it (every command in a
+    /// conflict-free run), otherwise queues it on each of its keys.
+    fn commit(&mut self, pending: Pending, votes: &Votes, apply: &mut Apply<'_>) {
+        let cmd = pending.cmd.clone();
+        if let [(key, _)] = cmd.ops[..] {
+            let (on_key, others) =
+                votes.as_slice().split_at(votes.as_slice().iter().take_while(|(other, _)| *other == key).count());
+            let (n, stability, order) = (self.n, self.stability, pending.order);
+            self.check_not_late(key, order);
+            let executed = self.with_table(key, |table| {
+                table.promise_all(on_key, n, stability);
+                if table.queue_len() == 0 && order.0 <= table.stable {
+                    apply.apply(&cmd, pending.committed_at);
+                    true
+                } else {
+                    table.insert(pending);
+                    false
+                }
+            });
+            if executed {
+                self.applied(key, order);
+            } else {
+                self.work.push(key);
+            }
+            self.add_votes(others);
+            return;
+        }
+        self.add_votes(votes.as_slice());
+        for key in cmd.keys() {
+            self.check_not_late(key, pending.order);
+            self.with_table(key, |table| table.insert(pending.clone()));
+            self.work.push(key);
+        }
+    }
+
+    /// Executes what is ready at the head of `key`'s queue, repeatedly.
+    fn run_key(&mut self, key: Key, apply: &mut Apply<'_>) {
+        loop {
+            let Some(table) = self.keys.get(&key) else { return };
+            let Some(head) = table.head() else { return self.settle(key) };
+            if head.order.0 > table.stable {
+                return;
+            }
+            let (order, cmd) = (head.order, head.cmd.clone());
+            // §7.4: a multi-key command runs only once it heads every one of
+            // its keys' queues and is stable on each. Queues share one total
+            // order, so the smallest waiting command heads all of its keys:
+            // waiting here never blocks forever, only until promises arrive.
+            let ready_everywhere = cmd.keys().filter(|&other| other != key).all(|other| {
+                self.keys.get(&other).is_some_and(|table| {
+                    table.head().is_some_and(|head| head.order == order) && order.0 <= table.stable
+                })
+            });
+            if !ready_everywhere {
+                // When the blocking key changes (its stable point grows or
+                // its head runs) it is re-examined and finds this command.
+                return;
+            }
+            let mut committed_at = Time::ZERO;
+            for other in cmd.keys() {
+                let table = self.keys.get_mut(&other).expect("checked above");
+                if table.head().is_some_and(|head| head.order == order) {
+                    let extra = table.extra.as_deref_mut().expect("a queued command");
+                    committed_at = extra.queue.pop_front().expect("non-empty").committed_at;
+                    self.applied(other, order);
+                }
+                if other != key {
+                    self.work.push(other);
+                }
+            }
+            apply.apply(&cmd, committed_at);
+        }
+    }
+}
+
+impl Executor for TableExecutor {
+    type Info = TableInfo;
+
+    fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_>) {
+        match info {
+            TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read } => {
+                let pending = Pending { order: (ts, nfr_read, dot), cmd, committed_at: now };
+                self.commit(pending, &votes, apply);
+            }
+            TableInfo::DetachedVotes { votes } => self.add_votes(votes.as_slice()),
+        }
+        while let Some(key) = self.work.pop() {
+            self.run_key(key, apply);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::testing::ExecutorHarness;
+    use sim_core::{ClientId, CommandId, Op};
+    use std::collections::BTreeSet;
+
+    const K: Key = 7;
+    const L: Key = 8;
+
+    fn cmd(client: u32, keys: &[Key]) -> Arc<Command> {
+        let ops = keys.iter().map(|&key| (key, Op::Put(u64::from(client) + 1))).collect();
+        Arc::new(Command { id: CommandId { client: ClientId(client), seq: 1 }, ops, payload_bytes: 0 })
+    }
+
+    fn votes(ranges: &[(Key, u32, u64, u64)]) -> Arc<Votes> {
+        let mut votes = Votes::new();
+        for &(key, voter, start, end) in ranges {
+            votes.push(key, VoteRange::new(ProcessId(voter), start, end));
+        }
+        Arc::new(votes)
+    }
+
+    fn detached(ranges: &[(Key, u32, u64, u64)]) -> TableInfo {
+        TableInfo::DetachedVotes { votes: votes(ranges) }
+    }
+
+    fn attached(dot: Dot, cmd: &Arc<Command>, ts: u64) -> TableInfo {
+        TableInfo::AttachedVotes { dot, cmd: cmd.clone(), ts, votes: votes(&[]), nfr_read: false }
+    }
+
+    fn clients(ids: Vec<CommandId>) -> Vec<u32> {
+        ids.into_iter().map(|id| id.client.0).collect()
+    }
+
+    /// tempo.md §13.4: n=5, S=3, H = {p1:4, p2:0, p3:7, p4:3, p5:5} gives
+    /// stable 4; (4,(1,7)) runs before (4,(2,1)) and (5,(1,1)) waits until
+    /// p4's promises reach 5.
+    #[test]
+    fn tempo_13_4_stability_and_execution_order() {
+        let mut executor = TableExecutor::new(5, 3);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 3);
+        let (a, b, c) = (cmd(0, &[K]), cmd(1, &[K]), cmd(2, &[K]));
+        for (dot, cmd, ts) in [(Dot::new(2, 1), &a, 4), (Dot::new(1, 7), &b, 4), (Dot::new(1, 1), &c, 5)] {
+            assert!(harness.step(&mut executor, attached(dot, cmd, ts), Time::ZERO).is_empty(), "nothing stable");
+        }
+        let h = detached(&[(K, 1, 1, 4), (K, 3, 1, 7), (K, 4, 1, 3), (K, 5, 1, 5)]);
+        assert_eq!(clients(harness.step(&mut executor, h, Time::ZERO)), vec![1, 0], "(4,(1,7)) then (4,(2,1))");
+        assert_eq!(executor.stable(K), 4, "sorted 0,3,4,5,7: index n-S = 2");
+        assert_eq!(executor.pending(), 1, "(5,(1,1)) waits");
+        let p4_reaches_5 = detached(&[(K, 4, 4, 5)]);
+        assert_eq!(clients(harness.step(&mut executor, p4_reaches_5, Time::ZERO)), vec![2]);
+        assert_eq!(executor.stable(K), 5, "H = {{4,0,7,5,5}}");
+    }
+
+    /// §7.4: a command on keys K and L waits at the head of both queues
+    /// until it is stable on both, and blocks later commands of K meanwhile.
+    #[test]
+    fn multi_key_command_waits_on_both_keys() {
+        let mut executor = TableExecutor::new(3, 2);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 3);
+        let (both, k_only, l_only) = (cmd(0, &[K, L]), cmd(1, &[K]), cmd(2, &[L]));
+        assert!(harness.step(&mut executor, attached(Dot::new(1, 1), &both, 2), Time::ZERO).is_empty());
+        assert!(harness.step(&mut executor, attached(Dot::new(2, 1), &k_only, 3), Time::ZERO).is_empty());
+        assert!(harness.step(&mut executor, detached(&[(K, 1, 1, 3), (K, 2, 1, 3)]), Time::ZERO).is_empty());
+        assert_eq!(executor.stable(K), 3, "K is stable past both, but `both` is not stable on L");
+        assert!(harness.step(&mut executor, attached(Dot::new(3, 1), &l_only, 1), Time::ZERO).is_empty());
+        // L becomes stable at 1: only (1,(3,1)) may run on L.
+        assert_eq!(clients(harness.step(&mut executor, detached(&[(L, 1, 1, 1), (L, 3, 1, 1)]), Time::ZERO)), vec![2]);
+        // L stable at 2: `both` runs, then k_only behind it on K.
+        assert_eq!(
+            clients(harness.step(&mut executor, detached(&[(L, 1, 2, 2), (L, 3, 2, 2)]), Time::ZERO)),
+            vec![0, 1]
+        );
+        assert_eq!(executor.pending(), 0);
+    }
+
+    /// Two multi-key commands on the same keys whose promises arrive in
+    /// opposite key order still run in (ts, dot) order on both keys.
+    #[test]
+    fn crossing_multi_key_commands_do_not_deadlock() {
+        let mut executor = TableExecutor::new(3, 2);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 3);
+        let (first, second) = (cmd(0, &[K, L]), cmd(1, &[L, K]));
+        assert!(harness.step(&mut executor, attached(Dot::new(2, 1), &second, 1), Time::ZERO).is_empty());
+        assert!(harness.step(&mut executor, attached(Dot::new(1, 1), &first, 1), Time::ZERO).is_empty());
+        assert!(harness.step(&mut executor, detached(&[(L, 2, 1, 1), (L, 3, 1, 1)]), Time::ZERO).is_empty());
+        assert_eq!(
+            clients(harness.step(&mut executor, detached(&[(K, 2, 1, 1), (K, 3, 1, 1)]), Time::ZERO)),
+            vec![0, 1]
+        );
+    }
+
+    /// Stability counts processes, not promises: a duplicate or an
+    /// overlapping range adds nothing; gaps wait for the range that fills
+    /// them, which may arrive in pieces and out of order.
+    #[test]
+    fn ranges_above_a_gap_join_when_it_fills() {
+        let mut executor = TableExecutor::new(3, 2);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 1);
+        let p2 = ProcessId(2);
+        for (range, expected) in
+            [((6, 8), 0), ((6, 8), 0), ((3, 4), 0), ((10, 10), 0), ((1, 1), 1), ((2, 2), 4), ((5, 5), 8)]
+        {
+            harness.step(&mut executor, detached(&[(K, 2, range.0, range.1)]), Time::ZERO);
+            assert_eq!(executor.contiguous(K, p2), expected, "after {range:?}");
+        }
+        harness.step(&mut executor, detached(&[(K, 2, 9, 9)]), Time::ZERO);
+        assert_eq!(executor.contiguous(K, p2), 10);
+        assert_eq!(executor.stable(K), 0, "one process is not S = 2");
+        harness.step(&mut executor, detached(&[(K, 1, 1, 5), (K, 0, 1, 99), (K, 9, 1, 99)]), Time::ZERO);
+        assert_eq!(executor.stable(K), 5, "voters 0 and 9 do not exist and are ignored");
+    }
+
+    /// Shards larger than the inline table (n = 9 > 7) keep the other
+    /// processes' `H_j` aside, and still come to rest and wake up.
+    #[test]
+    fn nine_processes() {
+        let mut executor = TableExecutor::new(9, 5);
+        let mut harness = ExecutorHarness::new(ProcessId(1), 1);
+        let first = cmd(0, &[K]);
+        assert!(harness.step(&mut executor, attached(Dot::new(1, 1), &first, 2), Time::ZERO).is_empty());
+        let four: Vec<_> = (6..=9).map(|voter| (K, voter, 1, 2)).collect();
+        assert!(harness.step(&mut executor, detached(&four), Time::ZERO).is_empty(), "4 of S = 5");
+        assert_eq!(clients(harness.step(&mut executor, detached(&[(K, 1, 1, 2)]), Time::ZERO)), vec![0]);
+        assert_eq!(executor.contiguous(K, ProcessId(9)), 2);
+        let rest: Vec<_> = (2..=5).map(|voter| (K, voter, 1, 2)).collect();
+        harness.step(&mut executor, detached(&rest), Time::ZERO);
+        assert_eq!((executor.active_keys(), executor.stable(K), executor.contiguous(K, ProcessId(8))), (0, 2, 2));
+        harness.step(&mut executor, detached(&[(K, 9, 3, 3)]), Time::ZERO);
+        assert_eq!((executor.active_keys(), executor.contiguous(K, ProcessId(9))), (1, 3));
+        assert_eq!(executor.contiguous(K, ProcessId(8)), 2, "woken up with every H_j at 2");
+    }
+
+    /// The range bookkeeping agrees with a plain set of promised timestamps
+    /// on random ranges, in random order, with duplicates.
+    #[test]
+    fn contiguous_promises_agree_with_a_set() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..200 {
+            let mut table = KeyTable::default();
+            let mut promised = BTreeSet::new();
+            for _ in 0..30 {
+                let start = rng.random_range(1..40u64);
+                let end = start + rng.random_range(0..5u64);
+                table.promise_all(&[(0, VoteRange::new(ProcessId(1), start, end))], 1, 1);
+                promised.extend(start..=end);
+                let expected = (1..).find(|t| !promised.contains(t)).expect("finite") - 1;
+                assert_eq!(table.h(0), expected);
+                assert_eq!(table.stable, expected);
+                let above_ranges = table.extra.as_ref().map(|extra| extra.above.clone()).unwrap_or_default();
+                let above: u64 = above_ranges.iter().map(|&(_, s, e)| e - s + 1).sum();
+                assert_eq!(above, promised.iter().filter(|&&t| t > expected).count() as u64, "{above_ranges:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Per-command state at one process (tempo.md §3), indexed by dot.
+//!
+//! Dots of one origin are numbered 1, 2, 3, … and arrive roughly in that
+//! order; garbage collection (§12) frees them as per-origin prefixes. So
+//! each origin's commands live in a [`SlotLog`] indexed by seq: no
+//! hashing, commands in flight sit next to each other in memory, and a
+//! dot below the log's floor is known to be collected (a late duplicate).
+
+use super::ProcessSet;
+use super::clocks::Votes;
+use crate::shared::dot::Dot;
+use crate::shared::slot_log::SlotLog;
+use crate::shared::synod::Synod;
+use sim_core::Command;
+use std::sync::Arc;
+
+/// Where a command is at this process (§3; recovery's states are not
+/// implemented).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Status {
+    /// Nothing but perhaps an early MCommit or MConsensus.
+    Start,
+    /// The payload, at a process outside the fast quorum.
+    Payload,
+    /// Proposed (fast-quorum member), not committed.
+    Collect,
+    /// Committed.
+    Commit,
+}
+
+/// One command at one process. Every process holds one per command in
+/// flight, so it is kept small (one cache line).
+#[derive(Debug)]
+pub(super) struct Instance {
+    pub(super) status: Status,
+    pub(super) cmd: Option<Arc<Command>>,
+    pub(super) quorum: ProcessSet,
+    /// This process's proposal (fast-quorum member): the acceptor's
+    /// ballot-0 value.
+    pub(super) proposal: u64,
+    /// Acceptor (and, at the coordinator on the slow path, proposer) of the
+    /// command's timestamp, created by the first consensus message: the
+    /// fast path never needs it.
+    pub(super) synod: Option<Box<Synod<u64>>>,
+    /// With `Start`: an MCommit that arrived before the payload. With
+    /// `Commit`: the commit, to answer late consensus messages.
+    pub(super) commit: Option<(u64, Arc<Votes>)>,
+    /// This process's clocks of the command's keys are all at least this
+    /// (it proposed or bumped to it), so bumping lower is a no-op.
+    pub(super) clock_floor: u64,
+}
+
+impl Instance {
+    fn new() -> Instance {
+        Instance {
+            status: Status::Start,
+            cmd: None,
+            quorum: ProcessSet::default(),
+            proposal: 0,
+            synod: None,
+            commit: None,
+            clock_floor: 0,
+        }
+    }
+
+    /// The acceptor, created with this process's proposal as its ballot-0
+    /// value.
+    pub(super) fn synod(&mut self) -> &mut Synod<u64> {
+        let proposal = self.proposal;
+        self.synod.get_or_insert_with(|| Box::new(Synod::new(proposal)))
+    }
+}
+
+/// How far above an origin's oldest live dot a new one may be: a bound on
+/// memory against a corrupt seq (a real run never comes close).
+const MAX_SEQ_AHEAD: u64 = 1 << 24;
+
+/// Every command's state at this process, per origin.
+#[derive(Debug)]
+pub(super) struct Instances {
+    by_origin: Vec<SlotLog<Instance>>,
+}
+
+impl Instances {
+    /// No command yet, for a shard of `n` processes.
+    pub(super) fn new(n: usize) -> Instances {
+        Instances { by_origin: (0..n).map(|_| SlotLog::new()).collect() }
+    }
+
+    fn log(&self, dot: Dot) -> Option<&SlotLog<Instance>> {
+        self.by_origin.get(usize::try_from(dot.origin.0).ok()?.checked_sub(1)?)
+    }
+
+    fn log_mut(&mut self, dot: Dot) -> Option<&mut SlotLog<Instance>> {
+        self.by_origin.get_mut(usize::try_from(dot.origin.0).ok()?.checked_sub(1)?)
+    }
+
+    /// The state of `dot`, if it has some.
+    pub(super) fn get(&self, dot: Dot) -> Option<&Instance> {
+        self.log(dot)?.get(dot.seq)
+    }
+
+    /// The state of `dot`, mutably, if it has some.
+    pub(super) fn get_mut(&mut self, dot: Dot) -> Option<&mut Instance> {
+        self.log_mut(dot)?.get_mut(dot.seq)
+    }
+
+    /// The state of `dot`, created in `Start` if new; `None` if `dot` is
+    /// not of this shard, was garbage-collected (a late duplicate) or is
+    /// implausibly far ahead.
+    pub(super) fn entry(&mut self, dot: Dot) -> Option<&mut Instance> {
+        let log = self.log_mut(dot)?;
+        if dot.seq < log.floor() || dot.seq - log.floor() > MAX_SEQ_AHEAD {
+            return None;
+        }
+        if log.get(dot.seq).is_none() {
+            let _ = log.insert(dot.seq, Instance::new());
+        }
+        log.get_mut(dot.seq)
+    }
+
+    /// Frees every command of `dot`'s origin up to `dot` (§12: dots become
+    /// stable for GC in per-origin order).
+    pub(super) fn collect_up_to(&mut self, dot: Dot) {
+        if let Some(log) = self.log_mut(dot) {
+            log.discard_up_to(dot.seq);
+        }
+    }
+
+    /// Commands with state here.
+    pub(super) fn len(&self) -> usize {
+        self.by_origin.iter().map(SlotLog::len).sum()
+    }
+}

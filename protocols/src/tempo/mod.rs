@@ -1,0 +1,632 @@
+//! Tempo: leaderless state-machine replication through timestamp stability.
+//!
+//! Every command gets a timestamp: the processes of its coordinator's fast
+//! quorum each propose one from their per-key clocks and the maximum is
+//! committed, in one round trip when at least `T` of them proposed it,
+//! otherwise after a single-decree Paxos round. Proposing promises the
+//! skipped timestamps; a command runs once its timestamp is *stable*: a
+//! majority promised everything up to it, so no unknown command can still
+//! take a lower one. Spec: `shared/specs/tempo.md`. This module implements
+//! one shard (§5–§9, §12); partial replication (§10) and recovery (§11)
+//! are not implemented, but each command keeps its acceptor state
+//! ([`Synod`](crate::shared::synod::Synod)) for recovery to build on.
+//!
+//! Non-fault-tolerant reads (§9, option `nfr`): a single-key read proposes
+//! its key's clock without adding 1, so it can tie with a write's
+//! timestamp. It is ordered after every write of the same timestamp (a
+//! write that completed before the read began has a timestamp at most the
+//! read's), and it is executed only at its coordinator: it promises
+//! nothing of its own, so other processes may have run later writes before
+//! they learn of it. Its promises still reach every executor.
+//!
+//! Where this differs from the spec's letter: the executor gets one
+//! `AttachedVotes` per command (with every key's promises) rather than one
+//! per key, because the state machine applies a command as a whole; with
+//! tiny quorums the fast-path threshold is `f` (as in fantoch) since
+//! `|quorum| - floor(n/2)` can be 0; the acceptor of a command is created
+//! by its first consensus message, its ballot-0 value being the proposal
+//! kept in the command's state; "skip fast ack" (§9) is not implemented.
+
+pub mod clocks;
+pub mod executor;
+mod instances;
+#[cfg(test)]
+mod tests;
+
+use crate::shared::dot::Dot;
+use crate::shared::gc::GcTracker;
+use crate::shared::quorum;
+use crate::shared::slot_log::SlotLog;
+use crate::shared::synod::Ballot;
+use clocks::{DetachedBuffer, KeyClocks, VoteRange, Votes};
+use executor::{TableExecutor, TableInfo};
+use instances::{Instances, Status};
+use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
+use sim_core::time::NS_PER_MS;
+use sim_core::{Command, Key, ProcessId, Time};
+use std::sync::Arc;
+
+/// Most processes a Tempo shard may have (process sets are 64-bit masks).
+pub const MAX_PROCESSES: usize = 64;
+
+/// Tempo's options (tempo.md §2, §8, §9).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Period of the detached-promise broadcast (`SendDetached`); 5 ms as
+    /// in fantoch's simulations.
+    pub promise_interval_ns: u64,
+    /// Period of the optional `ClockBump` event (§8): every key's clock
+    /// moves to the current time in microseconds, so idle keys become
+    /// stable. Off by default.
+    pub clock_bump_interval_ns: Option<u64>,
+    /// Tiny quorums (§9): fast quorum `2f`, stability threshold `n - f`.
+    pub tiny_quorums: bool,
+    /// Non-fault-tolerant reads (§9): a single-key read uses the closest
+    /// majority as its quorum (always fast) and proposes without `+1`.
+    pub nfr: bool,
+    /// The paper's promise variant (§5): only the proposed timestamp is
+    /// attached to a command, the timestamps it skipped are detached.
+    pub attach_only_top: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            promise_interval_ns: 5 * NS_PER_MS,
+            clock_bump_interval_ns: None,
+            tiny_quorums: false,
+            nfr: false,
+            attach_only_top: false,
+        }
+    }
+}
+
+/// A set of processes of one shard, as a bit mask (bit `id - 1`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSet(u64);
+
+impl ProcessSet {
+    /// The set of `processes`.
+    pub fn of(processes: &[ProcessId]) -> ProcessSet {
+        let mut set = ProcessSet::default();
+        for &process in processes {
+            set.insert(process);
+        }
+        set
+    }
+
+    /// Adds `process`; false if it was there or is not a valid id.
+    pub fn insert(&mut self, process: ProcessId) -> bool {
+        let Some(bit) = Self::bit(process) else { return false };
+        let fresh = self.0 & bit == 0;
+        self.0 |= bit;
+        fresh
+    }
+
+    /// True if `process` is in the set.
+    pub fn contains(self, process: ProcessId) -> bool {
+        Self::bit(process).is_some_and(|bit| self.0 & bit != 0)
+    }
+
+    /// Number of processes in the set.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// True if the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn bit(process: ProcessId) -> Option<u64> {
+        let index = process.0.checked_sub(1)?;
+        1u64.checked_shl(index)
+    }
+}
+
+/// Tempo messages (tempo.md §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// The coordinator's proposal, with the payload, to every process.
+    MCollect {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The fast quorum: the processes that must propose.
+        quorum: ProcessSet,
+        /// The coordinator's proposal.
+        ts: u64,
+    },
+    /// A fast-quorum member's proposal and the promises it attached.
+    MCollectAck {
+        /// The command's id.
+        dot: Dot,
+        /// The member's proposal.
+        ts: u64,
+        /// The promises of that proposal.
+        votes: Votes,
+    },
+    /// The command committed with timestamp `ts`.
+    MCommit {
+        /// The command's id.
+        dot: Dot,
+        /// The committed timestamp.
+        ts: u64,
+        /// Every attached promise of the command.
+        votes: Arc<Votes>,
+    },
+    /// Slow path: accept `ts` at `ballot`.
+    MConsensus {
+        /// The command's id.
+        dot: Dot,
+        /// The proposer's ballot.
+        ballot: Ballot,
+        /// The timestamp proposed.
+        ts: u64,
+    },
+    /// Slow path: the sender accepted at `ballot`.
+    MConsensusAck {
+        /// The command's id.
+        dot: Dot,
+        /// The ballot accepted.
+        ballot: Ballot,
+    },
+    /// Periodic broadcast of detached promises (paper: MPromises).
+    MDetached {
+        /// The promises.
+        votes: Arc<Votes>,
+    },
+    /// Periodic: the sender's committed frontier, per origin the highest
+    /// seq up to which it committed every dot (§12).
+    MGarbageCollection {
+        /// The frontier, by origin index.
+        committed: Vec<u64>,
+    },
+}
+
+/// Fixed per-message overhead: a tag and the sender, plus framing.
+const HEADER_BYTES: u64 = 16;
+/// A dot on the wire: origin 4, seq 8.
+const DOT_BYTES: u64 = 12;
+
+impl MessageSize for Message {
+    fn size_bytes(&self) -> u64 {
+        HEADER_BYTES
+            + match self {
+                Message::MCollect { cmd, .. } => DOT_BYTES + 8 + 8 + cmd.size_bytes(),
+                Message::MCollectAck { votes, .. } => DOT_BYTES + 8 + votes.size_bytes(),
+                Message::MCommit { votes, .. } => DOT_BYTES + 8 + votes.size_bytes(),
+                Message::MConsensus { .. } => DOT_BYTES + 8 + 8,
+                Message::MConsensusAck { .. } => DOT_BYTES + 8,
+                Message::MDetached { votes } => votes.size_bytes(),
+                Message::MGarbageCollection { committed } => 8 * committed.len() as u64,
+            }
+    }
+}
+
+/// Tempo's periodic events (§8), each re-armed when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// Broadcast the detached promises made since the last broadcast.
+    SendDetached,
+    /// Bump every key's clock to the current time (option).
+    ClockBump,
+    /// Send the committed frontier for garbage collection (§12).
+    GarbageCollection,
+}
+
+/// The coordinator's bookkeeping for a command it submitted.
+#[derive(Debug)]
+struct Coordinator {
+    submitted_at: Time,
+    /// Fast-quorum members whose MCollectAck arrived.
+    replies: ProcessSet,
+    max_ts: u64,
+    /// Replies equal to `max_ts`.
+    max_count: usize,
+    /// Attached promises collected so far (its own from `submit`).
+    votes: Votes,
+    /// Slow path: the timestamp proposed at the coordinator's ballot.
+    proposed: Option<u64>,
+}
+
+/// One Tempo process.
+#[derive(Debug)]
+pub struct Tempo {
+    id: ProcessId,
+    n: usize,
+    f: usize,
+    processes: Vec<ProcessId>,
+    others: Vec<ProcessId>,
+    /// The closest `FQ` processes (`floor(n/2) + f`, or `2f` tiny).
+    fast_quorum: ProcessSet,
+    /// The closest majority: NFR reads' quorum.
+    majority_quorum: ProcessSet,
+    /// The closest `f + 1` processes: the slow path's accept quorum.
+    slow_quorum: Vec<ProcessId>,
+    options: Options,
+    gc_interval_ns: u64,
+    last_seq: u64,
+    clocks: KeyClocks,
+    detached: DetachedBuffer,
+    /// Highest timestamp committed here (the floor of `ClockBump`).
+    max_commit_ts: u64,
+    instances: Instances,
+    /// The commands this process submitted that have not committed, by
+    /// seq.
+    coordinating: SlotLog<Coordinator>,
+    gc: GcTracker,
+}
+
+impl Tempo {
+    /// Checks the rules Tempo puts on a configuration: `1 <= f <= n/2`
+    /// (tempo.md §2) and at most [`MAX_PROCESSES`] processes.
+    pub fn check(n: usize, f: usize) -> Result<(), String> {
+        if n > MAX_PROCESSES {
+            return Err(format!("Tempo supports at most {MAX_PROCESSES} processes, got n = {n}"));
+        }
+        quorum::check_f(n, f)
+    }
+
+    /// Fast quorum size `FQ` under `options`.
+    pub fn fast_quorum_size(n: usize, f: usize, options: &Options) -> usize {
+        if options.tiny_quorums { quorum::tempo_tiny_fast(f) } else { quorum::leaderless_fast(n, f) }
+    }
+
+    /// Stability threshold `S` under `options`.
+    pub fn stability_threshold(n: usize, f: usize, options: &Options) -> usize {
+        if options.tiny_quorums { quorum::tempo_tiny_stability(n, f) } else { quorum::tempo_stability(n) }
+    }
+
+    /// The coordinator state of `dot` if this process submitted it and it
+    /// has not committed.
+    fn coordinating_mut(&mut self, dot: Dot) -> Option<&mut Coordinator> {
+        if dot.origin == self.id { self.coordinating.get_mut(dot.seq) } else { None }
+    }
+
+    /// Commands with per-command state here (not yet garbage-collected).
+    pub fn instances(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// This process's clock of `key`.
+    pub fn clock(&self, key: Key) -> u64 {
+        self.clocks.clock(key)
+    }
+
+    /// A single-key read-only command under the NFR option (§9).
+    fn is_nfr_read(&self, cmd: &Command) -> bool {
+        self.options.nfr && cmd.ops.len() == 1 && cmd.is_read_only()
+    }
+
+    /// Fast-path threshold `T = |quorum| - floor(n/2)` (§2): `f` for the
+    /// normal fast quorum, 1 for an NFR read's majority. With tiny quorums
+    /// (`|quorum| = 2f`, which can make that formula 0 or less) it is `f`,
+    /// as in fantoch, which always compares with `f`.
+    fn fast_threshold(&self, cmd: &Command, quorum_size: usize) -> usize {
+        if self.options.tiny_quorums && !self.is_nfr_read(cmd) {
+            self.f
+        } else {
+            quorum_size.saturating_sub(self.n / 2).max(1)
+        }
+    }
+
+    /// `proposal(cmd, min)` (§5): returns the timestamp and the promises
+    /// attached to it; with `attach_only_top`, the skipped timestamps go to
+    /// the detached buffer instead.
+    fn proposal(&mut self, cmd: &Command, min: u64) -> (u64, Votes) {
+        let plus_one = !self.is_nfr_read(cmd);
+        let mut attached = Votes::new();
+        let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
+        let t = self.clocks.propose(cmd, min, plus_one, |key, range| {
+            if attach_only_top && range.start < range.end {
+                detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
+                attached.push(key, VoteRange::new(range.voter, range.end, range.end));
+            } else {
+                attached.push(key, range);
+            }
+        });
+        (t, attached)
+    }
+
+    /// `bump(cmd, t)` with the promises detached (§5), for the command of
+    /// `dot`: skipped when its keys' clocks are known to be at `t` already
+    /// (most bumps in a conflict-free run), which saves the clock lookups.
+    fn bump_detached(&mut self, dot: Dot, cmd: &Command, t: u64) {
+        if let Some(instance) = self.instances.get_mut(dot) {
+            if t <= instance.clock_floor {
+                return;
+            }
+            instance.clock_floor = t;
+        }
+        let detached = &mut self.detached;
+        self.clocks.bump(cmd, t, |key, range| detached.add(key, range));
+    }
+
+    /// §6 step 1.
+    fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.last_seq += 1;
+        let dot = Dot { origin: self.id, seq: self.last_seq };
+        let (ts, votes) = self.proposal(&cmd, 0);
+        let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
+        // Room for every member's promises: merging never reallocates.
+        let mut collected = Votes::with_capacity(quorum.len() * cmd.ops.len());
+        collected.merge(votes);
+        let coordinator = Coordinator {
+            submitted_at: now,
+            replies: ProcessSet::default(),
+            max_ts: 0,
+            max_count: 0,
+            votes: collected,
+            proposed: None,
+        };
+        let fresh = self.coordinating.insert(dot.seq, coordinator);
+        debug_assert!(matches!(fresh, Ok(None)), "{dot} submitted twice");
+        let instance = self.instances.entry(dot).expect("a new dot of this process");
+        instance.clock_floor = ts;
+        out.send_to_each(&self.processes, Message::MCollect { dot, cmd, quorum, ts });
+    }
+
+    /// §6 step 2, for an MCollect from its coordinator `dot.origin`.
+    fn handle_mcollect(
+        &mut self,
+        dot: Dot,
+        cmd: Arc<Command>,
+        quorum: ProcessSet,
+        ts: u64,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        let from = dot.origin;
+        let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
+        let Some(instance) = self.instances.entry(dot) else { return };
+        if instance.status != Status::Start {
+            return; // a duplicate
+        }
+        if !quorum.contains(me) {
+            instance.status = Status::Payload;
+            instance.cmd = Some(cmd.clone());
+            if clock_bump {
+                // So that the periodic bump covers this key from now on.
+                self.clocks.init(&cmd);
+            }
+        } else {
+            let (ts, votes) = if from == me {
+                (ts, Votes::new()) // counted at submit
+            } else {
+                self.proposal(&cmd, ts)
+            };
+            let instance = self.instances.get_mut(dot).expect("created above");
+            instance.status = Status::Collect;
+            instance.cmd = Some(cmd);
+            instance.quorum = quorum;
+            instance.proposal = ts;
+            if let Some(synod) = instance.synod.as_deref_mut() {
+                synod.set_initial(ts);
+            }
+            instance.clock_floor = instance.clock_floor.max(ts);
+            out.send(from, Message::MCollectAck { dot, ts, votes });
+        }
+        // An MCommit that overtook the payload (§6.6).
+        let instance = self.instances.get_mut(dot).expect("created above");
+        if let Some((ts, votes)) = instance.commit.take() {
+            self.handle_mcommit(dot, ts, votes, now, out);
+        }
+    }
+
+    /// §6 step 3.
+    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, ts: u64, votes: Votes, out: &mut Outbox<Self>) {
+        let me = self.id;
+        let Some(instance) = self.instances.get(dot) else { return };
+        if instance.status != Status::Collect || !instance.quorum.contains(from) {
+            return;
+        }
+        let (quorum, cmd) = (instance.quorum, instance.cmd.clone().expect("a collecting command has its payload"));
+        let Some(coordinator) = self.coordinating_mut(dot) else { return };
+        if !coordinator.replies.insert(from) {
+            return; // a duplicate
+        }
+        coordinator.votes.merge(votes);
+        if ts > coordinator.max_ts {
+            (coordinator.max_ts, coordinator.max_count) = (ts, 1);
+        } else if ts == coordinator.max_ts {
+            coordinator.max_count += 1;
+        }
+        let (max_ts, max_count) = (coordinator.max_ts, coordinator.max_count);
+        let all_replied = coordinator.replies == quorum;
+        if from != me {
+            // §6.3b: no new proposal of this process goes below `max_ts`.
+            self.bump_detached(dot, &cmd, max_ts);
+        }
+        if !all_replied {
+            return;
+        }
+        let fast = max_count >= self.fast_threshold(&cmd, quorum.len());
+        let coordinator = self.coordinating_mut(dot).expect("present above");
+        if fast {
+            out.fast_path();
+            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            out.send_to_each(&self.processes, Message::MCommit { dot, ts: max_ts, votes });
+        } else {
+            out.slow_path();
+            // Ballot `id` needs no prepare phase (specs README §1.4).
+            let ballot = Ballot::from(me.0);
+            coordinator.proposed = Some(max_ts);
+            self.instances.get_mut(dot).expect("present above").synod().propose(ballot);
+            out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, ts: max_ts });
+        }
+    }
+
+    /// §6 step 4.
+    fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
+        let Some(instance) = self.instances.entry(dot) else { return };
+        let cmd = instance.cmd.clone();
+        if instance.status == Status::Commit {
+            if let Some((ts, votes)) = instance.commit.clone() {
+                out.send(from, Message::MCommit { dot, ts, votes });
+            }
+        } else if instance.synod().accept(ballot, ts) {
+            out.send(from, Message::MConsensusAck { dot, ballot });
+        }
+        if let Some(cmd) = cmd {
+            self.bump_detached(dot, &cmd, ts);
+        }
+    }
+
+    /// §6 step 5.
+    fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
+        let Some(ts) = self.coordinating_mut(dot).and_then(|coordinator| coordinator.proposed) else { return };
+        let Some(instance) = self.instances.get_mut(dot) else { return };
+        if instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
+            let coordinator = self.coordinating_mut(dot).expect("present above");
+            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
+        }
+    }
+
+    /// §6 step 6.
+    fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
+        let me = self.id;
+        let Some(instance) = self.instances.entry(dot) else { return };
+        match instance.status {
+            Status::Start => {
+                // The payload has not arrived: keep the first commit for it.
+                instance.commit.get_or_insert((ts, votes));
+                return;
+            }
+            Status::Commit => return, // a duplicate
+            Status::Payload | Status::Collect => {}
+        }
+        instance.status = Status::Commit;
+        instance.commit = Some((ts, votes.clone()));
+        let cmd = instance.cmd.clone().expect("payload present past Start");
+        if dot.origin == me {
+            if let Some(coordinator) = self.coordinating.remove(dot.seq) {
+                out.commit_latency(now.since(coordinator.submitted_at));
+            }
+            self.coordinating.discard_leading_holes();
+        }
+        let nfr_read = self.is_nfr_read(&cmd);
+        if nfr_read && dot.origin != me {
+            // Only the coordinator executes an NFR read (see the module
+            // docs); its promises still count everywhere.
+            if !votes.is_empty() {
+                out.execute(TableInfo::DetachedVotes { votes });
+            }
+        } else {
+            out.execute(TableInfo::AttachedVotes { dot, cmd: cmd.clone(), ts, votes, nfr_read });
+        }
+        if self.options.clock_bump_interval_ns.is_some() {
+            self.max_commit_ts = self.max_commit_ts.max(ts);
+        } else {
+            self.bump_detached(dot, &cmd, ts);
+        }
+        self.gc.committed(dot);
+    }
+
+    /// §12: per-command state of dots every process committed is deleted.
+    fn handle_garbage_collection(&mut self, from: ProcessId, committed: &[u64]) {
+        if from.0 == 0 || from.index() >= self.n {
+            return;
+        }
+        let instances = &mut self.instances;
+        self.gc.report(from, committed, |dot| instances.collect_up_to(dot));
+    }
+
+    /// §8 SendDetached.
+    fn send_detached(&mut self, out: &mut Outbox<Self>) {
+        if !self.detached.is_empty() {
+            let votes = Arc::new(self.detached.take());
+            out.send_to_each(&self.processes, Message::MDetached { votes });
+        }
+    }
+
+    /// §8 ClockBump: `m = max(max_commit_ts, now in µs)`.
+    fn clock_bump(&mut self, now: Time) {
+        let m = self.max_commit_ts.max(now.as_ns() / 1_000);
+        let detached = &mut self.detached;
+        self.clocks.bump_all(m, |key, range| detached.add(key, range));
+    }
+}
+
+impl Protocol for Tempo {
+    type Message = Message;
+    type Timer = Timer;
+    type Executor = TableExecutor;
+    type Options = Options;
+
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, TableExecutor) {
+        let (n, f) = (setup.n(), setup.config.f);
+        debug_assert!(Tempo::check(n, f).is_ok());
+        let fast = Tempo::fast_quorum_size(n, f, options);
+        let tempo = Tempo {
+            id: setup.id,
+            n,
+            f,
+            processes: setup.processes.clone(),
+            others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
+            fast_quorum: ProcessSet::of(setup.closest(fast)),
+            majority_quorum: ProcessSet::of(setup.closest(quorum::majority(n))),
+            slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
+            options: options.clone(),
+            gc_interval_ns: setup.config.gc_interval_ns,
+            last_seq: 0,
+            clocks: KeyClocks::new(setup.id),
+            detached: DetachedBuffer::new(),
+            max_commit_ts: 0,
+            instances: Instances::new(n),
+            coordinating: SlotLog::new(),
+            gc: GcTracker::new(n),
+        };
+        (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
+    }
+
+    fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
+        // Intervals of 0 would fire forever at the same instant.
+        out.set_timer(Timer::SendDetached, self.options.promise_interval_ns.max(1));
+        out.set_timer(Timer::GarbageCollection, self.gc_interval_ns.max(1));
+        if let Some(interval_ns) = self.options.clock_bump_interval_ns {
+            out.set_timer(Timer::ClockBump, interval_ns.max(1));
+        }
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.handle_submit(cmd, now, out);
+    }
+
+    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        match msg {
+            Message::MCollect { dot, cmd, quorum, ts } if from == dot.origin => {
+                self.handle_mcollect(dot, cmd, quorum, ts, now, out)
+            }
+            Message::MCollect { .. } => {} // only the coordinator proposes
+            Message::MCollectAck { dot, ts, votes } => self.handle_mcollectack(from, dot, ts, votes, out),
+            Message::MCommit { dot, ts, votes } => self.handle_mcommit(dot, ts, votes, now, out),
+            Message::MConsensus { dot, ballot, ts } => self.handle_mconsensus(from, dot, ballot, ts, out),
+            Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
+            Message::MDetached { votes } => out.execute(TableInfo::DetachedVotes { votes }),
+            Message::MGarbageCollection { committed } => self.handle_garbage_collection(from, &committed),
+        }
+    }
+
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
+        match timer {
+            Timer::SendDetached => {
+                self.send_detached(out);
+                out.set_timer(Timer::SendDetached, self.options.promise_interval_ns.max(1));
+            }
+            Timer::ClockBump => {
+                self.clock_bump(now);
+                let interval_ns = self.options.clock_bump_interval_ns.unwrap_or(NS_PER_MS);
+                out.set_timer(Timer::ClockBump, interval_ns.max(1));
+            }
+            Timer::GarbageCollection => {
+                let committed = self.gc.frontier();
+                self.handle_garbage_collection(self.id, &committed);
+                out.send_to_each(&self.others, Message::MGarbageCollection { committed });
+                out.set_timer(Timer::GarbageCollection, self.gc_interval_ns.max(1));
+            }
+        }
+    }
+}
