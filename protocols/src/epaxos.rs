@@ -35,7 +35,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAX_PROCESSES: usize = 64;
 
 /// EPaxos's options (epaxos.md §5.3).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// The authors' TLA+ rule for the optimized fast quorum: the fast path
     /// also requires every dependency to be known committed, at the leader

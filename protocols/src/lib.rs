@@ -65,6 +65,12 @@ impl ProtocolName {
         }
     }
 
+    /// True if the protocol is parameterised by `f`; EPaxos and Caesar
+    /// always tolerate a minority and ignore it.
+    pub fn uses_f(self) -> bool {
+        !matches!(self, ProtocolName::EPaxos)
+    }
+
     /// True if the protocol has a leader (so `leader` means something).
     pub fn has_leader(self) -> bool {
         match self {
@@ -115,7 +121,11 @@ impl fmt::Display for ProtocolName {
 
 /// Every protocol's own options (the flags its spec defines), each read
 /// only by its protocol.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Read from a scenario file or from `--option PROTOCOL.NAME=VALUE` flags
+/// as a TOML table per protocol; unknown names are errors.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ProtocolOptions {
     /// Atlas's options (`atlas.md` §7).
     pub atlas: atlas::Options,

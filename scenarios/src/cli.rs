@@ -4,7 +4,7 @@
 use crate::error::UserError;
 use clap::{Parser, ValueEnum};
 use latency_data::Matrix;
-use protocols::ProtocolName;
+use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::config::DEFAULT_MAX_TIME_NS;
 use sim_core::time::NS_PER_S;
 use sim_core::workload::{KeyDistribution, Workload};
@@ -104,6 +104,11 @@ pub struct Args {
     /// Stop after this much simulated time, in seconds.
     #[arg(long, default_value_t = DEFAULT_MAX_TIME_NS / NS_PER_S, value_name = "SECONDS")]
     pub max_time_s: u64,
+    /// A protocol option, PROTOCOL.NAME=VALUE (a TOML value), e.g.
+    /// tempo.nfr=true or tempo.clock_bump_interval_ns=10000000; repeat
+    /// for several. The names are those of each protocol's `Options`.
+    #[arg(long = "option", value_name = "PROTOCOL.NAME=VALUE")]
+    pub options: Vec<String>,
     /// CSV file to write (written atomically).
     #[arg(long, default_value = "results/latency.csv", value_name = "PATH")]
     pub out: PathBuf,
@@ -149,6 +154,10 @@ pub struct Run {
     pub protocol: ProtocolName,
     /// The engine's configuration.
     pub config: RunConfig,
+    /// The protocol's own options.
+    pub options: ProtocolOptions,
+    /// The options given, as `NAME=VALUE`, for the run's description.
+    pub options_given: Vec<String>,
     /// Where to write the CSV.
     pub out: PathBuf,
 }
@@ -215,7 +224,37 @@ pub fn resolve(args: &Args) -> Result<Run, UserError> {
     }
     config.max_time_ns = args.max_time_s.saturating_mul(NS_PER_S);
     config.check().map_err(|e| UserError::new(flag_named(&e.0)))?;
-    Ok(Run { protocol, config, out: args.out.clone() })
+    let (options, options_given) = protocol_options(protocol, &args.options)?;
+    Ok(Run { protocol, config, options, options_given, out: args.out.clone() })
+}
+
+/// Parses `--option PROTOCOL.NAME=VALUE` flags as one TOML table of the
+/// run's protocol; returns the options and the `NAME=VALUE` pairs.
+fn protocol_options(protocol: ProtocolName, given: &[String]) -> Result<(ProtocolOptions, Vec<String>), UserError> {
+    let mut lines = Vec::new();
+    for option in given {
+        let malformed = || {
+            UserError::new(format!(
+                "--option \"{option}\": expected PROTOCOL.NAME=VALUE, e.g. --option {protocol}.NAME=true"
+            ))
+        };
+        let (path, value) = option.split_once('=').ok_or_else(malformed)?;
+        let (table, name) = path.trim().split_once('.').ok_or_else(malformed)?;
+        if table != protocol.as_str() {
+            return Err(UserError::new(format!(
+                "--option \"{option}\" is for {table}, but the protocol is {protocol}; \
+                 write --option {protocol}.NAME=VALUE"
+            )));
+        }
+        lines.push(format!("{}={}", name.trim(), value.trim()));
+    }
+    if lines.is_empty() {
+        return Ok((ProtocolOptions::default(), lines));
+    }
+    let document = format!("[{protocol}]\n{}\n", lines.join("\n"));
+    let options = toml::from_str(&document)
+        .map_err(|e: toml::de::Error| UserError::new(format!("--option for {protocol}: {}", e.message().trim_end())))?;
+    Ok((options, lines))
 }
 
 fn workload(args: &Args) -> Result<Workload, UserError> {

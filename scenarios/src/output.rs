@@ -32,11 +32,13 @@ pub fn describe(run: &Run) -> String {
         IntraRegionDelay::Measured => "measured",
         IntraRegionDelay::Zero => "zero",
     };
+    let options =
+        if run.options_given.is_empty() { String::new() } else { format!(" options {}", run.options_given.join(",")) };
+    let f = if run.protocol.uses_f() { format!("f={}", config.protocol.f) } else { "f ignored".to_string() };
     format!(
-        "{} f={} n={}{leader} | {} | sites {} | {} client(s)/region x {} commands | {keys}, {} key(s)/command, \
+        "{} {f} n={}{leader}{options} | {} | sites {} | {} client(s)/region x {} commands | {keys}, {} key(s)/command, \
          {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}",
         run.protocol,
-        config.protocol.f,
         config.n(),
         config.matrix.name(),
         run.site_names().join(","),

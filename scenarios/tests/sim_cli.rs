@@ -352,6 +352,21 @@ fn conflict_percent_out_of_range() {
 }
 
 #[test]
+fn protocol_option_typo_lists_the_valid_names() {
+    let dir = tempdir();
+    sim(dir.path(), &args(&SMALL, &["--protocol", "tempo", "--option", "tempo.nfrr=true"])).expect_user_error(&[
+        "--option for tempo",
+        "unknown field `nfrr`",
+        "`nfr`",
+        "`promise_interval_ns`",
+    ]);
+    sim(dir.path(), &args(&SMALL, &["--protocol", "tempo", "--option", "atlas.nfr=true"]))
+        .expect_user_error(&["is for atlas, but the protocol is tempo"]);
+    sim(dir.path(), &args(&SMALL, &["--protocol", "tempo", "--option", "tempo.nfr=maybe"]))
+        .expect_user_error(&["--option for tempo"]);
+}
+
+#[test]
 fn unknown_flag_is_a_usage_error() {
     let dir = tempdir();
     // clap's own error: exit 2 with the flag, the nearest real one and usage.
@@ -372,6 +387,47 @@ fn same_run_twice_is_byte_identical() {
     let read = |path: &Path| std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     assert!(read(&first_out) == read(&second_out), "the two CSVs differ:\n{}\n---\n{}", first.stdout, second.stdout);
     assert_eq!(first.stdout_without_out_path(), second.stdout_without_out_path(), "stdout differs between the runs");
+}
+
+/// Every protocol, under contention with jitter and reordering, gives
+/// byte-identical outputs for the same seed.
+#[test]
+fn every_protocol_is_deterministic() {
+    let dir = tempdir();
+    for protocol in protocols::ProtocolName::ALL {
+        let run = args(
+            &SMALL,
+            &[
+                "--protocol",
+                protocol.as_str(),
+                "--conflict-percent",
+                "50",
+                "--read-percent",
+                "20",
+                "--jitter",
+                "on",
+                "--reorder",
+                "--seed",
+                "11",
+            ],
+        );
+        let (first_out, second_out) = (dir.path().join("first.csv"), dir.path().join("second.csv"));
+        let first = sim_to(dir.path(), &first_out, &run);
+        let second = sim_to(dir.path(), &second_out, &run);
+        first.expect_code(0).expect_stdout(&["verdict: PASS"]);
+        second.expect_code(0);
+        let read = |path: &Path| std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        assert!(read(&first_out) == read(&second_out), "{protocol}: the two CSVs differ");
+        assert_eq!(first.stdout_without_out_path(), second.stdout_without_out_path(), "{protocol}: stdout differs");
+    }
+}
+
+#[test]
+fn protocol_options_apply_and_are_described() {
+    let dir = tempdir();
+    sim(dir.path(), &args(&SMALL, &["--protocol", "tempo", "--option", "tempo.clock_bump_interval_ns=10000000"]))
+        .expect_code(0)
+        .expect_stdout(&["tempo f=1 n=5 options clock_bump_interval_ns=10000000", "verdict: PASS"]);
 }
 
 #[test]

@@ -44,7 +44,8 @@ use sim_core::{Command, ProcessId, Time};
 use std::sync::Arc;
 
 /// Atlas's options (atlas.md §7), the same for Atlas and Janus*.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// §7.2 non-fault-tolerant reads: a single-key read-only command uses
     /// the closest majority as its fast quorum (`T = 1`, always fast), and

@@ -50,7 +50,8 @@ use std::sync::Arc;
 pub const MAX_PROCESSES: usize = 64;
 
 /// Tempo's options (tempo.md §2, §8, §9).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Options {
     /// Period of the detached-promise broadcast (`SendDetached`); 5 ms as
     /// in fantoch's simulations.

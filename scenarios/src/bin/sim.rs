@@ -52,7 +52,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     #[allow(clippy::disallowed_methods)]
     // wall time of the simulator itself, reported on stderr only
     let started = std::time::Instant::now();
-    let report = run.protocol.run(&run.config);
+    let report = run.protocol.run_with(&run.config, &run.options);
     let wall = started.elapsed();
 
     writeln!(stdout)?;
