@@ -3,6 +3,7 @@
 //! crate's [`ProtocolName`] is the one place that lists them, so the engine
 //! never names a protocol.
 
+pub mod caesar;
 pub mod fpaxos;
 pub mod shared;
 
@@ -15,16 +16,20 @@ use std::str::FromStr;
 pub enum ProtocolName {
     /// Flexible Paxos with a fixed leader (`fpaxos.md`).
     FPaxos,
+    /// Caesar: timestamps plus predecessors with a wait condition
+    /// (`caesar.md`).
+    Caesar,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
-    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos];
+    pub const ALL: &'static [ProtocolName] = &[ProtocolName::FPaxos, ProtocolName::Caesar];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "fpaxos",
+            ProtocolName::Caesar => "caesar",
         }
     }
 
@@ -32,6 +37,9 @@ impl ProtocolName {
     pub fn description(self) -> &'static str {
         match self {
             ProtocolName::FPaxos => "Flexible Paxos: one leader, replication quorum f+1",
+            ProtocolName::Caesar => {
+                "Caesar: leaderless, timestamps and predecessors, fast quorum floor(3n/4)+1, wait condition"
+            }
         }
     }
 
@@ -39,6 +47,7 @@ impl ProtocolName {
     pub fn has_leader(self) -> bool {
         match self {
             ProtocolName::FPaxos => true,
+            ProtocolName::Caesar => false,
         }
     }
 
@@ -47,6 +56,7 @@ impl ProtocolName {
     pub fn check(self, n: usize, f: usize) -> Result<(), String> {
         match self {
             ProtocolName::FPaxos => fpaxos::FPaxos::check(n, f),
+            ProtocolName::Caesar => caesar::Caesar::check(n, f),
         }
     }
 
@@ -59,9 +69,9 @@ impl ProtocolName {
     /// Runs one simulation of this protocol with its options taken from
     /// `options`; see [`ProtocolName::run`].
     pub fn run_with(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
-        let _ = options; // FPaxos has no options
         match self {
             ProtocolName::FPaxos => Simulation::<fpaxos::FPaxos>::new(config).run(),
+            ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
         }
     }
 }
@@ -75,7 +85,10 @@ impl fmt::Display for ProtocolName {
 /// Every protocol's own options (the flags its spec defines), each read
 /// only by its protocol.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct ProtocolOptions {}
+pub struct ProtocolOptions {
+    /// Caesar's options (`caesar.md` §2).
+    pub caesar: caesar::Options,
+}
 
 /// An unknown protocol name, with the valid ones.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -39,3 +39,8 @@ fn contention_with_jitter_and_reordering_passes_for_20_seeds(protocol: ProtocolN
 fn fpaxos_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::FPaxos);
 }
+
+#[test]
+fn caesar_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Caesar);
+}

@@ -79,6 +79,7 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
     let n = sites.len();
     match protocol {
         ProtocolName::FPaxos => fpaxos_latency_ns(matrix, sites, leader, f),
+        ProtocolName::Caesar => first_replies_latency_ns(matrix, sites, quorum::caesar_fast(n)),
     }
 }
 

@@ -4,6 +4,7 @@ pub mod dot;
 pub mod gc;
 pub mod graph_executor;
 pub mod key_deps;
+pub mod pred_executor;
 pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;

@@ -1,0 +1,146 @@
+//! Caesar's per-key index (caesar.md §3): for every key, the commands
+//! registered at their current tentative timestamp, ordered by timestamp,
+//! so predecessors (smaller timestamps) and blockers (larger ones) are
+//! range queries.
+
+use super::clock::Clock;
+use crate::shared::dot::Dot;
+use sim_core::{Command, FixedHashMap, Key};
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Per key, `timestamp -> dot` of the registered commands. Timestamps are
+/// unique, so one dot per entry. Keys with no command left are dropped.
+#[derive(Clone, Debug, Default)]
+pub struct KeyIndex {
+    keys: FixedHashMap<Key, BTreeMap<Clock, Dot>>,
+}
+
+impl KeyIndex {
+    /// An empty index.
+    pub fn new() -> KeyIndex {
+        KeyIndex::default()
+    }
+
+    /// `register(dot, cmd, ts)`: `dot` appears at `ts` on every key of `cmd`.
+    pub fn register(&mut self, dot: Dot, cmd: &Command, ts: Clock) {
+        for key in cmd.keys() {
+            let previous = self.keys.entry(key).or_default().insert(ts, dot);
+            debug_assert!(previous.is_none_or(|other| other == dot), "timestamp {ts} of {dot} taken by another dot");
+        }
+    }
+
+    /// Removes `dot`'s registration at `ts` (if it is there) from every key
+    /// of `cmd`.
+    pub fn unregister(&mut self, dot: Dot, cmd: &Command, ts: Clock) {
+        for key in cmd.keys() {
+            if let Some(commands) = self.keys.get_mut(&key) {
+                if commands.get(&ts) == Some(&dot) {
+                    commands.remove(&ts);
+                }
+                if commands.is_empty() {
+                    self.keys.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Re-registering moves `dot` from timestamp `from` to `to`.
+    pub fn move_to(&mut self, dot: Dot, cmd: &Command, from: Clock, to: Clock) {
+        if from != to {
+            self.unregister(dot, cmd, from);
+            self.register(dot, cmd, to);
+        }
+    }
+
+    /// `pred(dot, cmd, ts)`: the dots registered on `cmd`'s keys with a
+    /// timestamp below `ts`, sorted, without duplicates, never `dot` itself
+    /// (a command moved to a higher timestamp is not its own predecessor).
+    pub fn pred(&self, dot: Dot, cmd: &Command, ts: Clock) -> Vec<Dot> {
+        let mut pred = Vec::new();
+        for key in cmd.keys() {
+            if let Some(commands) = self.keys.get(&key) {
+                pred.extend(commands.range(..ts).map(|(_, &other)| other).filter(|&other| other != dot));
+            }
+        }
+        pred.sort_unstable();
+        pred.dedup();
+        pred
+    }
+
+    /// `blockers(dot, cmd, ts)`: the dots registered on `cmd`'s keys with a
+    /// timestamp above `ts`, sorted, without duplicates, never `dot`.
+    pub fn blockers(&self, dot: Dot, cmd: &Command, ts: Clock) -> Vec<Dot> {
+        let mut blockers = Vec::new();
+        for key in cmd.keys() {
+            if let Some(commands) = self.keys.get(&key) {
+                let above = commands.range((Bound::Excluded(ts), Bound::Unbounded));
+                blockers.extend(above.map(|(_, &other)| other).filter(|&other| other != dot));
+            }
+        }
+        blockers.sort_unstable();
+        blockers.dedup();
+        blockers
+    }
+
+    /// Registrations over all keys (a command on k keys counts k times).
+    pub fn len(&self) -> usize {
+        self.keys.values().map(BTreeMap::len).sum()
+    }
+
+    /// True if nothing is registered.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sim_core::{ClientId, CommandId, Op, ProcessId};
+
+    fn cmd(keys: &[Key]) -> Command {
+        let ops = keys.iter().map(|&key| (key, Op::Put(1))).collect();
+        Command { id: CommandId { client: ClientId(0), seq: 1 }, ops, payload_bytes: 0 }
+    }
+
+    fn ts(seq: u64) -> Clock {
+        Clock::new(seq, ProcessId(1))
+    }
+
+    /// fantoch's predecessors example: keys A, B, C and a command on A+C.
+    #[test]
+    fn pred_and_blockers_are_range_queries_per_key() {
+        let (a, b, c, ac) = (cmd(&[1]), cmd(&[2]), cmd(&[3]), cmd(&[1, 3]));
+        let (me, d1, d3) = (Dot::new(9, 9), Dot::new(1, 1), Dot::new(1, 3));
+        let mut index = KeyIndex::new();
+        assert!(index.pred(me, &a, ts(2)).is_empty());
+        index.register(d1, &a, ts(1));
+        index.register(d3, &ac, ts(3));
+        assert_eq!(index.len(), 3);
+        assert_eq!((index.pred(me, &a, ts(2)), index.blockers(me, &a, ts(2))), (vec![d1], vec![d3]));
+        assert_eq!((index.pred(me, &b, ts(2)), index.blockers(me, &b, ts(2))), (vec![], vec![]));
+        assert_eq!((index.pred(me, &c, ts(2)), index.blockers(me, &c, ts(2))), (vec![], vec![d3]));
+        assert_eq!((index.pred(me, &ac, ts(4)), index.blockers(me, &ac, ts(4))), (vec![d1, d3], vec![]));
+        // A command never reports itself, at any timestamp.
+        assert_eq!(index.pred(d3, &ac, ts(4)), vec![d1]);
+        assert_eq!(index.blockers(d1, &a, ts(0)), vec![d3]);
+        // Moving d3 below d1's timestamp on both keys.
+        index.move_to(d3, &ac, ts(3), Clock::new(0, ProcessId(2)));
+        assert_eq!(index.blockers(me, &a, Clock::new(0, ProcessId(1))), vec![d1, d3]);
+        assert_eq!(index.pred(me, &c, ts(1)), vec![d3]);
+        index.unregister(d1, &a, ts(1));
+        index.unregister(d3, &ac, Clock::new(0, ProcessId(2)));
+        assert!(index.is_empty(), "empty keys are dropped");
+    }
+
+    #[test]
+    fn unregister_only_removes_the_given_registration() {
+        let mut index = KeyIndex::new();
+        let (d1, d2) = (Dot::new(1, 1), Dot::new(2, 1));
+        index.register(d1, &cmd(&[1]), ts(1));
+        index.unregister(d2, &cmd(&[1]), ts(1));
+        index.unregister(d1, &cmd(&[1]), ts(2));
+        assert_eq!(index.len(), 1);
+    }
+}
