@@ -28,9 +28,13 @@
 //!   `PROPOSE_END` (accepted, or waiting) or `REJECT` in one step.
 //! - The coordinator counts replies in its own per-command record, one per
 //!   process (duplicates ignored), instead of reading its replica status.
-//! - Garbage collection exchanges per-origin executed frontiers (as fantoch
-//!   does, through [`GcTracker`]), not lists of dots; the executor hands its
-//!   executed dots over at every GC tick ([`ExecutedDots`]).
+//! - The executor hands its executed dots over at every GC tick
+//!   ([`ExecutedDots`]) rather than on its own 50 ms period; the protocol
+//!   then sends them to the others (caesar.md §7's `executed: list<dot>`).
+//!   fantoch sends a per-origin frontier instead: one command stuck in the
+//!   wait condition then pins every later command of its origin, which
+//!   keeps them all registered and swells every predecessor set on hot
+//!   keys. Counting reports per dot frees each as soon as it can go.
 
 mod clock;
 mod key_index;
@@ -39,11 +43,11 @@ pub use clock::{Clock, ClockGen};
 pub use key_index::KeyIndex;
 
 use crate::shared::dot::Dot;
-use crate::shared::gc::GcTracker;
+use crate::shared::dot_window::DotWindows;
 use crate::shared::pred_executor::{ExecutedDots, PredCommitted, PredExecutor};
 use crate::shared::quorum;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, FixedHashMap, ProcessId, Time};
+use sim_core::{Command, ProcessId, Time};
 use std::sync::Arc;
 
 /// A set of predecessors on the wire and in per-command state: sorted,
@@ -124,11 +128,10 @@ pub enum Message {
         /// Its final predecessors.
         deps: Deps,
     },
-    /// Periodic: per origin (by index), the highest seq up to which the
-    /// sender has executed every command of that origin.
+    /// Periodic: the commands the sender executed since its last report.
     MGarbageCollection {
-        /// The sender's executed frontier.
-        executed: Vec<u64>,
+        /// Their dots.
+        executed: Vec<Dot>,
     },
 }
 
@@ -146,7 +149,7 @@ impl MessageSize for Message {
                 Message::MProposeAck { deps, .. } => 2 * ID_BYTES + 1 + deps_bytes(deps),
                 Message::MRetry { deps, .. } | Message::MCommit { deps, .. } => 2 * ID_BYTES + deps_bytes(deps),
                 Message::MRetryAck { deps, .. } => ID_BYTES + deps_bytes(deps),
-                Message::MGarbageCollection { executed } => 8 * executed.len() as u64,
+                Message::MGarbageCollection { executed } => ID_BYTES * executed.len() as u64,
             }
     }
 }
@@ -206,15 +209,17 @@ struct Coordinator {
 }
 
 impl Coordinator {
-    /// Counts `from`'s reply once per round; false for a duplicate.
-    fn first_reply_from(&mut self, from: ProcessId) -> bool {
-        let Some(bit) = (from.0 as usize).checked_sub(1).filter(|&index| index < MAX_PROCESSES) else {
+    /// Counts `from`'s reply once per round; false for a duplicate or a
+    /// sender outside `everyone` (the shard's processes, bit `id - 1`).
+    fn first_reply_from(&mut self, from: ProcessId, everyone: u64) -> bool {
+        let Some(bit) = (from.0 as usize).checked_sub(1).filter(|&index| index < MAX_PROCESSES).map(|index| 1 << index)
+        else {
             return false;
         };
-        if self.replied & (1 << bit) != 0 {
+        if everyone & bit == 0 || self.replied & bit != 0 {
             return false;
         }
-        self.replied |= 1 << bit;
+        self.replied |= bit;
         self.replies += 1;
         true
     }
@@ -225,7 +230,7 @@ impl Coordinator {
         deps.sort_unstable();
         deps.dedup();
         deps.retain(|&other| other != dot);
-        deps.into()
+        if deps.is_empty() { Arc::from([]) } else { deps.into() }
     }
 }
 
@@ -263,6 +268,72 @@ impl Info {
     }
 }
 
+/// One command's slot: its state, and which processes (bit `id - 1`)
+/// reported executing it (§7).
+#[derive(Debug, Default)]
+struct Slot {
+    reported: u64,
+    info: Option<Info>,
+}
+
+/// Per-command state of one process, by dot, with garbage collection.
+#[derive(Debug)]
+struct Commands {
+    slots: DotWindows<Slot>,
+    /// Every process's bit: a slot reported by all is collected.
+    everyone: u64,
+    /// Slots holding state.
+    live: usize,
+}
+
+impl Commands {
+    fn get(&self, dot: Dot) -> Option<&Info> {
+        self.slots.get(dot)?.info.as_ref()
+    }
+
+    fn get_mut(&mut self, dot: Dot) -> Option<&mut Info> {
+        self.slots.get_mut(dot)?.info.as_mut()
+    }
+
+    /// `dot`'s state, created in `Start` if new; `None` if it was collected
+    /// (the message is late) or the dot is bogus.
+    fn get_or_start(&mut self, dot: Dot, empty: &Deps) -> Option<&mut Info> {
+        let slot = self.slots.slot(dot)?;
+        if slot.reported == self.everyone {
+            return None;
+        }
+        if slot.info.is_none() {
+            self.live += 1;
+        }
+        Some(slot.info.get_or_insert_with(|| Info::new(empty)))
+    }
+
+    /// Process `bit` reported executing `dot`; if every process now has,
+    /// collects it and returns its state (if it had any here).
+    fn report_executed(&mut self, dot: Dot, bit: u64) -> Option<Info> {
+        let slot = self.slots.slot(dot)?;
+        if slot.reported == self.everyone {
+            return None; // collected already
+        }
+        slot.reported |= bit;
+        if slot.reported != self.everyone {
+            return None;
+        }
+        let info = slot.info.take();
+        if info.is_some() {
+            self.live -= 1;
+        }
+        let everyone = self.everyone;
+        self.slots.trim(dot, |slot| slot.reported == everyone);
+        info
+    }
+}
+
+/// `dots` as shared predecessors; empty sets share `empty`'s allocation.
+fn shared(empty: &Deps, dots: Vec<Dot>) -> Deps {
+    if dots.is_empty() { empty.clone() } else { dots.into() }
+}
+
 /// True if sorted `deps` holds `dot`.
 fn contains(deps: &[Dot], dot: Dot) -> bool {
     deps.binary_search(&dot).is_ok()
@@ -282,14 +353,10 @@ pub struct Caesar {
     last_seq: u64,
     clock: ClockGen,
     index: KeyIndex,
-    cmds: FixedHashMap<Dot, Info>,
+    cmds: Commands,
     empty: Deps,
-    gc: GcTracker,
     /// Filled by the co-located executor.
     executed: ExecutedDots,
-    /// Per origin index, every dot up to this seq is garbage-collected
-    /// here: messages about it are late and ignored.
-    collected: Vec<u64>,
 }
 
 impl Caesar {
@@ -315,7 +382,7 @@ impl Caesar {
 
     /// Commands with per-command state here (not garbage-collected yet).
     pub fn commands_held(&self) -> usize {
-        self.cmds.len()
+        self.cmds.live
     }
 
     /// The per-key index of registered commands.
@@ -323,17 +390,14 @@ impl Caesar {
         &self.index
     }
 
-    fn is_collected(&self, dot: Dot) -> bool {
-        let origin = (dot.origin.0 as usize).checked_sub(1);
-        origin.and_then(|origin| self.collected.get(origin)).is_some_and(|&upto| dot.seq <= upto)
-    }
-
     /// §5 step 1.
     fn propose(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
         let ts = self.clock.next();
-        let mut info = Info::new(&self.empty);
+        let Some(info) = self.cmds.get_or_start(dot, &self.empty) else {
+            unreachable!("a new dot of this process is neither collected nor bogus")
+        };
         info.coordinator = Some(Box::new(Coordinator {
             submitted_at: now,
             round: Round::Propose,
@@ -343,23 +407,18 @@ impl Caesar {
             deps: Vec::new(),
             all_ok: true,
         }));
-        self.cmds.insert(dot, info);
         out.send_to_each(&self.processes, Message::MPropose { dot, cmd, ts });
     }
 
     /// §5 step 2.
     fn handle_mpropose(&mut self, dot: Dot, cmd: Arc<Command>, ts: Clock, out: &mut Outbox<Self>) {
-        if self.is_collected(dot) {
-            return;
-        }
         self.clock.join(ts);
-        let info = self.cmds.entry(dot).or_insert_with(|| Info::new(&self.empty));
+        let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         if info.status != Status::Start {
             return; // a duplicate
         }
-        let deps: Deps = self.index.pred(dot, &cmd, ts).into();
-        let blockers = self.index.blockers(dot, &cmd, ts);
-        self.index.register(dot, &cmd, ts);
+        let (pred, blockers) = self.index.propose(dot, &cmd, ts);
+        let deps = shared(&self.empty, pred);
         info.cmd = Some(cmd);
         info.ts = ts;
         info.deps = deps;
@@ -370,7 +429,7 @@ impl Caesar {
             reject = true;
         } else {
             for blocker in blockers {
-                match self.cmds.get(&blocker) {
+                match self.cmds.get(blocker) {
                     Some(other) if matches!(other.status, Status::Accept | Status::Commit) => {
                         if !contains(&other.deps, dot) {
                             reject = true; // it will run first: ts is not acceptable
@@ -391,14 +450,14 @@ impl Caesar {
             self.accept(dot, out);
         } else {
             for blocker in &waiting_for {
-                self.cmds.get_mut(blocker).expect("looked up above").blocking.push(dot);
+                self.cmds.get_mut(*blocker).expect("looked up above").blocking.push(dot);
             }
-            let info = self.cmds.get_mut(&dot).expect("inserted above");
+            let info = self.cmds.get_mut(dot).expect("inserted above");
             info.status = Status::ProposeEnd;
             info.blocked_by = waiting_for;
         }
         // Then whatever arrived before the proposal.
-        let info = self.cmds.get_mut(&dot).expect("inserted above");
+        let info = self.cmds.get_mut(dot).expect("inserted above");
         let (retry, commit) = (info.early_retry.take(), info.early_commit.take());
         if let Some(early) = retry {
             self.handle_mretry(early.from, dot, early.ts, early.deps, out);
@@ -411,7 +470,7 @@ impl Caesar {
     /// §5 step 2a: reply ok with the proposed timestamp and the
     /// predecessors computed at proposal.
     fn accept(&mut self, dot: Dot, out: &mut Outbox<Self>) {
-        let info = self.cmds.get_mut(&dot).expect("accept a known command");
+        let info = self.cmds.get_mut(dot).expect("accept a known command");
         info.status = Status::ProposeEnd;
         info.blocked_by = Vec::new();
         out.send(dot.origin, Message::MProposeAck { dot, ts: info.ts, deps: info.deps.clone(), ok: true });
@@ -421,12 +480,12 @@ impl Caesar {
     /// The registration stays at the proposed timestamp until MRetry or
     /// MCommit moves it.
     fn reject(&mut self, dot: Dot, out: &mut Outbox<Self>) {
-        let info = self.cmds.get_mut(&dot).expect("reject a known command");
+        let info = self.cmds.get_mut(dot).expect("reject a known command");
         info.status = Status::Reject;
         info.blocked_by = Vec::new();
         let cmd = info.cmd.clone().expect("proposed");
         let ts = self.clock.next();
-        let deps = self.index.pred(dot, &cmd, ts).into();
+        let deps = shared(&self.empty, self.index.pred(dot, &cmd, ts));
         out.send(dot.origin, Message::MProposeAck { dot, ts, deps, ok: false });
     }
 
@@ -434,10 +493,10 @@ impl Caesar {
     /// command waiting for it is accepted (if `settled` counts it as
     /// predecessor and nothing else blocks it) or rejected.
     fn unblock(&mut self, settled: Dot, out: &mut Outbox<Self>) {
-        let info = self.cmds.get_mut(&settled).expect("unblock a known command");
+        let info = self.cmds.get_mut(settled).expect("unblock a known command");
         let (waiters, deps) = (std::mem::take(&mut info.blocking), info.deps.clone());
         for waiter in waiters {
-            let Some(waiting) = self.cmds.get_mut(&waiter) else { continue };
+            let Some(waiting) = self.cmds.get_mut(waiter) else { continue };
             if waiting.status != Status::ProposeEnd {
                 continue; // rejected, retried or committed meanwhile
             }
@@ -464,10 +523,11 @@ impl Caesar {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        let Some(coordinator) = self.cmds.get_mut(&dot).and_then(|info| info.coordinator.as_deref_mut()) else {
+        let everyone = self.cmds.everyone;
+        let Some(coordinator) = self.cmds.get_mut(dot).and_then(|info| info.coordinator.as_deref_mut()) else {
             return;
         };
-        if coordinator.round != Round::Propose || !coordinator.first_reply_from(from) {
+        if coordinator.round != Round::Propose || !coordinator.first_reply_from(from, everyone) {
             return;
         }
         coordinator.ts = coordinator.ts.max(ts);
@@ -500,11 +560,8 @@ impl Caesar {
 
     /// §5 step 6.
     fn handle_mretry(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, out: &mut Outbox<Self>) {
-        if self.is_collected(dot) {
-            return;
-        }
         self.clock.join(ts);
-        let info = self.cmds.entry(dot).or_insert_with(|| Info::new(&self.empty));
+        let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
                 info.early_retry = Some(Box::new(Early { from, ts, deps }));
@@ -523,16 +580,17 @@ impl Caesar {
         reply.extend_from_slice(&deps);
         reply.sort_unstable();
         reply.dedup();
-        out.send(from, Message::MRetryAck { dot, deps: reply.into() });
+        out.send(from, Message::MRetryAck { dot, deps: shared(&self.empty, reply) });
         self.unblock(dot, out);
     }
 
     /// §5 step 7, at the coordinator.
     fn handle_mretryack(&mut self, from: ProcessId, dot: Dot, deps: Deps, now: Time, out: &mut Outbox<Self>) {
-        let Some(coordinator) = self.cmds.get_mut(&dot).and_then(|info| info.coordinator.as_deref_mut()) else {
+        let everyone = self.cmds.everyone;
+        let Some(coordinator) = self.cmds.get_mut(dot).and_then(|info| info.coordinator.as_deref_mut()) else {
             return;
         };
-        if coordinator.round != Round::Retry || !coordinator.first_reply_from(from) {
+        if coordinator.round != Round::Retry || !coordinator.first_reply_from(from, everyone) {
             return;
         }
         coordinator.deps.extend_from_slice(&deps);
@@ -548,11 +606,8 @@ impl Caesar {
 
     /// §5 step 8.
     fn handle_mcommit(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, out: &mut Outbox<Self>) {
-        if self.is_collected(dot) {
-            return;
-        }
         self.clock.join(ts);
-        let info = self.cmds.entry(dot).or_insert_with(|| Info::new(&self.empty));
+        let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
                 info.early_commit = Some(Box::new(Early { from, ts, deps }));
@@ -575,19 +630,20 @@ impl Caesar {
         self.unblock(dot, out);
     }
 
-    /// §7: `from` executed everything up to `frontier`; forget the commands
-    /// every process has executed.
-    fn handle_garbage_collection(&mut self, from: ProcessId, frontier: &[u64]) {
-        let mut stable = Vec::new();
-        self.gc.report(from, frontier, |dot| stable.push(dot));
-        for dot in stable {
-            if let Some(info) = self.cmds.remove(&dot)
+    /// §7: `from` executed `executed`; forget each command once every
+    /// process has executed it: its state, and its registration (a later
+    /// conflicting command then no longer lists it, which is safe because
+    /// it has executed everywhere, after every command it had to follow).
+    fn handle_garbage_collection(&mut self, from: ProcessId, executed: &[Dot]) {
+        let bit = (from.0 as usize).checked_sub(1).filter(|&index| index < MAX_PROCESSES).map_or(0, |index| 1 << index);
+        if bit & self.cmds.everyone == 0 {
+            return; // not one of the shard's processes
+        }
+        for &dot in executed {
+            if let Some(info) = self.cmds.report_executed(dot, bit)
                 && let Some(cmd) = &info.cmd
             {
                 self.index.unregister(dot, cmd, info.ts);
-            }
-            if let Some(upto) = self.collected.get_mut(dot.origin.index()) {
-                *upto = (*upto).max(dot.seq);
             }
         }
     }
@@ -604,6 +660,7 @@ impl Protocol for Caesar {
         debug_assert!(Caesar::check(n, setup.config.f).is_ok());
         let fast_quorum = if options.paper_fast_quorum { (3 * n).div_ceil(4) } else { quorum::caesar_fast(n) };
         let executed = ExecutedDots::new();
+        let everyone = setup.processes.iter().fold(0, |everyone, p| everyone | 1 << p.index());
         let caesar = Caesar {
             id: setup.id,
             others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
@@ -615,11 +672,9 @@ impl Protocol for Caesar {
             last_seq: 0,
             clock: ClockGen::new(setup.id),
             index: KeyIndex::new(),
-            cmds: FixedHashMap::default(),
+            cmds: Commands { slots: DotWindows::new(), everyone, live: 0 },
             empty: Arc::from(Vec::new()),
-            gc: GcTracker::new(n),
             executed: executed.clone(),
-            collected: vec![0; n],
         };
         (caesar, PredExecutor::with_notifications(executed))
     }
@@ -646,17 +701,465 @@ impl Protocol for Caesar {
     fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
         match timer {
             Timer::GarbageCollection => {
-                // GcTracker's "committed" is "executed" here: only a command
-                // executed everywhere may leave the key index (a later
-                // conflicting command no longer waits for it).
-                for dot in self.executed.take() {
-                    self.gc.committed(dot);
+                let executed = self.executed.take();
+                if !executed.is_empty() {
+                    self.handle_garbage_collection(self.id, &executed);
+                    out.send_to_each(&self.others, Message::MGarbageCollection { executed });
                 }
-                let frontier = self.gc.frontier();
-                self.handle_garbage_collection(self.id, &frontier);
-                out.send_to_each(&self.others, Message::MGarbageCollection { executed: frontier });
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use sim_core::protocol::{Effect, ProtocolConfig};
+    use sim_core::rng::{Purpose, RngStreams};
+    use sim_core::testing::ExecutorHarness;
+    use sim_core::{ClientId, CommandId, Key, Op};
+    use std::collections::BTreeMap;
+
+    const T0: Time = Time::ZERO;
+
+    fn process_with(id: u32, n: u32, options: &Options) -> (Caesar, PredExecutor<Clock>) {
+        let processes: Vec<ProcessId> = (1..=n).map(ProcessId).collect();
+        let mut by_distance = processes.clone();
+        by_distance.sort_by_key(|p| (p.0.abs_diff(id), p.0));
+        let setup = ProcessSetup {
+            id: ProcessId(id),
+            processes,
+            by_distance,
+            config: ProtocolConfig { f: 1, ..ProtocolConfig::default() },
+            rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
+        };
+        Caesar::new(setup, options)
+    }
+
+    fn process(id: u32, n: u32) -> Caesar {
+        process_with(id, n, &Options::default()).0
+    }
+
+    /// A write of `key` by client 0, numbered `seq`.
+    fn cmd(seq: u64, key: Key) -> Arc<Command> {
+        Arc::new(Command {
+            id: CommandId { client: ClientId(0), seq },
+            ops: vec![(key, Op::Put(seq))].into(),
+            payload_bytes: 0,
+        })
+    }
+
+    fn ts(seq: u64, pid: u32) -> Clock {
+        Clock::new(seq, ProcessId(pid))
+    }
+
+    fn deps(dots: &[Dot]) -> Deps {
+        dots.into()
+    }
+
+    fn sends(out: &Outbox<Caesar>) -> Vec<(ProcessId, Message)> {
+        out.effects()
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Send { to, msg } => Some((*to, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn executions(out: &Outbox<Caesar>) -> Vec<Committed> {
+        out.effects()
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Execute(info) => Some(info.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn to_all(n: u32, msg: Message) -> Vec<(ProcessId, Message)> {
+        (1..=n).map(|p| (ProcessId(p), msg.clone())).collect()
+    }
+
+    fn ack(dot: Dot, clock: Clock, reported: &[Dot], ok: bool) -> Message {
+        Message::MProposeAck { dot, ts: clock, deps: deps(reported), ok }
+    }
+
+    /// caesar.md §8 example 1, and the paper's fast quorum where 4 | n.
+    #[test]
+    fn caesar_8_1_sizes() {
+        let sizes = |n| {
+            let caesar = process(1, n);
+            (caesar.fast_quorum(), caesar.classic_quorum())
+        };
+        assert_eq!(sizes(5), (4, 3));
+        assert_eq!(sizes(3), (3, 2), "n = 3: everyone must accept for the fast path");
+        assert_eq!(sizes(7), (6, 4));
+        let paper = Options { paper_fast_quorum: true, ..Options::default() };
+        let fast = |n, options: &Options| process_with(1, n, options).0.fast_quorum();
+        assert_eq!((fast(4, &Options::default()), fast(4, &paper)), (4, 3));
+        assert_eq!((fast(8, &Options::default()), fast(8, &paper)), (7, 6));
+        assert_eq!((fast(5, &Options::default()), fast(5, &paper)), (4, 4), "odd n: the same");
+        assert!(Caesar::check(5, 2).is_ok() && Caesar::check(5, 3).is_err() && Caesar::check(65, 1).is_err());
+    }
+
+    /// caesar.md §8 example 2: n=5, leader 1 proposes (7,1); the first 4
+    /// replies are ok with deps {x}, {x}, {}, {x,y}: commit (7,1) with
+    /// {x,y}, although the sets differ.
+    #[test]
+    fn caesar_8_2_fast_path_with_differing_deps() {
+        let mut leader = process(1, 5);
+        let mut out = Outbox::new();
+        // Seeing (6,2) makes the leader's next timestamp (7,1).
+        leader.handle(
+            ProcessId(2),
+            Message::MPropose { dot: Dot::new(2, 1), cmd: cmd(1, 99), ts: ts(6, 2) },
+            T0,
+            &mut out,
+        );
+        let submitted_at = Time::from_ns(1_000);
+        let mut out = Outbox::new();
+        leader.submit(cmd(2, 7), submitted_at, &mut out);
+        let dot = Dot::new(1, 1);
+        assert_eq!(sends(&out), to_all(5, Message::MPropose { dot, cmd: cmd(2, 7), ts: ts(7, 1) }));
+        leader.handle(ProcessId(1), Message::MPropose { dot, cmd: cmd(2, 7), ts: ts(7, 1) }, submitted_at, &mut out);
+
+        let (x, y) = (Dot::new(4, 1), Dot::new(5, 1));
+        let mut out = Outbox::new();
+        let now = Time::from_ns(5_000);
+        leader.handle(ProcessId(3), ack(dot, ts(7, 1), &[x], true), now, &mut out);
+        leader.handle(ProcessId(2), ack(dot, ts(7, 1), &[x], true), now, &mut out);
+        leader.handle(ProcessId(1), ack(dot, ts(7, 1), &[], true), now, &mut out);
+        assert!(sends(&out).is_empty(), "3 oks are a majority but not FQ = 4");
+        leader.handle(ProcessId(5), ack(dot, ts(7, 1), &[x, y], true), now, &mut out);
+        assert_eq!(sends(&out), to_all(5, Message::MCommit { dot, ts: ts(7, 1), deps: deps(&[x, y]) }));
+        let metrics = out.metrics();
+        assert_eq!((metrics.fast_paths, metrics.slow_paths), (1, 0));
+        assert_eq!(metrics.commit_latency.summary().max_ns, 4_000);
+        assert_eq!(metrics.dependencies.summary().max_ns, 2);
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(4), ack(dot, ts(7, 1), &[], true), now, &mut out);
+        assert!(out.effects().is_empty(), "a fifth reply after the decision is ignored");
+    }
+
+    /// caesar.md §8 example 3: replies ok, ok, reject with (9,3): with 3 =
+    /// CQ replies and a reject, MRetry (9,3) with the union of the deps;
+    /// commit after 3 MRetryAcks, 4 message delays after the proposal
+    /// (MPropose, MProposeAck, MRetry, MRetryAck).
+    #[test]
+    fn caesar_8_3_retry_then_commit_after_a_majority() {
+        let mut leader = process(1, 5);
+        let mut out = Outbox::new();
+        leader.submit(cmd(1, 7), T0, &mut out);
+        let dot = Dot::new(1, 1);
+        leader.handle(ProcessId(1), Message::MPropose { dot, cmd: cmd(1, 7), ts: ts(1, 1) }, T0, &mut out);
+        let (a, b, c) = (Dot::new(2, 1), Dot::new(3, 1), Dot::new(4, 1));
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(1), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        leader.handle(ProcessId(2), ack(dot, ts(1, 1), &[a], true), T0, &mut out);
+        assert!(sends(&out).is_empty());
+        leader.handle(ProcessId(3), ack(dot, ts(9, 3), &[a, b], false), T0, &mut out);
+        let retry = Message::MRetry { dot, ts: ts(9, 3), deps: deps(&[a, b]) };
+        assert_eq!(sends(&out), to_all(5, retry.clone()));
+        assert_eq!((out.metrics().fast_paths, out.metrics().slow_paths), (0, 1));
+
+        // The leader's own replica accepts the retry and answers.
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(1), retry, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(1), Message::MRetryAck { dot, deps: deps(&[a, b]) })]);
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(4), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        assert!(sends(&out).is_empty(), "late proposal replies are ignored once retrying");
+        let later = Time::from_ns(9);
+        leader.handle(ProcessId(1), Message::MRetryAck { dot, deps: deps(&[a, b]) }, later, &mut out);
+        leader.handle(ProcessId(4), Message::MRetryAck { dot, deps: deps(&[a, b, c]) }, later, &mut out);
+        leader.handle(ProcessId(4), Message::MRetryAck { dot, deps: deps(&[a, b, c]) }, later, &mut out);
+        assert!(sends(&out).is_empty(), "two distinct retry acks (one repeated) are not CQ = 3");
+        leader.handle(ProcessId(5), Message::MRetryAck { dot, deps: deps(&[b]) }, later, &mut out);
+        assert_eq!(sends(&out), to_all(5, Message::MCommit { dot, ts: ts(9, 3), deps: deps(&[a, b, c]) }));
+        assert_eq!(out.metrics().commit_latency.summary().max_ns, 9);
+    }
+
+    /// Process 3 of 5 registers b at (5,2) (accepted, not settled); a at
+    /// (3,1) arrives and must wait; then b commits with `b_deps`.
+    fn wait_condition_then_commit_b(b_deps: &[Dot], options: &Options) -> (Outbox<Caesar>, Outbox<Caesar>) {
+        let (a, b) = (Dot::new(1, 1), Dot::new(2, 1));
+        let mut replica = process_with(3, 5, options).0;
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(2), Message::MPropose { dot: b, cmd: cmd(2, 7), ts: ts(5, 2) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(2), ack(b, ts(5, 2), &[], true))]);
+        let mut proposal = Outbox::new();
+        replica.handle(ProcessId(1), Message::MPropose { dot: a, cmd: cmd(1, 7), ts: ts(3, 1) }, T0, &mut proposal);
+        let mut commit = Outbox::new();
+        replica.handle(ProcessId(2), Message::MCommit { dot: b, ts: ts(5, 2), deps: deps(b_deps) }, T0, &mut commit);
+        assert_eq!(executions(&commit).len(), 1, "b is handed to the executor");
+        (proposal, commit)
+    }
+
+    /// caesar.md §8 example 4, first outcome: b commits counting a as
+    /// predecessor, so a is accepted with its own timestamp.
+    #[test]
+    fn caesar_8_4_wait_condition_accepts_when_b_lists_a() {
+        let a = Dot::new(1, 1);
+        let (proposal, commit) = wait_condition_then_commit_b(&[a], &Options::default());
+        assert!(sends(&proposal).is_empty(), "a waits for b");
+        assert_eq!(sends(&commit), vec![(ProcessId(1), ack(a, ts(3, 1), &[], true))]);
+    }
+
+    /// caesar.md §8 example 4, second outcome: b commits without a, so a is
+    /// rejected with `clock_next()` = (6,3) (and b as predecessor there).
+    #[test]
+    fn caesar_8_4_wait_condition_rejects_when_b_does_not_list_a() {
+        let (a, b) = (Dot::new(1, 1), Dot::new(2, 1));
+        let (proposal, commit) = wait_condition_then_commit_b(&[], &Options::default());
+        assert!(sends(&proposal).is_empty(), "a waits for b");
+        assert_eq!(sends(&commit), vec![(ProcessId(1), ack(a, ts(6, 3), &[b], false))]);
+    }
+
+    /// Without the wait condition a blocked proposal is rejected at once.
+    #[test]
+    fn wait_condition_off_rejects_immediately() {
+        let (a, b) = (Dot::new(1, 1), Dot::new(2, 1));
+        let no_wait = Options { wait_condition: false, ..Options::default() };
+        let (proposal, commit) = wait_condition_then_commit_b(&[a], &no_wait);
+        assert_eq!(sends(&proposal), vec![(ProcessId(1), ack(a, ts(6, 3), &[b], false))]);
+        assert!(sends(&commit).is_empty(), "nothing waits for b");
+    }
+
+    /// A blocker that already settled decides at once: ignored if it lists
+    /// the proposal, otherwise a reject; an MRetry settles like a commit.
+    #[test]
+    fn settled_blockers_and_retries_decide_without_waiting() {
+        let (a, b, c) = (Dot::new(1, 1), Dot::new(2, 1), Dot::new(4, 1));
+        let mut replica = process(3, 5);
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(2), Message::MPropose { dot: b, cmd: cmd(2, 7), ts: ts(5, 2) }, T0, &mut out);
+        replica.handle(ProcessId(4), Message::MPropose { dot: c, cmd: cmd(4, 7), ts: ts(8, 4) }, T0, &mut out);
+        // c waits for nothing (largest); a waits for b and c.
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(1), Message::MPropose { dot: a, cmd: cmd(1, 7), ts: ts(3, 1) }, T0, &mut out);
+        assert!(sends(&out).is_empty());
+        // b's retry lists a: b no longer blocks a, c still does. The ack adds
+        // c, below b's new timestamp here.
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(2), Message::MRetry { dot: b, ts: ts(9, 2), deps: deps(&[a]) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(2), Message::MRetryAck { dot: b, deps: deps(&[a, c]) })]);
+        // c commits listing a: a is accepted.
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(4), Message::MCommit { dot: c, ts: ts(8, 4), deps: deps(&[a, b]) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(1), ack(a, ts(3, 1), &[], true))]);
+        // A new proposal below the settled b and c, which do not list it:
+        // rejected at once with (10,3), above everything seen, where a, b
+        // and c are all predecessors.
+        let d = Dot::new(5, 1);
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(5), Message::MPropose { dot: d, cmd: cmd(5, 7), ts: ts(4, 5) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(5), ack(d, ts(10, 3), &[a, b, c], false))]);
+    }
+
+    /// MRetry and MCommit arriving before the MPropose wait for it.
+    #[test]
+    fn retry_and_commit_before_propose_are_buffered() {
+        let (a, b) = (Dot::new(1, 1), Dot::new(2, 1));
+        let mut replica = process(3, 5);
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(1), Message::MCommit { dot: a, ts: ts(4, 2), deps: deps(&[b, a]) }, T0, &mut out);
+        replica.handle(ProcessId(1), Message::MRetry { dot: a, ts: ts(4, 2), deps: deps(&[b]) }, T0, &mut out);
+        assert!(out.effects().is_empty(), "nothing can happen without the command");
+        assert_eq!(replica.key_index().len(), 0);
+        replica.handle(ProcessId(1), Message::MPropose { dot: a, cmd: cmd(1, 7), ts: ts(3, 1) }, T0, &mut out);
+        assert_eq!(
+            sends(&out),
+            vec![
+                (ProcessId(1), ack(a, ts(3, 1), &[], true)),
+                (ProcessId(1), Message::MRetryAck { dot: a, deps: deps(&[b]) }),
+            ]
+        );
+        let committed = executions(&out);
+        assert_eq!(committed.len(), 1);
+        assert_eq!((committed[0].ts, &*committed[0].deps), (ts(4, 2), &[b][..]), "its own dot removed");
+        let mut out = Outbox::new();
+        replica.handle(ProcessId(1), Message::MCommit { dot: a, ts: ts(4, 2), deps: deps(&[b]) }, T0, &mut out);
+        replica.handle(ProcessId(1), Message::MPropose { dot: a, cmd: cmd(1, 7), ts: ts(3, 1) }, T0, &mut out);
+        assert!(out.effects().is_empty(), "duplicates are ignored");
+        assert_eq!(replica.key_index().pred(b, &cmd(9, 7), ts(5, 1)), vec![a], "registered at the commit ts");
+    }
+
+    /// Acks from the same process count once, in both rounds.
+    #[test]
+    fn duplicate_acks_count_once() {
+        let mut leader = process(1, 3);
+        let mut out = Outbox::new();
+        leader.submit(cmd(1, 7), T0, &mut out);
+        let dot = Dot::new(1, 1);
+        let mut out = Outbox::new();
+        for _ in 0..3 {
+            leader.handle(ProcessId(2), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+            leader.handle(ProcessId(1), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        }
+        assert!(sends(&out).is_empty(), "n = 3 needs all 3 for the fast path");
+        leader.handle(ProcessId(9), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        leader.handle(ProcessId(0), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        assert!(sends(&out).is_empty(), "unknown senders do not count");
+        leader.handle(ProcessId(3), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        assert_eq!(sends(&out).len(), 3);
+    }
+
+    /// §7: a command executed by every process leaves the per-command
+    /// state and the key index; later commands no longer list it, and late
+    /// messages about it are ignored.
+    #[test]
+    fn garbage_collection_unregisters_once_everyone_executed() {
+        let (mut leader, mut executor) = process_with(1, 3, &Options::default());
+        let mut harness = ExecutorHarness::new(ProcessId(1), 1);
+        let mut out = Outbox::new();
+        leader.submit(cmd(1, 7), T0, &mut out);
+        let dot = Dot::new(1, 1);
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(1), Message::MPropose { dot, cmd: cmd(1, 7), ts: ts(1, 1) }, T0, &mut out);
+        for p in 1..=3 {
+            leader.handle(ProcessId(p), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        }
+        let commit = Message::MCommit { dot, ts: ts(1, 1), deps: deps(&[]) };
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(1), commit.clone(), T0, &mut out);
+        let info = executions(&out).pop().expect("committed");
+        assert_eq!(harness.step(&mut executor, info, T0).len(), 1, "executed here");
+        assert_eq!((leader.commands_held(), leader.key_index().len()), (1, 1));
+
+        let mut out = Outbox::new();
+        leader.handle_timer(Timer::GarbageCollection, T0, &mut out);
+        let report = Message::MGarbageCollection { executed: vec![dot] };
+        assert_eq!(sends(&out), vec![(ProcessId(2), report.clone()), (ProcessId(3), report.clone())]);
+        leader.handle(ProcessId(2), report.clone(), T0, &mut out);
+        assert_eq!(leader.commands_held(), 1, "process 3 has not executed it yet");
+        let other = Dot::new(2, 1);
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(2), Message::MPropose { dot: other, cmd: cmd(2, 7), ts: ts(2, 2) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(2), ack(other, ts(2, 2), &[dot], true))]);
+
+        leader.handle(ProcessId(3), report.clone(), T0, &mut out);
+        leader.handle(ProcessId(3), report, T0, &mut out);
+        assert_eq!((leader.commands_held(), leader.key_index().len()), (1, 1), "only `other` is left");
+        let mut out = Outbox::new();
+        let third = Dot::new(3, 1);
+        leader.handle(ProcessId(3), Message::MPropose { dot: third, cmd: cmd(3, 7), ts: ts(3, 3) }, T0, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(3), ack(third, ts(3, 3), &[other], true))], "not the collected dot");
+        let mut out = Outbox::new();
+        leader.handle(ProcessId(1), Message::MRetry { dot, ts: ts(5, 1), deps: deps(&[]) }, T0, &mut out);
+        leader.handle(ProcessId(1), commit, T0, &mut out);
+        leader.handle(ProcessId(1), ack(dot, ts(1, 1), &[], true), T0, &mut out);
+        assert!(out.effects().is_empty(), "late messages about a collected dot are ignored");
+        assert_eq!(leader.commands_held(), 2);
+    }
+
+    /// n processes exchange messages in a random order (any message may
+    /// overtake any other), with garbage collection, for conflicting
+    /// commands on 2 keys: every command executes everywhere, and on each
+    /// key every process executes the same sequence.
+    #[test]
+    fn random_schedules_execute_every_key_in_the_same_order() {
+        let (mut fast_paths, mut slow_paths) = (0, 0);
+        for seed in 0..60u64 {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            let n = if seed % 2 == 0 { 3 } else { 5 };
+            let options = Options { wait_condition: seed % 3 != 0, ..Options::default() };
+            let mut processes: Vec<(Caesar, PredExecutor<Clock>, ExecutorHarness)> = (1..=n)
+                .map(|id| {
+                    let (caesar, executor) = process_with(id, n, &options);
+                    (caesar, executor, ExecutorHarness::new(ProcessId(id), 64))
+                })
+                .collect();
+            let commands = 24u64;
+            let mut in_flight: Vec<(ProcessId, ProcessId, Message)> = Vec::new();
+            let mut executed: Vec<Vec<CommandId>> = vec![Vec::new(); n as usize];
+            let mut submitted = 0u64;
+            let mut keys_of: BTreeMap<u64, Vec<Key>> = BTreeMap::new();
+            let mut steps = 0;
+            loop {
+                steps += 1;
+                assert!(steps < 200_000, "seed {seed}: no progress");
+                let submit = submitted < commands && (in_flight.is_empty() || rng.next_u32() % 8 == 0);
+                let gc = rng.next_u32() % 50 == 0;
+                if !submit && !gc && in_flight.is_empty() {
+                    break;
+                }
+                let (at, mut out) = if submit {
+                    submitted += 1;
+                    let at = ProcessId(1 + rng.next_u32() % n);
+                    let keys: Vec<(Key, Op)> = match rng.next_u32() % 4 {
+                        0 => vec![(1, Op::Put(submitted)), (2, Op::Put(submitted))],
+                        1 => vec![(2, Op::Get)],
+                        _ => vec![(1, Op::Put(submitted))],
+                    };
+                    keys_of.insert(submitted, keys.iter().map(|&(key, _)| key).collect());
+                    let command = Command {
+                        id: CommandId { client: ClientId(0), seq: submitted },
+                        ops: keys.into(),
+                        payload_bytes: 0,
+                    };
+                    let mut out = Outbox::new();
+                    processes[at.index()].0.submit(Arc::new(command), T0, &mut out);
+                    (at, out)
+                } else if gc {
+                    let at = ProcessId(1 + rng.next_u32() % n);
+                    let mut out = Outbox::new();
+                    processes[at.index()].0.handle_timer(Timer::GarbageCollection, T0, &mut out);
+                    (at, out)
+                } else {
+                    let (from, to, msg) = in_flight.swap_remove(rng.next_u32() as usize % in_flight.len());
+                    let mut out = Outbox::new();
+                    processes[to.index()].0.handle(from, msg, T0, &mut out);
+                    (to, out)
+                };
+                fast_paths += out.metrics().fast_paths;
+                slow_paths += out.metrics().slow_paths;
+                for effect in out.take() {
+                    match effect {
+                        Effect::Send { to, msg } => in_flight.push((at, to, msg)),
+                        Effect::Execute(info) => {
+                            let (_, executor, harness) = &mut processes[at.index()];
+                            executed[at.index()].extend(harness.step(executor, info, T0));
+                        }
+                        Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {}
+                    }
+                }
+            }
+            for (index, done) in executed.iter().enumerate() {
+                assert_eq!(done.len() as u64, commands, "seed {seed}: process {} executed {done:?}", index + 1);
+            }
+            // Every pair sharing a key conflicts (reads included): each
+            // key's sequence is the same at every process.
+            let per_key = |done: &Vec<CommandId>| -> BTreeMap<Key, Vec<u64>> {
+                let mut order: BTreeMap<Key, Vec<u64>> = BTreeMap::new();
+                for id in done {
+                    for &key in &keys_of[&id.seq] {
+                        order.entry(key).or_default().push(id.seq);
+                    }
+                }
+                order
+            };
+            let first = per_key(&executed[0]);
+            for (index, done) in executed.iter().enumerate().skip(1) {
+                assert_eq!(per_key(done), first, "seed {seed}: process {} disagrees with process 1", index + 1);
+            }
+            // Once everyone has reported what it executed, nothing is held.
+            let mut reports = Vec::new();
+            for (index, (caesar, ..)) in processes.iter_mut().enumerate() {
+                let mut out = Outbox::new();
+                caesar.handle_timer(Timer::GarbageCollection, T0, &mut out);
+                reports.extend(sends(&out).into_iter().map(|(to, msg)| (ProcessId::from_index(index), to, msg)));
+            }
+            for (from, to, msg) in reports {
+                processes[to.index()].0.handle(from, msg, T0, &mut Outbox::new());
+            }
+            for (caesar, ..) in &processes {
+                assert_eq!((caesar.commands_held(), caesar.key_index().len()), (0, 0), "seed {seed}");
+            }
+        }
+        assert_eq!(fast_paths + slow_paths, 60 * 24);
+        assert!(fast_paths > 100 && slow_paths > 100, "both paths exercised: {fast_paths} fast, {slow_paths} slow");
     }
 }

@@ -1,6 +1,7 @@
 //! Parts more than one protocol uses.
 
 pub mod dot;
+pub mod dot_window;
 pub mod gc;
 pub mod graph_executor;
 pub mod key_deps;

@@ -16,7 +16,8 @@
 //! protocol can garbage-collect commands executed everywhere (caesar.md
 //! §7).
 
-use super::dot::{Dot, DotSet};
+use super::dot::Dot;
+use super::dot_window::DotWindows;
 use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, FixedHashMap, Time};
 use std::cell::RefCell;
@@ -63,6 +64,23 @@ impl ExecutedDots {
     }
 }
 
+/// What the executor knows of one command.
+#[derive(Debug)]
+enum State<T> {
+    /// Not committed yet.
+    Unknown,
+    /// Committed, not executed yet.
+    Committed(Vertex<T>),
+    /// Executed (and trimmed once every older command of its origin is).
+    Executed,
+}
+
+impl<T> Default for State<T> {
+    fn default() -> Self {
+        State::Unknown
+    }
+}
+
 #[derive(Debug)]
 struct Vertex<T> {
     cmd: Arc<Command>,
@@ -79,9 +97,10 @@ struct Vertex<T> {
 /// timestamps. `T` is the timestamp type (Caesar's `Clock`).
 #[derive(Debug)]
 pub struct PredExecutor<T> {
-    /// Committed, not yet executed.
-    vertices: FixedHashMap<Dot, Vertex<T>>,
-    executed: DotSet,
+    /// Per command; trimmed from the front as commands execute.
+    commands: DotWindows<State<T>>,
+    /// Committed, not executed yet.
+    pending: usize,
     /// Phase 1: by dependency not committed yet, the commands waiting.
     waiting_commit: FixedHashMap<Dot, Vec<Dot>>,
     /// Phase 2: by committed dependency not executed yet, the commands with
@@ -98,8 +117,8 @@ where
 {
     fn default() -> Self {
         PredExecutor {
-            vertices: FixedHashMap::default(),
-            executed: DotSet::new(),
+            commands: DotWindows::new(),
+            pending: 0,
             waiting_commit: FixedHashMap::default(),
             waiting_execution: FixedHashMap::default(),
             ready: BinaryHeap::new(),
@@ -121,31 +140,39 @@ impl<T: Ord + Copy + Debug> PredExecutor<T> {
 
     /// Committed commands not executed yet.
     pub fn pending(&self) -> usize {
-        self.vertices.len()
+        self.pending
     }
 
     /// True if `dot` has executed here.
     pub fn has_executed(&self, dot: Dot) -> bool {
-        self.executed.contains(dot)
+        self.commands.is_trimmed(dot) || matches!(self.commands.get(dot), Some(State::Executed))
     }
 
     fn is_committed(&self, dot: Dot) -> bool {
-        self.executed.contains(dot) || self.vertices.contains_key(&dot)
+        self.commands.is_trimmed(dot) || matches!(self.commands.get(dot), Some(State::Committed(_) | State::Executed))
+    }
+
+    fn vertex_mut(&mut self, dot: Dot) -> &mut Vertex<T> {
+        vertex_mut(&mut self.commands, dot)
     }
 
     /// Phase 2 for `dot`, whose dependencies are all committed: wait for
     /// those with a smaller timestamp, or become ready.
     fn start_phase_two(&mut self, dot: Dot) {
-        let vertex = self.vertices.get_mut(&dot).expect("phase 2 of a committed command");
+        let vertex = self.vertex_mut(dot);
         let (ts, deps) = (vertex.ts, vertex.deps.take().expect("phase 2 starts once"));
         let mut missing = 0;
         for &dep in deps.iter() {
-            if dep == dot || self.executed.contains(dep) {
+            if dep == dot || self.commands.is_trimmed(dep) {
                 continue;
             }
-            let Some(dependency) = self.vertices.get(&dep) else {
-                debug_assert!(false, "{dep}, a dependency of {dot}, must be committed in phase 2");
-                continue;
+            let dependency = match self.commands.get(dep) {
+                Some(State::Committed(dependency)) => dependency,
+                Some(State::Executed) => continue,
+                _ => {
+                    debug_assert!(false, "{dep}, a dependency of {dot}, must be committed in phase 2");
+                    continue;
+                }
             };
             if dependency.ts < ts {
                 self.waiting_execution.entry(dep).or_default().push(dot);
@@ -155,7 +182,7 @@ impl<T: Ord + Copy + Debug> PredExecutor<T> {
         if missing == 0 {
             self.ready.push(Reverse((ts, dot)));
         } else {
-            self.vertices.get_mut(&dot).expect("committed").missing = missing;
+            self.vertex_mut(dot).missing = missing;
         }
     }
 
@@ -163,20 +190,34 @@ impl<T: Ord + Copy + Debug> PredExecutor<T> {
     /// make ready, until nothing is.
     fn run_ready(&mut self, apply: &mut Apply<'_>) {
         while let Some(Reverse((_, dot))) = self.ready.pop() {
-            let vertex = self.vertices.remove(&dot).expect("a ready command is committed");
+            let slot = self.commands.get_mut(dot).expect("a ready command is committed");
+            let State::Committed(vertex) = std::mem::replace(slot, State::Executed) else {
+                unreachable!("a ready command is committed and not executed")
+            };
+            self.pending -= 1;
             apply.apply(&vertex.cmd, vertex.committed_at);
-            self.executed.insert(dot);
+            self.commands.trim(dot, |state| matches!(state, State::Executed));
             if let Some(notify) = &self.notify {
                 notify.push(dot);
             }
+            if self.waiting_execution.is_empty() {
+                continue;
+            }
             for waiter in self.waiting_execution.remove(&dot).unwrap_or_default() {
-                let waiting = self.vertices.get_mut(&waiter).expect("a waiting command is committed");
+                let waiting = vertex_mut(&mut self.commands, waiter);
                 waiting.missing -= 1;
                 if waiting.missing == 0 {
                     self.ready.push(Reverse((waiting.ts, waiter)));
                 }
             }
         }
+    }
+}
+
+fn vertex_mut<T>(commands: &mut DotWindows<State<T>>, dot: Dot) -> &mut Vertex<T> {
+    match commands.get_mut(dot) {
+        Some(State::Committed(vertex)) => vertex,
+        _ => unreachable!("{dot} is committed and not executed"),
     }
 }
 
@@ -188,6 +229,9 @@ impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
         if self.is_committed(dot) {
             return; // committed twice: the value is the same
         }
+        if self.commands.slot(dot).is_none() {
+            return; // a bogus dot (origin 0, or absurdly far ahead)
+        }
         // Phase 1: count the dependencies not committed yet.
         let mut missing = 0;
         for &dep in info.deps.iter() {
@@ -197,14 +241,16 @@ impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
             }
         }
         let vertex = Vertex { cmd: info.cmd, ts: info.ts, deps: Some(info.deps), committed_at: now, missing };
-        self.vertices.insert(dot, vertex);
+        *self.commands.slot(dot).expect("checked above") = State::Committed(vertex);
+        self.pending += 1;
         if missing == 0 {
             self.start_phase_two(dot);
         }
         // Commands waiting for this commit may move to phase 2 (this one is
         // indexed first: their phase 2 needs its timestamp).
-        for waiter in self.waiting_commit.remove(&dot).unwrap_or_default() {
-            let waiting = self.vertices.get_mut(&waiter).expect("a waiting command is committed");
+        let waiters = if self.waiting_commit.is_empty() { None } else { self.waiting_commit.remove(&dot) };
+        for waiter in waiters.unwrap_or_default() {
+            let waiting = self.vertex_mut(waiter);
             waiting.missing -= 1;
             if waiting.missing == 0 {
                 self.start_phase_two(waiter);
@@ -267,7 +313,7 @@ mod tests {
         let (a, b, c, d) = (Dot::new(1, 1), Dot::new(2, 1), Dot::new(3, 1), Dot::new(4, 1));
         let (mut executor, mut harness) = (PredExecutor::new(), ExecutorHarness::new(ProcessId(1), 1));
         // b, c and d on different keys each wait only for the commit of a.
-        let mut waiting =
+        let waiting =
             |dot, number, ts| PredCommitted { cmd: cmd(number, &[number]), ..committed(dot, number, ts, &[a]) };
         assert!(commit(&mut executor, &mut harness, waiting(b, 2, 90)).is_empty());
         assert!(commit(&mut executor, &mut harness, waiting(c, 3, 70)).is_empty());
