@@ -1,17 +1,20 @@
 //! Caesar's per-key index (caesar.md §3): for every key, the commands
-//! registered at their current tentative timestamp, ordered by timestamp,
-//! so predecessors (smaller timestamps) and blockers (larger ones) are
-//! range queries.
+//! registered at their current tentative timestamp. Blockers (larger
+//! timestamps) are a range query on the timestamp order; predecessors
+//! (smaller timestamps) are on hot keys nearly every command registered,
+//! and are wanted sorted by dot (to merge replies linearly), so they are
+//! read off a second order, by dot, instead of being sorted each time.
 
 use super::clock::Clock;
+use super::union;
 use crate::shared::dot::Dot;
 use sim_core::{Command, FixedHashMap, Key};
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
-use std::ops::{Bound, RangeBounds};
+use std::ops::Bound;
 
-/// Per key, `timestamp -> dot` of the registered commands. Timestamps are
-/// unique, so one dot per entry. Keys with no command left are dropped.
+/// Per key, the registered commands and their timestamps. Timestamps are
+/// unique, so one dot per timestamp. Keys with no command left are dropped.
 #[derive(Clone, Debug, Default)]
 pub struct KeyIndex {
     keys: FixedHashMap<Key, Registered>,
@@ -19,38 +22,60 @@ pub struct KeyIndex {
 
 /// One key's registrations. Most keys only ever see one command at a time
 /// (every key outside the hot ones), so that case stays inline in the hash
-/// map instead of allocating a B-tree node per command.
+/// map instead of allocating B-tree nodes per command.
 #[derive(Clone, Debug)]
 enum Registered {
     One(Clock, Dot),
-    Many(BTreeMap<Clock, Dot>),
+    Many(Box<Many>),
+}
+
+/// The same registrations in two orders.
+#[derive(Clone, Debug, Default)]
+struct Many {
+    by_ts: BTreeMap<Clock, Dot>,
+    by_dot: BTreeMap<Dot, Clock>,
 }
 
 impl Registered {
-    /// `(timestamp, dot)` pairs with a timestamp in `range`.
-    fn range(&self, range: (Bound<Clock>, Bound<Clock>)) -> impl Iterator<Item = Dot> + '_ {
-        let (one, many) = match self {
-            Registered::One(ts, dot) => (range.contains(ts).then_some(*dot), None),
-            Registered::Many(commands) => (None, Some(commands.range(range).map(|(_, &dot)| dot))),
-        };
-        one.into_iter().chain(many.into_iter().flatten())
+    /// Registered dots other than `except` with a timestamp below `ts`,
+    /// sorted.
+    fn below(&self, ts: Clock, except: Dot) -> Vec<Dot> {
+        match self {
+            Registered::One(other_ts, other) => {
+                if *other_ts < ts && *other != except {
+                    vec![*other]
+                } else {
+                    Vec::new()
+                }
+            }
+            Registered::Many(many) => {
+                many.by_dot.iter().filter(|&(&other, &other_ts)| other_ts < ts && other != except).map(|(&dot, _)| dot).collect()
+            }
+        }
+    }
+
+    /// Adds to `into` the registered dots other than `except` with a
+    /// timestamp above `ts`, in timestamp order.
+    fn above(&self, ts: Clock, except: Dot, into: &mut Vec<Dot>) {
+        match self {
+            Registered::One(other_ts, other) => {
+                if *other_ts > ts && *other != except {
+                    into.push(*other);
+                }
+            }
+            Registered::Many(many) => {
+                let above = many.by_ts.range((Bound::Excluded(ts), Bound::Unbounded));
+                into.extend(above.map(|(_, &dot)| dot).filter(|&other| other != except));
+            }
+        }
     }
 
     fn len(&self) -> usize {
         match self {
             Registered::One(..) => 1,
-            Registered::Many(commands) => commands.len(),
+            Registered::Many(many) => many.by_ts.len(),
         }
     }
-}
-
-/// `dots` sorted, without duplicates.
-fn sorted(mut dots: Vec<Dot>) -> Vec<Dot> {
-    if dots.len() > 1 {
-        dots.sort_unstable();
-        dots.dedup();
-    }
-    dots
 }
 
 impl KeyIndex {
@@ -74,11 +99,19 @@ impl KeyIndex {
             Entry::Occupied(mut occupied) => {
                 let registered = occupied.get_mut();
                 if let Registered::One(other_ts, other) = *registered {
-                    *registered = Registered::Many(BTreeMap::from([(other_ts, other)]));
+                    let mut many = Box::<Many>::default();
+                    many.by_ts.insert(other_ts, other);
+                    many.by_dot.insert(other, other_ts);
+                    *registered = Registered::Many(many);
                 }
-                let Registered::Many(commands) = registered else { unreachable!("made many above") };
-                let previous = commands.insert(ts, dot);
+                let Registered::Many(many) = registered else { unreachable!("made many above") };
+                let previous = many.by_ts.insert(ts, dot);
                 debug_assert!(previous.is_none_or(|other| other == dot), "timestamp {ts} of {dot} taken");
+                if let Some(old_ts) = many.by_dot.insert(dot, ts)
+                    && old_ts != ts
+                {
+                    many.by_ts.remove(&old_ts); // registered twice on this key: keep the new one
+                }
             }
         }
     }
@@ -92,14 +125,13 @@ impl KeyIndex {
             let entry = self.keys.entry(key);
             if let Entry::Occupied(occupied) = &entry {
                 let registered = occupied.get();
-                let below = registered.range((Bound::Unbounded, Bound::Excluded(ts)));
-                pred.extend(below.filter(|&other| other != dot));
-                let above = registered.range((Bound::Excluded(ts), Bound::Unbounded));
-                blockers.extend(above.filter(|&other| other != dot));
+                let below = registered.below(ts, dot);
+                pred = if pred.is_empty() { below } else { union(&pred, &below) };
+                registered.above(ts, dot, &mut blockers);
             }
             Self::register_key(entry, dot, ts);
         }
-        (sorted(pred), sorted(blockers))
+        (pred, sorted(blockers))
     }
 
     /// Removes `dot`'s registration at `ts` (if it is there) from every key
@@ -109,11 +141,12 @@ impl KeyIndex {
             let Entry::Occupied(mut occupied) = self.keys.entry(key) else { continue };
             let empty = match occupied.get_mut() {
                 Registered::One(other_ts, other) => *other_ts == ts && *other == dot,
-                Registered::Many(commands) => {
-                    if commands.get(&ts) == Some(&dot) {
-                        commands.remove(&ts);
+                Registered::Many(many) => {
+                    if many.by_ts.get(&ts) == Some(&dot) {
+                        many.by_ts.remove(&ts);
+                        many.by_dot.remove(&dot);
                     }
-                    commands.is_empty()
+                    many.by_ts.is_empty()
                 }
             };
             if empty {
@@ -134,23 +167,26 @@ impl KeyIndex {
     /// timestamp below `ts`, sorted, without duplicates, never `dot` itself
     /// (a command moved to a higher timestamp is not its own predecessor).
     pub fn pred(&self, dot: Dot, cmd: &Command, ts: Clock) -> Vec<Dot> {
-        self.collect(dot, cmd, (Bound::Unbounded, Bound::Excluded(ts)))
+        let mut pred = Vec::new();
+        for key in cmd.keys() {
+            if let Some(registered) = self.keys.get(&key) {
+                let below = registered.below(ts, dot);
+                pred = if pred.is_empty() { below } else { union(&pred, &below) };
+            }
+        }
+        pred
     }
 
     /// `blockers(dot, cmd, ts)`: the dots registered on `cmd`'s keys with a
     /// timestamp above `ts`, sorted, without duplicates, never `dot`.
     pub fn blockers(&self, dot: Dot, cmd: &Command, ts: Clock) -> Vec<Dot> {
-        self.collect(dot, cmd, (Bound::Excluded(ts), Bound::Unbounded))
-    }
-
-    fn collect(&self, dot: Dot, cmd: &Command, range: (Bound<Clock>, Bound<Clock>)) -> Vec<Dot> {
-        let mut dots = Vec::new();
+        let mut blockers = Vec::new();
         for key in cmd.keys() {
             if let Some(registered) = self.keys.get(&key) {
-                dots.extend(registered.range(range).filter(|&other| other != dot));
+                registered.above(ts, dot, &mut blockers);
             }
         }
-        sorted(dots)
+        sorted(blockers)
     }
 
     /// Registrations over all keys (a command on k keys counts k times).
@@ -162,6 +198,15 @@ impl KeyIndex {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// `dots` sorted, without duplicates.
+fn sorted(mut dots: Vec<Dot>) -> Vec<Dot> {
+    if dots.len() > 1 {
+        dots.sort_unstable();
+        dots.dedup();
+    }
+    dots
 }
 
 #[cfg(test)]
@@ -216,6 +261,57 @@ mod tests {
         assert_eq!(index.propose(me, &ac, ts(2)), expected);
         assert_eq!(index.len(), 6);
         assert_eq!(index.pred(Dot::new(1, 5), &ac, ts(3)), vec![Dot::new(1, 1), me]);
+    }
+
+    /// Random registrations, moves and removals on 3 keys agree with a
+    /// plain list of `(dot, keys, ts)`.
+    #[test]
+    fn agrees_with_a_list() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut index = KeyIndex::new();
+        let mut model: Vec<(Dot, Vec<Key>, Clock)> = Vec::new();
+        let key_sets: [&[Key]; 4] = [&[1], &[2], &[1, 3], &[2, 3]];
+        for step in 0..3_000u64 {
+            let choice = rng.next_u32() % 10;
+            if choice < 5 || model.is_empty() {
+                let keys = key_sets[rng.next_u32() as usize % 4];
+                let dot = Dot::new(1 + rng.next_u32() % 3, step + 1);
+                let clock = Clock::new(rng.next_u64() % 1_000, ProcessId(1 + step as u32 % 7));
+                if model.iter().all(|(_, _, other)| *other != clock) {
+                    index.register(dot, &cmd(keys), clock);
+                    model.push((dot, keys.to_vec(), clock));
+                }
+            } else if choice < 7 {
+                let position = rng.next_u32() as usize % model.len();
+                let (dot, keys, clock) = model.swap_remove(position);
+                index.unregister(dot, &cmd(&keys), clock);
+            } else {
+                let position = rng.next_u32() as usize % model.len();
+                let to = Clock::new(rng.next_u64() % 1_000, ProcessId(8 + step as u32 % 5));
+                if model.iter().all(|(_, _, other)| *other != to) {
+                    let (dot, keys, from) = model[position].clone();
+                    index.move_to(dot, &cmd(&keys), from, to);
+                    model[position].2 = to;
+                }
+            }
+            let probe_keys = key_sets[rng.next_u32() as usize % 4];
+            let probe = Clock::new(rng.next_u64() % 1_000, ProcessId(20));
+            let me = model.first().map_or(Dot::new(9, 9), |(dot, ..)| *dot);
+            let shares = |keys: &Vec<Key>| keys.iter().any(|key| probe_keys.contains(key));
+            let expect = |below: bool| -> Vec<Dot> {
+                let mut dots: Vec<Dot> = model
+                    .iter()
+                    .filter(|(dot, keys, clock)| *dot != me && shares(keys) && (*clock < probe) == below)
+                    .map(|(dot, ..)| *dot)
+                    .collect();
+                dots.sort_unstable();
+                dots
+            };
+            assert_eq!(index.pred(me, &cmd(probe_keys), probe), expect(true), "step {step}");
+            assert_eq!(index.blockers(me, &cmd(probe_keys), probe), expect(false), "step {step}");
+            assert_eq!(index.len(), model.iter().map(|(_, keys, _)| keys.len()).sum::<usize>());
+        }
     }
 
     #[test]

@@ -203,7 +203,7 @@ struct Coordinator {
     /// The proposed timestamp, raised to the largest one replied; after
     /// the propose round, the retry timestamp.
     ts: Clock,
-    /// Union of the predecessors replied in this round (unsorted).
+    /// Union of the predecessors replied in this round, sorted.
     deps: Vec<Dot>,
     all_ok: bool,
 }
@@ -224,12 +224,17 @@ impl Coordinator {
         true
     }
 
+    /// Adds the (sorted) predecessors of one reply.
+    fn add_deps(&mut self, deps: &[Dot]) {
+        self.deps = if self.deps.is_empty() { deps.to_vec() } else { union(&self.deps, deps) };
+    }
+
     /// The union of the predecessors replied, sorted, without `dot`.
     fn take_deps(&mut self, dot: Dot) -> Deps {
         let mut deps = std::mem::take(&mut self.deps);
-        deps.sort_unstable();
-        deps.dedup();
-        deps.retain(|&other| other != dot);
+        if let Ok(position) = deps.binary_search(&dot) {
+            deps.remove(position);
+        }
         if deps.is_empty() { Arc::from([]) } else { deps.into() }
     }
 }
@@ -332,6 +337,23 @@ impl Commands {
 /// `dots` as shared predecessors; empty sets share `empty`'s allocation.
 fn shared(empty: &Deps, dots: Vec<Dot>) -> Deps {
     if dots.is_empty() { empty.clone() } else { dots.into() }
+}
+
+/// The union of two sorted sets of dots, sorted: a linear merge (the sets
+/// replies carry are large on hot keys and mostly equal).
+fn union(left: &[Dot], right: &[Dot]) -> Vec<Dot> {
+    debug_assert!(left.is_sorted() && right.is_sorted());
+    let mut merged = Vec::with_capacity(left.len().max(right.len()));
+    let (mut i, mut j) = (0, 0);
+    while i < left.len() && j < right.len() {
+        let (a, b) = (left[i], right[j]);
+        merged.push(a.min(b));
+        i += usize::from(a <= b);
+        j += usize::from(b <= a);
+    }
+    merged.extend_from_slice(&left[i..]);
+    merged.extend_from_slice(&right[j..]);
+    merged
 }
 
 /// True if sorted `deps` holds `dot`.
@@ -531,7 +553,7 @@ impl Caesar {
             return;
         }
         coordinator.ts = coordinator.ts.max(ts);
-        coordinator.deps.extend_from_slice(&deps);
+        coordinator.add_deps(&deps);
         coordinator.all_ok &= ok;
         // Fast path once the first FQ replies are all ok; retry as soon as a
         // majority replied with a reject among them (a fast path is then
@@ -576,10 +598,7 @@ impl Caesar {
         info.ts = ts;
         info.blocked_by = Vec::new();
         info.deps = deps.clone();
-        let mut reply = self.index.pred(dot, &cmd, ts);
-        reply.extend_from_slice(&deps);
-        reply.sort_unstable();
-        reply.dedup();
+        let reply = union(&self.index.pred(dot, &cmd, ts), &deps);
         out.send(from, Message::MRetryAck { dot, deps: shared(&self.empty, reply) });
         self.unblock(dot, out);
     }
@@ -593,7 +612,7 @@ impl Caesar {
         if coordinator.round != Round::Retry || !coordinator.first_reply_from(from, everyone) {
             return;
         }
-        coordinator.deps.extend_from_slice(&deps);
+        coordinator.add_deps(&deps);
         if coordinator.replies < self.classic_quorum {
             return;
         }
@@ -785,6 +804,21 @@ mod tests {
 
     fn ack(dot: Dot, clock: Clock, reported: &[Dot], ok: bool) -> Message {
         Message::MProposeAck { dot, ts: clock, deps: deps(reported), ok }
+    }
+
+    #[test]
+    fn union_merges_sorted_sets() {
+        let dots = |seqs: &[u64]| seqs.iter().map(|&seq| Dot::new(1 + (seq % 2) as u32, seq)).collect::<Vec<_>>();
+        let (mut left, mut right) = (dots(&[1, 3, 4, 8, 9]), dots(&[2, 3, 8, 10]));
+        left.sort_unstable();
+        right.sort_unstable();
+        let mut expected = [left.clone(), right.clone()].concat();
+        expected.sort_unstable();
+        expected.dedup();
+        assert_eq!(union(&left, &right), expected);
+        assert_eq!(union(&right, &left), expected);
+        assert_eq!(union(&[], &right), right);
+        assert_eq!(union(&left, &[]), left);
     }
 
     /// caesar.md §8 example 1, and the paper's fast quorum where 4 | n.
