@@ -42,13 +42,13 @@ impl ClockGen {
     }
 
     /// `clock_next()`: a fresh timestamp above every one seen so far.
-    pub fn next(&mut self) -> Clock {
+    pub fn clock_next(&mut self) -> Clock {
         self.local_seq += 1;
         Clock::new(self.local_seq, self.me)
     }
 
     /// `clock_join(c)`: later timestamps of this process will be above `c`.
-    pub fn join(&mut self, clock: Clock) {
+    pub fn clock_join(&mut self, clock: Clock) {
         self.local_seq = self.local_seq.max(clock.seq);
     }
 }
@@ -60,11 +60,11 @@ mod tests {
     #[test]
     fn next_is_above_everything_joined() {
         let mut clock = ClockGen::new(ProcessId(1));
-        assert_eq!(clock.next(), Clock::new(1, ProcessId(1)));
-        clock.join(Clock::new(1, ProcessId(2)));
-        assert_eq!(clock.next(), Clock::new(2, ProcessId(1)), "joining a lower clock changes nothing");
-        clock.join(Clock::new(10, ProcessId(2)));
-        let next = clock.next();
+        assert_eq!(clock.clock_next(), Clock::new(1, ProcessId(1)));
+        clock.clock_join(Clock::new(1, ProcessId(2)));
+        assert_eq!(clock.clock_next(), Clock::new(2, ProcessId(1)), "joining a lower clock changes nothing");
+        clock.clock_join(Clock::new(10, ProcessId(2)));
+        let next = clock.clock_next();
         assert_eq!(next, Clock::new(11, ProcessId(1)));
         assert!(next > Clock::new(10, ProcessId(2)));
         assert!(Clock::new(5, ProcessId(1)) < Clock::new(5, ProcessId(2)), "ties broken by pid");

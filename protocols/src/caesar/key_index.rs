@@ -48,9 +48,12 @@ impl Registered {
                     Vec::new()
                 }
             }
-            Registered::Many(many) => {
-                many.by_dot.iter().filter(|&(&other, &other_ts)| other_ts < ts && other != except).map(|(&dot, _)| dot).collect()
-            }
+            Registered::Many(many) => many
+                .by_dot
+                .iter()
+                .filter(|&(&other, &other_ts)| other_ts < ts && other != except)
+                .map(|(&dot, _)| dot)
+                .collect(),
         }
     }
 

@@ -416,7 +416,7 @@ impl Caesar {
     fn propose(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let ts = self.clock.next();
+        let ts = self.clock.clock_next();
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else {
             unreachable!("a new dot of this process is neither collected nor bogus")
         };
@@ -434,7 +434,7 @@ impl Caesar {
 
     /// §5 step 2.
     fn handle_mpropose(&mut self, dot: Dot, cmd: Arc<Command>, ts: Clock, out: &mut Outbox<Self>) {
-        self.clock.join(ts);
+        self.clock.clock_join(ts);
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         if info.status != Status::Start {
             return; // a duplicate
@@ -451,19 +451,15 @@ impl Caesar {
             reject = true;
         } else {
             for blocker in blockers {
-                match self.cmds.get(blocker) {
-                    Some(other) if matches!(other.status, Status::Accept | Status::Commit) => {
-                        if !contains(&other.deps, dot) {
-                            reject = true; // it will run first: ts is not acceptable
-                            break;
-                        }
-                        // else it counts us as predecessor: ignore it
-                    }
-                    Some(_) => waiting_for.push(blocker),
-                    // Registered commands keep their state until collected,
-                    // and are unregistered then; tolerate it anyway.
-                    None => {}
-                }
+                // Registered commands keep their state until collected, and
+                // are unregistered then; tolerate a missing one anyway.
+                let Some(other) = self.cmds.get(blocker) else { continue };
+                if !matches!(other.status, Status::Accept | Status::Commit) {
+                    waiting_for.push(blocker); // not settled: wait for it
+                } else if !contains(&other.deps, dot) {
+                    reject = true; // it will run first: ts is not acceptable
+                    break;
+                } // else it counts us as predecessor: ignore it
             }
         }
         if reject {
@@ -506,7 +502,7 @@ impl Caesar {
         info.status = Status::Reject;
         info.blocked_by = Vec::new();
         let cmd = info.cmd.clone().expect("proposed");
-        let ts = self.clock.next();
+        let ts = self.clock.clock_next();
         let deps = shared(&self.empty, self.index.pred(dot, &cmd, ts));
         out.send(dot.origin, Message::MProposeAck { dot, ts, deps, ok: false });
     }
@@ -534,17 +530,16 @@ impl Caesar {
         }
     }
 
-    /// §5 step 5, at the coordinator.
+    /// §5 step 5, at the coordinator: `from` replied `(ts, deps, ok)`.
     fn handle_mproposeack(
         &mut self,
         from: ProcessId,
         dot: Dot,
-        ts: Clock,
-        deps: Deps,
-        ok: bool,
+        reply: (Clock, Deps, bool),
         now: Time,
         out: &mut Outbox<Self>,
     ) {
+        let (ts, deps, ok) = reply;
         let everyone = self.cmds.everyone;
         let Some(coordinator) = self.cmds.get_mut(dot).and_then(|info| info.coordinator.as_deref_mut()) else {
             return;
@@ -582,7 +577,7 @@ impl Caesar {
 
     /// §5 step 6.
     fn handle_mretry(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, out: &mut Outbox<Self>) {
-        self.clock.join(ts);
+        self.clock.clock_join(ts);
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
@@ -625,7 +620,7 @@ impl Caesar {
 
     /// §5 step 8.
     fn handle_mcommit(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, out: &mut Outbox<Self>) {
-        self.clock.join(ts);
+        self.clock.clock_join(ts);
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
@@ -709,7 +704,7 @@ impl Protocol for Caesar {
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         match msg {
             Message::MPropose { dot, cmd, ts } => self.handle_mpropose(dot, cmd, ts, out),
-            Message::MProposeAck { dot, ts, deps, ok } => self.handle_mproposeack(from, dot, ts, deps, ok, now, out),
+            Message::MProposeAck { dot, ts, deps, ok } => self.handle_mproposeack(from, dot, (ts, deps, ok), now, out),
             Message::MRetry { dot, ts, deps } => self.handle_mretry(from, dot, ts, deps, out),
             Message::MRetryAck { dot, deps } => self.handle_mretryack(from, dot, deps, now, out),
             Message::MCommit { dot, ts, deps } => self.handle_mcommit(from, dot, ts, deps, out),

@@ -75,6 +75,7 @@ enum State<T> {
     Executed,
 }
 
+#[allow(clippy::derivable_impls)] // a derive would require `T: Default`
 impl<T> Default for State<T> {
     fn default() -> Self {
         State::Unknown
