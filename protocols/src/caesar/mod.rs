@@ -274,11 +274,13 @@ impl Info {
 }
 
 /// One command's slot: its state, and which processes (bit `id - 1`)
-/// reported executing it (§7).
+/// reported executing it (§7). The state is boxed so the window stays
+/// dense: garbage collection walks it for every reported dot, and it
+/// spans every command since the oldest one not yet collected.
 #[derive(Debug, Default)]
 struct Slot {
     reported: u64,
-    info: Option<Info>,
+    info: Option<Box<Info>>,
 }
 
 /// Per-command state of one process, by dot, with garbage collection.
@@ -293,11 +295,11 @@ struct Commands {
 
 impl Commands {
     fn get(&self, dot: Dot) -> Option<&Info> {
-        self.slots.get(dot)?.info.as_ref()
+        self.slots.get(dot)?.info.as_deref()
     }
 
     fn get_mut(&mut self, dot: Dot) -> Option<&mut Info> {
-        self.slots.get_mut(dot)?.info.as_mut()
+        self.slots.get_mut(dot)?.info.as_deref_mut()
     }
 
     /// `dot`'s state, created in `Start` if new; `None` if it was collected
@@ -310,12 +312,12 @@ impl Commands {
         if slot.info.is_none() {
             self.live += 1;
         }
-        Some(slot.info.get_or_insert_with(|| Info::new(empty)))
+        Some(slot.info.get_or_insert_with(|| Box::new(Info::new(empty))))
     }
 
     /// Process `bit` reported executing `dot`; if every process now has,
     /// collects it and returns its state (if it had any here).
-    fn report_executed(&mut self, dot: Dot, bit: u64) -> Option<Info> {
+    fn report_executed(&mut self, dot: Dot, bit: u64) -> Option<Box<Info>> {
         let slot = self.slots.slot(dot)?;
         if slot.reported == self.everyone {
             return None; // collected already

@@ -69,8 +69,8 @@ impl ExecutedDots {
 enum State<T> {
     /// Not committed yet.
     Unknown,
-    /// Committed, not executed yet.
-    Committed(Vertex<T>),
+    /// Committed, not executed yet (boxed: the window stays dense).
+    Committed(Box<Vertex<T>>),
     /// Executed (and trimmed once every older command of its origin is).
     Executed,
 }
@@ -242,7 +242,7 @@ impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
             }
         }
         let vertex = Vertex { cmd: info.cmd, ts: info.ts, deps: Some(info.deps), committed_at: now, missing };
-        *self.commands.slot(dot).expect("checked above") = State::Committed(vertex);
+        *self.commands.slot(dot).expect("checked above") = State::Committed(Box::new(vertex));
         self.pending += 1;
         if missing == 0 {
             self.start_phase_two(dot);
