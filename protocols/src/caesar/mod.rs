@@ -130,8 +130,8 @@ pub enum Message {
     },
     /// Periodic: the commands the sender executed since its last report.
     MGarbageCollection {
-        /// Their dots.
-        executed: Vec<Dot>,
+        /// Their dots (shared by the copies sent to each process).
+        executed: Arc<[Dot]>,
     },
 }
 
@@ -230,12 +230,12 @@ impl Coordinator {
     }
 
     /// The union of the predecessors replied, sorted, without `dot`.
-    fn take_deps(&mut self, dot: Dot) -> Deps {
+    fn take_deps(&mut self, dot: Dot, empty: &Deps) -> Deps {
         let mut deps = std::mem::take(&mut self.deps);
         if let Ok(position) = deps.binary_search(&dot) {
             deps.remove(position);
         }
-        if deps.is_empty() { Arc::from([]) } else { deps.into() }
+        shared(empty, deps)
     }
 }
 
@@ -248,39 +248,46 @@ struct Info {
     /// The timestamp it is registered at in the key index (outside `Start`).
     ts: Clock,
     deps: Deps,
+    coordinator: Option<Box<Coordinator>>,
+    /// Only under contention or reordering; kept out of line so the common
+    /// case stays small.
+    extra: Option<Box<Extra>>,
+}
+
+/// The wait condition's bookkeeping, and messages that came early.
+#[derive(Debug, Default)]
+struct Extra {
     /// While waiting: the commands with a larger timestamp it waits for.
     blocked_by: Vec<Dot>,
     /// Commands waiting for this one to reach `Accept` or `Commit`.
     blocking: Vec<Dot>,
-    coordinator: Option<Box<Coordinator>>,
-    early_retry: Option<Box<Early>>,
-    early_commit: Option<Box<Early>>,
+    early_retry: Option<Early>,
+    early_commit: Option<Early>,
 }
 
 impl Info {
     fn new(empty: &Deps) -> Info {
-        Info {
-            status: Status::Start,
-            cmd: None,
-            ts: Clock::default(),
-            deps: empty.clone(),
-            blocked_by: Vec::new(),
-            blocking: Vec::new(),
-            coordinator: None,
-            early_retry: None,
-            early_commit: None,
+        Info { status: Status::Start, cmd: None, ts: Clock::default(), deps: empty.clone(), coordinator: None, extra: None }
+    }
+
+    fn extra(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// No longer waiting (accepted, rejected, retried or committed).
+    fn stop_waiting(&mut self) {
+        if let Some(extra) = &mut self.extra {
+            extra.blocked_by = Vec::new();
         }
     }
 }
 
 /// One command's slot: its state, and which processes (bit `id - 1`)
-/// reported executing it (§7). The state is boxed so the window stays
-/// dense: garbage collection walks it for every reported dot, and it
-/// spans every command since the oldest one not yet collected.
+/// reported executing it (§7).
 #[derive(Debug, Default)]
 struct Slot {
     reported: u64,
-    info: Option<Box<Info>>,
+    info: Option<Info>,
 }
 
 /// Per-command state of one process, by dot, with garbage collection.
@@ -295,11 +302,11 @@ struct Commands {
 
 impl Commands {
     fn get(&self, dot: Dot) -> Option<&Info> {
-        self.slots.get(dot)?.info.as_deref()
+        self.slots.get(dot)?.info.as_ref()
     }
 
     fn get_mut(&mut self, dot: Dot) -> Option<&mut Info> {
-        self.slots.get_mut(dot)?.info.as_deref_mut()
+        self.slots.get_mut(dot)?.info.as_mut()
     }
 
     /// `dot`'s state, created in `Start` if new; `None` if it was collected
@@ -312,12 +319,12 @@ impl Commands {
         if slot.info.is_none() {
             self.live += 1;
         }
-        Some(slot.info.get_or_insert_with(|| Box::new(Info::new(empty))))
+        Some(slot.info.get_or_insert_with(|| Info::new(empty)))
     }
 
     /// Process `bit` reported executing `dot`; if every process now has,
     /// collects it and returns its state (if it had any here).
-    fn report_executed(&mut self, dot: Dot, bit: u64) -> Option<Box<Info>> {
+    fn report_executed(&mut self, dot: Dot, bit: u64) -> Option<Info> {
         let slot = self.slots.slot(dot)?;
         if slot.reported == self.everyone {
             return None; // collected already
@@ -470,15 +477,16 @@ impl Caesar {
             self.accept(dot, out);
         } else {
             for blocker in &waiting_for {
-                self.cmds.get_mut(*blocker).expect("looked up above").blocking.push(dot);
+                self.cmds.get_mut(*blocker).expect("looked up above").extra().blocking.push(dot);
             }
             let info = self.cmds.get_mut(dot).expect("inserted above");
             info.status = Status::ProposeEnd;
-            info.blocked_by = waiting_for;
+            info.extra().blocked_by = waiting_for;
         }
         // Then whatever arrived before the proposal.
         let info = self.cmds.get_mut(dot).expect("inserted above");
-        let (retry, commit) = (info.early_retry.take(), info.early_commit.take());
+        let Some(extra) = &mut info.extra else { return };
+        let (retry, commit) = (extra.early_retry.take(), extra.early_commit.take());
         if let Some(early) = retry {
             self.handle_mretry(early.from, dot, early.ts, early.deps, out);
         }
@@ -492,7 +500,7 @@ impl Caesar {
     fn accept(&mut self, dot: Dot, out: &mut Outbox<Self>) {
         let info = self.cmds.get_mut(dot).expect("accept a known command");
         info.status = Status::ProposeEnd;
-        info.blocked_by = Vec::new();
+        info.stop_waiting();
         out.send(dot.origin, Message::MProposeAck { dot, ts: info.ts, deps: info.deps.clone(), ok: true });
     }
 
@@ -502,7 +510,7 @@ impl Caesar {
     fn reject(&mut self, dot: Dot, out: &mut Outbox<Self>) {
         let info = self.cmds.get_mut(dot).expect("reject a known command");
         info.status = Status::Reject;
-        info.blocked_by = Vec::new();
+        info.stop_waiting();
         let cmd = info.cmd.clone().expect("proposed");
         let ts = self.clock.clock_next();
         let deps = shared(&self.empty, self.index.pred(dot, &cmd, ts));
@@ -514,16 +522,18 @@ impl Caesar {
     /// predecessor and nothing else blocks it) or rejected.
     fn unblock(&mut self, settled: Dot, out: &mut Outbox<Self>) {
         let info = self.cmds.get_mut(settled).expect("unblock a known command");
-        let (waiters, deps) = (std::mem::take(&mut info.blocking), info.deps.clone());
+        let Some(extra) = &mut info.extra else { return };
+        let (waiters, deps) = (std::mem::take(&mut extra.blocking), info.deps.clone());
         for waiter in waiters {
             let Some(waiting) = self.cmds.get_mut(waiter) else { continue };
             if waiting.status != Status::ProposeEnd {
                 continue; // rejected, retried or committed meanwhile
             }
-            let Some(position) = waiting.blocked_by.iter().position(|&dot| dot == settled) else { continue };
+            let Some(extra) = &mut waiting.extra else { continue };
+            let Some(position) = extra.blocked_by.iter().position(|&dot| dot == settled) else { continue };
             if contains(&deps, waiter) {
-                waiting.blocked_by.swap_remove(position);
-                if waiting.blocked_by.is_empty() {
+                extra.blocked_by.swap_remove(position);
+                if extra.blocked_by.is_empty() {
                     self.accept(waiter, out);
                 }
             } else {
@@ -559,7 +569,7 @@ impl Caesar {
         if !all_in && (coordinator.replies < self.classic_quorum || coordinator.all_ok) {
             return;
         }
-        let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot));
+        let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot, &self.empty));
         coordinator.replied = 0;
         coordinator.replies = 0;
         if coordinator.all_ok {
@@ -583,7 +593,7 @@ impl Caesar {
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
-                info.early_retry = Some(Box::new(Early { from, ts, deps }));
+                info.extra().early_retry = Some(Early { from, ts, deps });
                 return;
             }
             Status::Accept | Status::Commit => return, // duplicate, or overtaken by the commit
@@ -593,7 +603,7 @@ impl Caesar {
         self.index.move_to(dot, &cmd, info.ts, ts);
         info.status = Status::Accept;
         info.ts = ts;
-        info.blocked_by = Vec::new();
+        info.stop_waiting();
         info.deps = deps.clone();
         let reply = union(&self.index.pred(dot, &cmd, ts), &deps);
         out.send(from, Message::MRetryAck { dot, deps: shared(&self.empty, reply) });
@@ -614,7 +624,7 @@ impl Caesar {
             return;
         }
         coordinator.round = Round::Done;
-        let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot));
+        let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot, &self.empty));
         out.commit_latency(now.since(coordinator.submitted_at));
         out.dependencies(deps.len());
         out.send_to_each(&self.processes, Message::MCommit { dot, ts, deps });
@@ -626,7 +636,7 @@ impl Caesar {
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
-                info.early_commit = Some(Box::new(Early { from, ts, deps }));
+                info.extra().early_commit = Some(Early { from, ts, deps });
                 return;
             }
             Status::Commit => return,
@@ -639,7 +649,7 @@ impl Caesar {
         self.index.move_to(dot, &cmd, info.ts, ts);
         info.status = Status::Commit;
         info.ts = ts;
-        info.blocked_by = Vec::new();
+        info.stop_waiting();
         info.deps = deps.clone();
         info.coordinator = None;
         out.execute(PredCommitted { dot, cmd, ts, deps });
@@ -717,7 +727,7 @@ impl Protocol for Caesar {
     fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
         match timer {
             Timer::GarbageCollection => {
-                let executed = self.executed.take();
+                let executed = self.executed.take_shared();
                 if !executed.is_empty() {
                     self.handle_garbage_collection(self.id, &executed);
                     out.send_to_each(&self.others, Message::MGarbageCollection { executed });
@@ -990,6 +1000,65 @@ mod tests {
         assert_eq!(sends(&out), vec![(ProcessId(5), ack(d, ts(10, 3), &[a, b, c], false))]);
     }
 
+    /// The wait condition serialises concurrent conflicting commands (the
+    /// liveness cost the report describes): n = 3, a (1,1), b (1,2) and
+    /// c (1,3) proposed at once on one key, each process seeing its own
+    /// proposal first. At p3, b waits for c; at p2 and p3, a waits for b
+    /// (and c). So c commits first, b only after c's commit reached p3, and
+    /// a only after b's commit reached p2 and p3: one decision round per
+    /// command, in decreasing timestamp order. No cycle can form (a command
+    /// only waits for larger proposed timestamps), but the chain grows with
+    /// the number of concurrent conflicting commands.
+    #[test]
+    fn wait_chain_decides_in_decreasing_timestamp_order() {
+        let mut p: Vec<Caesar> = (1..=3).map(|id| process(id, 3)).collect();
+        let (a, b, c) = (Dot::new(1, 1), Dot::new(2, 1), Dot::new(3, 1));
+        let propose = |dot: Dot, seq| Message::MPropose { dot, cmd: cmd(seq, 7), ts: ts(1, dot.origin.0) };
+        // Deliver `msg` from `from` to `to`; returns what it sent.
+        let deliver = |p: &mut [Caesar], from: u32, to: u32, msg: Message| {
+            let mut out = Outbox::new();
+            p[to as usize - 1].handle(ProcessId(from), msg, T0, &mut out);
+            sends(&out)
+        };
+        for (id, dot) in [(1, a), (2, b), (3, c)] {
+            p[id - 1].submit(cmd(id as u64, 7), T0, &mut Outbox::new());
+            let own = deliver(&mut p, id as u32, id as u32, propose(dot, id as u64));
+            assert_eq!(own.len(), 1, "each accepts its own proposal");
+        }
+        assert_eq!(deliver(&mut p, 3, 2, propose(c, 3)), vec![(ProcessId(3), ack(c, ts(1, 3), &[b], true))]);
+        assert_eq!(deliver(&mut p, 2, 1, propose(b, 2)), vec![(ProcessId(2), ack(b, ts(1, 2), &[a], true))]);
+        assert_eq!(deliver(&mut p, 3, 1, propose(c, 3)), vec![(ProcessId(3), ack(c, ts(1, 3), &[a, b], true))]);
+        assert!(deliver(&mut p, 2, 3, propose(b, 2)).is_empty(), "b waits for c at p3");
+        assert!(deliver(&mut p, 1, 2, propose(a, 1)).is_empty(), "a waits for b and c at p2");
+        assert!(deliver(&mut p, 1, 3, propose(a, 1)).is_empty(), "a waits for b and c at p3");
+
+        // c: three oks (p3 itself, p2 {b}, p1 {a, b}): fast commit with {a, b}.
+        deliver(&mut p, 3, 3, ack(c, ts(1, 3), &[], true));
+        deliver(&mut p, 2, 3, ack(c, ts(1, 3), &[b], true));
+        let commit_c = deliver(&mut p, 1, 3, ack(c, ts(1, 3), &[a, b], true));
+        assert_eq!(commit_c[0].1, Message::MCommit { dot: c, ts: ts(1, 3), deps: deps(&[a, b]) });
+        let commit_c = commit_c[0].1.clone();
+        // At p3, c's commit releases b (c lists it); a still waits for b.
+        assert_eq!(deliver(&mut p, 3, 3, commit_c.clone()), vec![(ProcessId(2), ack(b, ts(1, 2), &[], true))]);
+        assert!(deliver(&mut p, 3, 2, commit_c.clone()).is_empty(), "a still waits for b at p2");
+        deliver(&mut p, 3, 1, commit_c);
+
+        // b: oks from p2 itself, p1 {a} and p3: fast commit with {a}.
+        deliver(&mut p, 2, 2, ack(b, ts(1, 2), &[], true));
+        deliver(&mut p, 1, 2, ack(b, ts(1, 2), &[a], true));
+        let commit_b = deliver(&mut p, 3, 2, ack(b, ts(1, 2), &[], true));
+        assert_eq!(commit_b[0].1, Message::MCommit { dot: b, ts: ts(1, 2), deps: deps(&[a]) });
+        let commit_b = commit_b[0].1.clone();
+        // Only now is a accepted at p2 and p3.
+        assert_eq!(deliver(&mut p, 2, 2, commit_b.clone()), vec![(ProcessId(1), ack(a, ts(1, 1), &[], true))]);
+        assert_eq!(deliver(&mut p, 2, 3, commit_b.clone()), vec![(ProcessId(1), ack(a, ts(1, 1), &[], true))]);
+        deliver(&mut p, 2, 1, commit_b);
+        deliver(&mut p, 1, 1, ack(a, ts(1, 1), &[], true));
+        deliver(&mut p, 2, 1, ack(a, ts(1, 1), &[], true));
+        let commit_a = deliver(&mut p, 3, 1, ack(a, ts(1, 1), &[], true));
+        assert_eq!(commit_a[0].1, Message::MCommit { dot: a, ts: ts(1, 1), deps: deps(&[]) });
+    }
+
     /// MRetry and MCommit arriving before the MPropose wait for it.
     #[test]
     fn retry_and_commit_before_propose_are_buffered() {
@@ -1062,7 +1131,7 @@ mod tests {
 
         let mut out = Outbox::new();
         leader.handle_timer(Timer::GarbageCollection, T0, &mut out);
-        let report = Message::MGarbageCollection { executed: vec![dot] };
+        let report = Message::MGarbageCollection { executed: Arc::from([dot]) };
         assert_eq!(sends(&out), vec![(ProcessId(2), report.clone()), (ProcessId(3), report.clone())]);
         leader.handle(ProcessId(2), report.clone(), T0, &mut out);
         assert_eq!(leader.commands_held(), 1, "process 3 has not executed it yet");

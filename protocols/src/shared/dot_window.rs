@@ -80,7 +80,10 @@ impl<T: Default> DotWindows<T> {
         let window = &mut self.origins[origin];
         let offset = dot.seq.checked_sub(window.base).filter(|&offset| offset < MAX_AHEAD)?;
         let offset = usize::try_from(offset).ok()?;
-        if window.slots.len() <= offset {
+        let len = window.slots.len();
+        if offset == len {
+            window.slots.push_back(T::default()); // the common case: the next dot
+        } else if offset > len {
             window.slots.resize_with(offset + 1, T::default);
         }
         window.slots.get_mut(offset)

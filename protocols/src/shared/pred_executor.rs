@@ -62,6 +62,15 @@ impl ExecutedDots {
     pub fn take(&self) -> Vec<Dot> {
         std::mem::take(&mut *self.0.borrow_mut())
     }
+
+    /// Takes every dot recorded so far, in execution order, as one shared
+    /// slice (the list keeps its buffer for the next ones).
+    pub fn take_shared(&self) -> Arc<[Dot]> {
+        let mut dots = self.0.borrow_mut();
+        let shared = Arc::from(dots.as_slice());
+        dots.clear();
+        shared
+    }
 }
 
 /// What the executor knows of one command.
@@ -69,8 +78,8 @@ impl ExecutedDots {
 enum State<T> {
     /// Not committed yet.
     Unknown,
-    /// Committed, not executed yet (boxed: the window stays dense).
-    Committed(Box<Vertex<T>>),
+    /// Committed, not executed yet.
+    Committed(Vertex<T>),
     /// Executed (and trimmed once every older command of its origin is).
     Executed,
 }
@@ -242,7 +251,7 @@ impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
             }
         }
         let vertex = Vertex { cmd: info.cmd, ts: info.ts, deps: Some(info.deps), committed_at: now, missing };
-        *self.commands.slot(dot).expect("checked above") = State::Committed(Box::new(vertex));
+        *self.commands.slot(dot).expect("checked above") = State::Committed(vertex);
         self.pending += 1;
         if missing == 0 {
             self.start_phase_two(dot);
