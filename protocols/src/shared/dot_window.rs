@@ -102,6 +102,24 @@ impl<T: Default> DotWindows<T> {
         }
     }
 
+    /// The lowest seq of `dot`'s origin not trimmed.
+    pub fn base(&self, dot: Dot) -> u64 {
+        let origin = (dot.origin.0 as usize).checked_sub(1);
+        origin.and_then(|origin| self.origins.get(origin)).map_or(1, |window| window.base)
+    }
+
+    /// Trims `dot`'s origin below seq `base`, whatever the slots hold.
+    pub fn trim_below(&mut self, dot: Dot, base: u64) {
+        let Some(window) = (dot.origin.0 as usize).checked_sub(1).and_then(|origin| self.origins.get_mut(origin))
+        else {
+            return;
+        };
+        while window.base < base && window.slots.pop_front().is_some() {
+            window.base += 1;
+        }
+        window.base = window.base.max(base);
+    }
+
     /// Slots held over all origins (trimmed ones excluded).
     pub fn slots(&self) -> usize {
         self.origins.iter().map(|window| window.slots.len()).sum()
@@ -129,6 +147,12 @@ mod tests {
         map.trim(Dot::new(2, 2), |&value| value != 0);
         assert_eq!(map.slots(), 0);
         assert!(map.is_trimmed(Dot::new(2, 3)) && !map.is_trimmed(Dot::new(1, 1)));
+        assert_eq!((map.base(Dot::new(2, 1)), map.base(Dot::new(1, 1))), (4, 1));
+        *map.slot(Dot::new(2, 6)).expect("created") = 6;
+        map.trim_below(Dot::new(2, 6), 6);
+        assert_eq!((map.base(Dot::new(2, 1)), map.get(Dot::new(2, 6))), (6, Some(&6)), "slots 4 and 5 dropped");
+        map.trim_below(Dot::new(2, 1), 9);
+        assert_eq!((map.base(Dot::new(2, 1)), map.slots()), (9, 0), "past the last slot");
     }
 
     #[test]
