@@ -39,7 +39,7 @@
 mod clock;
 mod key_index;
 
-pub use clock::{Clock, ClockGen};
+pub use clock::{Clock, ClockGen, MAX_CLOCK_SEQ};
 pub use key_index::KeyIndex;
 
 use crate::shared::dot::Dot;
@@ -267,7 +267,14 @@ struct Extra {
 
 impl Info {
     fn new(empty: &Deps) -> Info {
-        Info { status: Status::Start, cmd: None, ts: Clock::default(), deps: empty.clone(), coordinator: None, extra: None }
+        Info {
+            status: Status::Start,
+            cmd: None,
+            ts: Clock::default(),
+            deps: empty.clone(),
+            coordinator: None,
+            extra: None,
+        }
     }
 
     fn extra(&mut self) -> &mut Extra {
