@@ -1,7 +1,7 @@
 //! Command identifiers of leaderless protocols (specs README §1.2).
 
 use sim_core::ProcessId;
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// A command's id: the process that coordinated it and that process's
@@ -28,80 +28,14 @@ impl fmt::Display for Dot {
     }
 }
 
-/// A set of dots stored as, per origin, a contiguous prefix `1..=n` plus a
-/// bitmap of the dots above it: compact for sets that fill up roughly in
-/// order, like the dots a process has executed, and O(1) to query however
-/// far some dots run ahead of a missing one.
+/// A set of dots stored as, per origin, a contiguous prefix `1..=n` plus
+/// the few above a gap: compact for sets that fill up in order, like the
+/// dots a process has executed.
 #[derive(Clone, Debug, Default)]
 pub struct DotSet {
-    /// By origin index.
-    origins: Vec<Window>,
-}
-
-/// One origin's dots: `1..=prefix`, and bit `i` of `above[w]` stands for
-/// seq `base + 64*w + i`. `base - 1` is a multiple of 64 and
-/// `base <= prefix + 1 <= base + 64`.
-#[derive(Clone, Debug)]
-struct Window {
-    prefix: u64,
-    base: u64,
-    above: VecDeque<u64>,
-}
-
-impl Default for Window {
-    fn default() -> Self {
-        Window { prefix: 0, base: 1, above: VecDeque::new() }
-    }
-}
-
-impl Window {
-    fn contains(&self, seq: u64) -> bool {
-        if seq <= self.prefix {
-            return true;
-        }
-        let offset = seq - self.base;
-        let word = usize::try_from(offset / 64).ok().and_then(|word| self.above.get(word));
-        word.is_some_and(|word| word & (1 << (offset % 64)) != 0)
-    }
-
-    fn insert(&mut self, seq: u64) -> bool {
-        if seq <= self.prefix {
-            return false;
-        }
-        let offset = seq - self.base;
-        let word = usize::try_from(offset / 64).expect("a window fits in memory");
-        if self.above.len() <= word {
-            self.above.resize(word + 1, 0);
-        }
-        let bit = 1 << (offset % 64);
-        if self.above[word] & bit != 0 {
-            return false;
-        }
-        self.above[word] |= bit;
-        if seq == self.prefix + 1 {
-            self.advance();
-        }
-        true
-    }
-
-    /// Moves the prefix over the dots present right above it.
-    fn advance(&mut self) {
-        while let Some(&word) = self.above.front() {
-            let offset = self.prefix + 1 - self.base;
-            if offset == 64 {
-                self.above.pop_front();
-                self.base += 64;
-                continue;
-            }
-            // Consecutive dots from `offset` (the shift fills with zeros,
-            // so this stops at the word's end).
-            let present = u64::from((!(word >> offset)).trailing_zeros());
-            if present == 0 {
-                break;
-            }
-            self.prefix += present;
-        }
-    }
+    /// `prefix[origin index]`: dots 1..=prefix of that origin are in.
+    prefix: Vec<u64>,
+    above: BTreeSet<Dot>,
 }
 
 impl DotSet {
@@ -112,29 +46,39 @@ impl DotSet {
 
     /// True if `dot` is in the set.
     pub fn contains(&self, dot: Dot) -> bool {
-        self.origins.get(dot.origin.index()).is_some_and(|window| window.contains(dot.seq))
+        self.prefix.get(dot.origin.index()).is_some_and(|&prefix| dot.seq <= prefix) || self.above.contains(&dot)
     }
 
     /// The highest seq `s` of `origin` such that every dot `(origin, 1..=s)`
     /// is in the set.
     pub fn prefix(&self, origin: ProcessId) -> u64 {
-        self.origins.get(origin.index()).map_or(0, |window| window.prefix)
+        self.prefix.get(origin.index()).copied().unwrap_or(0)
     }
 
     /// Adds `dot`; false if it was there.
     pub fn insert(&mut self, dot: Dot) -> bool {
         let index = dot.origin.index();
-        if self.origins.len() <= index {
-            self.origins.resize_with(index + 1, Window::default);
+        if self.prefix.len() <= index {
+            self.prefix.resize(index + 1, 0);
         }
-        self.origins[index].insert(dot.seq)
+        let prefix = &mut self.prefix[index];
+        if dot.seq <= *prefix {
+            return false;
+        }
+        if dot.seq != *prefix + 1 {
+            return self.above.insert(dot);
+        }
+        *prefix = dot.seq;
+        while self.above.remove(&Dot { origin: dot.origin, seq: *prefix + 1 }) {
+            *prefix += 1;
+        }
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     #[test]
     fn dots_order_by_origin_then_seq() {
@@ -157,25 +101,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// Far above a missing dot, across many words, then the gap fills.
-    #[test]
-    fn dot_set_with_a_long_gap() {
-        let mut set = DotSet::new();
-        let origin = ProcessId(2);
-        for seq in (2..=1_000).rev() {
-            assert!(set.insert(Dot { origin, seq }));
-        }
-        assert_eq!(set.prefix(origin), 0);
-        assert!(!set.contains(Dot { origin, seq: 1 }) && set.contains(Dot { origin, seq: 640 }));
-        assert!(!set.contains(Dot { origin, seq: 1_001 }) && !set.contains(Dot { origin, seq: u64::MAX }));
-        assert!(set.insert(Dot { origin, seq: 1 }));
-        assert_eq!(set.prefix(origin), 1_000);
-        assert!(!set.insert(Dot { origin, seq: 999 }));
-        assert!(set.insert(Dot { origin, seq: 1_065 }) && set.insert(Dot { origin, seq: 1_001 }));
-        assert_eq!(set.prefix(origin), 1_001);
-        assert!(set.contains(Dot { origin, seq: 1_065 }) && !set.contains(Dot { origin, seq: 1_064 }));
-        assert_eq!(set.prefix(ProcessId(1)), 0);
     }
 }
