@@ -43,7 +43,9 @@ pub struct PredCommitted<T> {
 /// The dots an executor executed since its protocol last looked, shared
 /// between the two (they live in the same simulated process and run one
 /// at a time, so the hand-over is deterministic). It stands in for
-/// fantoch's periodic executed-dots notification (caesar.md §7).
+/// fantoch's periodic executed-dots notification (caesar.md §7): the
+/// protocol contract has no executor-to-protocol channel. An `Rc`, so a
+/// process is not `Send`; a whole simulation still runs on one thread.
 #[derive(Clone, Debug, Default)]
 pub struct ExecutedDots(Rc<RefCell<Vec<Dot>>>);
 
