@@ -4,6 +4,7 @@
 //! never names a protocol.
 
 pub mod atlas;
+pub mod caesar;
 pub mod epaxos;
 pub mod fpaxos;
 pub mod shared;
@@ -28,12 +29,21 @@ pub enum ProtocolName {
     EPaxos,
     /// Tempo: leaderless, timestamp stability (`tempo.md`).
     Tempo,
+    /// Caesar: timestamps plus predecessors with a wait condition
+    /// (`caesar.md`).
+    Caesar,
 }
 
 impl ProtocolName {
     /// Every protocol, in display order.
-    pub const ALL: &'static [ProtocolName] =
-        &[ProtocolName::FPaxos, ProtocolName::Tempo, ProtocolName::Atlas, ProtocolName::Janus, ProtocolName::EPaxos];
+    pub const ALL: &'static [ProtocolName] = &[
+        ProtocolName::FPaxos,
+        ProtocolName::Tempo,
+        ProtocolName::Atlas,
+        ProtocolName::Janus,
+        ProtocolName::EPaxos,
+        ProtocolName::Caesar,
+    ];
 
     /// The name used on the command line and in outputs.
     pub fn as_str(self) -> &'static str {
@@ -43,6 +53,7 @@ impl ProtocolName {
             ProtocolName::Janus => "janus",
             ProtocolName::EPaxos => "epaxos",
             ProtocolName::Tempo => "tempo",
+            ProtocolName::Caesar => "caesar",
         }
     }
 
@@ -62,13 +73,16 @@ impl ProtocolName {
                  else an accept round to a majority; always tolerates a minority (ignores f)"
             }
             ProtocolName::Tempo => "Tempo: leaderless, per-key timestamps executed once stable at a majority",
+            ProtocolName::Caesar => {
+                "Caesar: leaderless, timestamps and predecessors, fast quorum floor(3n/4)+1, wait condition"
+            }
         }
     }
 
     /// True if the protocol is parameterised by `f`; EPaxos and Caesar
     /// always tolerate a minority and ignore it.
     pub fn uses_f(self) -> bool {
-        !matches!(self, ProtocolName::EPaxos)
+        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar)
     }
 
     /// True if the protocol has a leader (so `leader` means something).
@@ -78,6 +92,7 @@ impl ProtocolName {
             ProtocolName::Atlas | ProtocolName::Janus => false,
             ProtocolName::EPaxos => false,
             ProtocolName::Tempo => false,
+            ProtocolName::Caesar => false,
         }
     }
 
@@ -89,6 +104,7 @@ impl ProtocolName {
             ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::check(n, f),
             ProtocolName::EPaxos => epaxos::EPaxos::check(n, f),
             ProtocolName::Tempo => tempo::Tempo::check(n, f),
+            ProtocolName::Caesar => caesar::Caesar::check(n, f),
         }
     }
 
@@ -109,6 +125,7 @@ impl ProtocolName {
             ProtocolName::Janus => Simulation::<atlas::Atlas>::with_options(config, &options.janus).run(),
             ProtocolName::EPaxos => Simulation::<epaxos::EPaxos>::with_options(config, &options.epaxos).run(),
             ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
+            ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
         }
     }
 }
@@ -135,6 +152,8 @@ pub struct ProtocolOptions {
     pub epaxos: epaxos::Options,
     /// Tempo's options (`tempo.md` §2, §8, §9).
     pub tempo: tempo::Options,
+    /// Caesar's options (`caesar.md` §2).
+    pub caesar: caesar::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

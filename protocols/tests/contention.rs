@@ -59,3 +59,8 @@ fn epaxos_under_contention() {
 fn tempo_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Tempo);
 }
+
+#[test]
+fn caesar_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Caesar);
+}

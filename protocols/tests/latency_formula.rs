@@ -63,7 +63,6 @@ fn fixed_quorum_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<
 }
 
 /// A coordinator at each site waits for the `size`-th fastest reply.
-#[allow(dead_code)] // Caesar's formula: unused until Caesar is wired in
 fn first_replies_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec<u64> {
     sites
         .iter()
@@ -86,6 +85,7 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         }
         ProtocolName::EPaxos => fixed_quorum_latency_ns(matrix, sites, quorum::epaxos_fast(n)),
         ProtocolName::Tempo => fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f)),
+        ProtocolName::Caesar => first_replies_latency_ns(matrix, sites, quorum::caesar_fast(n)),
     }
 }
 

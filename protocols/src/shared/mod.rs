@@ -1,9 +1,11 @@
 //! Parts more than one protocol uses.
 
 pub mod dot;
+pub mod dot_window;
 pub mod gc;
 pub mod graph_executor;
 pub mod key_deps;
+pub mod pred_executor;
 pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;
