@@ -27,6 +27,7 @@
 //! until the engine has shards it behaves exactly like Atlas.
 
 mod message;
+pub mod recovery;
 #[cfg(test)]
 mod tests;
 

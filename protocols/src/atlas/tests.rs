@@ -1,5 +1,5 @@
-//! Atlas unit tests: every worked example of atlas.md §11 (11.5, recovery,
-//! is out of scope until recovery is implemented), the tricky paths of §5,
+//! Atlas unit tests: the worked examples of atlas.md §11 (11.5, the
+//! recovery rule, is tested in `recovery.rs`), the tricky paths of §5,
 //! and a cluster driven by hand in adversarial message orders.
 
 use super::*;
@@ -359,8 +359,8 @@ fn atlas_11_4_execution_transcript() {
     }
 }
 
-// atlas.md §11 example 5 (recovery) is not tested: recovery (§9) is not
-// implemented yet.
+// atlas.md §11 example 5 is the recovery value rule of §9.3: tested in
+// `recovery.rs`; the recovery protocol comes with the faults issue.
 
 /// §5 step 6: an MCommit that reaches a non-quorum member before the
 /// MCollect is buffered, and applied when the payload arrives; the member
