@@ -315,6 +315,13 @@ pub struct Reply {
 /// the harness's job. `F` is the executor's [`Executor::Feedback`]: what it
 /// may tell its protocol ([`Apply::notify`]).
 pub struct Apply<'a, F = ()> {
+    machine: StateMachine<'a>,
+    feedback: &'a mut Vec<F>,
+}
+
+/// The part of [`Apply`] that does not depend on the feedback type, so its
+/// code is compiled once, here, whatever the executor.
+struct StateMachine<'a> {
     process: ProcessId,
     now: Time,
     metrics: &'a mut ProtocolMetrics,
@@ -322,7 +329,6 @@ pub struct Apply<'a, F = ()> {
     client_process: &'a [ProcessId],
     replies: &'a mut Vec<Reply>,
     checker: &'a mut ExecutionChecker,
-    feedback: &'a mut Vec<F>,
     executed: u64,
 }
 
@@ -343,7 +349,8 @@ impl<'a, F> Apply<'a, F> {
         metrics: &'a mut ProtocolMetrics,
         feedback: &'a mut Vec<F>,
     ) -> Apply<'a, F> {
-        Apply { process, now, metrics, store, client_process, replies, checker, feedback, executed: 0 }
+        let machine = StateMachine { process, now, metrics, store, client_process, replies, checker, executed: 0 };
+        Apply { machine, feedback }
     }
 
     /// Tells the co-located protocol `feedback`: the engine hands it to
@@ -355,7 +362,24 @@ impl<'a, F> Apply<'a, F> {
 
     /// Executes `cmd`, which this process learned committed at
     /// `committed_at`, against the store.
+    #[inline]
     pub fn apply(&mut self, cmd: &Command, committed_at: Time) {
+        self.machine.apply(cmd, committed_at);
+    }
+
+    /// The time of this execution step.
+    pub fn now(&self) -> Time {
+        self.machine.now
+    }
+
+    /// Commands executed through this applier.
+    pub fn executed(&self) -> u64 {
+        self.machine.executed
+    }
+}
+
+impl StateMachine<'_> {
+    fn apply(&mut self, cmd: &Command, committed_at: Time) {
         self.executed += 1;
         self.metrics.execution_wait.record(self.now.since(committed_at));
         self.checker.on_execute(self.process, cmd);
@@ -366,16 +390,6 @@ impl<'a, F> Apply<'a, F> {
         } else {
             self.store.apply(cmd, None);
         }
-    }
-
-    /// The time of this execution step.
-    pub fn now(&self) -> Time {
-        self.now
-    }
-
-    /// Commands executed through this applier.
-    pub fn executed(&self) -> u64 {
-        self.executed
     }
 
     fn serves(&self, client: ClientId) -> bool {
