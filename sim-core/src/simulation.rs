@@ -361,6 +361,7 @@ impl<P: Protocol> Simulation<P> {
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
         if !self.feedback.is_empty() {
+            // (Checked first: most executors never notify.)
             for feedback in self.feedback.drain(..) {
                 state.protocol.handle_executed(feedback, self.now, &mut self.outbox);
             }

@@ -92,12 +92,6 @@ impl GraphExecutor {
         self.executed.contains(dot)
     }
 
-    /// The highest seq `s` of `origin` such that every dot `(origin,
-    /// 1..=s)` has executed here (for garbage collection).
-    pub fn executed_prefix(&self, origin: sim_core::ProcessId) -> u64 {
-        self.executed.prefix(origin)
-    }
-
     /// Searches from `root`; executes every component that closes. Returns
     /// the dependency the search stopped at, if one was not committed.
     fn search(&mut self, root: Dot, apply: &mut Apply<'_, Dot>, executed_now: &mut Vec<Dot>) -> Option<Dot> {
