@@ -23,12 +23,11 @@ use crate::shared::graph_executor::{Committed, GraphExecutor};
 use crate::shared::key_deps::KeyDeps;
 use crate::shared::quorum;
 use crate::shared::synod::Ballot;
-use sim_core::protocol::{Apply, Executor, MessageSize, Outbox, ProcessSetup, Protocol};
+use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
 use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Most processes an EPaxos shard may have (replies are counted in a
 /// 64-bit set).
@@ -322,61 +321,11 @@ impl<T> DotLog<T> {
     }
 }
 
-/// Per origin (by index), how far the co-located executor has executed
-/// every dot: written by [`EPaxosExecutor`], read by the protocol for
-/// garbage collection of the per-key index (see [`EPaxos`]). fantoch has
-/// the same executor-to-protocol channel (`handle_executed`); the
-/// planetsim contract has none, so the two halves of the process share
-/// this. Single-threaded; the atomics only keep the process `Send`.
-#[derive(Clone, Debug)]
-struct ExecutedFrontier(Arc<[AtomicU64]>);
-
-impl ExecutedFrontier {
-    fn new(n: usize) -> ExecutedFrontier {
-        ExecutedFrontier((0..n).map(|_| AtomicU64::new(0)).collect())
-    }
-
-    fn get(&self, origin_index: usize) -> u64 {
-        self.0[origin_index].load(Ordering::Relaxed)
-    }
-
-    /// Moves each origin's frontier to what `graph` has executed.
-    fn advance(&self, graph: &GraphExecutor) {
-        for (index, frontier) in self.0.iter().enumerate() {
-            frontier.store(graph.executed_prefix(ProcessId::from_index(index)), Ordering::Relaxed);
-        }
-    }
-}
-
 /// EPaxos's executor: the shared dependency-graph executor (epaxos.md §6,
-/// components sorted by `(seq, dot)`), which also tells the protocol how
-/// far it has executed.
-#[derive(Debug)]
-pub struct EPaxosExecutor {
-    graph: GraphExecutor,
-    executed: ExecutedFrontier,
-}
-
-impl EPaxosExecutor {
-    /// True if `dot` has executed here.
-    pub fn has_executed(&self, dot: Dot) -> bool {
-        self.graph.has_executed(dot)
-    }
-
-    /// Committed commands waiting for a dependency.
-    pub fn pending(&self) -> usize {
-        self.graph.pending()
-    }
-}
-
-impl Executor for EPaxosExecutor {
-    type Info = Committed;
-
-    fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_>) {
-        self.graph.execute(info, now, apply);
-        self.executed.advance(&self.graph);
-    }
-}
+/// components sorted by `(seq, dot)`). It notifies the protocol of every
+/// dot it executes ([`Protocol::handle_executed`]), for the executed
+/// frontier that garbage collection of the per-key index waits for.
+pub type EPaxosExecutor = GraphExecutor;
 
 /// One EPaxos process: command leader for its clients' commands, replica
 /// for everyone else's.
@@ -389,6 +338,7 @@ impl Executor for EPaxosExecutor {
 /// has *executed* at every process: otherwise a later command on the key
 /// could omit a dependency on a command some process has committed but not
 /// executed yet, and run before it there and after it elsewhere. So the
+/// executor notifies each dot it executes (`handle_executed`), and the
 /// periodic message carries the executed frontier too.
 #[derive(Debug)]
 pub struct EPaxos {
@@ -409,10 +359,8 @@ pub struct EPaxos {
     key_deps: KeyDeps,
     key_seqs: FixedHashMap<Key, KeySeqs>,
     committed_gc: GcTracker,
+    /// Fed with every dot the co-located executor executes.
     executed_gc: GcTracker,
-    executed: ExecutedFrontier,
-    /// Per origin, the executed frontier already given to `executed_gc`.
-    executed_fed: Vec<u64>,
     /// The empty dependency set, shared.
     no_deps: Arc<[Dot]>,
     /// Commands of freed instances (committed at every process), kept
@@ -845,7 +793,6 @@ impl Protocol for EPaxos {
         let others_in = |size: usize| -> Vec<ProcessId> {
             setup.closest(size).iter().copied().filter(|&p| p != setup.id).collect()
         };
-        let executed = ExecutedFrontier::new(n);
         let epaxos = EPaxos {
             id: setup.id,
             n,
@@ -860,12 +807,10 @@ impl Protocol for EPaxos {
             key_seqs: FixedHashMap::default(),
             committed_gc: GcTracker::new(n),
             executed_gc: GcTracker::new(n),
-            executed: executed.clone(),
-            executed_fed: vec![0; n],
             retired: DotLog::new(n),
             no_deps: Arc::new([]),
         };
-        (epaxos, EPaxosExecutor { graph: GraphExecutor::new(), executed })
+        (epaxos, GraphExecutor::new())
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
@@ -932,14 +877,6 @@ impl Protocol for EPaxos {
     fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
         match timer {
             Timer::GarbageCollection => {
-                for (index, fed) in self.executed_fed.iter_mut().enumerate() {
-                    let origin = ProcessId::from_index(index);
-                    let executed = self.executed.get(index);
-                    for seq in *fed + 1..=executed {
-                        self.executed_gc.committed(Dot { origin, seq });
-                    }
-                    *fed = (*fed).max(executed);
-                }
                 let committed = self.committed_gc.frontier();
                 let executed = self.executed_gc.frontier();
                 self.handle_garbage_collection(self.id, &committed, &executed);
@@ -947,6 +884,12 @@ impl Protocol for EPaxos {
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
             }
         }
+    }
+
+    /// The executor executed `dot` here: it counts towards this process's
+    /// executed frontier, sent at the next garbage collection (§8).
+    fn handle_executed(&mut self, dot: Dot, _now: Time, _out: &mut Outbox<Self>) {
+        self.executed_gc.committed(dot);
     }
 }
 
@@ -1428,8 +1371,16 @@ mod tests {
                 match effect {
                     Effect::Send { to, msg } => self.queue.push_back((at, to, msg)),
                     Effect::Execute(info) => {
+                        // As the engine does: what the executor notifies
+                        // goes to its protocol at once.
                         let i = at.index();
-                        self.harnesses[i].step(&mut self.executors[i], info, Time::ZERO);
+                        let (_, executed) =
+                            self.harnesses[i].step_with_feedback(&mut self.executors[i], info, Time::ZERO);
+                        for dot in executed {
+                            let mut out = Outbox::new();
+                            self.processes[i].handle_executed(dot, Time::ZERO, &mut out);
+                            self.apply(at, out);
+                        }
                     }
                     Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {}
                 }

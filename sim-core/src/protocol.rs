@@ -7,7 +7,9 @@
 //! 1. [`Protocol::new`] once per process, then [`Protocol::start`] at time 0;
 //! 2. then, in event order, [`Protocol::submit`] for a client command,
 //!    [`Protocol::handle`] for a message from a process, and
-//!    [`Protocol::handle_timer`] for a timer it set.
+//!    [`Protocol::handle_timer`] for a timer it set;
+//! 3. and, inside those steps, [`Protocol::handle_executed`] for what its
+//!    executor reported (below).
 //!
 //! A protocol never performs I/O: it records effects in the [`Outbox`] it is
 //! handed, and the engine drains them in push order after the call returns.
@@ -17,6 +19,23 @@
 //! [`Executor`], which applies them through [`Apply`]; the harness therefore
 //! sees every execution without trusting protocol internals. The same state
 //! machine could be driven by a real network runtime unchanged.
+//!
+//! The protocol talks to its co-located executor through
+//! [`Outbox::execute`]; the executor answers through [`Apply::notify`], with
+//! values of its own [`Executor::Feedback`] type (what it executed, how far
+//! it got: whatever its protocol needs, for instance to garbage-collect
+//! state once a command has executed everywhere). The two halves of a
+//! process share no memory. The engine hands each value to
+//! [`Protocol::handle_executed`], in the order notified, as soon as the
+//! executor's step returns, that is while carrying out the `Execute` effect:
+//! within the same process step, before the effects recorded after that
+//! `Execute`, before the process's next self-addressed message and before
+//! any other event. Effects recorded in `handle_executed` are carried out
+//! after those of the call being carried out, like a self-addressed
+//! message's. An executor with nothing to say declares `type Feedback =
+//! ();` and never notifies; its protocol keeps the default
+//! `handle_executed`, and the channel costs it one emptiness check per
+//! execution step.
 
 use crate::command::{Command, CommandId};
 use crate::id::{ClientId, ProcessId};
@@ -108,19 +127,38 @@ pub trait Protocol: Sized {
 
     /// A timer this process set is due.
     fn handle_timer(&mut self, timer: Self::Timer, now: Time, out: &mut Outbox<Self>);
+
+    /// The co-located executor reported `feedback` through
+    /// [`Apply::notify`] (see the module doc for when this is called).
+    ///
+    /// The default ignores it; a protocol whose executor notifies anything
+    /// must override it. (In debug builds the default asserts that the
+    /// feedback carries no data, to catch a forgotten override.)
+    fn handle_executed(&mut self, feedback: ExecutorFeedback<Self>, _now: Time, _out: &mut Outbox<Self>) {
+        debug_assert!(
+            std::mem::size_of_val(&feedback) == 0,
+            "the executor sent {feedback:?}, but the protocol does not implement handle_executed"
+        );
+    }
 }
 
 /// Orders committed commands and applies them to the state machine.
 pub trait Executor {
     /// What the protocol hands over about a committed command.
     type Info: fmt::Debug;
+    /// What the executor tells its own protocol through [`Apply::notify`]
+    /// (delivered to [`Protocol::handle_executed`]); `()` if nothing.
+    type Feedback: fmt::Debug;
 
     /// Takes `info` and executes whatever has become executable.
-    fn execute(&mut self, info: Self::Info, now: Time, apply: &mut Apply<'_>);
+    fn execute(&mut self, info: Self::Info, now: Time, apply: &mut Apply<'_, Self::Feedback>);
 }
 
 /// The execution info type of protocol `P`.
 pub type ExecutionInfo<P> = <<P as Protocol>::Executor as Executor>::Info;
+
+/// The type of what protocol `P`'s executor tells it.
+pub type ExecutorFeedback<P> = <<P as Protocol>::Executor as Executor>::Feedback;
 
 /// One effect a protocol asked for.
 pub enum Effect<P: Protocol> {
@@ -274,8 +312,16 @@ pub struct Reply {
 
 /// The state machine as an executor sees it: executors decide *when* a
 /// command executes; applying it, recording it and answering the client is
-/// the harness's job.
-pub struct Apply<'a> {
+/// the harness's job. `F` is the executor's [`Executor::Feedback`]: what it
+/// may tell its protocol ([`Apply::notify`]).
+pub struct Apply<'a, F = ()> {
+    machine: StateMachine<'a>,
+    feedback: &'a mut Vec<F>,
+}
+
+/// The part of [`Apply`] that does not depend on the feedback type, so its
+/// code is compiled once, here, whatever the executor.
+struct StateMachine<'a> {
     process: ProcessId,
     now: Time,
     metrics: &'a mut ProtocolMetrics,
@@ -286,11 +332,13 @@ pub struct Apply<'a> {
     executed: u64,
 }
 
-impl<'a> Apply<'a> {
+impl<'a, F> Apply<'a, F> {
     /// An applier for `process` at time `now`; `client_process[c]` is the
     /// process that answers client `c`; replies for its clients go to
     /// `replies`; every execution is shown to `checker`; waits are
-    /// recorded in `metrics`.
+    /// recorded in `metrics`; what the executor notifies is pushed to
+    /// `feedback`, for the caller to hand to the protocol.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         process: ProcessId,
         now: Time,
@@ -299,13 +347,39 @@ impl<'a> Apply<'a> {
         replies: &'a mut Vec<Reply>,
         checker: &'a mut ExecutionChecker,
         metrics: &'a mut ProtocolMetrics,
-    ) -> Apply<'a> {
-        Apply { process, now, metrics, store, client_process, replies, checker, executed: 0 }
+        feedback: &'a mut Vec<F>,
+    ) -> Apply<'a, F> {
+        let machine = StateMachine { process, now, metrics, store, client_process, replies, checker, executed: 0 };
+        Apply { machine, feedback }
+    }
+
+    /// Tells the co-located protocol `feedback`: the engine hands it to
+    /// [`Protocol::handle_executed`] once this execution step returns, in
+    /// the order notified.
+    pub fn notify(&mut self, feedback: F) {
+        self.feedback.push(feedback);
     }
 
     /// Executes `cmd`, which this process learned committed at
     /// `committed_at`, against the store.
+    #[inline]
     pub fn apply(&mut self, cmd: &Command, committed_at: Time) {
+        self.machine.apply(cmd, committed_at);
+    }
+
+    /// The time of this execution step.
+    pub fn now(&self) -> Time {
+        self.machine.now
+    }
+
+    /// Commands executed through this applier.
+    pub fn executed(&self) -> u64 {
+        self.machine.executed
+    }
+}
+
+impl StateMachine<'_> {
+    fn apply(&mut self, cmd: &Command, committed_at: Time) {
         self.executed += 1;
         self.metrics.execution_wait.record(self.now.since(committed_at));
         self.checker.on_execute(self.process, cmd);
@@ -316,16 +390,6 @@ impl<'a> Apply<'a> {
         } else {
             self.store.apply(cmd, None);
         }
-    }
-
-    /// The time of this execution step.
-    pub fn now(&self) -> Time {
-        self.now
-    }
-
-    /// Commands executed through this applier.
-    pub fn executed(&self) -> u64 {
-        self.executed
     }
 
     fn serves(&self, client: ClientId) -> bool {

@@ -6,7 +6,9 @@ use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
 use crate::metrics::{LatencyRecorder, LatencySummary, ProtocolSummary};
-use crate::protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, Reply};
+use crate::protocol::{
+    Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol, Reply,
+};
 use crate::queue::EventQueue;
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
@@ -124,6 +126,9 @@ pub struct Simulation<P: Protocol> {
     effects: Vec<Effect<P>>,
     self_messages: VecDeque<P::Message>,
     replies: Vec<Reply>,
+    /// What the executor of the process being stepped notified, for its
+    /// protocol (empty between execution steps; kept for its allocation).
+    feedback: Vec<ExecutorFeedback<P>>,
     checker: ExecutionChecker,
     history: History,
     latency: Vec<LatencyRecorder>,
@@ -215,6 +220,7 @@ impl<P: Protocol> Simulation<P> {
             effects: Vec::new(),
             self_messages: VecDeque::new(),
             replies: Vec::new(),
+            feedback: Vec::new(),
             latency: vec![LatencyRecorder::new(); config.client_regions.len()],
             now: Time::ZERO,
             max_time: Time::ZERO.plus_ns(config.max_time_ns),
@@ -336,7 +342,11 @@ impl<P: Protocol> Simulation<P> {
         self.queue.push(arrival, Event::Deliver { from, to, msg });
     }
 
-    fn execute(&mut self, process: ProcessId, info: crate::protocol::ExecutionInfo<P>) {
+    /// One execution step of `process`'s executor: hands what the executor
+    /// notified to the protocol (whose effects land in the outbox, for
+    /// `flush` to carry out after the current batch), then routes the
+    /// results to the clients.
+    fn execute(&mut self, process: ProcessId, info: ExecutionInfo<P>) {
         let state = &mut self.processes[process.index()];
         let mut apply = Apply::new(
             process,
@@ -346,9 +356,16 @@ impl<P: Protocol> Simulation<P> {
             &mut self.replies,
             &mut self.checker,
             self.outbox.metrics_mut(),
+            &mut self.feedback,
         );
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
+        if !self.feedback.is_empty() {
+            // (Checked first: most executors never notify.)
+            for feedback in self.feedback.drain(..) {
+                state.protocol.handle_executed(feedback, self.now, &mut self.outbox);
+            }
+        }
         let region = state.region;
         for reply in std::mem::take(&mut self.replies) {
             let client = &self.clients[reply.id.client.index()];

@@ -38,8 +38,24 @@ impl ExecutorHarness {
     }
 
     /// Hands `info` to `executor` at `now`; returns the ids of the commands
-    /// executed, in execution order.
+    /// executed, in execution order. What the executor notified its
+    /// protocol is dropped: use [`ExecutorHarness::step_with_feedback`]
+    /// to see it.
     pub fn step<E: Executor>(&mut self, executor: &mut E, info: E::Info, now: Time) -> Vec<CommandId> {
+        self.step_with_feedback(executor, info, now).0
+    }
+
+    /// Hands `info` to `executor` at `now`; returns the ids of the commands
+    /// executed, in execution order, and what the executor notified
+    /// ([`Apply::notify`]), in order: what the engine would hand to the
+    /// protocol's `handle_executed` right after this step.
+    pub fn step_with_feedback<E: Executor>(
+        &mut self,
+        executor: &mut E,
+        info: E::Info,
+        now: Time,
+    ) -> (Vec<CommandId>, Vec<E::Feedback>) {
+        let mut feedback = Vec::new();
         let mut apply = Apply::new(
             self.process,
             now,
@@ -48,8 +64,9 @@ impl ExecutorHarness {
             &mut self.replies,
             &mut self.checker,
             &mut self.metrics,
+            &mut feedback,
         );
         executor.execute(info, now, &mut apply);
-        self.replies.drain(..).map(|reply| reply.id).collect()
+        (self.replies.drain(..).map(|reply| reply.id).collect(), feedback)
     }
 }

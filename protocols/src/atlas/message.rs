@@ -117,11 +117,15 @@ pub enum Message {
         /// The ballot accepted.
         ballot: Ballot,
     },
-    /// Periodic (§10): the sender's committed frontier, per origin the
-    /// highest seq up to which it committed every dot.
+    /// Periodic (§10): the sender's committed and executed frontiers, per
+    /// origin the highest seq up to which it committed (executed) every
+    /// dot. The executed frontier is not in atlas.md §10: it tells when a
+    /// command may leave the §3 index (see [`super::Atlas`]).
     MGarbageCollection {
         /// Indexed by origin `id - 1`.
         committed: Vec<u64>,
+        /// Indexed by origin `id - 1`.
+        executed: Vec<u64>,
     },
 }
 
@@ -150,7 +154,7 @@ impl MessageSize for Message {
                 Message::MCommit { value, .. } => DOT_BYTES + value_bytes(value),
                 Message::MConsensus { value, .. } => DOT_BYTES + BALLOT_BYTES + value_bytes(value),
                 Message::MConsensusAck { .. } => DOT_BYTES + BALLOT_BYTES,
-                Message::MGarbageCollection { committed } => 8 * committed.len() as u64,
+                Message::MGarbageCollection { committed, executed } => 8 * (committed.len() + executed.len()) as u64,
             }
     }
 }

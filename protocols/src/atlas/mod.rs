@@ -15,7 +15,7 @@
 //!
 //! This module covers one shard: the commit protocol (§5), its execution
 //! (§6, `shared::graph_executor`), both options of §7 and garbage
-//! collection (§10). Partial replication (§8) and recovery (§9) come with
+//! collection (§10, plus the §3 index: see [`Atlas`]). Partial replication (§8) and recovery (§9) come with
 //! later issues; each dot keeps its acceptor state (`Synod<Value>`,
 //! ballot 0 holding the dependencies this process computed) so recovery can
 //! be added without changing the commit path.
@@ -117,6 +117,19 @@ impl Instance {
 }
 
 /// One Atlas (or Janus*) process.
+///
+/// Garbage collection works at two levels, as in EPaxos (epaxos.md §8).
+/// A dot's state is freed once every process has committed it (atlas.md
+/// §10: the committed frontiers of the periodic exchange). The §3 index
+/// ([`KeyDeps`]) must not grow with every key ever touched, but a command
+/// may only leave it once it has *executed* at every process: a process
+/// may have committed it without being able to execute it yet (a
+/// dependency's commit is late there), and a later command on its keys
+/// that no longer depended on it could then run before it there and after
+/// it everywhere else. So the executor notifies each dot it executes
+/// (`handle_executed`), and the periodic message carries the executed
+/// frontier too (not in atlas.md §10, which does not collect the index;
+/// fantoch's Atlas does not either).
 #[derive(Debug)]
 pub struct Atlas {
     id: ProcessId,
@@ -136,12 +149,19 @@ pub struct Atlas {
     last_seq: u64,
     /// §3 index of the latest command per key.
     key_deps: KeyDeps,
+    /// The commands registered in `key_deps`, per origin (index `id - 1`)
+    /// by seq, until they have executed at every process: then they are
+    /// forgotten there.
+    indexed: Vec<SlotLog<Arc<Command>>>,
     /// Per-dot state until garbage collection, per origin (index
     /// `id - 1`) by seq: dots of one origin arrive nearly in order and are
     /// collected in order, so a log beats a hash map. A log's floor is its
     /// first seq not collected; messages about dots below it are stale.
     instances: Vec<SlotLog<Instance>>,
+    /// Fed with every dot committed here.
     gc: GcTracker,
+    /// Fed with every dot the co-located executor executes.
+    executed_gc: GcTracker,
     gc_interval_ns: u64,
 }
 
@@ -212,11 +232,30 @@ impl Atlas {
         log.get_mut(dot.seq)
     }
 
+    /// §3 `conflicts` (registers `cmd` as `dot` in the index), remembering
+    /// the command so it can leave the index once executed everywhere.
+    fn register(
+        key_deps: &mut KeyDeps,
+        indexed: &mut [SlotLog<Arc<Command>>],
+        dot: Dot,
+        cmd: &Arc<Command>,
+        past: &[Dot],
+    ) -> Deps {
+        let deps = deps_of(key_deps.conflicts(dot, cmd, past));
+        if let Some(log) = indexed.get_mut(dot.origin.index()) {
+            // Registered at most once, and never after executing
+            // everywhere (which needs the MCollect processed here first).
+            let fresh = log.insert(dot.seq, cmd.clone());
+            debug_assert!(matches!(fresh, Ok(None)), "{dot} registered twice or after its collection");
+        }
+        deps
+    }
+
     /// §5 step 1.
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &[]));
+        let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, dot, &cmd, &[]);
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
@@ -257,7 +296,7 @@ impl Atlas {
         instance.quorum = quorum;
         if quorum.contains(self.id) {
             // §5 steps 2b-2c: the coordinator's deps are always included.
-            let deps = deps_of(self.key_deps.conflicts(dot, &cmd, &past));
+            let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, dot, &cmd, &past);
             if instance.decided.is_none() {
                 instance.status = Status::Collect;
                 instance.synod.set_initial(Value::command(deps.clone()));
@@ -386,16 +425,28 @@ impl Atlas {
         gc.committed(dot);
     }
 
-    /// §10: `from` committed every dot up to `committed[origin]`; dots
-    /// every process committed are deleted here.
-    fn handle_garbage_collection(&mut self, from: ProcessId, committed: &[u64]) {
-        if from.0 == 0 || from.index() >= self.n || committed.len() != self.n {
+    /// §10: `from` committed every dot up to `committed[origin]` and
+    /// executed every dot up to `executed[origin]`; dots every process
+    /// committed are deleted here, and commands every process executed
+    /// leave the §3 index.
+    fn handle_garbage_collection(&mut self, from: ProcessId, committed: &[u64], executed: &[u64]) {
+        if from.0 == 0 || from.index() >= self.n || committed.len() != self.n || executed.len() != self.n {
             return; // not a process of this shard
         }
         let instances = &mut self.instances;
         self.gc.report(from, committed, |dot| {
             // Stable dots come in order per origin: this pops the front.
             instances[dot.origin.index()].discard_up_to(dot.seq);
+        });
+        let (key_deps, indexed) = (&mut self.key_deps, &mut self.indexed);
+        self.executed_gc.report(from, executed, |dot| {
+            // In order per origin too; most dots of other origins were
+            // never registered here (only fast-quorum members register).
+            let log = &mut indexed[dot.origin.index()];
+            if let Some(cmd) = log.remove(dot.seq) {
+                key_deps.forget(dot, &cmd);
+            }
+            log.discard_up_to(dot.seq);
         });
     }
 }
@@ -422,8 +473,10 @@ impl Protocol for Atlas {
             slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
             last_seq: 0,
             key_deps: KeyDeps::new(options.nfr),
+            indexed: (0..n).map(|_| SlotLog::new()).collect(),
             instances: (0..n).map(|_| SlotLog::new()).collect(),
             gc: GcTracker::new(n),
+            executed_gc: GcTracker::new(n),
             gc_interval_ns: setup.config.gc_interval_ns,
         };
         (atlas, GraphExecutor::new())
@@ -444,7 +497,9 @@ impl Protocol for Atlas {
             Message::MCommit { dot, value } => self.handle_mcommit(dot, value, now, out),
             Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, out),
             Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
-            Message::MGarbageCollection { committed } => self.handle_garbage_collection(from, &committed),
+            Message::MGarbageCollection { committed, executed } => {
+                self.handle_garbage_collection(from, &committed, &executed)
+            }
         }
     }
 
@@ -452,10 +507,17 @@ impl Protocol for Atlas {
         match timer {
             Timer::GarbageCollection => {
                 let committed = self.gc.frontier();
-                self.handle_garbage_collection(self.id, &committed);
-                out.send_to_each(&self.others, Message::MGarbageCollection { committed });
+                let executed = self.executed_gc.frontier();
+                self.handle_garbage_collection(self.id, &committed, &executed);
+                out.send_to_each(&self.others, Message::MGarbageCollection { committed, executed });
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
             }
         }
+    }
+
+    /// The executor executed `dot` here: it counts towards this process's
+    /// executed frontier, sent at the next garbage collection.
+    fn handle_executed(&mut self, dot: Dot, _now: Time, _out: &mut Outbox<Self>) {
+        self.executed_gc.committed(dot);
     }
 }

@@ -28,9 +28,11 @@
 //!   `PROPOSE_END` (accepted, or waiting) or `REJECT` in one step.
 //! - The coordinator counts replies in its own per-command record, one per
 //!   process (duplicates ignored), instead of reading its replica status.
-//! - The executor hands its executed dots over at every GC tick
-//!   ([`ExecutedDots`]) rather than on its own 50 ms period; the protocol
-//!   then sends them to the others (caesar.md §7's `executed: list<dot>`).
+//! - The executor notifies each dot as it executes it
+//!   ([`Protocol::handle_executed`]); the protocol sends the dots executed
+//!   since the last report to the others at every GC tick (caesar.md §7's
+//!   `executed: list<dot>`), rather than on the executor's own 50 ms
+//!   period.
 //!   fantoch sends a per-origin frontier instead: one command stuck in the
 //!   wait condition then pins every later command of its origin, which
 //!   keeps them all registered and swells every predecessor set on hot
@@ -44,7 +46,7 @@ pub use key_index::KeyIndex;
 
 use crate::shared::dot::Dot;
 use crate::shared::dot_window::DotWindows;
-use crate::shared::pred_executor::{ExecutedDots, PredCommitted, PredExecutor};
+use crate::shared::pred_executor::{PredCommitted, PredExecutor};
 use crate::shared::quorum;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::{Command, ProcessId, Time};
@@ -397,8 +399,9 @@ pub struct Caesar {
     index: KeyIndex,
     cmds: Commands,
     empty: Deps,
-    /// Filled by the co-located executor.
-    executed: ExecutedDots,
+    /// What the co-located executor executed since the last report, in
+    /// execution order.
+    executed: Vec<Dot>,
 }
 
 impl Caesar {
@@ -696,7 +699,6 @@ impl Protocol for Caesar {
         let n = setup.n();
         debug_assert!(Caesar::check(n, setup.config.f).is_ok());
         let fast_quorum = if options.paper_fast_quorum { (3 * n).div_ceil(4) } else { quorum::caesar_fast(n) };
-        let executed = ExecutedDots::new();
         let everyone = setup.processes.iter().fold(0, |everyone, p| everyone | 1 << p.index());
         let caesar = Caesar {
             id: setup.id,
@@ -711,9 +713,9 @@ impl Protocol for Caesar {
             index: KeyIndex::new(),
             cmds: Commands { reported: DotWindows::new(), infos: DotWindows::new(), everyone, live: 0 },
             empty: Arc::from(Vec::new()),
-            executed: executed.clone(),
+            executed: Vec::new(),
         };
-        (caesar, PredExecutor::with_notifications(executed))
+        (caesar, PredExecutor::new())
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
@@ -738,14 +740,21 @@ impl Protocol for Caesar {
     fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
         match timer {
             Timer::GarbageCollection => {
-                let executed = self.executed.take_shared();
-                if !executed.is_empty() {
+                if !self.executed.is_empty() {
+                    // One shared copy for every report; the buffer stays.
+                    let executed: Arc<[Dot]> = Arc::from(self.executed.as_slice());
+                    self.executed.clear();
                     self.handle_garbage_collection(self.id, &executed);
                     out.send_to_each(&self.others, Message::MGarbageCollection { executed });
                 }
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);
             }
         }
+    }
+
+    /// The executor executed `dot` here: reported at the next GC tick (§7).
+    fn handle_executed(&mut self, dot: Dot, _now: Time, _out: &mut Outbox<Self>) {
+        self.executed.push(dot);
     }
 }
 
@@ -1137,7 +1146,11 @@ mod tests {
         let mut out = Outbox::new();
         leader.handle(ProcessId(1), commit.clone(), T0, &mut out);
         let info = executions(&out).pop().expect("committed");
-        assert_eq!(harness.step(&mut executor, info, T0).len(), 1, "executed here");
+        let (executed, notified) = harness.step_with_feedback(&mut executor, info, T0);
+        assert_eq!((executed.len(), notified.as_slice()), (1, [dot].as_slice()), "executed here");
+        let mut out = Outbox::new();
+        leader.handle_executed(dot, T0, &mut out);
+        assert!(out.effects().is_empty(), "reported at the next tick only");
         assert_eq!((leader.commands_held(), leader.key_index().len()), (1, 1));
 
         let mut out = Outbox::new();
@@ -1231,8 +1244,14 @@ mod tests {
                     match effect {
                         Effect::Send { to, msg } => in_flight.push((at, to, msg)),
                         Effect::Execute(info) => {
-                            let (_, executor, harness) = &mut processes[at.index()];
-                            executed[at.index()].extend(harness.step(executor, info, T0));
+                            let (caesar, executor, harness) = &mut processes[at.index()];
+                            let (done, notified) = harness.step_with_feedback(executor, info, T0);
+                            executed[at.index()].extend(done);
+                            for dot in notified {
+                                let mut out = Outbox::new();
+                                caesar.handle_executed(dot, T0, &mut out);
+                                assert!(out.effects().is_empty(), "it only records the dot");
+                            }
                         }
                         Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {}
                     }

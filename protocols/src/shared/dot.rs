@@ -71,6 +71,11 @@ impl OriginDots {
         if seq <= self.prefix {
             return false;
         }
+        if seq == self.prefix + 1 && self.words.is_empty() && self.far.is_empty() {
+            // The common case: the next dot, nothing above the prefix.
+            self.prefix = seq;
+            return true;
+        }
         if self.words.is_empty() {
             self.first_word = (self.prefix + 1) / 64;
         }

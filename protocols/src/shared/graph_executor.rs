@@ -10,6 +10,11 @@
 //! Atlas passes 0 and sorts by dot alone). A search that meets a
 //! dependency not yet committed stops and waits for it. The search is
 //! iterative: contention builds dependency chains thousands long.
+//!
+//! The executor notifies its protocol of every dot it executes
+//! (`Apply::notify`, delivered to `Protocol::handle_executed`), so the
+//! protocol can tell how far every process has executed and
+//! garbage-collect what only matters until then (the per-key index).
 
 use super::dot::{Dot, DotSet};
 use sim_core::protocol::{Apply, Executor};
@@ -87,15 +92,9 @@ impl GraphExecutor {
         self.executed.contains(dot)
     }
 
-    /// The highest seq `s` of `origin` such that every dot `(origin,
-    /// 1..=s)` has executed here (for garbage collection).
-    pub fn executed_prefix(&self, origin: sim_core::ProcessId) -> u64 {
-        self.executed.prefix(origin)
-    }
-
     /// Searches from `root`; executes every component that closes. Returns
     /// the dependency the search stopped at, if one was not committed.
-    fn search(&mut self, root: Dot, apply: &mut Apply<'_>, executed_now: &mut Vec<Dot>) -> Option<Dot> {
+    fn search(&mut self, root: Dot, apply: &mut Apply<'_, Dot>, executed_now: &mut Vec<Dot>) -> Option<Dot> {
         let mut scratch = std::mem::take(&mut self.scratch);
         let missing = self.search_with(&mut scratch, root, apply, executed_now);
         scratch.visits.clear();
@@ -109,7 +108,7 @@ impl GraphExecutor {
         &mut self,
         scratch: &mut Scratch,
         root: Dot,
-        apply: &mut Apply<'_>,
+        apply: &mut Apply<'_, Dot>,
         executed_now: &mut Vec<Dot>,
     ) -> Option<Dot> {
         let Scratch { visits, stack, calls } = scratch;
@@ -163,6 +162,7 @@ impl GraphExecutor {
                         apply.apply(cmd, executed.committed_at);
                     }
                     self.executed.insert(dot);
+                    apply.notify(dot);
                     executed_now.push(dot);
                 }
             }
@@ -173,8 +173,10 @@ impl GraphExecutor {
 
 impl Executor for GraphExecutor {
     type Info = Committed;
+    /// Each dot executed (no-ops included), in execution order.
+    type Feedback = Dot;
 
-    fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_, Dot>) {
         let dot = info.dot;
         if self.executed.contains(dot) || self.vertices.contains_key(&dot) {
             return; // committed twice (recovery): the value is the same
@@ -188,6 +190,7 @@ impl Executor for GraphExecutor {
                 apply.apply(cmd, now);
             }
             self.executed.insert(dot);
+            apply.notify(dot);
             to_try.extend(self.waiting_on.remove(&dot).unwrap_or_default());
         } else {
             self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });

@@ -12,7 +12,8 @@
 //! a loop over a min-heap of ready commands: nothing recurses, so the long
 //! chains contention builds cost no stack.
 //!
-//! The executor can report what it executed ([`ExecutedDots`]) so its
+//! The executor notifies its protocol of every dot it executes
+//! (`Apply::notify`, delivered to `Protocol::handle_executed`), so the
 //! protocol can garbage-collect commands executed everywhere (caesar.md
 //! §7).
 
@@ -20,11 +21,9 @@ use super::dot::Dot;
 use super::dot_window::DotWindows;
 use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, FixedHashMap, Time};
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt::Debug;
-use std::rc::Rc;
 use std::sync::Arc;
 
 /// A committed command, as the protocol hands it over.
@@ -38,41 +37,6 @@ pub struct PredCommitted<T> {
     pub ts: T,
     /// Its predecessors (it never waits on itself if listed).
     pub deps: Arc<[Dot]>,
-}
-
-/// The dots an executor executed since its protocol last looked, shared
-/// between the two (they live in the same simulated process and run one
-/// at a time, so the hand-over is deterministic). It stands in for
-/// fantoch's periodic executed-dots notification (caesar.md §7): the
-/// protocol contract has no executor-to-protocol channel. An `Rc`, so a
-/// process is not `Send`; a whole simulation still runs on one thread.
-#[derive(Clone, Debug, Default)]
-pub struct ExecutedDots(Rc<RefCell<Vec<Dot>>>);
-
-impl ExecutedDots {
-    /// An empty hand-over list.
-    pub fn new() -> ExecutedDots {
-        ExecutedDots::default()
-    }
-
-    /// Records that `dot` executed.
-    pub fn push(&self, dot: Dot) {
-        self.0.borrow_mut().push(dot);
-    }
-
-    /// Takes every dot recorded so far, in execution order.
-    pub fn take(&self) -> Vec<Dot> {
-        std::mem::take(&mut *self.0.borrow_mut())
-    }
-
-    /// Takes every dot recorded so far, in execution order, as one shared
-    /// slice (the list keeps its buffer for the next ones).
-    pub fn take_shared(&self) -> Arc<[Dot]> {
-        let mut dots = self.0.borrow_mut();
-        let shared = Arc::from(dots.as_slice());
-        dots.clear();
-        shared
-    }
 }
 
 /// What the executor knows of one command.
@@ -120,7 +84,6 @@ pub struct PredExecutor<T> {
     waiting_execution: FixedHashMap<Dot, Vec<Dot>>,
     /// Ready to execute, smallest timestamp first.
     ready: BinaryHeap<Reverse<(T, Dot)>>,
-    notify: Option<ExecutedDots>,
 }
 
 impl<T> Default for PredExecutor<T>
@@ -134,20 +97,14 @@ where
             waiting_commit: FixedHashMap::default(),
             waiting_execution: FixedHashMap::default(),
             ready: BinaryHeap::new(),
-            notify: None,
         }
     }
 }
 
 impl<T: Ord + Copy + Debug> PredExecutor<T> {
-    /// An executor that reports nothing.
+    /// An executor with nothing committed.
     pub fn new() -> PredExecutor<T> {
         PredExecutor::default()
-    }
-
-    /// An executor that records every dot it executes in `notify`.
-    pub fn with_notifications(notify: ExecutedDots) -> PredExecutor<T> {
-        PredExecutor { notify: Some(notify), ..PredExecutor::default() }
     }
 
     /// Committed commands not executed yet.
@@ -200,7 +157,7 @@ impl<T: Ord + Copy + Debug> PredExecutor<T> {
 
     /// Executes ready commands, smallest timestamp first, and whatever they
     /// make ready, until nothing is.
-    fn run_ready(&mut self, apply: &mut Apply<'_>) {
+    fn run_ready(&mut self, apply: &mut Apply<'_, Dot>) {
         while let Some(Reverse((_, dot))) = self.ready.pop() {
             let slot = self.commands.get_mut(dot).expect("a ready command is committed");
             let State::Committed(vertex) = std::mem::replace(slot, State::Executed) else {
@@ -209,9 +166,7 @@ impl<T: Ord + Copy + Debug> PredExecutor<T> {
             self.pending -= 1;
             apply.apply(&vertex.cmd, vertex.committed_at);
             self.commands.trim(dot, |state| matches!(state, State::Executed));
-            if let Some(notify) = &self.notify {
-                notify.push(dot);
-            }
+            apply.notify(dot);
             if self.waiting_execution.is_empty() {
                 continue;
             }
@@ -235,8 +190,10 @@ fn vertex_mut<T>(commands: &mut DotWindows<State<T>>, dot: Dot) -> &mut Vertex<T
 
 impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
     type Info = PredCommitted<T>;
+    /// Each dot executed, in execution order.
+    type Feedback = Dot;
 
-    fn execute(&mut self, info: PredCommitted<T>, now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: PredCommitted<T>, now: Time, apply: &mut Apply<'_, Dot>) {
         let dot = info.dot;
         if self.is_committed(dot) {
             return; // committed twice: the value is the same
@@ -336,15 +293,15 @@ mod tests {
 
     #[test]
     fn duplicate_commits_self_dependencies_and_notifications() {
-        let (a, b) = (Dot::new(1, 1), Dot::new(1, 2));
-        let notify = ExecutedDots::new();
-        let mut executor = PredExecutor::with_notifications(notify.clone());
+        let (a, b, c) = (Dot::new(1, 1), Dot::new(1, 2), Dot::new(2, 1));
+        let mut executor = PredExecutor::new();
         let mut harness = ExecutorHarness::new(ProcessId(1), 1);
-        assert_eq!(commit(&mut executor, &mut harness, committed(a, 1, 1, &[a])), vec![1], "a ignores itself");
-        assert!(commit(&mut executor, &mut harness, committed(a, 1, 1, &[])).is_empty(), "second commit ignored");
-        assert_eq!(commit(&mut executor, &mut harness, committed(b, 2, 2, &[a])), vec![2]);
-        assert_eq!(notify.take(), vec![a, b]);
-        assert!(notify.take().is_empty());
+        let mut step = |info| harness.step_with_feedback(&mut executor, info, Time::ZERO);
+        let (executed, notified) = step(committed(a, 1, 1, &[a]));
+        assert_eq!((executed.len(), notified), (1, vec![a]), "a ignores itself");
+        assert_eq!(step(committed(a, 1, 1, &[])), (vec![], vec![]), "second commit ignored");
+        assert_eq!(step(committed(b, 2, 3, &[a, c])).1, vec![], "b waits for c's commit");
+        assert_eq!(step(committed(c, 3, 2, &[a])).1, vec![c, b], "notified in execution order");
         assert!(executor.has_executed(a) && executor.has_executed(b));
     }
 

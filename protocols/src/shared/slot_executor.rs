@@ -40,6 +40,7 @@ impl SlotExecutor {
 
 impl Executor for SlotExecutor {
     type Info = ChosenSlot;
+    type Feedback = ();
 
     fn execute(&mut self, info: ChosenSlot, now: Time, apply: &mut Apply<'_>) {
         if info.slot < self.next_slot {

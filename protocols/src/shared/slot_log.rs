@@ -32,7 +32,13 @@ impl<T> SlotLog<T> {
             return Err(value);
         }
         let offset = usize::try_from(slot - self.base).expect("slot offset fits in memory");
-        if offset >= self.entries.len() {
+        if offset == self.entries.len() {
+            // The common case: the slot after the last one.
+            self.entries.push_back(Some(value));
+            self.len += 1;
+            return Ok(None);
+        }
+        if offset > self.entries.len() {
             self.entries.resize_with(offset + 1, || None);
         }
         let previous = self.entries[offset].replace(value);

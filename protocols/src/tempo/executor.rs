@@ -457,6 +457,7 @@ impl TableExecutor {
 
 impl Executor for TableExecutor {
     type Info = TableInfo;
+    type Feedback = ();
 
     fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_>) {
         match info {

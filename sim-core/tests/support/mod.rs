@@ -12,6 +12,7 @@ pub(crate) struct ExecuteOnArrival;
 
 impl Executor for ExecuteOnArrival {
     type Info = Arc<Command>;
+    type Feedback = ();
 
     fn execute(&mut self, cmd: Arc<Command>, now: Time, apply: &mut Apply<'_>) {
         apply.apply(&cmd, now);
