@@ -23,7 +23,7 @@ pub const MIN_SITES: usize = 3;
 ///
 /// Runs one protocol on measured inter-region latencies, prints a
 /// per-region latency table and writes it as CSV.
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(name = "sim", version, about, long_about = None, max_term_width = 100)]
 pub struct Args {
     /// Built-in RTT matrix.
@@ -109,9 +109,23 @@ pub struct Args {
     /// for several. The names are those of each protocol's `Options`.
     #[arg(long = "option", value_name = "PROTOCOL.NAME=VALUE")]
     pub options: Vec<String>,
-    /// CSV file to write (written atomically).
-    #[arg(long, default_value = "results/latency.csv", value_name = "PATH")]
-    pub out: PathBuf,
+    /// Where to write: the CSV file of a single run (default
+    /// results/latency.csv), or the folder of a scenario's outputs
+    /// (default results/<scenario name>/). Written atomically.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Run a scenario: a TOML file, or the name of a library scenario
+    /// (see --list-scenarios). The run flags above are then taken from the
+    /// file; --out and --threads still apply.
+    #[arg(long, value_name = "PATH|NAME")]
+    pub scenario: Option<String>,
+    /// List the library scenarios, each with the question it answers.
+    #[arg(long)]
+    pub list_scenarios: bool,
+    /// Scenario runs executed at once (each run is single-threaded).
+    /// Default: the number of available cores.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Print the simulator's own speed (wall time, events/s, commands/s,
     /// peak memory) to stderr.
     #[arg(long)]
@@ -128,7 +142,8 @@ pub enum Switch {
 }
 
 /// Which RTT statistic gives delays without jitter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum BaseArg {
     /// Half the mean RTT.
     Avg,
@@ -139,7 +154,8 @@ pub enum BaseArg {
 }
 
 /// Delay inside a region.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum IntraArg {
     /// Half the measured intra-region RTT.
     Measured,
@@ -169,9 +185,23 @@ impl Run {
     }
 }
 
+/// Default CSV path of a single run.
+pub const DEFAULT_OUT: &str = "results/latency.csv";
+
 /// Validates `args` into a run; every problem is reported with what would
 /// be valid.
 pub fn resolve(args: &Args) -> Result<Run, UserError> {
+    let (protocol, config) = resolve_config(args)?;
+    let (options, options_given) = protocol_options(protocol, &args.options)?;
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
+    Ok(Run { protocol, config, options, options_given, out })
+}
+
+/// Validates everything of `args` but the protocol options (`--option`)
+/// and the output path: the checks shared by single runs and scenario
+/// files, which build one `Args` per sweep point and supply their options
+/// as a TOML table.
+pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserError> {
     let protocol: ProtocolName =
         args.protocol.parse().map_err(|e: protocols::UnknownProtocol| UserError::new(e.to_string()))?;
     let matrix = match &args.matrix {
@@ -224,8 +254,7 @@ pub fn resolve(args: &Args) -> Result<Run, UserError> {
     }
     config.max_time_ns = args.max_time_s.saturating_mul(NS_PER_S);
     config.check().map_err(|e| UserError::new(flag_named(&e.0)))?;
-    let (options, options_given) = protocol_options(protocol, &args.options)?;
-    Ok(Run { protocol, config, options, options_given, out: args.out.clone() })
+    Ok((protocol, config))
 }
 
 /// Parses `--option PROTOCOL.NAME=VALUE` flags as one TOML table of the

@@ -6,5 +6,6 @@
 pub mod cli;
 pub mod error;
 pub mod output;
+pub mod scenario;
 
 pub use error::UserError;

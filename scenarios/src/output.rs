@@ -53,7 +53,8 @@ pub fn describe(run: &Run) -> String {
     )
 }
 
-fn ms3(ns: u64) -> String {
+/// Milliseconds with three decimals, for display.
+pub fn ms3(ns: u64) -> String {
     // Rounded to the microsecond for display; the CSV keeps nanoseconds.
     let us = (ns + 500) / 1_000;
     format!("{}.{:03}", us / 1_000, us % 1_000)
@@ -184,9 +185,19 @@ pub const CSV_HEADER: [&str; 32] = [
 
 /// The CSV text of a run: one row per client region, then `all`.
 pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
-    let config = &run.config;
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_HEADER)?;
+    for record in csv_records(run, report) {
+        writer.write_record(&record)?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The rows of [`csv_text`] (columns of [`CSV_HEADER`]), for writers that
+/// put more columns in front (scenario sweeps).
+pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
+    let config = &run.config;
+    let mut records = Vec::new();
     let leader = config.protocol.leader.map(|p| p.0.to_string()).unwrap_or_default();
     let throughput = report.throughput_milli_ops_per_s();
     let throughput = format!("{}.{:03}", throughput / 1_000, throughput % 1_000);
@@ -212,7 +223,7 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
         (String::new(), String::new())
     };
     for (region, clients, latency) in rows {
-        writer.write_record([
+        let record = [
             run.protocol.as_str(),
             &config.protocol.f.to_string(),
             &config.n().to_string(),
@@ -245,9 +256,10 @@ pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
             &deps_mean,
             &deps_max,
             if report.verdict.passed() { "PASS" } else { "FAIL" },
-        ])?;
+        ];
+        records.push(record.iter().map(|field| field.to_string()).collect());
     }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    records
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same

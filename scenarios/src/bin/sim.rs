@@ -5,8 +5,10 @@
 
 use clap::Parser;
 use scenarios::cli::{self, Args};
+use scenarios::scenario::{self, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -43,6 +45,13 @@ impl From<std::io::Error> for Failure {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {
+    if args.list_scenarios {
+        print!("{}", scenario::list());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(name) = &args.scenario {
+        return run_scenario(args, name);
+    }
     let run = cli::resolve(args)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "planetsim {} | seed {}", env!("CARGO_PKG_VERSION"), run.config.seed)?;
@@ -79,6 +88,55 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
             "FAIL: {} of {} commands completed; {} client(s) still waiting at the time limit ({} s simulated)",
             report.total.count, report.commands_expected, report.incomplete_clients, args.max_time_s
         );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a scenario file or library scenario: prints the seeds and every
+/// resolved point, runs them in parallel, prints the summary and writes
+/// `runs.csv` and `manifest.json` under `--out`.
+fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
+    let scenario = scenario::find(name)?;
+    let threads = match args.threads {
+        Some(0) => return Err(UserError::new("--threads 0: give at least 1 thread").into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
+    let seeds: Vec<String> = scenario.seeds.iter().map(u64::to_string).collect();
+    let mut stdout = std::io::stdout().lock();
+    writeln!(
+        stdout,
+        "planetsim {} | scenario {} ({}) | seeds {} | {} point(s) x {} seed(s) on {threads} thread(s)",
+        env!("CARGO_PKG_VERSION"),
+        scenario.name,
+        scenario.source,
+        seeds.join(","),
+        scenario.points.len(),
+        scenario.seeds.len()
+    )?;
+    for (i, placement) in scenario.placements.iter().enumerate() {
+        writeln!(stdout, "placement #{}: {}", i + 1, placement.join(","))?;
+    }
+    for point in &scenario.points {
+        writeln!(stdout, "point {}: {}", point.index, output::describe(&point.run))?;
+    }
+    stdout.flush()?;
+
+    let outcomes = sweep::run(&scenario, threads)?;
+    writeln!(stdout)?;
+    write!(stdout, "{}", sweep::summary(&scenario, &outcomes))?;
+    let csv = sweep::runs_csv(&scenario, &outcomes).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+    for (file, bytes) in [("runs.csv", csv), ("manifest.json", sweep::manifest(&scenario))] {
+        let path = out.join(file);
+        output::write_atomically(&path, &bytes)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
+    let failed = outcomes.iter().filter(|o| !sweep::passed(o)).count();
+    if failed > 0 {
+        eprintln!("FAIL: {failed} of {} run(s) failed their verdict", outcomes.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

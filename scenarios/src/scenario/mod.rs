@@ -1,0 +1,58 @@
+//! Scenario files: a TOML description of one or many runs (sweep axes
+//! given as lists, their cartesian product run), parsed (`schema`), then
+//! validated into points (`validate`), then run in parallel and written
+//! (`sweep`). Library scenarios are embedded in the binary.
+
+pub mod schema;
+pub mod sweep;
+pub mod validate;
+
+pub use validate::{Point, Scenario};
+
+use crate::error::UserError;
+use std::path::Path;
+
+/// The library: (name, file text), embedded so that `sim --scenario NAME`
+/// works from any directory.
+pub const LIBRARY: &[(&str, &str)] = &[
+    ("tempo-vs-atlas", include_str!("../../library/tempo-vs-atlas.toml")),
+    ("smoke", include_str!("../../library/smoke.toml")),
+];
+
+/// The question a scenario answers: its first comment line.
+pub fn question(text: &str) -> &str {
+    text.lines().map(str::trim).find_map(|line| line.strip_prefix('#')).map(str::trim).unwrap_or("(no opening comment)")
+}
+
+/// One line per library scenario: name and question.
+pub fn list() -> String {
+    LIBRARY.iter().map(|(name, text)| format!("{name:<20} {}\n", question(text))).collect()
+}
+
+/// Loads `path_or_name`: an existing file, else a library scenario by name
+/// (with or without `.toml`).
+pub fn find(path_or_name: &str) -> Result<Scenario, UserError> {
+    let path = Path::new(path_or_name);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UserError::new(format!("cannot read scenario {}: {e}", path.display())))?;
+        let name = path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+        let base = path.parent().unwrap_or(Path::new("."));
+        return validate::load(&name, &path.display().to_string(), &text, base);
+    }
+    let wanted = path_or_name.strip_suffix(".toml").unwrap_or(path_or_name);
+    let wanted = Path::new(wanted).file_name().map_or(wanted.into(), |s| s.to_string_lossy().into_owned());
+    match LIBRARY.iter().find(|(name, _)| *name == wanted) {
+        Some((name, text)) => validate::load(name, &format!("library:{name}"), text, Path::new(".")),
+        None => {
+            let names: Vec<&str> = LIBRARY.iter().map(|(name, _)| *name).collect();
+            let hint = validate::nearest(&wanted, names.iter().copied())
+                .map(|s| format!(" (did you mean \"{s}\"?)"))
+                .unwrap_or_default();
+            Err(UserError::new(format!(
+                "--scenario \"{path_or_name}\" is neither a file nor a library scenario{hint}; library scenarios: {}",
+                names.join(", ")
+            )))
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! From a parsed scenario file to checked sweep points. Every problem of a
+//! file is collected and reported at once, each as `file:line:column:
+//! what is wrong; what would be valid` (with the nearest match of a typo).
+
+use super::schema::ScenarioFile;
+use crate::cli::{self, Args, Run, Switch};
+use crate::error::UserError;
+use clap::Parser;
+use latency_data::Matrix;
+use protocols::ProtocolName;
+use std::ops::Range;
+use std::path::Path;
+use toml::{Spanned, Value};
+
+/// One point of a sweep: a fully checked run and the axis values that
+/// produced it.
+#[derive(Clone, Debug)]
+pub struct Point {
+    /// Position in the sweep (0-based); results are sorted by it.
+    pub index: usize,
+    /// Which placement of `sites` (0-based).
+    pub placement: usize,
+    /// Conflict percentage (the `conflict_percent` axis).
+    pub conflict_percent: f64,
+    /// Clients per region (the `clients_per_region` axis).
+    pub clients_per_region: u32,
+    /// The checked run; its seed is the first of the scenario's seeds and
+    /// is replaced per seed when run.
+    pub run: Run,
+}
+
+/// A checked scenario: what to run and how to describe it.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario's name (file stem or library name).
+    pub name: String,
+    /// Where it came from (a path, or `library:NAME`).
+    pub source: String,
+    /// The file's text, kept for the manifest.
+    pub text: String,
+    /// Root seeds; every point runs once with each.
+    pub seeds: Vec<u64>,
+    /// Site placements, by region name.
+    pub placements: Vec<Vec<String>>,
+    /// Sweep points in order: protocol, f, placement, conflict, clients.
+    pub points: Vec<Point>,
+}
+
+/// Where errors point: the file's name and text.
+struct Source<'a> {
+    label: &'a str,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    /// `file:line:column` of a byte offset (line and column from 1;
+    /// the column counts characters).
+    fn position(&self, offset: usize) -> String {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("{}:{line}:{column}", self.label)
+    }
+
+    fn at(&self, span: &Range<usize>, message: impl AsRef<str>) -> String {
+        format!("{}: {}", self.position(span.start), message.as_ref())
+    }
+
+    /// The span of the `nth` string element `text` inside `within` (a
+    /// list value), found after `cursor`; falls back to the list's span.
+    /// TOML values inside a raw array carry no spans, so we find them in
+    /// the text: elements appear in order, so a moving cursor suffices.
+    fn element(&self, within: &Range<usize>, cursor: &mut usize, text: &str) -> Range<usize> {
+        let start = (*cursor).max(within.start);
+        let end = within.end.min(self.text.len());
+        let haystack = self.text.get(start..end).unwrap_or("");
+        for quote in ['"', '\''] {
+            let needle = format!("{quote}{text}{quote}");
+            if let Some(found) = haystack.find(&needle) {
+                let element = start + found..start + found + needle.len();
+                *cursor = element.end;
+                return element;
+            }
+        }
+        within.clone()
+    }
+}
+
+/// A TOML parse error as `file:line:column: message`, with the nearest
+/// valid name when the error is an unknown key or variant.
+pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> UserError {
+    let source = Source { label, text };
+    let message = error.message().trim_end().to_string();
+    let suggestion = nearest_in_message(&message).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
+    let position = match error.span() {
+        Some(span) => source.position(span.start),
+        None => format!("{label}:1:1"),
+    };
+    UserError::new(format!("{position}: {message}{suggestion}"))
+}
+
+/// toml and serde write "unknown field `x`, expected one of `a`, `b`":
+/// the nearest of the expected names to the unknown one.
+fn nearest_in_message(message: &str) -> Option<String> {
+    if !message.starts_with("unknown field") && !message.starts_with("unknown variant") {
+        return None;
+    }
+    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let (given, valid) = names.split_first()?;
+    nearest(given, valid.iter().copied())
+}
+
+/// The closest of `valid` to `given`, if close enough to be a typo.
+pub(crate) fn nearest<'a>(given: &str, valid: impl Iterator<Item = &'a str>) -> Option<String> {
+    valid
+        .map(|name| (strsim::damerau_levenshtein(given, name), name))
+        .filter(|(distance, name)| *distance <= 2.max(name.len() / 3))
+        .min()
+        .map(|(_, name)| name.to_string())
+}
+
+/// Parses and validates a scenario file; `base` is the folder relative
+/// paths (a matrix file) are taken from.
+pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario, UserError> {
+    let file: ScenarioFile = toml::from_str(text).map_err(|e| parse_error(label, text, &e))?;
+    let source = Source { label, text };
+    let mut errors = Vec::new();
+    let resolved = check(&source, &file, base, &mut errors);
+    match resolved {
+        Some(mut scenario) if errors.is_empty() => {
+            scenario.name = name.to_string();
+            scenario.source = label.to_string();
+            scenario.text = text.to_string();
+            Ok(scenario)
+        }
+        _ => Err(UserError::new(errors.join("\n"))),
+    }
+}
+
+/// A raw axis value: one item or a non-empty list of them, each converted
+/// by `convert` (which says what it expected).
+fn axis<T>(
+    source: &Source<'_>,
+    key: &str,
+    value: &Spanned<Value>,
+    expected: &str,
+    convert: impl Fn(&Value) -> Option<T>,
+    errors: &mut Vec<String>,
+) -> Vec<T> {
+    let span = value.span();
+    let items: Vec<&Value> = match value.get_ref() {
+        Value::Array(items) if items.is_empty() => {
+            errors.push(source.at(&span, format!("{key} is an empty list; give {expected}, or a list of them")));
+            return Vec::new();
+        }
+        Value::Array(items) => items.iter().collect(),
+        single => vec![single],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        match convert(item) {
+            Some(v) => out.push(v),
+            None => errors.push(
+                source.at(&span, format!("{key}: {} is not valid; expected {expected}, or a list of them", item)),
+            ),
+        }
+    }
+    out
+}
+
+fn int(value: &Value) -> Option<u64> {
+    value.as_integer().and_then(|i| u64::try_from(i).ok())
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Float(x) => Some(*x),
+        _ => None,
+    }
+}
+
+/// The checks, collecting every error; `None` when the scenario cannot be
+/// assembled.
+fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec<String>) -> Option<Scenario> {
+    let mut args = Args::try_parse_from(["sim"]).expect("the defaults parse");
+    // The matrix.
+    let matrix = match (&file.matrix, &file.cloud) {
+        (Some(path), _) => {
+            args.matrix = Some(base.join(path.get_ref()));
+            Matrix::from_file(&base.join(path.get_ref()))
+                .map_err(|e| errors.push(source.at(&path.span(), format!("matrix: {e}"))))
+                .ok()
+        }
+        (None, Some(cloud)) => {
+            args.cloud = cloud.get_ref().clone();
+            Matrix::builtin(cloud.get_ref())
+                .map_err(|e| errors.push(source.at(&cloud.span(), format!("cloud: {e}"))))
+                .ok()
+        }
+        (None, None) => Matrix::builtin(&args.cloud).ok(),
+    };
+
+    // Sites: one placement or a list of placements; every name a region.
+    let mut placements: Vec<Vec<String>> = Vec::new();
+    match &file.sites {
+        None => placements.push(cli::DEFAULT_SITES.split(',').map(str::to_string).collect()),
+        Some(sites) => {
+            let span = sites.span();
+            let expected = "a list of region names, or a list of such lists (placements to compare)";
+            let mut cursor = span.start;
+            match sites.get_ref() {
+                Value::Array(items) if items.is_empty() => {
+                    errors.push(source.at(&span, format!("sites is an empty list; give {expected}")))
+                }
+                Value::Array(items) => {
+                    let nested = items.iter().all(Value::is_array);
+                    let lists: Vec<&Value> = if nested { items.iter().collect() } else { vec![sites.get_ref()] };
+                    for list in lists {
+                        let names: Option<Vec<String>> =
+                            list.as_array().and_then(|l| l.iter().map(|v| v.as_str().map(str::to_string)).collect());
+                        match names {
+                            None => errors.push(source.at(&span, format!("sites: expected {expected}"))),
+                            Some(names) => {
+                                for name in &names {
+                                    let element = source.element(&span, &mut cursor, name);
+                                    if let Some(Err(e)) = matrix.as_ref().map(|m| m.region_index(name)) {
+                                        errors.push(source.at(&element, format!("sites: {e}")));
+                                    }
+                                }
+                                if names.len() < cli::MIN_SITES {
+                                    errors.push(source.at(
+                                        &span,
+                                        format!(
+                                            "sites: a placement of {} site(s); give at least {} regions",
+                                            names.len(),
+                                            cli::MIN_SITES
+                                        ),
+                                    ));
+                                }
+                                placements.push(names);
+                            }
+                        }
+                    }
+                }
+                _ => errors.push(source.at(&span, format!("sites: expected {expected}"))),
+            }
+        }
+    }
+    if let (Some(regions), Some(matrix)) = (&file.client_regions, &matrix) {
+        for region in regions {
+            if let Err(e) = matrix.region_index(region.get_ref()) {
+                errors.push(source.at(&region.span(), format!("client_regions: {e}")));
+            }
+        }
+    }
+
+    // Protocols, each with its own span for the nearest-name message.
+    let protocols_span = file.protocols.span();
+    let mut cursor = protocols_span.start;
+    let names =
+        axis(source, "protocols", &file.protocols, "a protocol name", |v| v.as_str().map(str::to_string), errors);
+    let mut protocols = Vec::new();
+    for name in names {
+        let element = source.element(&protocols_span, &mut cursor, &name);
+        match name.parse::<ProtocolName>() {
+            Ok(protocol) => protocols.push(protocol),
+            Err(e) => {
+                let valid = ProtocolName::ALL.iter().map(|p| p.as_str());
+                let hint = nearest(&name, valid).map(|s| format!(" (did you mean \"{s}\"?)")).unwrap_or_default();
+                errors.push(source.at(&element, format!("protocols: {e}{hint}")));
+            }
+        }
+    }
+
+    let fs = match &file.f {
+        Some(f) => axis(source, "f", f, "a positive integer", |v| int(v).filter(|f| *f >= 1), errors),
+        None => vec![args.f as u64],
+    };
+    let conflicts = match &file.workload.conflict_percent {
+        Some(c) => axis(
+            source,
+            "workload.conflict_percent",
+            c,
+            "a percentage from 0 to 100",
+            |v| number(v).filter(|p| (0.0..=100.0).contains(p)),
+            errors,
+        ),
+        None => vec![args.conflict_percent],
+    };
+    let clients = match &file.clients_per_region {
+        Some(c) => axis(
+            source,
+            "clients_per_region",
+            c,
+            "a positive integer",
+            |v| int(v).filter(|n| *n >= 1).and_then(|n| u32::try_from(n).ok()),
+            errors,
+        ),
+        None => vec![args.clients_per_region],
+    };
+    let seeds = match &file.seeds {
+        Some(s) => axis(source, "seeds", s, "a non-negative integer", int, errors),
+        None => vec![args.seed],
+    };
+
+    // f against every placement, for each protocol that uses it: the
+    // protocol's own rule says what is valid.
+    if let Some(f_value) = &file.f {
+        let mut reported = std::collections::BTreeSet::new();
+        for &protocol in &protocols {
+            for placement in &placements {
+                for &f in &fs {
+                    let n = placement.len();
+                    if let Err(e) = protocol.check(n, f as usize)
+                        && reported.insert((protocol, n, f))
+                    {
+                        errors.push(source.at(&f_value.span(), format!("f = {f}: {e} ({protocol} on {n} sites)")));
+                    }
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+
+    // Settings shared by every point, then one checked run per point
+    // through the same resolution as the command line.
+    if let Some(leader) = &file.leader {
+        args.leader = Some(leader.get_ref().clone());
+    }
+    args.client_regions = file.client_regions.as_ref().map(|r| r.iter().map(|s| s.get_ref().clone()).collect());
+    if let Some(n) = file.commands_per_client {
+        args.commands_per_client = n;
+    }
+    if let Some(s) = file.max_time_s {
+        args.max_time_s = s;
+    }
+    if let Some(checks) = file.checks {
+        args.check = if checks { Switch::On } else { Switch::Off };
+    }
+    let w = &file.workload;
+    args.hot_keys = w.hot_keys.unwrap_or(args.hot_keys);
+    args.zipf = w.zipf;
+    args.key_space = w.key_space.unwrap_or(args.key_space);
+    args.keys_per_command = w.keys_per_command.unwrap_or(args.keys_per_command);
+    args.read_percent = w.read_percent.unwrap_or(args.read_percent);
+    args.payload_bytes = w.payload_bytes.unwrap_or(args.payload_bytes);
+    let d = &file.delay;
+    args.base_delay = d.base.unwrap_or(args.base_delay);
+    args.jitter = if d.jitter.unwrap_or(false) { Switch::On } else { Switch::Off };
+    args.intra_region_delay = d.intra_region.unwrap_or(args.intra_region_delay);
+    args.reorder = d.reorder.unwrap_or(false);
+    args.symmetric = d.symmetric.unwrap_or(false);
+    args.seed = seeds[0];
+    let options_given = options_given(source.text);
+
+    let mut points = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for &protocol in &protocols {
+        for (fi, &f) in fs.iter().enumerate() {
+            // A protocol that ignores f runs once, at the first f.
+            if !protocol.uses_f() && fi > 0 {
+                continue;
+            }
+            for (placement, sites) in placements.iter().enumerate() {
+                for &conflict_percent in &conflicts {
+                    for &clients_per_region in &clients {
+                        let mut point_args = args.clone();
+                        point_args.protocol = protocol.as_str().to_string();
+                        point_args.f = f as usize;
+                        point_args.sites = sites.clone();
+                        point_args.conflict_percent = conflict_percent;
+                        point_args.clients_per_region = clients_per_region;
+                        match cli::resolve_config(&point_args) {
+                            Ok((protocol, config)) => {
+                                let given = options_given
+                                    .iter()
+                                    .filter(|(p, _)| p == protocol.as_str())
+                                    .map(|(_, o)| o.clone())
+                                    .collect();
+                                points.push(Point {
+                                    index: points.len(),
+                                    placement,
+                                    conflict_percent,
+                                    clients_per_region,
+                                    run: Run {
+                                        protocol,
+                                        config,
+                                        options: file.options.clone(),
+                                        options_given: given,
+                                        out: Default::default(),
+                                    },
+                                });
+                            }
+                            Err(e) => {
+                                // Not caught above (workload, leader, ...):
+                                // reported once, at the file's start.
+                                if seen.insert(e.0.clone()) {
+                                    errors.push(format!("{}: {e}", source.position(0)));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(Scenario { name: String::new(), source: String::new(), text: String::new(), seeds, placements, points })
+}
+
+/// `NAME=VALUE` of each `[options.PROTOCOL]` entry, per protocol, for the
+/// run descriptions (the file already parsed, so this cannot fail).
+fn options_given(text: &str) -> Vec<(String, String)> {
+    let Ok(table) = text.parse::<toml::Table>() else { return Vec::new() };
+    let Some(Value::Table(options)) = table.get("options") else { return Vec::new() };
+    let mut given = Vec::new();
+    for (protocol, values) in options {
+        if let Value::Table(values) = values {
+            for (name, value) in values {
+                given.push((protocol.clone(), format!("{name}={value}")));
+            }
+        }
+    }
+    given
+}
