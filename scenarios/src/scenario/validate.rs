@@ -316,7 +316,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                     if let Err(e) = protocol.check(n, f as usize)
                         && reported.insert((protocol, n, f))
                     {
-                        errors.push(source.at(&f_value.span(), format!("f = {f}: {e} ({protocol} on {n} sites)")));
+                        errors.push(source.at(&f_value.span(), format!("f: {e} ({protocol} on {n} sites)")));
                     }
                 }
             }
@@ -425,4 +425,125 @@ fn options_given(text: &str) -> Vec<(String, String)> {
         }
     }
     given
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads `text` as `t.toml`; the error message on failure.
+    fn error_of(text: &str) -> String {
+        match load("t", "t.toml", text, Path::new(".")) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    const SITES: &str = "sites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n";
+
+    #[test]
+    fn a_valid_sweep_is_the_cartesian_product() {
+        let text = format!(
+            "{SITES}protocols = [\"tempo\", \"epaxos\"]\nf = 1\nclients_per_region = [1, 2]\nseeds = [3, 4]\n\
+             [workload]\nconflict_percent = [0, 2.5, 100]\n"
+        );
+        let scenario = load("t", "t.toml", &text, Path::new(".")).expect("valid");
+        assert_eq!(scenario.points.len(), 2 * 3 * 2);
+        assert_eq!(scenario.seeds, vec![3, 4]);
+        let first = &scenario.points[0];
+        assert_eq!(
+            (first.run.protocol, first.conflict_percent, first.clients_per_region),
+            (ProtocolName::Tempo, 0.0, 1)
+        );
+        assert!(scenario.points.iter().enumerate().all(|(i, p)| p.index == i));
+    }
+
+    #[test]
+    fn protocols_ignoring_f_run_once_per_f_sweep() {
+        let text = "protocols = [\"epaxos\", \"tempo\"]\nf = [1, 2]\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid on the 5 default sites");
+        let protocols: Vec<_> = scenario.points.iter().map(|p| p.run.protocol.as_str()).collect();
+        assert_eq!(protocols, ["epaxos", "tempo", "tempo"]);
+    }
+
+    #[test]
+    fn unknown_key_names_position_and_nearest_match() {
+        let error = error_of("protocols = \"tempo\"\nsties = [\"us-central1\"]\n");
+        assert!(error.starts_with("t.toml:2:1: unknown field `sties`"), "{error}");
+        assert!(error.contains("did you mean `sites`?"), "{error}");
+        let error = error_of("protocols = \"tempo\"\n[options.tempo]\nnfrr = true\n");
+        assert!(error.starts_with("t.toml:3:1: unknown field `nfrr`"), "{error}");
+        assert!(error.contains("did you mean `nfr`?"), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_names_position() {
+        let error = error_of("protocols = \"tempo\"\ncommands_per_client = \"ten\"\n");
+        assert!(error.starts_with("t.toml:2:23: invalid type: string \"ten\""), "{error}");
+        let error = error_of("protocols = \"tempo\"\nf = \"one\"\n");
+        assert!(error.starts_with("t.toml:2:5: f: \"one\" is not valid; expected a positive integer"), "{error}");
+    }
+
+    #[test]
+    fn unknown_region_names_the_element_and_suggests() {
+        let error = error_of("sites = [\"us-central1\", \"europe-wst1\", \"asia-east1\"]\nprotocols = \"tempo\"\n");
+        assert!(error.starts_with("t.toml:1:25: sites: unknown region \"europe-wst1\""), "{error}");
+        assert!(error.contains("did you mean \"europe-west1\""), "{error}");
+    }
+
+    #[test]
+    fn f_too_large_for_n_says_what_is_valid() {
+        let error = error_of(&format!("{SITES}protocols = \"atlas\"\nf = [1, 2]\n"));
+        assert!(error.starts_with("t.toml:3:5: f: "), "{error}");
+        assert!(error.contains("floor(n/2) = 1") && error.contains("atlas on 3 sites"), "{error}");
+    }
+
+    #[test]
+    fn empty_sweep_list_is_rejected() {
+        let error = error_of("protocols = \"tempo\"\nclients_per_region = []\n");
+        assert!(error.starts_with("t.toml:2:22: clients_per_region is an empty list"), "{error}");
+        let error = error_of("protocols = []\n");
+        assert!(error.starts_with("t.toml:1:13: protocols is an empty list"), "{error}");
+    }
+
+    #[test]
+    fn unknown_protocol_lists_valid_ones_and_nearest() {
+        let error = error_of("protocols = [\"tempo\", \"atlsa\"]\n");
+        assert!(error.starts_with("t.toml:1:23: protocols: unknown protocol \"atlsa\""), "{error}");
+        assert!(
+            error.contains("valid protocols: fpaxos, tempo") && error.contains("did you mean \"atlas\"?"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn every_error_of_a_file_is_reported_at_once() {
+        let error = error_of(
+            "sites = [\"us-central1\", \"europe-wst1\", \"asia-east1\"]\nprotocols = [\"tempoo\"]\n\
+             clients_per_region = []\n[workload]\nconflict_percent = 150\n",
+        );
+        let lines: Vec<&str> = error.lines().collect();
+        assert_eq!(lines.len(), 4, "{error}");
+        for position in ["t.toml:1:25:", "t.toml:2:14:", "t.toml:3:22:", "t.toml:5:20:"] {
+            assert!(lines.iter().any(|l| l.starts_with(position)), "{position} missing in\n{error}");
+        }
+    }
+
+    #[test]
+    fn every_library_scenario_is_valid() {
+        for (name, text) in crate::scenario::LIBRARY {
+            let scenario = load(name, name, text, Path::new(".")).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!scenario.points.is_empty(), "{name}");
+            assert_ne!(crate::scenario::question(text), "(no opening comment)", "{name}");
+        }
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let source = Source { label: "x", text: "ab\n\u{e9}c\n" };
+        assert_eq!(source.position(0), "x:1:1");
+        assert_eq!(source.position(3), "x:2:1");
+        assert_eq!(source.position(5), "x:2:2");
+        assert_eq!(source.position(100), "x:3:1");
+    }
 }
