@@ -19,6 +19,35 @@ pub const DEFAULT_SITES: &str = "asia-south1,europe-north1,southamerica-east1,au
 /// failure.
 pub const MIN_SITES: usize = 3;
 
+/// Flags describing a single run, which a scenario file replaces.
+const RUN_FLAGS: [&str; 25] = [
+    "cloud",
+    "matrix",
+    "sites",
+    "protocol",
+    "f",
+    "leader",
+    "client_regions",
+    "clients_per_region",
+    "commands_per_client",
+    "conflict_percent",
+    "hot_keys",
+    "zipf",
+    "key_space",
+    "keys_per_command",
+    "read_percent",
+    "payload_bytes",
+    "seed",
+    "jitter",
+    "base_delay",
+    "intra_region_delay",
+    "reorder",
+    "symmetric",
+    "max_time_s",
+    "options",
+    "check",
+];
+
 /// planetsim: how fast is a replication protocol on a planet-scale WAN?
 ///
 /// Runs one protocol on measured inter-region latencies, prints a
@@ -115,9 +144,11 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Run a scenario: a TOML file, or the name of a library scenario
-    /// (see --list-scenarios). The run flags above are then taken from the
-    /// file; --out and --threads still apply.
-    #[arg(long, value_name = "PATH|NAME")]
+    /// (see --list-scenarios). The file replaces the run flags above
+    /// (giving one too is an error); --out and --threads apply.
+    // The run flags conflict with it (clap ignores their defaults), so a
+    // flag that would be silently overridden by the file is an error.
+    #[arg(long, value_name = "PATH|NAME", conflicts_with_all = RUN_FLAGS)]
     pub scenario: Option<String>,
     /// List the library scenarios, each with the question it answers.
     #[arg(long)]

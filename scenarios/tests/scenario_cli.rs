@@ -106,3 +106,28 @@ fn unknown_scenario_name_suggests_and_list_shows_questions() {
     assert!(stdout.lines().any(|l| l.starts_with("tempo-vs-atlas") && l.contains("How do Tempo")), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("smoke")), "{stdout}");
 }
+
+#[test]
+fn run_flags_conflict_with_a_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--scenario", "smoke", "--protocol", "tempo"]);
+    expect_code(&output, 2);
+    assert!(text(&output.stderr).contains("cannot be used with"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_failing_point_exits_1_after_writing_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 commands of about 150 ms each cannot finish in 1 simulated second.
+    std::fs::write(
+        dir.path().join("slow.toml"),
+        "# too short\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = \"fpaxos\"\n\
+         clients_per_region = 1\ncommands_per_client = 100\nmax_time_s = 1\n",
+    )
+    .unwrap();
+    let output = sim(dir.path(), &["--scenario", "slow.toml"]);
+    expect_code(&output, 1);
+    assert!(text(&output.stderr).contains("FAIL: 1 of 1 run(s)"), "{}", text(&output.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("results/slow/runs.csv")).unwrap();
+    assert!(csv.lines().skip(1).all(|l| l.ends_with(",FAIL")), "{csv}");
+}
