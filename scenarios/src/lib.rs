@@ -1,7 +1,7 @@
 //! planetsim's front end: turning what a user asks for into checked run
 //! configurations, running them, and writing results. The `sim` binary is a
-//! thin layer over this crate (scenario files and sweeps arrive with their
-//! own issue).
+//! thin layer over this crate: single runs (`cli`, `output`) and scenario
+//! files with their sweeps (`scenario`).
 
 pub mod cli;
 pub mod error;

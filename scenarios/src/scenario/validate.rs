@@ -134,8 +134,19 @@ pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario
             scenario.text = text.to_string();
             Ok(scenario)
         }
-        _ => Err(UserError::new(errors.join("\n"))),
+        _ => {
+            // Reported in file order, whichever check found them first.
+            errors.sort_by_key(|e| line_column(label, e));
+            Err(UserError::new(errors.join("\n")))
+        }
     }
+}
+
+/// The (line, column) an error message starts with, for sorting.
+fn line_column(label: &str, error: &str) -> (usize, usize) {
+    let mut parts = error.strip_prefix(label).unwrap_or("").trim_start_matches(':').splitn(3, ':');
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
 }
 
 /// A raw axis value: one item or a non-empty list of them, each converted
@@ -536,6 +547,20 @@ mod tests {
             assert!(!scenario.points.is_empty(), "{name}");
             assert_ne!(crate::scenario::question(text), "(no opening comment)", "{name}");
         }
+    }
+
+    #[test]
+    fn placements_are_an_axis_and_their_regions_are_located() {
+        let text = "protocols = \"tempo\"\nsites = [[\"us-central1\", \"europe-west1\", \"asia-east1\"],\n  \
+                    [\"us-west1\", \"us-east1\", \"europe-west2\", \"asia-south1\", \"asia-east2\"]]\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        assert_eq!(scenario.placements.len(), 2);
+        assert_eq!(
+            scenario.points.iter().map(|p| (p.placement, p.run.config.n())).collect::<Vec<_>>(),
+            [(0, 3), (1, 5)]
+        );
+        let error = error_of(&text.replace("\"asia-east2\"", "\"asia-east9\""));
+        assert!(error.starts_with("t.toml:3:59: sites: unknown region \"asia-east9\""), "{error}");
     }
 
     #[test]
