@@ -91,7 +91,15 @@ impl Source<'_> {
 /// valid name when the error is an unknown key or variant.
 pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> UserError {
     let source = Source { label, text };
-    let message = error.message().trim_end().to_string();
+    // serde names Rust types; say what to write instead.
+    let message = error
+        .message()
+        .trim_end()
+        .replace("expected u64", "expected a non-negative integer")
+        .replace("expected u32", "expected a non-negative integer")
+        .replace("expected usize", "expected a non-negative integer")
+        .replace("expected f64", "expected a number")
+        .replace("expected a boolean", "expected true or false");
     let suggestion = nearest_in_message(&message).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
     let position = match error.span() {
         Some(span) => source.position(span.start),
@@ -408,9 +416,10 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                             }
                             Err(e) => {
                                 // Not caught above (workload, leader, ...):
-                                // reported once, at the file's start.
-                                if seen.insert(e.0.clone()) {
-                                    errors.push(format!("{}: {e}", source.position(0)));
+                                // reported once, at the key's line.
+                                let message = in_file_terms(source, &e.0);
+                                if seen.insert(message.clone()) {
+                                    errors.push(message);
                                 }
                             }
                         }
@@ -420,6 +429,47 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         }
     }
     Some(Scenario { name: String::new(), source: String::new(), text: String::new(), seeds, placements, points })
+}
+
+/// A command-line error from `cli::resolve_config` in the file's terms: the
+/// flag it names becomes the scenario key, positioned at the line that sets
+/// it (the file's start if the key was left at its default).
+fn in_file_terms(source: &Source<'_>, message: &str) -> String {
+    const KEYS: [(&str, &str); 11] = [
+        ("--zipf/--key-space", "zipf"),
+        ("--clients-per-region", "clients_per_region"),
+        ("--commands-per-client", "commands_per_client"),
+        ("--keys-per-command", "keys_per_command"),
+        ("--hot-keys", "hot_keys"),
+        ("--leader", "leader"),
+        ("--max-time-s", "max_time_s"),
+        ("--conflict-percent", "conflict_percent"),
+        ("--read-percent", "read_percent"),
+        ("--client-regions", "client_regions"),
+        ("--sites", "sites"),
+    ];
+    for (flag, key) in KEYS {
+        if let Some(rest) = message.strip_prefix(flag) {
+            let offset = key_offset(source.text, key).unwrap_or(0);
+            return format!("{}: {key}{rest}", source.position(offset));
+        }
+    }
+    format!("{}: {message}", source.position(0))
+}
+
+/// Byte offset of the first line that sets `key` (`key = ...`).
+fn key_offset(text: &str, key: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return Some(offset + line.len() - trimmed.len());
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// `NAME=VALUE` of each `[options.PROTOCOL]` entry, per protocol, for the
@@ -490,7 +540,10 @@ mod tests {
     #[test]
     fn wrong_type_names_position() {
         let error = error_of("protocols = \"tempo\"\ncommands_per_client = \"ten\"\n");
-        assert!(error.starts_with("t.toml:2:23: invalid type: string \"ten\""), "{error}");
+        assert!(
+            error.starts_with("t.toml:2:23: invalid type: string \"ten\", expected a non-negative integer"),
+            "{error}"
+        );
         let error = error_of("protocols = \"tempo\"\nf = \"one\"\n");
         assert!(error.starts_with("t.toml:2:5: f: \"one\" is not valid; expected a positive integer"), "{error}");
     }
@@ -561,6 +614,14 @@ mod tests {
         );
         let error = error_of(&text.replace("\"asia-east2\"", "\"asia-east9\""));
         assert!(error.starts_with("t.toml:3:59: sites: unknown region \"asia-east9\""), "{error}");
+    }
+
+    #[test]
+    fn run_checks_speak_of_keys_at_their_line() {
+        let error = error_of("protocols = \"tempo\"\n[workload]\nconflict_percent = 100\n  keys_per_command = 2\n");
+        assert!(error.starts_with("t.toml:4:3: keys_per_command"), "{error}");
+        let error = error_of("protocols = \"tempo\"\ncommands_per_client = 0\n");
+        assert!(error.starts_with("t.toml:2:1: commands_per_client"), "{error}");
     }
 
     #[test]
