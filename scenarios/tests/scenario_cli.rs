@@ -131,3 +131,27 @@ fn a_failing_point_exits_1_after_writing_its_rows() {
     let csv = std::fs::read_to_string(dir.path().join("results/slow/runs.csv")).unwrap();
     assert!(csv.lines().skip(1).all(|l| l.ends_with(",FAIL")), "{csv}");
 }
+
+#[test]
+fn a_matrix_file_is_found_relative_to_the_scenario_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let gcp = Path::new(env!("CARGO_MANIFEST_DIR")).join("../latency-data/data/gcp.csv");
+    std::fs::copy(gcp, sub.join("my.csv")).unwrap();
+    std::fs::write(
+        sub.join("s.toml"),
+        "# own matrix\nmatrix = \"my.csv\"\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n\
+         protocols = \"tempo\"\nclients_per_region = 1\ncommands_per_client = 3\n",
+    )
+    .unwrap();
+    // Run from the parent folder: the path is taken from the file's folder.
+    let output = sim(dir.path(), &["--scenario", "sub/s.toml"]);
+    expect_code(&output, 0);
+    assert!(dir.path().join("results/s/runs.csv").is_file());
+
+    std::fs::write(sub.join("t.toml"), "protocols = \"tempo\"\nmatrix = \"missing.csv\"\n").unwrap();
+    let output = sim(dir.path(), &["--scenario", "sub/t.toml"]);
+    expect_code(&output, 2);
+    assert!(text(&output.stderr).contains("sub/t.toml:2:10: matrix:"), "{}", text(&output.stderr));
+}
