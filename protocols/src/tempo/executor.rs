@@ -14,7 +14,6 @@ use crate::shared::dot::Dot;
 use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// Most processes a shard may have (stability selects over a fixed-size
@@ -241,6 +240,36 @@ fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
     (voter.0 as usize).checked_sub(1).filter(|&index| index < n)
 }
 
+/// A key's entry in [`TableExecutor::keys`], in one word: with bit 63
+/// clear the key is at rest at that timestamp (every process promised
+/// exactly up to it and nothing is queued, see [`KeyTable::at_rest`]); with
+/// it set, the rest is the index of the key's table in
+/// [`TableExecutor::tables`]. A key goes between the two in place, so it is
+/// looked up once per access whatever its state.
+#[derive(Clone, Copy, Debug)]
+struct Slot(u64);
+
+/// The bit of a [`Slot`] that marks a table index.
+const ACTIVE: u64 = 1 << 63;
+
+impl Slot {
+    /// At rest at `promised`; `None` if that cannot be encoded (a timestamp
+    /// of 2^63 or more, which only a malformed message brings: such a key
+    /// keeps its table).
+    fn rest(promised: u64) -> Option<Slot> {
+        (promised < ACTIVE).then_some(Slot(promised))
+    }
+
+    fn active(index: usize) -> Slot {
+        Slot(ACTIVE | index as u64)
+    }
+
+    /// `Ok(promised)` at rest, `Err(index)` with a table.
+    fn state(self) -> Result<u64, usize> {
+        if self.0 & ACTIVE == 0 { Ok(self.0) } else { Err((self.0 & !ACTIVE) as usize) }
+    }
+}
+
 /// Executes committed commands once their timestamps are stable, per key
 /// in `(timestamp, dot)` order.
 #[derive(Debug)]
@@ -249,14 +278,15 @@ pub struct TableExecutor {
     /// `S`: how many processes must have promised a timestamp for it to be
     /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
     stability: usize,
+    /// Every key ever accessed: at rest (most keys; 16 bytes an entry) or
+    /// pointing to its table.
+    keys: FixedHashMap<Key, Slot>,
     /// Tables of keys with something going on: a command queued, a gap,
-    /// or processes that promised different amounts. Small: the keys in
-    /// flight.
-    keys: FixedHashMap<Key, KeyTable>,
-    /// Keys at rest: every process promised exactly up to this timestamp
-    /// and nothing is queued (see [`KeyTable::at_rest`]). Most keys end
-    /// here; an entry is 16 bytes instead of a whole table.
-    at_rest: FixedHashMap<Key, u64>,
+    /// or processes that promised different amounts. Few (the keys in
+    /// flight), and reused through `free`, so they stay in cache.
+    tables: Vec<KeyTable>,
+    /// Indexes of `tables` no key uses.
+    free: Vec<usize>,
     /// Keys whose head may have become executable.
     work: Vec<Key>,
     /// Per key, the order of the last command executed: a late command
@@ -275,7 +305,8 @@ impl TableExecutor {
             n,
             stability,
             keys: FixedHashMap::default(),
-            at_rest: FixedHashMap::default(),
+            tables: Vec::new(),
+            free: Vec::new(),
             work: Vec::new(),
             #[cfg(debug_assertions)]
             last_executed: FixedHashMap::default(),
@@ -284,67 +315,88 @@ impl TableExecutor {
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        match self.keys.get(&key) {
-            Some(table) => table.stable,
-            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        match self.keys.get(&key).map(|slot| slot.state()) {
+            Some(Ok(promised)) => promised,
+            Some(Err(index)) => self.tables[index].stable,
+            None => 0,
         }
     }
 
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        match self.keys.get(&key) {
-            Some(table) => table.h(process.index()),
-            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        match self.keys.get(&key).map(|slot| slot.state()) {
+            Some(Ok(promised)) => promised,
+            Some(Err(index)) => self.tables[index].h(process.index()),
+            None => 0,
         }
     }
 
     /// Keys with a full table (not at rest), for tests.
     pub fn active_keys(&self) -> usize {
-        self.keys.len()
+        self.tables.len() - self.free.len()
+    }
+
+    /// The index of `key`'s table, if it has one (not at rest).
+    fn table_index(&self, key: Key) -> Option<usize> {
+        self.keys.get(&key).and_then(|slot| slot.state().err())
     }
 
     /// Runs `f` on `key`'s table (brought back from rest, or new), then
-    /// puts the key to rest if it can be; one lookup of each map at most.
+    /// puts the key to rest if it can be; one lookup of the map.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
-        let (n, at_rest) = (self.n, &mut self.at_rest);
-        match self.keys.entry(key) {
-            Entry::Occupied(mut entry) => {
-                let result = f(entry.get_mut());
-                if let Some(promised) = entry.get().at_rest(n) {
-                    entry.remove();
-                    at_rest.insert(key, promised);
+        let n = self.n;
+        let slot = self.keys.entry(key).or_insert(Slot(0));
+        match slot.state() {
+            Ok(promised) => {
+                let mut table = KeyTable::uniform(n, promised);
+                let result = f(&mut table);
+                match table.at_rest(n).and_then(Slot::rest) {
+                    Some(rest) => *slot = rest,
+                    None => {
+                        let index = match self.free.pop() {
+                            Some(index) => {
+                                self.tables[index] = table;
+                                index
+                            }
+                            None => {
+                                self.tables.push(table);
+                                self.tables.len() - 1
+                            }
+                        };
+                        *slot = Slot::active(index);
+                    }
                 }
                 result
             }
-            Entry::Vacant(entry) => {
-                let mut table = KeyTable::uniform(n, at_rest.remove(&key).unwrap_or(0));
-                let result = f(&mut table);
-                match table.at_rest(n) {
-                    Some(promised) => {
-                        at_rest.insert(key, promised);
-                    }
-                    None => {
-                        entry.insert(table);
-                    }
+            Err(index) => {
+                let table = &mut self.tables[index];
+                let result = f(table);
+                if let Some(rest) = table.at_rest(n).and_then(Slot::rest) {
+                    *slot = rest;
+                    self.free.push(index);
                 }
                 result
             }
         }
     }
 
-    /// Puts `key` to rest if its table allows.
-    fn settle(&mut self, key: Key) {
-        if let Some(promised) = self.keys.get(&key).and_then(|table| table.at_rest(self.n)) {
-            self.keys.remove(&key);
-            self.at_rest.insert(key, promised);
+    /// Puts `key`, whose table is `tables[index]`, to rest if the table
+    /// allows.
+    fn settle(&mut self, key: Key, index: usize) {
+        if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest)
+            && let Some(slot) = self.keys.get_mut(&key)
+        {
+            *slot = rest;
+            self.free.push(index);
         }
     }
 
     /// Committed commands not executed yet (a multi-key command counts
     /// once per key).
     pub fn pending(&self) -> usize {
-        self.keys.values().map(KeyTable::queue_len).sum()
+        // Free tables were at rest when freed: their queues are empty.
+        self.tables.iter().map(KeyTable::queue_len).sum()
     }
 
     /// Records `votes`, looking each run of same-key ranges up once (a
@@ -417,9 +469,10 @@ impl TableExecutor {
 
     /// Executes what is ready at the head of `key`'s queue, repeatedly.
     fn run_key(&mut self, key: Key, apply: &mut Apply<'_>) {
+        let Some(index) = self.table_index(key) else { return };
         loop {
-            let Some(table) = self.keys.get(&key) else { return };
-            let Some(head) = table.head() else { return self.settle(key) };
+            let table = &self.tables[index];
+            let Some(head) = table.head() else { return self.settle(key, index) };
             if head.order.0 > table.stable {
                 return;
             }
@@ -429,7 +482,8 @@ impl TableExecutor {
             // order, so the smallest waiting command heads all of its keys:
             // waiting here never blocks forever, only until promises arrive.
             let ready_everywhere = cmd.keys().filter(|&other| other != key).all(|other| {
-                self.keys.get(&other).is_some_and(|table| {
+                self.table_index(other).is_some_and(|other| {
+                    let table = &self.tables[other];
                     table.head().is_some_and(|head| head.order == order) && order.0 <= table.stable
                 })
             });
@@ -440,7 +494,8 @@ impl TableExecutor {
             }
             let mut committed_at = Time::ZERO;
             for other in cmd.keys() {
-                let table = self.keys.get_mut(&other).expect("checked above");
+                let other_index = if other == key { index } else { self.table_index(other).expect("checked above") };
+                let table = &mut self.tables[other_index];
                 if table.head().is_some_and(|head| head.order == order) {
                     let extra = table.extra.as_deref_mut().expect("a queued command");
                     committed_at = extra.queue.pop_front().expect("non-empty").committed_at;
