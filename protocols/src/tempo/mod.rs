@@ -226,8 +226,9 @@ struct Coordinator {
     max_ts: u64,
     /// Replies equal to `max_ts`.
     max_count: usize,
-    /// Attached promises collected so far (its own from `submit`).
-    votes: Votes,
+    /// Attached promises collected so far (its own from `submit`), with
+    /// room for every member's: collecting never reallocates.
+    votes: Vec<(Key, VoteRange)>,
     /// Slow path: the timestamp proposed at the coordinator's ballot.
     proposed: Option<u64>,
 }
@@ -251,6 +252,8 @@ pub struct Tempo {
     last_seq: u64,
     clocks: KeyClocks,
     detached: DetachedBuffer,
+    /// Reused buffer for a proposal's attached promises.
+    scratch: Vec<(Key, VoteRange)>,
     /// Highest timestamp committed here (the floor of `ClockBump`).
     max_commit_ts: u64,
     instances: Instances,
@@ -313,22 +316,21 @@ impl Tempo {
         }
     }
 
-    /// `proposal(cmd, min)` (§5): returns the timestamp and the promises
-    /// attached to it; with `attach_only_top`, the skipped timestamps go to
-    /// the detached buffer instead.
-    fn proposal(&mut self, cmd: &Command, min: u64) -> (u64, Votes) {
+    /// `proposal(cmd, min)` (§5): returns the timestamp and appends the
+    /// promises attached to it to `attached`; with `attach_only_top`, the
+    /// skipped timestamps go to the detached buffer instead.
+    fn proposal(&mut self, cmd: &Command, min: u64, attached: &mut Vec<(Key, VoteRange)>) -> u64 {
         let plus_one = !self.is_nfr_read(cmd);
-        let mut attached = Votes::new();
         let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
         let t = self.clocks.propose(cmd, min, plus_one, |key, range| {
             if attach_only_top && range.start < range.end {
                 detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
-                attached.push(key, VoteRange::new(range.voter, range.end, range.end));
+                attached.push((key, VoteRange::new(range.voter, range.end, range.end)));
             } else {
-                attached.push(key, range);
+                attached.push((key, range));
             }
         });
-        (t, attached)
+        t
     }
 
     /// `bump(cmd, t)` with the promises detached (§5), for the command of
@@ -349,11 +351,10 @@ impl Tempo {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let (ts, votes) = self.proposal(&cmd, 0);
         let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
-        // Room for every member's promises: merging never reallocates.
-        let mut collected = Votes::with_capacity(quorum.len() * cmd.ops.len());
-        collected.merge(votes);
+        // Room for every member's promises (at most one range per key).
+        let mut collected = Vec::with_capacity(quorum.len() * cmd.ops.len());
+        let ts = self.proposal(&cmd, 0, &mut collected);
         let coordinator = Coordinator {
             submitted_at: now,
             replies: ProcessSet::default(),
@@ -396,7 +397,12 @@ impl Tempo {
             let (ts, votes) = if from == me {
                 (ts, Votes::new()) // counted at submit
             } else {
-                self.proposal(&cmd, ts)
+                let mut attached = std::mem::take(&mut self.scratch);
+                let ts = self.proposal(&cmd, ts, &mut attached);
+                let votes = Votes::from(attached.as_slice());
+                attached.clear();
+                self.scratch = attached;
+                (ts, votes)
             };
             let instance = self.instances.get_mut(dot).expect("created above");
             instance.status = Status::Collect;
@@ -428,7 +434,7 @@ impl Tempo {
         if !coordinator.replies.insert(from) {
             return; // a duplicate
         }
-        coordinator.votes.merge(votes);
+        coordinator.votes.extend_from_slice(votes.as_slice());
         if ts > coordinator.max_ts {
             (coordinator.max_ts, coordinator.max_count) = (ts, 1);
         } else if ts == coordinator.max_ts {
@@ -447,7 +453,7 @@ impl Tempo {
         let coordinator = self.coordinating_mut(dot).expect("present above");
         if fast {
             out.fast_path();
-            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            let votes = Arc::new(Votes::from(std::mem::take(&mut coordinator.votes)));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts: max_ts, votes });
         } else {
             out.slow_path();
@@ -481,7 +487,7 @@ impl Tempo {
         let Some(instance) = self.instances.get_mut(dot) else { return };
         if instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
             let coordinator = self.coordinating_mut(dot).expect("present above");
-            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            let votes = Arc::new(Votes::from(std::mem::take(&mut coordinator.votes)));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
         }
     }
@@ -575,6 +581,7 @@ impl Protocol for Tempo {
             last_seq: 0,
             clocks: KeyClocks::new(setup.id),
             detached: DetachedBuffer::new(),
+            scratch: Vec::new(),
             max_commit_ts: 0,
             instances: Instances::new(n),
             coordinating: SlotLog::new(),
