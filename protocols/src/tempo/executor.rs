@@ -10,9 +10,12 @@
 //! on, every key it touches (§7.4).
 
 use super::clocks::{VoteRange, Votes};
+use super::key_map::KeyMap;
 use crate::shared::dot::Dot;
 use sim_core::protocol::{Apply, Executor};
-use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
+#[cfg(debug_assertions)]
+use sim_core::FixedHashMap;
+use sim_core::{Command, Key, ProcessId, Time};
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -246,7 +249,7 @@ fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
 /// it set, the rest is the index of the key's table in
 /// [`TableExecutor::tables`]. A key goes between the two in place, so it is
 /// looked up once per access whatever its state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Slot(u64);
 
 /// The bit of a [`Slot`] that marks a table index.
@@ -279,8 +282,9 @@ pub struct TableExecutor {
     /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
     stability: usize,
     /// Every key ever accessed: at rest (most keys; 16 bytes an entry) or
-    /// pointing to its table.
-    keys: FixedHashMap<Key, Slot>,
+    /// pointing to its table. Every command looks its keys up here several
+    /// times, mostly cold: see [`KeyMap`].
+    keys: KeyMap<Slot>,
     /// Tables of keys with something going on: a command queued, a gap,
     /// or processes that promised different amounts. Few (the keys in
     /// flight), and reused through `free`, so they stay in cache.
@@ -304,7 +308,7 @@ impl TableExecutor {
         TableExecutor {
             n,
             stability,
-            keys: FixedHashMap::default(),
+            keys: KeyMap::default(),
             tables: Vec::new(),
             free: Vec::new(),
             work: Vec::new(),
@@ -315,7 +319,7 @@ impl TableExecutor {
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        match self.keys.get(&key).map(|slot| slot.state()) {
+        match self.keys.get(key).map(Slot::state) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].stable,
             None => 0,
@@ -325,7 +329,7 @@ impl TableExecutor {
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        match self.keys.get(&key).map(|slot| slot.state()) {
+        match self.keys.get(key).map(Slot::state) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].h(process.index()),
             None => 0,
@@ -339,14 +343,14 @@ impl TableExecutor {
 
     /// The index of `key`'s table, if it has one (not at rest).
     fn table_index(&self, key: Key) -> Option<usize> {
-        self.keys.get(&key).and_then(|slot| slot.state().err())
+        self.keys.get(key).and_then(|slot| slot.state().err())
     }
 
     /// Runs `f` on `key`'s table (brought back from rest, or new), then
     /// puts the key to rest if it can be; one lookup of the map.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
         let n = self.n;
-        let slot = self.keys.entry(key).or_insert(Slot(0));
+        let slot = self.keys.get_or_default(key);
         match slot.state() {
             Ok(promised) => {
                 let mut table = KeyTable::uniform(n, promised);
@@ -385,7 +389,7 @@ impl TableExecutor {
     /// allows.
     fn settle(&mut self, key: Key, index: usize) {
         if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest)
-            && let Some(slot) = self.keys.get_mut(&key)
+            && let Some(slot) = self.keys.get_mut(key)
         {
             *slot = rest;
             self.free.push(index);

@@ -30,6 +30,7 @@
 pub mod clocks;
 pub mod executor;
 mod instances;
+mod key_map;
 #[cfg(test)]
 mod tests;
 
