@@ -6,7 +6,8 @@
 //! Because a clock only grows, every timestamp of a key is promised exactly
 //! once by each process, which is what lets executors count promises.
 
-use sim_core::{Command, FixedHashMap, Key, ProcessId};
+use super::key_map::KeyMap;
+use sim_core::{Command, Key, ProcessId};
 
 /// A promise: `voter` will never propose a timestamp in `start..=end` for
 /// another command on the key this range is filed under.
@@ -144,18 +145,21 @@ impl DetachedBuffer {
 #[derive(Clone, Debug)]
 pub struct KeyClocks {
     me: ProcessId,
-    clocks: FixedHashMap<Key, u64>,
+    /// Every key this process proposed for, bumped or (ClockBump) saw: no
+    /// command frees its key's clock, so this grows to every key of the
+    /// run and a lookup is usually a cache miss ([`KeyMap`] makes it one).
+    clocks: KeyMap,
 }
 
 impl KeyClocks {
     /// Clocks of process `me`, all at 0.
     pub fn new(me: ProcessId) -> KeyClocks {
-        KeyClocks { me, clocks: FixedHashMap::default() }
+        KeyClocks { me, clocks: KeyMap::default() }
     }
 
     /// The clock of `key` (0 if never bumped).
     pub fn clock(&self, key: Key) -> u64 {
-        self.clocks.get(&key).copied().unwrap_or(0)
+        self.clocks.get(key).unwrap_or(0)
     }
 
     /// Keys with a clock.
@@ -187,7 +191,7 @@ impl KeyClocks {
             self.bump(cmd, t, emit);
             return t;
         };
-        let clock = self.clocks.entry(key).or_insert(0);
+        let clock = self.clocks.get_or_zero(key);
         let t = min.max(if plus_one { clock.saturating_add(1) } else { *clock });
         if *clock < t {
             emit(key, VoteRange::new(self.me, *clock + 1, t));
@@ -200,7 +204,7 @@ impl KeyClocks {
     /// `t` to `t`, calling `emit` with the promise each move makes.
     pub fn bump(&mut self, cmd: &Command, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
         for key in cmd.keys() {
-            let clock = self.clocks.entry(key).or_insert(0);
+            let clock = self.clocks.get_or_zero(key);
             if *clock < t {
                 emit(key, VoteRange::new(self.me, *clock + 1, t));
                 *clock = t;
@@ -212,13 +216,16 @@ impl KeyClocks {
     /// periodic clock bump (§8) covers it.
     pub fn init(&mut self, cmd: &Command) {
         for key in cmd.keys() {
-            self.clocks.entry(key).or_insert(0);
+            self.clocks.get_or_zero(key);
         }
     }
 
-    /// Bumps every key with a clock to `t` (§8 ClockBump).
+    /// Bumps every key with a clock to `t` (§8 ClockBump), in the clock
+    /// table's order (deterministic: it depends only on the keys inserted
+    /// and their order). The order of the promises in a broadcast is
+    /// arbitrary; it only decides which key an executor looks at first.
     pub fn bump_all(&mut self, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
-        for (&key, clock) in self.clocks.iter_mut() {
+        for (key, clock) in self.clocks.iter_mut() {
             if *clock < t {
                 emit(key, VoteRange::new(self.me, *clock + 1, t));
                 *clock = t;

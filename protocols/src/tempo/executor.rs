@@ -12,9 +12,9 @@
 use super::clocks::{VoteRange, Votes};
 use super::key_map::KeyMap;
 use crate::shared::dot::Dot;
-use sim_core::protocol::{Apply, Executor};
 #[cfg(debug_assertions)]
 use sim_core::FixedHashMap;
+use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, Key, ProcessId, Time};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -249,7 +249,7 @@ fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
 /// it set, the rest is the index of the key's table in
 /// [`TableExecutor::tables`]. A key goes between the two in place, so it is
 /// looked up once per access whatever its state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Slot(u64);
 
 /// The bit of a [`Slot`] that marks a table index.
@@ -284,7 +284,7 @@ pub struct TableExecutor {
     /// Every key ever accessed: at rest (most keys; 16 bytes an entry) or
     /// pointing to its table. Every command looks its keys up here several
     /// times, mostly cold: see [`KeyMap`].
-    keys: KeyMap<Slot>,
+    keys: KeyMap,
     /// Tables of keys with something going on: a command queued, a gap,
     /// or processes that promised different amounts. Few (the keys in
     /// flight), and reused through `free`, so they stay in cache.
@@ -319,7 +319,7 @@ impl TableExecutor {
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        match self.keys.get(key).map(Slot::state) {
+        match self.keys.get(key).map(|slot| Slot(slot).state()) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].stable,
             None => 0,
@@ -329,7 +329,7 @@ impl TableExecutor {
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        match self.keys.get(key).map(Slot::state) {
+        match self.keys.get(key).map(|slot| Slot(slot).state()) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].h(process.index()),
             None => 0,
@@ -343,20 +343,20 @@ impl TableExecutor {
 
     /// The index of `key`'s table, if it has one (not at rest).
     fn table_index(&self, key: Key) -> Option<usize> {
-        self.keys.get(key).and_then(|slot| slot.state().err())
+        self.keys.get(key).and_then(|slot| Slot(slot).state().err())
     }
 
     /// Runs `f` on `key`'s table (brought back from rest, or new), then
     /// puts the key to rest if it can be; one lookup of the map.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
         let n = self.n;
-        let slot = self.keys.get_or_default(key);
-        match slot.state() {
+        let slot = self.keys.get_or_zero(key);
+        match Slot(*slot).state() {
             Ok(promised) => {
                 let mut table = KeyTable::uniform(n, promised);
                 let result = f(&mut table);
                 match table.at_rest(n).and_then(Slot::rest) {
-                    Some(rest) => *slot = rest,
+                    Some(rest) => *slot = rest.0,
                     None => {
                         let index = match self.free.pop() {
                             Some(index) => {
@@ -368,7 +368,7 @@ impl TableExecutor {
                                 self.tables.len() - 1
                             }
                         };
-                        *slot = Slot::active(index);
+                        *slot = Slot::active(index).0;
                     }
                 }
                 result
@@ -377,7 +377,7 @@ impl TableExecutor {
                 let table = &mut self.tables[index];
                 let result = f(table);
                 if let Some(rest) = table.at_rest(n).and_then(Slot::rest) {
-                    *slot = rest;
+                    *slot = rest.0;
                     self.free.push(index);
                 }
                 result
@@ -391,7 +391,7 @@ impl TableExecutor {
         if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest)
             && let Some(slot) = self.keys.get_mut(key)
         {
-            *slot = rest;
+            *slot = rest.0;
             self.free.push(index);
         }
     }

@@ -323,15 +323,14 @@ impl Tempo {
     fn proposal(&mut self, cmd: &Command, min: u64, attached: &mut Vec<(Key, VoteRange)>) -> u64 {
         let plus_one = !self.is_nfr_read(cmd);
         let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
-        let t = self.clocks.propose(cmd, min, plus_one, |key, range| {
+        self.clocks.propose(cmd, min, plus_one, |key, range| {
             if attach_only_top && range.start < range.end {
                 detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
                 attached.push((key, VoteRange::new(range.voter, range.end, range.end)));
             } else {
                 attached.push((key, range));
             }
-        });
-        t
+        })
     }
 
     /// `bump(cmd, t)` with the promises detached (§5), for the command of
