@@ -170,9 +170,12 @@ impl KeyTable {
     }
 
     /// Records that process index `voter` promised `start..=end`; true if
-    /// its `H_j` grew from at most the stable point (otherwise the `S`-th
-    /// largest value cannot change: a process already above it moved
-    /// further up, or nothing moved).
+    /// its `H_j` crossed the stable point `s`, from at most `s` to above
+    /// it. Only then can the `S`-th largest value change: it exceeds `s`
+    /// once `S` processes are above `s`, and fewer than `S` were. (A
+    /// process already above `s` moving further up, or one staying at or
+    /// below `s`, as the processes outside a fresh key's fast quorum do
+    /// when their promises catch up, changes nothing.)
     fn promise(&mut self, voter: usize, start: u64, end: u64) -> bool {
         let start = start.max(1);
         if end < start {
@@ -197,7 +200,7 @@ impl KeyTable {
             }
         }
         self.set_h(voter, high);
-        old <= self.stable
+        old <= self.stable && high > self.stable
     }
 
     /// The `stability`-th largest `H_j` of the `n` processes.
