@@ -309,12 +309,8 @@ impl Tempo {
     /// normal fast quorum, 1 for an NFR read's majority. With tiny quorums
     /// (`|quorum| = 2f`, which can make that formula 0 or less) it is `f`,
     /// as in fantoch, which always compares with `f`.
-    fn fast_threshold(&self, cmd: &Command, quorum_size: usize) -> usize {
-        if self.options.tiny_quorums && !self.is_nfr_read(cmd) {
-            self.f
-        } else {
-            quorum_size.saturating_sub(self.n / 2).max(1)
-        }
+    fn fast_threshold(&self, nfr_read: bool, quorum_size: usize) -> usize {
+        if self.options.tiny_quorums && !nfr_read { self.f } else { quorum_size.saturating_sub(self.n / 2).max(1) }
     }
 
     /// `proposal(cmd, min)` (§5): returns the timestamp and appends the
@@ -334,15 +330,16 @@ impl Tempo {
     }
 
     /// `bump(cmd, t)` with the promises detached (§5), for the command of
-    /// `dot`: skipped when its keys' clocks are known to be at `t` already
-    /// (most bumps in a conflict-free run), which saves the clock lookups.
-    fn bump_detached(&mut self, dot: Dot, cmd: &Command, t: u64) {
-        if let Some(instance) = self.instances.get_mut(dot) {
-            if t <= instance.clock_floor {
-                return;
-            }
-            instance.clock_floor = t;
+    /// `dot` if this process has its payload: skipped when its keys'
+    /// clocks are known to be at `t` already (most bumps in a
+    /// conflict-free run), which saves the clock lookups.
+    fn bump_detached(&mut self, dot: Dot, t: u64) {
+        let Some(instance) = self.instances.get_mut(dot) else { return };
+        if t <= instance.clock_floor {
+            return;
         }
+        let Some(cmd) = instance.cmd.as_deref() else { return };
+        instance.clock_floor = t;
         let detached = &mut self.detached;
         self.clocks.bump(cmd, t, |key, range| detached.add(key, range));
     }
@@ -388,11 +385,11 @@ impl Tempo {
         }
         if !quorum.contains(me) {
             instance.status = Status::Payload;
-            instance.cmd = Some(cmd.clone());
             if clock_bump {
                 // So that the periodic bump covers this key from now on.
                 self.clocks.init(&cmd);
             }
+            instance.cmd = Some(cmd);
         } else {
             let (ts, votes) = if from == me {
                 (ts, Votes::new()) // counted at submit
@@ -429,7 +426,8 @@ impl Tempo {
         if instance.status != Status::Collect || !instance.quorum.contains(from) {
             return;
         }
-        let (quorum, cmd) = (instance.quorum, instance.cmd.clone().expect("a collecting command has its payload"));
+        let quorum = instance.quorum;
+        let nfr_read = self.is_nfr_read(instance.cmd.as_deref().expect("a collecting command has its payload"));
         let Some(coordinator) = self.coordinating_mut(dot) else { return };
         if !coordinator.replies.insert(from) {
             return; // a duplicate
@@ -444,12 +442,12 @@ impl Tempo {
         let all_replied = coordinator.replies == quorum;
         if from != me {
             // §6.3b: no new proposal of this process goes below `max_ts`.
-            self.bump_detached(dot, &cmd, max_ts);
+            self.bump_detached(dot, max_ts);
         }
         if !all_replied {
             return;
         }
-        let fast = max_count >= self.fast_threshold(&cmd, quorum.len());
+        let fast = max_count >= self.fast_threshold(nfr_read, quorum.len());
         let coordinator = self.coordinating_mut(dot).expect("present above");
         if fast {
             out.fast_path();
@@ -468,7 +466,6 @@ impl Tempo {
     /// §6 step 4.
     fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
         let Some(instance) = self.instances.entry(dot) else { return };
-        let cmd = instance.cmd.clone();
         if instance.status == Status::Commit {
             if let Some((ts, votes)) = instance.commit.clone() {
                 out.send(from, Message::MCommit { dot, ts, votes });
@@ -476,9 +473,9 @@ impl Tempo {
         } else if instance.synod().accept(ballot, ts) {
             out.send(from, Message::MConsensusAck { dot, ballot });
         }
-        if let Some(cmd) = cmd {
-            self.bump_detached(dot, &cmd, ts);
-        }
+        // After the commit there is no payload here (unless ClockBump is
+        // on): the commit bumped the clocks to the timestamp already.
+        self.bump_detached(dot, ts);
     }
 
     /// §6 step 5.
@@ -494,7 +491,7 @@ impl Tempo {
 
     /// §6 step 6.
     fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
-        let me = self.id;
+        let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
         let Some(instance) = self.instances.entry(dot) else { return };
         match instance.status {
             Status::Start => {
@@ -507,13 +504,25 @@ impl Tempo {
         }
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
-        let cmd = instance.cmd.clone().expect("payload present past Start");
         if dot.origin == me {
             if let Some(coordinator) = self.coordinating.remove(dot.seq) {
                 out.commit_latency(now.since(coordinator.submitted_at));
             }
             self.coordinating.discard_leading_holes();
         }
+        if clock_bump {
+            self.max_commit_ts = self.max_commit_ts.max(ts);
+        } else {
+            self.bump_detached(dot, ts);
+        }
+        // The payload moves on to the executor: once the clocks are bumped
+        // to the commit, nothing here needs it (a late MConsensus bumps to
+        // the same timestamp), and garbage collection then frees the
+        // instance without touching the command again. Under ClockBump,
+        // commits do not bump, so a late MConsensus still may: keep it.
+        let instance = self.instances.get_mut(dot).expect("created above");
+        let cmd = if clock_bump { instance.cmd.clone() } else { instance.cmd.take() };
+        let cmd = cmd.expect("payload present past Start");
         let nfr_read = self.is_nfr_read(&cmd);
         if nfr_read && dot.origin != me {
             // Only the coordinator executes an NFR read (see the module
@@ -522,12 +531,7 @@ impl Tempo {
                 out.execute(TableInfo::DetachedVotes { votes });
             }
         } else {
-            out.execute(TableInfo::AttachedVotes { dot, cmd: cmd.clone(), ts, votes, nfr_read });
-        }
-        if self.options.clock_bump_interval_ns.is_some() {
-            self.max_commit_ts = self.max_commit_ts.max(ts);
-        } else {
-            self.bump_detached(dot, &cmd, ts);
+            out.execute(TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read });
         }
         self.gc.committed(dot);
     }
