@@ -92,25 +92,35 @@ struct Extra {
 }
 
 impl KeyTable {
-    /// The table of a key every one of the `n` processes promised exactly
-    /// up to `promised`, with nothing queued.
-    fn uniform(n: usize, promised: u64) -> KeyTable {
-        let mut table = KeyTable { stable: promised, ..KeyTable::default() };
-        let inline = n.min(INLINE_PROCESSES);
-        table.contiguous[..inline].fill(promised);
+    /// Makes this the table of a key every one of the `n` processes
+    /// promised exactly up to `promised`, with nothing queued. Only a table
+    /// at rest is reused: nothing is queued or above a gap, and the memory
+    /// of `extra` is kept.
+    fn reset(&mut self, n: usize, promised: u64) {
+        self.stable = promised;
+        self.contiguous[..n.min(INLINE_PROCESSES)].fill(promised);
         if n > INLINE_PROCESSES {
-            table.extra().contiguous = vec![promised; n - INLINE_PROCESSES];
+            let rest = &mut self.extra().contiguous;
+            rest.clear();
+            rest.resize(n - INLINE_PROCESSES, promised);
         }
-        table
     }
 
     /// `Some(t)` if every one of the `n` processes promised exactly up to
     /// `t` and nothing waits or sits above a gap: then `t` is all there is
     /// to remember about the key.
     fn at_rest(&self, n: usize) -> Option<u64> {
-        let busy = self.extra.as_ref().is_some_and(|extra| !extra.above.is_empty() || !extra.queue.is_empty());
-        let uniform = (0..n).all(|voter| self.h(voter) == self.stable);
-        (!busy && uniform).then_some(self.stable)
+        let stable = self.stable;
+        let inline_uniform = self.contiguous[..n.min(INLINE_PROCESSES)].iter().all(|&h| h == stable);
+        let rest_uniform = match self.extra.as_deref() {
+            None => true,
+            Some(extra) => {
+                extra.above.is_empty()
+                    && extra.queue.is_empty()
+                    && (INLINE_PROCESSES..n).all(|voter| self.h(voter) == stable)
+            }
+        };
+        (inline_uniform && rest_uniform).then_some(stable)
     }
 
     fn h(&self, voter: usize) -> u64 {
@@ -356,23 +366,20 @@ impl TableExecutor {
         let slot = self.keys.get_or_zero(key);
         match Slot(*slot).state() {
             Ok(promised) => {
-                let mut table = KeyTable::uniform(n, promised);
-                let result = f(&mut table);
+                // Woken up in a free table (in cache, and no copying).
+                let index = self.free.pop().unwrap_or_else(|| {
+                    self.tables.push(KeyTable::default());
+                    self.tables.len() - 1
+                });
+                let table = &mut self.tables[index];
+                table.reset(n, promised);
+                let result = f(table);
                 match table.at_rest(n).and_then(Slot::rest) {
-                    Some(rest) => *slot = rest.0,
-                    None => {
-                        let index = match self.free.pop() {
-                            Some(index) => {
-                                self.tables[index] = table;
-                                index
-                            }
-                            None => {
-                                self.tables.push(table);
-                                self.tables.len() - 1
-                            }
-                        };
-                        *slot = Slot::active(index).0;
+                    Some(rest) => {
+                        *slot = rest.0;
+                        self.free.push(index);
                     }
+                    None => *slot = Slot::active(index).0,
                 }
                 result
             }
