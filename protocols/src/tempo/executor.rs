@@ -675,6 +675,36 @@ mod tests {
         assert_eq!(executor.contiguous(K, ProcessId(8)), 2, "woken up with every H_j at 2");
     }
 
+    /// The stable point kept up incrementally (recomputed only when a
+    /// process crosses it, usually without sorting) is always the `S`-th
+    /// largest `H_j`, for shards up to and past the inline size.
+    #[test]
+    fn the_stable_point_is_always_the_s_th_largest() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..300 {
+            let n = rng.random_range(1..=9usize);
+            let stability = rng.random_range(1..=n);
+            let mut table = KeyTable::default();
+            table.reset(n, rng.random_range(0..3));
+            for _ in 0..40 {
+                let votes: Vec<_> = (0..rng.random_range(1..4))
+                    .map(|_| {
+                        let voter = ProcessId(rng.random_range(1..=n as u32));
+                        let start = rng.random_range(1..12u64);
+                        (K, VoteRange::new(voter, start, start + rng.random_range(0..3u64)))
+                    })
+                    .collect();
+                let before = table.stable;
+                let grew = table.promise_all(&votes, n, stability);
+                let mut h: Vec<u64> = (0..n).map(|voter| table.h(voter)).collect();
+                h.sort_unstable();
+                assert_eq!(table.stable, h[n - stability], "n={n} S={stability} H={h:?}");
+                assert_eq!(grew, table.stable > before);
+            }
+        }
+    }
+
     /// The range bookkeeping agrees with a plain set of promised timestamps
     /// on random ranges, in random order, with duplicates.
     #[test]
