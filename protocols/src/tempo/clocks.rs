@@ -6,8 +6,8 @@
 //! Because a clock only grows, every timestamp of a key is promised exactly
 //! once by each process, which is what lets executors count promises.
 
-use sim_core::{Command, FixedHashMap, Key, ProcessId};
-use smallvec::SmallVec;
+use super::key_map::KeyMap;
+use sim_core::{Command, Key, ProcessId};
 
 /// A promise: `voter` will never propose a timestamp in `start..=end` for
 /// another command on the key this range is filed under.
@@ -34,11 +34,13 @@ const BYTES_PER_VOTE: u64 = 28;
 
 /// Promises per key (the spec's `map<key, list<VoteRange>>`), stored flat
 /// in the order they were made: merging is an append, and an executor only
-/// ever walks them once. One range is stored inline: a fast-quorum
-/// member's proposal for a single-key command costs no allocation.
+/// ever walks them once. Sized exactly (a boxed slice, two words), so that
+/// an MCollectAck carrying it is no bigger than an MCollect: every message
+/// waits in the event queue, where its size is copied around. Build a
+/// large set in a `Vec` and convert it once ([`Votes::from`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Votes {
-    entries: SmallVec<[(Key, VoteRange); 1]>,
+    entries: Box<[(Key, VoteRange)]>,
 }
 
 impl Votes {
@@ -47,19 +49,11 @@ impl Votes {
         Votes::default()
     }
 
-    /// No promises, with room for `capacity` ranges.
-    pub fn with_capacity(capacity: usize) -> Votes {
-        Votes { entries: SmallVec::with_capacity(capacity) }
-    }
-
-    /// Adds `range` for `key`.
+    /// Adds `range` for `key` (reallocates: for small sets and tests).
     pub fn push(&mut self, key: Key, range: VoteRange) {
-        self.entries.push((key, range));
-    }
-
-    /// Adds every promise of `other`.
-    pub fn merge(&mut self, other: Votes) {
-        self.entries.extend(other.entries);
+        let mut entries = std::mem::take(&mut self.entries).into_vec();
+        entries.push((key, range));
+        self.entries = entries.into_boxed_slice();
     }
 
     /// The promises, in the order they were added.
@@ -88,6 +82,21 @@ impl Votes {
     }
 }
 
+impl From<Vec<(Key, VoteRange)>> for Votes {
+    /// The promises of `entries`, in order (no copy when the vector is
+    /// full to capacity).
+    fn from(entries: Vec<(Key, VoteRange)>) -> Votes {
+        Votes { entries: entries.into_boxed_slice() }
+    }
+}
+
+impl From<&[(Key, VoteRange)]> for Votes {
+    /// The promises of `entries`, in order.
+    fn from(entries: &[(Key, VoteRange)]) -> Votes {
+        Votes { entries: entries.into() }
+    }
+}
+
 /// This process's detached promises not broadcast yet (the spec's
 /// `detached_buf`). A range adjacent to the previous one of the same key
 /// extends it (a key bumped twice in a row), so a broadcast usually
@@ -95,7 +104,7 @@ impl Votes {
 /// separate, which executors handle alike.
 #[derive(Clone, Debug, Default)]
 pub struct DetachedBuffer {
-    votes: Votes,
+    votes: Vec<(Key, VoteRange)>,
 }
 
 impl DetachedBuffer {
@@ -107,7 +116,7 @@ impl DetachedBuffer {
     /// Adds `range` (all ranges of a buffer have the same voter: this
     /// process).
     pub fn add(&mut self, key: Key, range: VoteRange) {
-        if let Some((last_key, last)) = self.votes.entries.last_mut()
+        if let Some((last_key, last)) = self.votes.last_mut()
             && *last_key == key
             && last.voter == range.voter
             && last.end.checked_add(1) == Some(range.start)
@@ -115,7 +124,7 @@ impl DetachedBuffer {
             last.end = range.end;
             return;
         }
-        self.votes.push(key, range);
+        self.votes.push((key, range));
     }
 
     /// True if nothing is buffered.
@@ -123,9 +132,12 @@ impl DetachedBuffer {
         self.votes.is_empty()
     }
 
-    /// Takes everything buffered, leaving the buffer empty.
+    /// Takes everything buffered, leaving the buffer empty (its memory is
+    /// kept for the next period).
     pub fn take(&mut self) -> Votes {
-        std::mem::take(&mut self.votes)
+        let votes = Votes::from(self.votes.as_slice());
+        self.votes.clear();
+        votes
     }
 }
 
@@ -133,18 +145,21 @@ impl DetachedBuffer {
 #[derive(Clone, Debug)]
 pub struct KeyClocks {
     me: ProcessId,
-    clocks: FixedHashMap<Key, u64>,
+    /// Every key this process proposed for, bumped or (ClockBump) saw: no
+    /// command frees its key's clock, so this grows to every key of the
+    /// run and a lookup is usually a cache miss ([`KeyMap`] makes it one).
+    clocks: KeyMap,
 }
 
 impl KeyClocks {
     /// Clocks of process `me`, all at 0.
     pub fn new(me: ProcessId) -> KeyClocks {
-        KeyClocks { me, clocks: FixedHashMap::default() }
+        KeyClocks { me, clocks: KeyMap::default() }
     }
 
     /// The clock of `key` (0 if never bumped).
     pub fn clock(&self, key: Key) -> u64 {
-        self.clocks.get(&key).copied().unwrap_or(0)
+        self.clocks.get(key).unwrap_or(0)
     }
 
     /// Keys with a clock.
@@ -176,7 +191,7 @@ impl KeyClocks {
             self.bump(cmd, t, emit);
             return t;
         };
-        let clock = self.clocks.entry(key).or_insert(0);
+        let clock = self.clocks.get_or_zero(key);
         let t = min.max(if plus_one { clock.saturating_add(1) } else { *clock });
         if *clock < t {
             emit(key, VoteRange::new(self.me, *clock + 1, t));
@@ -189,7 +204,7 @@ impl KeyClocks {
     /// `t` to `t`, calling `emit` with the promise each move makes.
     pub fn bump(&mut self, cmd: &Command, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
         for key in cmd.keys() {
-            let clock = self.clocks.entry(key).or_insert(0);
+            let clock = self.clocks.get_or_zero(key);
             if *clock < t {
                 emit(key, VoteRange::new(self.me, *clock + 1, t));
                 *clock = t;
@@ -201,13 +216,16 @@ impl KeyClocks {
     /// periodic clock bump (§8) covers it.
     pub fn init(&mut self, cmd: &Command) {
         for key in cmd.keys() {
-            self.clocks.entry(key).or_insert(0);
+            self.clocks.get_or_zero(key);
         }
     }
 
-    /// Bumps every key with a clock to `t` (§8 ClockBump).
+    /// Bumps every key with a clock to `t` (§8 ClockBump), in the clock
+    /// table's order (deterministic: it depends only on the keys inserted
+    /// and their order). The order of the promises in a broadcast is
+    /// arbitrary; it only decides which key an executor looks at first.
     pub fn bump_all(&mut self, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
-        for (&key, clock) in self.clocks.iter_mut() {
+        for (key, clock) in self.clocks.iter_mut() {
             if *clock < t {
                 emit(key, VoteRange::new(self.me, *clock + 1, t));
                 *clock = t;

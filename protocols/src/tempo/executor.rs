@@ -10,11 +10,13 @@
 //! on, every key it touches (§7.4).
 
 use super::clocks::{VoteRange, Votes};
+use super::key_map::KeyMap;
 use crate::shared::dot::Dot;
+#[cfg(debug_assertions)]
+use sim_core::FixedHashMap;
 use sim_core::protocol::{Apply, Executor};
-use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
+use sim_core::{Command, Key, ProcessId, Time};
 use std::collections::VecDeque;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// Most processes a shard may have (stability selects over a fixed-size
@@ -90,25 +92,35 @@ struct Extra {
 }
 
 impl KeyTable {
-    /// The table of a key every one of the `n` processes promised exactly
-    /// up to `promised`, with nothing queued.
-    fn uniform(n: usize, promised: u64) -> KeyTable {
-        let mut table = KeyTable { stable: promised, ..KeyTable::default() };
-        let inline = n.min(INLINE_PROCESSES);
-        table.contiguous[..inline].fill(promised);
+    /// Makes this the table of a key every one of the `n` processes
+    /// promised exactly up to `promised`, with nothing queued. Only a table
+    /// at rest is reused: nothing is queued or above a gap, and the memory
+    /// of `extra` is kept.
+    fn reset(&mut self, n: usize, promised: u64) {
+        self.stable = promised;
+        self.contiguous[..n.min(INLINE_PROCESSES)].fill(promised);
         if n > INLINE_PROCESSES {
-            table.extra().contiguous = vec![promised; n - INLINE_PROCESSES];
+            let rest = &mut self.extra().contiguous;
+            rest.clear();
+            rest.resize(n - INLINE_PROCESSES, promised);
         }
-        table
     }
 
     /// `Some(t)` if every one of the `n` processes promised exactly up to
     /// `t` and nothing waits or sits above a gap: then `t` is all there is
     /// to remember about the key.
     fn at_rest(&self, n: usize) -> Option<u64> {
-        let busy = self.extra.as_ref().is_some_and(|extra| !extra.above.is_empty() || !extra.queue.is_empty());
-        let uniform = (0..n).all(|voter| self.h(voter) == self.stable);
-        (!busy && uniform).then_some(self.stable)
+        let stable = self.stable;
+        let inline_uniform = self.contiguous[..n.min(INLINE_PROCESSES)].iter().all(|&h| h == stable);
+        let rest_uniform = match self.extra.as_deref() {
+            None => true,
+            Some(extra) => {
+                extra.above.is_empty()
+                    && extra.queue.is_empty()
+                    && (INLINE_PROCESSES..n).all(|voter| self.h(voter) == stable)
+            }
+        };
+        (inline_uniform && rest_uniform).then_some(stable)
     }
 
     fn h(&self, voter: usize) -> u64 {
@@ -168,9 +180,12 @@ impl KeyTable {
     }
 
     /// Records that process index `voter` promised `start..=end`; true if
-    /// its `H_j` grew from at most the stable point (otherwise the `S`-th
-    /// largest value cannot change: a process already above it moved
-    /// further up, or nothing moved).
+    /// its `H_j` crossed the stable point `s`, from at most `s` to above
+    /// it. Only then can the `S`-th largest value change: it exceeds `s`
+    /// once `S` processes are above `s`, and fewer than `S` were. (A
+    /// process already above `s` moving further up, or one staying at or
+    /// below `s`, as the processes outside a fresh key's fast quorum do
+    /// when their promises catch up, changes nothing.)
     fn promise(&mut self, voter: usize, start: u64, end: u64) -> bool {
         let start = start.max(1);
         if end < start {
@@ -195,7 +210,7 @@ impl KeyTable {
             }
         }
         self.set_h(voter, high);
-        old <= self.stable
+        old <= self.stable && high > self.stable
     }
 
     /// The `stability`-th largest `H_j` of the `n` processes.
@@ -241,6 +256,36 @@ fn voter_index(voter: ProcessId, n: usize) -> Option<usize> {
     (voter.0 as usize).checked_sub(1).filter(|&index| index < n)
 }
 
+/// A key's entry in [`TableExecutor::keys`], in one word: with bit 63
+/// clear the key is at rest at that timestamp (every process promised
+/// exactly up to it and nothing is queued, see [`KeyTable::at_rest`]); with
+/// it set, the rest is the index of the key's table in
+/// [`TableExecutor::tables`]. A key goes between the two in place, so it is
+/// looked up once per access whatever its state.
+#[derive(Clone, Copy, Debug)]
+struct Slot(u64);
+
+/// The bit of a [`Slot`] that marks a table index.
+const ACTIVE: u64 = 1 << 63;
+
+impl Slot {
+    /// At rest at `promised`; `None` if that cannot be encoded (a timestamp
+    /// of 2^63 or more, which only a malformed message brings: such a key
+    /// keeps its table).
+    fn rest(promised: u64) -> Option<Slot> {
+        (promised < ACTIVE).then_some(Slot(promised))
+    }
+
+    fn active(index: usize) -> Slot {
+        Slot(ACTIVE | index as u64)
+    }
+
+    /// `Ok(promised)` at rest, `Err(index)` with a table.
+    fn state(self) -> Result<u64, usize> {
+        if self.0 & ACTIVE == 0 { Ok(self.0) } else { Err((self.0 & !ACTIVE) as usize) }
+    }
+}
+
 /// Executes committed commands once their timestamps are stable, per key
 /// in `(timestamp, dot)` order.
 #[derive(Debug)]
@@ -249,14 +294,16 @@ pub struct TableExecutor {
     /// `S`: how many processes must have promised a timestamp for it to be
     /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
     stability: usize,
+    /// Every key ever accessed: at rest (most keys; 16 bytes an entry) or
+    /// pointing to its table. Every command looks its keys up here several
+    /// times, mostly cold: see [`KeyMap`].
+    keys: KeyMap,
     /// Tables of keys with something going on: a command queued, a gap,
-    /// or processes that promised different amounts. Small: the keys in
-    /// flight.
-    keys: FixedHashMap<Key, KeyTable>,
-    /// Keys at rest: every process promised exactly up to this timestamp
-    /// and nothing is queued (see [`KeyTable::at_rest`]). Most keys end
-    /// here; an entry is 16 bytes instead of a whole table.
-    at_rest: FixedHashMap<Key, u64>,
+    /// or processes that promised different amounts. Few (the keys in
+    /// flight), and reused through `free`, so they stay in cache.
+    tables: Vec<KeyTable>,
+    /// Indexes of `tables` no key uses.
+    free: Vec<usize>,
     /// Keys whose head may have become executable.
     work: Vec<Key>,
     /// Per key, the order of the last command executed: a late command
@@ -274,8 +321,9 @@ impl TableExecutor {
         TableExecutor {
             n,
             stability,
-            keys: FixedHashMap::default(),
-            at_rest: FixedHashMap::default(),
+            keys: KeyMap::default(),
+            tables: Vec::new(),
+            free: Vec::new(),
             work: Vec::new(),
             #[cfg(debug_assertions)]
             last_executed: FixedHashMap::default(),
@@ -284,67 +332,85 @@ impl TableExecutor {
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        match self.keys.get(&key) {
-            Some(table) => table.stable,
-            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        match self.keys.get(key).map(|slot| Slot(slot).state()) {
+            Some(Ok(promised)) => promised,
+            Some(Err(index)) => self.tables[index].stable,
+            None => 0,
         }
     }
 
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        match self.keys.get(&key) {
-            Some(table) => table.h(process.index()),
-            None => self.at_rest.get(&key).copied().unwrap_or(0),
+        match self.keys.get(key).map(|slot| Slot(slot).state()) {
+            Some(Ok(promised)) => promised,
+            Some(Err(index)) => self.tables[index].h(process.index()),
+            None => 0,
         }
     }
 
     /// Keys with a full table (not at rest), for tests.
     pub fn active_keys(&self) -> usize {
-        self.keys.len()
+        self.tables.len() - self.free.len()
+    }
+
+    /// The index of `key`'s table, if it has one (not at rest).
+    fn table_index(&self, key: Key) -> Option<usize> {
+        self.keys.get(key).and_then(|slot| Slot(slot).state().err())
     }
 
     /// Runs `f` on `key`'s table (brought back from rest, or new), then
-    /// puts the key to rest if it can be; one lookup of each map at most.
+    /// puts the key to rest if it can be; one lookup of the map.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
-        let (n, at_rest) = (self.n, &mut self.at_rest);
-        match self.keys.entry(key) {
-            Entry::Occupied(mut entry) => {
-                let result = f(entry.get_mut());
-                if let Some(promised) = entry.get().at_rest(n) {
-                    entry.remove();
-                    at_rest.insert(key, promised);
+        let n = self.n;
+        let slot = self.keys.get_or_zero(key);
+        match Slot(*slot).state() {
+            Ok(promised) => {
+                // Woken up in a free table (in cache, and no copying).
+                let index = self.free.pop().unwrap_or_else(|| {
+                    self.tables.push(KeyTable::default());
+                    self.tables.len() - 1
+                });
+                let table = &mut self.tables[index];
+                table.reset(n, promised);
+                let result = f(table);
+                match table.at_rest(n).and_then(Slot::rest) {
+                    Some(rest) => {
+                        *slot = rest.0;
+                        self.free.push(index);
+                    }
+                    None => *slot = Slot::active(index).0,
                 }
                 result
             }
-            Entry::Vacant(entry) => {
-                let mut table = KeyTable::uniform(n, at_rest.remove(&key).unwrap_or(0));
-                let result = f(&mut table);
-                match table.at_rest(n) {
-                    Some(promised) => {
-                        at_rest.insert(key, promised);
-                    }
-                    None => {
-                        entry.insert(table);
-                    }
+            Err(index) => {
+                let table = &mut self.tables[index];
+                let result = f(table);
+                if let Some(rest) = table.at_rest(n).and_then(Slot::rest) {
+                    *slot = rest.0;
+                    self.free.push(index);
                 }
                 result
             }
         }
     }
 
-    /// Puts `key` to rest if its table allows.
-    fn settle(&mut self, key: Key) {
-        if let Some(promised) = self.keys.get(&key).and_then(|table| table.at_rest(self.n)) {
-            self.keys.remove(&key);
-            self.at_rest.insert(key, promised);
+    /// Puts `key`, whose table is `tables[index]`, to rest if the table
+    /// allows.
+    fn settle(&mut self, key: Key, index: usize) {
+        if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest)
+            && let Some(slot) = self.keys.get_mut(key)
+        {
+            *slot = rest.0;
+            self.free.push(index);
         }
     }
 
     /// Committed commands not executed yet (a multi-key command counts
     /// once per key).
     pub fn pending(&self) -> usize {
-        self.keys.values().map(KeyTable::queue_len).sum()
+        // Free tables were at rest when freed: their queues are empty.
+        self.tables.iter().map(KeyTable::queue_len).sum()
     }
 
     /// Records `votes`, looking each run of same-key ranges up once (a
@@ -417,9 +483,10 @@ impl TableExecutor {
 
     /// Executes what is ready at the head of `key`'s queue, repeatedly.
     fn run_key(&mut self, key: Key, apply: &mut Apply<'_>) {
+        let Some(index) = self.table_index(key) else { return };
         loop {
-            let Some(table) = self.keys.get(&key) else { return };
-            let Some(head) = table.head() else { return self.settle(key) };
+            let table = &self.tables[index];
+            let Some(head) = table.head() else { return self.settle(key, index) };
             if head.order.0 > table.stable {
                 return;
             }
@@ -429,7 +496,8 @@ impl TableExecutor {
             // order, so the smallest waiting command heads all of its keys:
             // waiting here never blocks forever, only until promises arrive.
             let ready_everywhere = cmd.keys().filter(|&other| other != key).all(|other| {
-                self.keys.get(&other).is_some_and(|table| {
+                self.table_index(other).is_some_and(|other| {
+                    let table = &self.tables[other];
                     table.head().is_some_and(|head| head.order == order) && order.0 <= table.stable
                 })
             });
@@ -440,7 +508,8 @@ impl TableExecutor {
             }
             let mut committed_at = Time::ZERO;
             for other in cmd.keys() {
-                let table = self.keys.get_mut(&other).expect("checked above");
+                let other_index = if other == key { index } else { self.table_index(other).expect("checked above") };
+                let table = &mut self.tables[other_index];
                 if table.head().is_some_and(|head| head.order == order) {
                     let extra = table.extra.as_deref_mut().expect("a queued command");
                     committed_at = extra.queue.pop_front().expect("non-empty").committed_at;
@@ -605,6 +674,36 @@ mod tests {
         harness.step(&mut executor, detached(&[(K, 9, 3, 3)]), Time::ZERO);
         assert_eq!((executor.active_keys(), executor.contiguous(K, ProcessId(9))), (1, 3));
         assert_eq!(executor.contiguous(K, ProcessId(8)), 2, "woken up with every H_j at 2");
+    }
+
+    /// The stable point kept up incrementally (recomputed only when a
+    /// process crosses it, usually without sorting) is always the `S`-th
+    /// largest `H_j`, for shards up to and past the inline size.
+    #[test]
+    fn the_stable_point_is_always_the_s_th_largest() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..300 {
+            let n = rng.random_range(1..=9usize);
+            let stability = rng.random_range(1..=n);
+            let mut table = KeyTable::default();
+            table.reset(n, rng.random_range(0..3));
+            for _ in 0..40 {
+                let votes: Vec<_> = (0..rng.random_range(1..4))
+                    .map(|_| {
+                        let voter = ProcessId(rng.random_range(1..=n as u32));
+                        let start = rng.random_range(1..12u64);
+                        (K, VoteRange::new(voter, start, start + rng.random_range(0..3u64)))
+                    })
+                    .collect();
+                let before = table.stable;
+                let grew = table.promise_all(&votes, n, stability);
+                let mut h: Vec<u64> = (0..n).map(|voter| table.h(voter)).collect();
+                h.sort_unstable();
+                assert_eq!(table.stable, h[n - stability], "n={n} S={stability} H={h:?}");
+                assert_eq!(grew, table.stable > before);
+            }
+        }
     }
 
     /// The range bookkeeping agrees with a plain set of promised timestamps

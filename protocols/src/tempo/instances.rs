@@ -2,16 +2,16 @@
 //!
 //! Dots of one origin are numbered 1, 2, 3, … and arrive roughly in that
 //! order; garbage collection (§12) frees them as per-origin prefixes. So
-//! each origin's commands live in a [`SlotLog`] indexed by seq: no
+//! each origin's commands live in a deque indexed by seq: no
 //! hashing, commands in flight sit next to each other in memory, and a
 //! dot below the log's floor is known to be collected (a late duplicate).
 
 use super::ProcessSet;
 use super::clocks::Votes;
 use crate::shared::dot::Dot;
-use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::Synod;
 use sim_core::Command;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 /// Where a command is at this process (§3; recovery's states are not
@@ -75,34 +75,59 @@ impl Instance {
 /// memory against a corrupt seq (a real run never comes close).
 const MAX_SEQ_AHEAD: u64 = 1 << 24;
 
+/// The commands of one origin, by seq: a deque with a moving base (like
+/// [`SlotLog`](crate::shared::slot_log::SlotLog), cut down to what Tempo
+/// does with it, in fewer steps: every process creates and looks up an
+/// instance per command several times).
+#[derive(Debug)]
+struct OriginLog {
+    /// Seq of `entries[0]`; every dot below it was collected.
+    base: u64,
+    entries: VecDeque<Option<Instance>>,
+    len: usize,
+}
+
+impl OriginLog {
+    fn new() -> OriginLog {
+        OriginLog { base: 1, entries: VecDeque::new(), len: 0 }
+    }
+
+    fn offset(&self, seq: u64) -> Option<usize> {
+        usize::try_from(seq.checked_sub(self.base)?).ok()
+    }
+}
+
 /// Every command's state at this process, per origin.
 #[derive(Debug)]
 pub(super) struct Instances {
-    by_origin: Vec<SlotLog<Instance>>,
+    by_origin: Vec<OriginLog>,
 }
 
 impl Instances {
     /// No command yet, for a shard of `n` processes.
     pub(super) fn new(n: usize) -> Instances {
-        Instances { by_origin: (0..n).map(|_| SlotLog::new()).collect() }
+        Instances { by_origin: (0..n).map(|_| OriginLog::new()).collect() }
     }
 
-    fn log(&self, dot: Dot) -> Option<&SlotLog<Instance>> {
+    fn log(&self, dot: Dot) -> Option<&OriginLog> {
         self.by_origin.get(usize::try_from(dot.origin.0).ok()?.checked_sub(1)?)
     }
 
-    fn log_mut(&mut self, dot: Dot) -> Option<&mut SlotLog<Instance>> {
+    fn log_mut(&mut self, dot: Dot) -> Option<&mut OriginLog> {
         self.by_origin.get_mut(usize::try_from(dot.origin.0).ok()?.checked_sub(1)?)
     }
 
     /// The state of `dot`, if it has some.
     pub(super) fn get(&self, dot: Dot) -> Option<&Instance> {
-        self.log(dot)?.get(dot.seq)
+        let log = self.log(dot)?;
+        log.entries.get(log.offset(dot.seq)?)?.as_ref()
     }
 
     /// The state of `dot`, mutably, if it has some.
     pub(super) fn get_mut(&mut self, dot: Dot) -> Option<&mut Instance> {
-        self.log_mut(dot)?.get_mut(dot.seq)
+        let log = self.log_mut(dot)?;
+        let offset = log.offset(dot.seq)?;
+        log.entries.get_mut(offset)?.as_mut()
     }
 
     /// The state of `dot`, created in `Start` if new; `None` if `dot` is
@@ -110,25 +135,39 @@ impl Instances {
     /// implausibly far ahead.
     pub(super) fn entry(&mut self, dot: Dot) -> Option<&mut Instance> {
         let log = self.log_mut(dot)?;
-        if dot.seq < log.floor() || dot.seq - log.floor() > MAX_SEQ_AHEAD {
-            return None;
+        let offset = log.offset(dot.seq).filter(|&offset| offset as u64 <= MAX_SEQ_AHEAD)?;
+        if offset >= log.entries.len() {
+            // Usually the next seq: one push.
+            while log.entries.len() < offset {
+                log.entries.push_back(None);
+            }
+            log.entries.push_back(None);
         }
-        if log.get(dot.seq).is_none() {
-            let _ = log.insert(dot.seq, Instance::new());
+        let slot = &mut log.entries[offset];
+        if slot.is_none() {
+            log.len += 1;
         }
-        log.get_mut(dot.seq)
+        Some(slot.get_or_insert_with(Instance::new))
     }
 
     /// Frees every command of `dot`'s origin up to `dot` (§12: dots become
     /// stable for GC in per-origin order).
     pub(super) fn collect_up_to(&mut self, dot: Dot) {
-        if let Some(log) = self.log_mut(dot) {
-            log.discard_up_to(dot.seq);
+        let Some(log) = self.log_mut(dot) else { return };
+        while log.base <= dot.seq {
+            match log.entries.pop_front() {
+                Some(entry) => log.len -= usize::from(entry.is_some()),
+                None => {
+                    log.base = dot.seq + 1;
+                    break;
+                }
+            }
+            log.base += 1;
         }
     }
 
     /// Commands with state here.
     pub(super) fn len(&self) -> usize {
-        self.by_origin.iter().map(SlotLog::len).sum()
+        self.by_origin.iter().map(|log| log.len).sum()
     }
 }

@@ -30,6 +30,7 @@
 pub mod clocks;
 pub mod executor;
 mod instances;
+mod key_map;
 #[cfg(test)]
 mod tests;
 
@@ -226,8 +227,9 @@ struct Coordinator {
     max_ts: u64,
     /// Replies equal to `max_ts`.
     max_count: usize,
-    /// Attached promises collected so far (its own from `submit`).
-    votes: Votes,
+    /// Attached promises collected so far (its own from `submit`), with
+    /// room for every member's: collecting never reallocates.
+    votes: Vec<(Key, VoteRange)>,
     /// Slow path: the timestamp proposed at the coordinator's ballot.
     proposed: Option<u64>,
 }
@@ -251,6 +253,8 @@ pub struct Tempo {
     last_seq: u64,
     clocks: KeyClocks,
     detached: DetachedBuffer,
+    /// Reused buffer for a proposal's attached promises.
+    scratch: Vec<(Key, VoteRange)>,
     /// Highest timestamp committed here (the floor of `ClockBump`).
     max_commit_ts: u64,
     instances: Instances,
@@ -305,42 +309,37 @@ impl Tempo {
     /// normal fast quorum, 1 for an NFR read's majority. With tiny quorums
     /// (`|quorum| = 2f`, which can make that formula 0 or less) it is `f`,
     /// as in fantoch, which always compares with `f`.
-    fn fast_threshold(&self, cmd: &Command, quorum_size: usize) -> usize {
-        if self.options.tiny_quorums && !self.is_nfr_read(cmd) {
-            self.f
-        } else {
-            quorum_size.saturating_sub(self.n / 2).max(1)
-        }
+    fn fast_threshold(&self, nfr_read: bool, quorum_size: usize) -> usize {
+        if self.options.tiny_quorums && !nfr_read { self.f } else { quorum_size.saturating_sub(self.n / 2).max(1) }
     }
 
-    /// `proposal(cmd, min)` (§5): returns the timestamp and the promises
-    /// attached to it; with `attach_only_top`, the skipped timestamps go to
-    /// the detached buffer instead.
-    fn proposal(&mut self, cmd: &Command, min: u64) -> (u64, Votes) {
+    /// `proposal(cmd, min)` (§5): returns the timestamp and appends the
+    /// promises attached to it to `attached`; with `attach_only_top`, the
+    /// skipped timestamps go to the detached buffer instead.
+    fn proposal(&mut self, cmd: &Command, min: u64, attached: &mut Vec<(Key, VoteRange)>) -> u64 {
         let plus_one = !self.is_nfr_read(cmd);
-        let mut attached = Votes::new();
         let (attach_only_top, detached) = (self.options.attach_only_top, &mut self.detached);
-        let t = self.clocks.propose(cmd, min, plus_one, |key, range| {
+        self.clocks.propose(cmd, min, plus_one, |key, range| {
             if attach_only_top && range.start < range.end {
                 detached.add(key, VoteRange::new(range.voter, range.start, range.end - 1));
-                attached.push(key, VoteRange::new(range.voter, range.end, range.end));
+                attached.push((key, VoteRange::new(range.voter, range.end, range.end)));
             } else {
-                attached.push(key, range);
+                attached.push((key, range));
             }
-        });
-        (t, attached)
+        })
     }
 
     /// `bump(cmd, t)` with the promises detached (§5), for the command of
-    /// `dot`: skipped when its keys' clocks are known to be at `t` already
-    /// (most bumps in a conflict-free run), which saves the clock lookups.
-    fn bump_detached(&mut self, dot: Dot, cmd: &Command, t: u64) {
-        if let Some(instance) = self.instances.get_mut(dot) {
-            if t <= instance.clock_floor {
-                return;
-            }
-            instance.clock_floor = t;
+    /// `dot` if this process has its payload: skipped when its keys'
+    /// clocks are known to be at `t` already (most bumps in a
+    /// conflict-free run), which saves the clock lookups.
+    fn bump_detached(&mut self, dot: Dot, t: u64) {
+        let Some(instance) = self.instances.get_mut(dot) else { return };
+        if t <= instance.clock_floor {
+            return;
         }
+        let Some(cmd) = instance.cmd.as_deref() else { return };
+        instance.clock_floor = t;
         let detached = &mut self.detached;
         self.clocks.bump(cmd, t, |key, range| detached.add(key, range));
     }
@@ -349,11 +348,10 @@ impl Tempo {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let (ts, votes) = self.proposal(&cmd, 0);
         let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
-        // Room for every member's promises: merging never reallocates.
-        let mut collected = Votes::with_capacity(quorum.len() * cmd.ops.len());
-        collected.merge(votes);
+        // Room for every member's promises (at most one range per key).
+        let mut collected = Vec::with_capacity(quorum.len() * cmd.ops.len());
+        let ts = self.proposal(&cmd, 0, &mut collected);
         let coordinator = Coordinator {
             submitted_at: now,
             replies: ProcessSet::default(),
@@ -387,16 +385,21 @@ impl Tempo {
         }
         if !quorum.contains(me) {
             instance.status = Status::Payload;
-            instance.cmd = Some(cmd.clone());
             if clock_bump {
                 // So that the periodic bump covers this key from now on.
                 self.clocks.init(&cmd);
             }
+            instance.cmd = Some(cmd);
         } else {
             let (ts, votes) = if from == me {
                 (ts, Votes::new()) // counted at submit
             } else {
-                self.proposal(&cmd, ts)
+                let mut attached = std::mem::take(&mut self.scratch);
+                let ts = self.proposal(&cmd, ts, &mut attached);
+                let votes = Votes::from(attached.as_slice());
+                attached.clear();
+                self.scratch = attached;
+                (ts, votes)
             };
             let instance = self.instances.get_mut(dot).expect("created above");
             instance.status = Status::Collect;
@@ -423,12 +426,13 @@ impl Tempo {
         if instance.status != Status::Collect || !instance.quorum.contains(from) {
             return;
         }
-        let (quorum, cmd) = (instance.quorum, instance.cmd.clone().expect("a collecting command has its payload"));
+        let quorum = instance.quorum;
+        let nfr_read = self.is_nfr_read(instance.cmd.as_deref().expect("a collecting command has its payload"));
         let Some(coordinator) = self.coordinating_mut(dot) else { return };
         if !coordinator.replies.insert(from) {
             return; // a duplicate
         }
-        coordinator.votes.merge(votes);
+        coordinator.votes.extend_from_slice(votes.as_slice());
         if ts > coordinator.max_ts {
             (coordinator.max_ts, coordinator.max_count) = (ts, 1);
         } else if ts == coordinator.max_ts {
@@ -438,16 +442,16 @@ impl Tempo {
         let all_replied = coordinator.replies == quorum;
         if from != me {
             // §6.3b: no new proposal of this process goes below `max_ts`.
-            self.bump_detached(dot, &cmd, max_ts);
+            self.bump_detached(dot, max_ts);
         }
         if !all_replied {
             return;
         }
-        let fast = max_count >= self.fast_threshold(&cmd, quorum.len());
+        let fast = max_count >= self.fast_threshold(nfr_read, quorum.len());
         let coordinator = self.coordinating_mut(dot).expect("present above");
         if fast {
             out.fast_path();
-            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            let votes = Arc::new(Votes::from(std::mem::take(&mut coordinator.votes)));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts: max_ts, votes });
         } else {
             out.slow_path();
@@ -462,7 +466,6 @@ impl Tempo {
     /// §6 step 4.
     fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
         let Some(instance) = self.instances.entry(dot) else { return };
-        let cmd = instance.cmd.clone();
         if instance.status == Status::Commit {
             if let Some((ts, votes)) = instance.commit.clone() {
                 out.send(from, Message::MCommit { dot, ts, votes });
@@ -470,9 +473,9 @@ impl Tempo {
         } else if instance.synod().accept(ballot, ts) {
             out.send(from, Message::MConsensusAck { dot, ballot });
         }
-        if let Some(cmd) = cmd {
-            self.bump_detached(dot, &cmd, ts);
-        }
+        // After the commit there is no payload here (unless ClockBump is
+        // on): the commit bumped the clocks to the timestamp already.
+        self.bump_detached(dot, ts);
     }
 
     /// §6 step 5.
@@ -481,14 +484,14 @@ impl Tempo {
         let Some(instance) = self.instances.get_mut(dot) else { return };
         if instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
             let coordinator = self.coordinating_mut(dot).expect("present above");
-            let votes = Arc::new(std::mem::take(&mut coordinator.votes));
+            let votes = Arc::new(Votes::from(std::mem::take(&mut coordinator.votes)));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
         }
     }
 
     /// §6 step 6.
     fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
-        let me = self.id;
+        let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
         let Some(instance) = self.instances.entry(dot) else { return };
         match instance.status {
             Status::Start => {
@@ -501,13 +504,25 @@ impl Tempo {
         }
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
-        let cmd = instance.cmd.clone().expect("payload present past Start");
         if dot.origin == me {
             if let Some(coordinator) = self.coordinating.remove(dot.seq) {
                 out.commit_latency(now.since(coordinator.submitted_at));
             }
             self.coordinating.discard_leading_holes();
         }
+        if clock_bump {
+            self.max_commit_ts = self.max_commit_ts.max(ts);
+        } else {
+            self.bump_detached(dot, ts);
+        }
+        // The payload moves on to the executor: once the clocks are bumped
+        // to the commit, nothing here needs it (a late MConsensus bumps to
+        // the same timestamp), and garbage collection then frees the
+        // instance without touching the command again. Under ClockBump,
+        // commits do not bump, so a late MConsensus still may: keep it.
+        let instance = self.instances.get_mut(dot).expect("created above");
+        let cmd = if clock_bump { instance.cmd.clone() } else { instance.cmd.take() };
+        let cmd = cmd.expect("payload present past Start");
         let nfr_read = self.is_nfr_read(&cmd);
         if nfr_read && dot.origin != me {
             // Only the coordinator executes an NFR read (see the module
@@ -516,12 +531,7 @@ impl Tempo {
                 out.execute(TableInfo::DetachedVotes { votes });
             }
         } else {
-            out.execute(TableInfo::AttachedVotes { dot, cmd: cmd.clone(), ts, votes, nfr_read });
-        }
-        if self.options.clock_bump_interval_ns.is_some() {
-            self.max_commit_ts = self.max_commit_ts.max(ts);
-        } else {
-            self.bump_detached(dot, &cmd, ts);
+            out.execute(TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read });
         }
         self.gc.committed(dot);
     }
@@ -575,6 +585,7 @@ impl Protocol for Tempo {
             last_seq: 0,
             clocks: KeyClocks::new(setup.id),
             detached: DetachedBuffer::new(),
+            scratch: Vec::new(),
             max_commit_ts: 0,
             instances: Instances::new(n),
             coordinating: SlotLog::new(),

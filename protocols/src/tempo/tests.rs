@@ -489,3 +489,10 @@ fn check_and_quorums() {
 fn an_instance_fits_a_cache_line() {
     assert!(std::mem::size_of::<instances::Instance>() <= 64, "{} bytes", std::mem::size_of::<instances::Instance>());
 }
+
+/// Every message waits in the event queue, which copies it around: no
+/// variant is bigger than an MCollect (tag, dot, command, quorum, ts).
+#[test]
+fn a_message_is_no_bigger_than_an_mcollect() {
+    assert!(std::mem::size_of::<Message>() <= 48, "{} bytes", std::mem::size_of::<Message>());
+}
