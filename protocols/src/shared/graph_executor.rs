@@ -46,28 +46,28 @@ struct Vertex {
 }
 
 /// What the executor knows about one dot it has not executed: the vertex
-/// once committed, the vertices whose last search stopped at it, and its
-/// Tarjan state in the current search. One record per dot, so a search
-/// step is one lookup rather than one per map (vertices, waiters, visits).
+/// once committed, whether searches wait for it, and its Tarjan state in
+/// the current search. One small record per dot, so a search step is one
+/// lookup rather than one per map (vertices, waiters, visits), and a
+/// window of them stays dense.
 #[derive(Debug, Default)]
 struct Node {
-    /// Committed, not executed.
-    vertex: Option<Vertex>,
-    /// Vertices whose last search stopped at this dot, not committed then
-    /// (it may have been committed since, and then still blocks them
-    /// until it executes).
-    waiters: Vec<Dot>,
-    /// The search the fields below belong to; stale (not visited in the
-    /// current search) if it is not the current one.
+    /// Committed, not executed (boxed: most dots execute at their commit
+    /// and never hold one, so the window keeps only a pointer).
+    vertex: Option<Box<Vertex>>,
+    /// The search `index` and `on_stack` belong to; stale (not visited in
+    /// the current search) if it is not the current one.
     search: u64,
+    /// Tarjan index in that search.
     index: u32,
-    low: u32,
     on_stack: bool,
+    /// Some vertices wait for this dot (listed in `GraphExecutor::waiters`).
+    has_waiters: bool,
 }
 
 impl Node {
     fn is_empty(&self) -> bool {
-        self.vertex.is_none() && self.waiters.is_empty()
+        self.vertex.is_none() && !self.has_waiters
     }
 }
 
@@ -111,6 +111,7 @@ fn offset_in(window: &Window, seq: u64) -> Option<usize> {
 }
 
 impl Nodes {
+    #[inline]
     fn get(&self, dot: Dot) -> Option<&Node> {
         if let Some(window) = window_index(dot).and_then(|index| self.windows.get(index))
             && let Some(offset) = offset_in(window, dot.seq)
@@ -120,6 +121,7 @@ impl Nodes {
         if self.far.is_empty() { None } else { self.far.get(&dot) }
     }
 
+    #[inline]
     fn get_mut(&mut self, dot: Dot) -> Option<&mut Node> {
         if let Some(window) = window_index(dot).and_then(|index| self.windows.get_mut(index))
             && let Some(offset) = offset_in(window, dot.seq)
@@ -189,21 +191,60 @@ impl Nodes {
 /// Executes committed commands in dependency order.
 #[derive(Debug, Default)]
 pub struct GraphExecutor {
+    graph: Graph,
+    /// Buffers kept between calls so that each one does not allocate and
+    /// grow them again (always empty between calls).
+    scratch: Scratch,
+}
+
+/// The committed-but-unexecuted graph and what has executed.
+#[derive(Debug, Default)]
+struct Graph {
     /// Committed-but-unexecuted vertices, and the dots searches wait for.
     nodes: Nodes,
+    /// Vertices whose last search stopped at a dependency not committed
+    /// yet, by that dependency (which may have been committed since, and
+    /// then still blocks them until it executes). Its node says it is here.
+    waiters: FixedHashMap<Dot, Vec<Dot>>,
     /// How many nodes hold a vertex.
     pending: usize,
     executed: DotSet,
     /// Number of the latest search (Tarjan state of older ones is stale).
     searches: u64,
-    /// Buffers kept between calls so that each one does not allocate and
-    /// grow them again (always empty between calls): Tarjan's stack, the
-    /// explicit call stack of (vertex, next dependency to look at), the
-    /// vertices to search, and the dots one search executed.
+}
+
+/// A search's working state, and the vertices still to search.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Tarjan's stack.
     stack: Vec<Dot>,
-    calls: Vec<(Dot, usize)>,
+    /// The explicit call stack.
+    calls: Vec<Call>,
+    /// The dependencies of the vertices in `calls`, each a range (copied
+    /// at the visit: a vertex's dependencies never change, and the loop
+    /// then reads them without looking the vertex up again).
+    deps: Vec<Dot>,
+    /// A component with its sort keys.
+    component: Vec<(u64, Dot)>,
+    /// Vertices to search.
     to_try: Vec<Dot>,
+    /// Dots one search executed.
     executed_now: Vec<Dot>,
+}
+
+/// One vertex on the search's call stack.
+#[derive(Clone, Copy, Debug)]
+struct Call {
+    vertex: Dot,
+    /// Its dependencies: `Scratch::deps[start..end]`, `next` the next to
+    /// look at.
+    start: usize,
+    next: usize,
+    end: usize,
+    /// Its Tarjan index and low-link (the low-link only matters while the
+    /// vertex is on the call stack, so it lives here).
+    index: u32,
+    low: u32,
 }
 
 impl GraphExecutor {
@@ -214,108 +255,119 @@ impl GraphExecutor {
 
     /// Committed commands waiting for a dependency.
     pub fn pending(&self) -> usize {
-        self.pending
+        self.graph.pending
     }
 
     /// True if `dot` has executed here.
     pub fn has_executed(&self, dot: Dot) -> bool {
-        self.executed.contains(dot)
+        self.graph.executed.contains(dot)
     }
+}
 
+impl Graph {
     /// True if `dot` is committed and not executed.
     fn is_vertex(&self, dot: Dot) -> bool {
         self.nodes.get(dot).is_some_and(|node| node.vertex.is_some())
     }
 
-    /// Records `dot` as executed and hands its waiters to `to_try`.
-    fn executed(&mut self, dot: Dot, to_try: &mut Vec<Dot>, apply: &mut Apply<'_, Dot>) {
-        self.executed.insert(dot);
-        apply.notify(dot);
-        if let Some(node) = self.nodes.get_mut(dot) {
-            to_try.append(&mut node.waiters);
-            self.nodes.release(dot, self.executed.prefix(dot.origin));
+    /// `dot` has executed: hands what waited for it to `to_try` and frees
+    /// what it no longer needs.
+    fn after_execution(&mut self, dot: Dot, to_try: &mut Vec<Dot>) {
+        let Some(node) = self.nodes.get_mut(dot) else {
+            return; // nothing waited for it, and it was never a vertex here
+        };
+        if node.has_waiters {
+            node.has_waiters = false;
+            to_try.extend(self.waiters.remove(&dot).unwrap_or_default());
         }
+        self.nodes.release(dot, self.executed.prefix(dot.origin));
     }
 
     /// Searches from `root`; executes every component that closes, adding
     /// the dots it executes to `executed_now`. Returns the dependency the
     /// search stopped at, if one was not committed.
-    fn search(&mut self, root: Dot, apply: &mut Apply<'_, Dot>, executed_now: &mut Vec<Dot>) -> Option<Dot> {
-        let (mut stack, mut calls) = (std::mem::take(&mut self.stack), std::mem::take(&mut self.calls));
-        let missing = self.search_with(&mut stack, &mut calls, root, apply, executed_now);
-        stack.clear();
-        calls.clear();
-        (self.stack, self.calls) = (stack, calls);
+    fn search(&mut self, scratch: &mut Scratch, root: Dot, apply: &mut Apply<'_, Dot>) -> Option<Dot> {
+        let missing = self.search_with(scratch, root, apply);
+        scratch.stack.clear();
+        scratch.calls.clear();
+        scratch.deps.clear();
         missing
     }
 
-    fn search_with(
-        &mut self,
-        stack: &mut Vec<Dot>,
-        calls: &mut Vec<(Dot, usize)>,
-        root: Dot,
-        apply: &mut Apply<'_, Dot>,
-        executed_now: &mut Vec<Dot>,
-    ) -> Option<Dot> {
+    fn search_with(&mut self, scratch: &mut Scratch, root: Dot, apply: &mut Apply<'_, Dot>) -> Option<Dot> {
+        let Scratch { stack, calls, deps, component, executed_now, .. } = scratch;
         self.searches += 1;
         let search = self.searches;
         let mut next_index = 0u32;
-        let mut visit = |node: &mut Node, dot: Dot, stack: &mut Vec<Dot>| {
-            (node.search, node.index, node.low, node.on_stack) = (search, next_index, next_index, true);
+        let mut visit = |node: &mut Node,
+                         dot: Dot,
+                         stack: &mut Vec<Dot>,
+                         calls: &mut Vec<Call>,
+                         deps: &mut Vec<Dot>| {
+            (node.search, node.index, node.on_stack) = (search, next_index, true);
+            let start = deps.len();
+            deps.extend_from_slice(&node.vertex.as_ref().expect("committed").deps);
+            calls.push(Call { vertex: dot, start, next: start, end: deps.len(), index: next_index, low: next_index });
             stack.push(dot);
             next_index += 1;
         };
-        visit(self.nodes.get_mut(root).expect("searched from a vertex"), root, stack);
-        calls.push((root, 0));
-        while let Some(&(vertex, position)) = calls.last() {
-            let node = self.nodes.get(vertex).expect("visited");
-            let deps = &node.vertex.as_ref().expect("committed").deps;
-            if let Some(&dep) = deps.get(position) {
-                calls.last_mut().expect("non-empty").1 += 1;
-                if dep == vertex || self.executed.contains(dep) {
+        visit(self.nodes.get_mut(root).expect("searched from a vertex"), root, stack, calls, deps);
+        while let Some(top) = calls.last_mut() {
+            if top.next < top.end {
+                let dep = deps[top.next];
+                top.next += 1;
+                if dep == top.vertex {
                     continue;
                 }
-                let Some(theirs) = self.nodes.get_mut(dep).filter(|node| node.vertex.is_some()) else {
-                    return Some(dep); // not committed yet: wait for it
-                };
-                if theirs.search != search {
-                    visit(theirs, dep, stack);
-                    calls.push((dep, 0));
-                } else if theirs.on_stack {
-                    let seen = theirs.index;
-                    let mine = self.nodes.get_mut(vertex).expect("visited");
-                    mine.low = mine.low.min(seen);
-                } // else: in a component closed earlier in this search
+                // A vertex has not executed, an executed dot is not a
+                // vertex: look the dependency up once.
+                match self.nodes.get_mut(dep) {
+                    Some(theirs) if theirs.vertex.is_some() => {
+                        if theirs.search != search {
+                            visit(theirs, dep, stack, calls, deps);
+                        } else if theirs.on_stack {
+                            top.low = top.low.min(theirs.index);
+                        } // else: in a component closed earlier in this search
+                    }
+                    _ if self.executed.contains(dep) => {}
+                    _ => return Some(dep), // not committed yet: wait for it
+                }
                 continue;
             }
-            calls.pop();
-            let (index, low) = (node.index, node.low);
-            if let Some(&(parent, _)) = calls.last() {
-                let theirs = self.nodes.get_mut(parent).expect("visited");
-                theirs.low = theirs.low.min(low);
+            let Call { vertex, start, index, low, .. } = calls.pop().expect("non-empty");
+            deps.truncate(start);
+            if let Some(parent) = calls.last_mut() {
+                parent.low = parent.low.min(low);
             }
-            if low == index {
-                let start = stack.iter().rposition(|&dot| dot == vertex).expect("on the stack");
-                let component = &mut stack[start..];
-                if component.len() > 1 {
-                    let nodes = &self.nodes;
-                    let order = |dot: &Dot| nodes.get(*dot).and_then(|node| node.vertex.as_ref()).map(|v| v.order);
-                    component.sort_unstable_by_key(|dot| (order(dot), *dot));
-                }
-                for &dot in component.iter() {
-                    let node = self.nodes.get_mut(dot).expect("visited");
-                    node.on_stack = false;
-                    let executed = node.vertex.take().expect("committed");
-                    self.pending -= 1;
-                    if let Some(cmd) = &executed.cmd {
-                        apply.apply(cmd, executed.committed_at);
-                    }
-                    self.executed.insert(dot);
-                    apply.notify(dot);
-                    executed_now.push(dot);
-                }
-                stack.truncate(start);
+            if low != index {
+                continue;
             }
+            let first = stack.iter().rposition(|&dot| dot == vertex).expect("on the stack");
+            if stack.len() - first > 1 {
+                // Sorted by `(order, dot)`, each key looked up once.
+                component.clear();
+                component.extend(stack[first..].iter().map(|&dot| {
+                    let node = self.nodes.get(dot).expect("visited");
+                    (node.vertex.as_ref().expect("committed").order, dot)
+                }));
+                component.sort_unstable();
+                for (slot, &(_, dot)) in stack[first..].iter_mut().zip(component.iter()) {
+                    *slot = dot;
+                }
+            }
+            for &dot in &stack[first..] {
+                let node = self.nodes.get_mut(dot).expect("visited");
+                node.on_stack = false;
+                let executed = node.vertex.take().expect("committed");
+                self.pending -= 1;
+                if let Some(cmd) = &executed.cmd {
+                    apply.apply(cmd, executed.committed_at);
+                }
+                self.executed.insert(dot);
+                apply.notify(dot);
+                executed_now.push(dot);
+            }
+            stack.truncate(first);
         }
         None
     }
@@ -327,46 +379,49 @@ impl Executor for GraphExecutor {
     type Feedback = Dot;
 
     fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_, Dot>) {
+        let (graph, scratch) = (&mut self.graph, &mut self.scratch);
         let dot = info.dot;
-        if self.executed.contains(dot) || self.is_vertex(dot) {
+        if graph.executed.contains(dot) || graph.is_vertex(dot) {
             return; // committed twice (recovery): the value is the same
         }
-        let mut to_try = std::mem::take(&mut self.to_try);
-        if info.deps.iter().all(|&dep| dep == dot || self.executed.contains(dep)) {
+        if info.deps.iter().all(|&dep| dep == dot || graph.executed.contains(dep)) {
             // The common case without contention: every dependency has
             // executed, so the vertex is a component of its own and a
             // search would only find that out. Run it now.
             if let Some(cmd) = &info.cmd {
                 apply.apply(cmd, now);
             }
-            self.executed(dot, &mut to_try, apply);
+            graph.executed.insert(dot);
+            apply.notify(dot);
+            graph.after_execution(dot, &mut scratch.to_try);
+            if scratch.to_try.is_empty() {
+                return; // nothing waited for it
+            }
         } else {
-            let node = self.nodes.entry(dot, self.executed.prefix(dot.origin));
-            node.vertex = Some(Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
-            self.pending += 1;
-            to_try.push(dot);
+            let node = graph.nodes.entry(dot, graph.executed.prefix(dot.origin));
+            node.vertex =
+                Some(Box::new(Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order }));
+            graph.pending += 1;
+            scratch.to_try.push(dot);
         }
         // Search from the new vertex; what waited for it reaches it, so it
         // can only progress once it executes: every unexecuted vertex
         // waits on exactly one dot, and is retried when that dot executes.
         // (Retrying waiters at every commit makes a chain committed
         // backwards cubic.)
-        let mut executed_now = std::mem::take(&mut self.executed_now);
-        while let Some(vertex) = to_try.pop() {
-            if !self.is_vertex(vertex) {
+        while let Some(vertex) = scratch.to_try.pop() {
+            if !graph.is_vertex(vertex) {
                 continue; // executed by an earlier search
             }
-            if let Some(missing) = self.search(vertex, apply, &mut executed_now) {
-                self.nodes.entry(missing, self.executed.prefix(missing.origin)).waiters.push(vertex);
+            if let Some(missing) = graph.search(scratch, vertex, apply) {
+                graph.nodes.entry(missing, graph.executed.prefix(missing.origin)).has_waiters = true;
+                graph.waiters.entry(missing).or_default().push(vertex);
             }
+            let Scratch { to_try, executed_now, .. } = scratch;
             for executed in executed_now.drain(..) {
-                if let Some(node) = self.nodes.get_mut(executed) {
-                    to_try.append(&mut node.waiters);
-                    self.nodes.release(executed, self.executed.prefix(executed.origin));
-                }
+                graph.after_execution(executed, to_try);
             }
         }
-        (self.to_try, self.executed_now) = (to_try, executed_now);
     }
 }
 
@@ -392,7 +447,7 @@ mod tests {
 
         /// Executes committed commands in dependency order.
         #[derive(Debug, Default)]
-        pub struct GraphExecutor {
+        pub(super) struct GraphExecutor {
             /// Committed, not yet executed.
             vertices: FixedHashMap<Dot, Vertex>,
             executed: DotSet,
@@ -424,17 +479,17 @@ mod tests {
 
         impl GraphExecutor {
             /// An empty executor.
-            pub fn new() -> GraphExecutor {
+            pub(super) fn new() -> GraphExecutor {
                 GraphExecutor::default()
             }
 
             /// Committed commands waiting for a dependency.
-            pub fn pending(&self) -> usize {
+            pub(super) fn pending(&self) -> usize {
                 self.vertices.len()
             }
 
             /// True if `dot` has executed here.
-            pub fn has_executed(&self, dot: Dot) -> bool {
+            pub(super) fn has_executed(&self, dot: Dot) -> bool {
                 self.executed.contains(dot)
             }
 
@@ -539,7 +594,8 @@ mod tests {
                     apply.notify(dot);
                     to_try.extend(self.waiting_on.remove(&dot).unwrap_or_default());
                 } else {
-                    self.vertices.insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
+                    self.vertices
+                        .insert(dot, Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order });
                     to_try.push(dot);
                 }
                 // Search from the new vertex; what waited for it reaches it, so it
@@ -673,7 +729,7 @@ mod tests {
         let missing = Dot::new(2, 1);
         let far = Dot::new(1, WINDOW_AHEAD + 100);
         assert_eq!(step(&mut new, committed(far, 1, &[missing])), 0, "far waits");
-        assert_eq!(new.nodes.far.len(), 1);
+        assert_eq!(new.graph.nodes.far.len(), 1);
         for seq in 1..=1_000 {
             assert_eq!(step(&mut new, committed(Dot::new(1, seq), 10 + seq, &[])), 1);
         }
@@ -681,7 +737,7 @@ mod tests {
         // above them and reaches past `far`.
         let last = Dot::new(1, WINDOW_AHEAD + 200);
         assert_eq!(step(&mut new, committed(last, 2, &[far])), 0, "waits for far");
-        assert!(new.nodes.far.is_empty(), "far moved into the window");
+        assert!(new.graph.nodes.far.is_empty(), "far moved into the window");
         assert_eq!(step(&mut new, committed(missing, 3, &[])), 3, "missing, then far, then the last one");
         assert_eq!(new.pending(), 0);
     }
