@@ -120,12 +120,13 @@ pub enum Message {
     /// Periodic (§10): the sender's committed and executed frontiers, per
     /// origin the highest seq up to which it committed (executed) every
     /// dot. The executed frontier is not in atlas.md §10: it tells when a
-    /// command may leave the §3 index (see [`super::Atlas`]).
+    /// command may leave the §3 index (see [`super::Atlas`]). Shared
+    /// (`Arc`) between the copies sent to every process.
     MGarbageCollection {
         /// Indexed by origin `id - 1`.
-        committed: Vec<u64>,
+        committed: Arc<[u64]>,
         /// Indexed by origin `id - 1`.
-        executed: Vec<u64>,
+        executed: Arc<[u64]>,
     },
 }
 

@@ -149,6 +149,8 @@ pub struct Atlas {
     last_seq: u64,
     /// §3 index of the latest command per key.
     key_deps: KeyDeps,
+    /// Buffer of `register` (what it holds between calls means nothing).
+    scratch: Vec<Dot>,
     /// The commands registered in `key_deps`, per origin (index `id - 1`)
     /// by seq, until they have executed at every process: then they are
     /// forgotten there.
@@ -234,14 +236,24 @@ impl Atlas {
 
     /// §3 `conflicts` (registers `cmd` as `dot` in the index), remembering
     /// the command so it can leave the index once executed everywhere.
+    /// Computed in `scratch`; a result equal to `past` (the coordinator's
+    /// dependencies, most often) shares its allocation.
     fn register(
         key_deps: &mut KeyDeps,
         indexed: &mut [SlotLog<Arc<Command>>],
+        scratch: &mut Vec<Dot>,
         dot: Dot,
         cmd: &Arc<Command>,
-        past: &[Dot],
+        past: &Deps,
     ) -> Deps {
-        let deps = deps_of(key_deps.conflicts(dot, cmd, past));
+        key_deps.conflicts_into(dot, cmd, past, scratch);
+        let deps = if scratch[..] == past[..] {
+            past.clone()
+        } else if scratch.is_empty() {
+            Deps::default()
+        } else {
+            Deps::from(&scratch[..])
+        };
         if let Some(log) = indexed.get_mut(dot.origin.index()) {
             // Registered at most once, and never after executing
             // everywhere (which needs the MCollect processed here first).
@@ -255,7 +267,8 @@ impl Atlas {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, dot, &cmd, &[]);
+        let deps =
+            Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &Deps::default());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
@@ -296,7 +309,7 @@ impl Atlas {
         instance.quorum = quorum;
         if quorum.contains(self.id) {
             // §5 steps 2b-2c: the coordinator's deps are always included.
-            let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, dot, &cmd, &past);
+            let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past);
             if instance.decided.is_none() {
                 instance.status = Status::Collect;
                 instance.synod.set_initial(Value::command(deps.clone()));
@@ -434,19 +447,19 @@ impl Atlas {
             return; // not a process of this shard
         }
         let instances = &mut self.instances;
-        self.gc.report(from, committed, |dot| {
+        self.gc.report_ranges(from, committed, |origin, seqs| {
             // Stable dots come in order per origin: this pops the front.
-            instances[dot.origin.index()].discard_up_to(dot.seq);
+            instances[origin.index()].discard_up_to(*seqs.end());
         });
         let (key_deps, indexed) = (&mut self.key_deps, &mut self.indexed);
-        self.executed_gc.report(from, executed, |dot| {
+        self.executed_gc.report_ranges(from, executed, |origin, seqs| {
             // In order per origin too; most dots of other origins were
             // never registered here (only fast-quorum members register).
-            let log = &mut indexed[dot.origin.index()];
-            if let Some(cmd) = log.remove(dot.seq) {
-                key_deps.forget(dot, &cmd);
+            let log = &mut indexed[origin.index()];
+            for (seq, cmd) in log.iter_from(*seqs.start()).take_while(|&(seq, _)| seq <= *seqs.end()) {
+                key_deps.forget(Dot { origin, seq }, cmd);
             }
-            log.discard_up_to(dot.seq);
+            log.discard_up_to(*seqs.end());
         });
     }
 }
@@ -473,6 +486,7 @@ impl Protocol for Atlas {
             slow_quorum: setup.closest(quorum::leaderless_slow(f)).to_vec(),
             last_seq: 0,
             key_deps: KeyDeps::new(options.nfr),
+            scratch: Vec::new(),
             indexed: (0..n).map(|_| SlotLog::new()).collect(),
             instances: (0..n).map(|_| SlotLog::new()).collect(),
             gc: GcTracker::new(n),
@@ -506,8 +520,9 @@ impl Protocol for Atlas {
     fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
         match timer {
             Timer::GarbageCollection => {
-                let committed = self.gc.frontier();
-                let executed = self.executed_gc.frontier();
+                // Shared by every copy of the message.
+                let committed: Arc<[u64]> = self.gc.frontier().into();
+                let executed: Arc<[u64]> = self.executed_gc.frontier().into();
                 self.handle_garbage_collection(self.id, &committed, &executed);
                 out.send_to_each(&self.others, Message::MGarbageCollection { committed, executed });
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns);

@@ -9,6 +9,7 @@
 
 use super::dot::{Dot, DotSet};
 use sim_core::ProcessId;
+use std::ops::RangeInclusive;
 
 /// Which dots every process has committed.
 #[derive(Clone, Debug)]
@@ -41,16 +42,34 @@ impl GcTracker {
     /// `from` reported `frontier` (this process reports its own too).
     /// Calls `collect` for every dot that became stable, in dot order.
     pub fn report(&mut self, from: ProcessId, frontier: &[u64], mut collect: impl FnMut(Dot)) {
-        let known = &mut self.reported[from.index()];
-        for (known, &reported) in known.iter_mut().zip(frontier) {
-            *known = (*known).max(reported);
-        }
-        for origin in 0..self.stable.len() {
-            let stable = self.reported.iter().map(|frontier| frontier[origin]).min().unwrap_or(0);
-            for seq in self.stable[origin] + 1..=stable {
-                collect(Dot { origin: ProcessId::from_index(origin), seq });
+        self.report_ranges(from, frontier, |origin, seqs| {
+            for seq in seqs {
+                collect(Dot { origin, seq });
             }
-            self.stable[origin] = self.stable[origin].max(stable);
+        });
+    }
+
+    /// [`GcTracker::report`] by runs: calls `collect(origin, seqs)` once
+    /// per origin whose dots `seqs` became stable, in origin order, so a
+    /// caller that frees per-origin logs from the front does it in one
+    /// step rather than one call per dot.
+    pub fn report_ranges(
+        &mut self,
+        from: ProcessId,
+        frontier: &[u64],
+        mut collect: impl FnMut(ProcessId, RangeInclusive<u64>),
+    ) {
+        let index = from.index();
+        for (origin, &reported) in frontier.iter().enumerate().take(self.stable.len()) {
+            if reported <= self.reported[index][origin] {
+                continue; // this origin's minimum cannot have moved
+            }
+            self.reported[index][origin] = reported;
+            let stable = self.reported.iter().map(|frontier| frontier[origin]).min().unwrap_or(0);
+            if stable > self.stable[origin] {
+                collect(ProcessId::from_index(origin), self.stable[origin] + 1..=stable);
+                self.stable[origin] = stable;
+            }
         }
     }
 }

@@ -41,7 +41,16 @@ impl KeyDeps {
     /// on each of its keys), then registers `cmd` as `dot`. Reads do not
     /// depend on reads. Sorted, without duplicates, never containing `dot`.
     pub fn conflicts(&mut self, dot: Dot, cmd: &Command, past: &[Dot]) -> Vec<Dot> {
-        let mut deps: Vec<Dot> = past.to_vec();
+        let mut deps = Vec::new();
+        self.conflicts_into(dot, cmd, past, &mut deps);
+        deps
+    }
+
+    /// [`KeyDeps::conflicts`] into `deps` (cleared first), so that a caller
+    /// can reuse one buffer rather than allocate a set per command.
+    pub fn conflicts_into(&mut self, dot: Dot, cmd: &Command, past: &[Dot], deps: &mut Vec<Dot>) {
+        deps.clear();
+        deps.extend_from_slice(past);
         let read_only = cmd.is_read_only();
         for key in cmd.keys() {
             let latest = self.keys.entry(key).or_default();
@@ -61,7 +70,7 @@ impl KeyDeps {
             }
         }
         deps.extend(self.latest_noop);
-        finish(deps, dot)
+        finish(deps, dot);
     }
 
     /// Registers a no-op `dot` (from recovery): it depends on `past`, the
@@ -75,7 +84,8 @@ impl KeyDeps {
         }
         deps.extend(self.latest_noop);
         self.latest_noop = Some(dot);
-        finish(deps, dot)
+        finish(&mut deps, dot);
+        deps
     }
 
     /// Forgets `dot`, a command registered as `cmd`, so later commands get
@@ -109,11 +119,10 @@ impl KeyDeps {
     }
 }
 
-fn finish(mut deps: Vec<Dot>, dot: Dot) -> Vec<Dot> {
+fn finish(deps: &mut Vec<Dot>, dot: Dot) {
     deps.sort_unstable();
     deps.dedup();
     deps.retain(|&d| d != dot);
-    deps
 }
 
 #[cfg(test)]
