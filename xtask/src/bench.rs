@@ -59,6 +59,7 @@ fn cases() -> Vec<Case> {
         case("epaxos", 1, 256, 2, &[]),
         case("atlas", 2, 32, 10, &[]),
         case("epaxos", 2, 32, 10, &[]),
+        case("caesar", 1, 256, 2, &[]),
     ]
 }
 
