@@ -6,7 +6,7 @@
 //! Because a clock only grows, every timestamp of a key is promised exactly
 //! once by each process, which is what lets executors count promises.
 
-use super::key_map::KeyWords;
+use super::key_map::{KeyWords, Word};
 use sim_core::{Command, Key, ProcessId};
 
 /// A promise: `voter` will never propose a timestamp in `start..=end` for
@@ -191,8 +191,8 @@ impl KeyClocks {
             self.bump(cmd, t, emit);
             return t;
         };
-        let clock = self.clocks.get(key);
-        let t = min.max(if plus_one { clock.saturating_add(1) } else { clock });
+        let clock = self.clocks.lookup(key);
+        let t = min.max(if plus_one { clock.value.saturating_add(1) } else { clock.value });
         self.move_to(key, clock, t, &mut emit);
         t
     }
@@ -201,7 +201,7 @@ impl KeyClocks {
     /// `t` to `t`, calling `emit` with the promise each move makes.
     pub fn bump(&mut self, cmd: &Command, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
         for key in cmd.keys() {
-            let clock = self.clocks.get(key);
+            let clock = self.clocks.lookup(key);
             self.move_to(key, clock, t, &mut emit);
         }
     }
@@ -209,11 +209,11 @@ impl KeyClocks {
     /// Moves `key`'s clock from `clock` to `t` if that is higher, with the
     /// promise it makes; either way the key has a clock afterwards.
     #[inline]
-    fn move_to(&mut self, key: Key, clock: u64, t: u64, emit: &mut impl FnMut(Key, VoteRange)) {
-        if clock < t {
-            emit(key, VoteRange::new(self.me, clock + 1, t));
-            self.clocks.set(key, t);
-        } else if clock == 0 {
+    fn move_to(&mut self, key: Key, clock: Word, t: u64, emit: &mut impl FnMut(Key, VoteRange)) {
+        if clock.value < t {
+            emit(key, VoteRange::new(self.me, clock.value + 1, t));
+            self.clocks.set_found(key, clock, t);
+        } else if clock.value == 0 {
             self.clocks.touch(key);
         }
     }

@@ -363,8 +363,8 @@ impl TableExecutor {
     /// puts the key to rest if it can be.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
         let n = self.n;
-        let word = self.keys.get(key);
-        match Slot(word).state() {
+        let word = self.keys.lookup(key);
+        match Slot(word.value).state() {
             Ok(promised) => {
                 // Woken up in a free table (in cache, and no copying).
                 let index = self.free.pop().unwrap_or_else(|| {
@@ -376,12 +376,12 @@ impl TableExecutor {
                 let result = f(table);
                 match table.at_rest(n).and_then(Slot::rest) {
                     Some(rest) => {
-                        if rest.0 != word {
-                            self.keys.set(key, rest.0);
+                        if rest.0 != word.value {
+                            self.keys.set_found(key, word, rest.0);
                         }
                         self.free.push(index);
                     }
-                    None => self.keys.set(key, Slot::active(index).0),
+                    None => self.keys.set_found(key, word, Slot::active(index).0),
                 }
                 result
             }
@@ -389,7 +389,7 @@ impl TableExecutor {
                 let table = &mut self.tables[index];
                 let result = f(table);
                 if let Some(rest) = table.at_rest(n).and_then(Slot::rest) {
-                    self.keys.set(key, rest.0);
+                    self.keys.set_found(key, word, rest.0);
                     self.free.push(index);
                 }
                 result

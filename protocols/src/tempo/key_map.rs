@@ -182,8 +182,8 @@ impl KeyMap {
 const BLOCK_BITS: u32 = 6;
 
 /// A word per key, 0 for keys never set, with the value 1 stored as a bit
-/// (see the module docs). Set and read a key's word with [`KeyWords::get`]
-/// and [`KeyWords::set`].
+/// (see the module docs). Read a key's word with [`KeyWords::get`] (or
+/// [`KeyWords::lookup`], to set it afterwards with one probe less).
 #[derive(Clone, Debug, Default)]
 pub(super) struct KeyWords {
     /// Per block of 64 consecutive keys (`key >> 6`), the keys whose word
@@ -196,43 +196,77 @@ pub(super) struct KeyWords {
     ones_len: usize,
 }
 
+/// A key's word as [`KeyWords::lookup`] found it, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Word {
+    /// The word (0 if never set).
+    pub(super) value: u64,
+    stored: Stored,
+}
+
+/// Where a key's word is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stored {
+    Nowhere,
+    Ones,
+    Others,
+}
+
 impl KeyWords {
     /// The word of `key` (0 if never set).
     #[inline]
     pub(super) fn get(&self, key: Key) -> u64 {
+        self.lookup(key).value
+    }
+
+    /// The word of `key` and where it is, for [`KeyWords::set_found`].
+    #[inline]
+    pub(super) fn lookup(&self, key: Key) -> Word {
         let bit = 1u64 << (key & 63);
         if self.ones.get(key >> BLOCK_BITS).is_some_and(|block| block & bit != 0) {
-            return 1;
+            return Word { value: 1, stored: Stored::Ones };
         }
-        self.others.get(key).unwrap_or(0)
+        match self.others.get(key) {
+            Some(value) => Word { value, stored: Stored::Others },
+            None => Word { value: 0, stored: Stored::Nowhere },
+        }
     }
 
     /// Sets the word of `key`.
-    #[inline]
     pub(super) fn set(&mut self, key: Key, word: u64) {
+        let found = self.lookup(key);
+        self.set_found(key, found, word);
+    }
+
+    /// Sets the word of `key`, which [`KeyWords::lookup`] found as `found`
+    /// (nothing changed since): only the places that change are probed.
+    #[inline]
+    pub(super) fn set_found(&mut self, key: Key, found: Word, word: u64) {
         let bit = 1u64 << (key & 63);
         let block = key >> BLOCK_BITS;
-        if word == 1 {
-            let ones = self.ones.get_or_zero(block);
-            if *ones & bit == 0 {
-                *ones |= bit;
-                self.ones_len += 1;
-                self.others.remove(key);
-            }
-        } else {
-            if self.ones_len > 0 && self.ones.get(block).is_some_and(|ones| ones & bit != 0) {
+        match (found.stored, word == 1) {
+            (Stored::Ones, true) => {}
+            (Stored::Ones, false) => {
                 *self.ones.get_or_zero(block) &= !bit;
                 self.ones_len -= 1;
+                *self.others.get_or_zero(key) = word;
             }
-            *self.others.get_or_zero(key) = word;
+            (Stored::Others | Stored::Nowhere, true) => {
+                *self.ones.get_or_zero(block) |= bit;
+                self.ones_len += 1;
+                if found.stored == Stored::Others {
+                    self.others.remove(key);
+                }
+            }
+            (Stored::Others | Stored::Nowhere, false) => *self.others.get_or_zero(key) = word,
         }
     }
 
     /// Makes `key` present (its word 0) if it was never set.
     pub(super) fn touch(&mut self, key: Key) {
-        let bit = 1u64 << (key & 63);
-        if !self.ones.get(key >> BLOCK_BITS).is_some_and(|block| block & bit != 0) {
-            self.others.get_or_zero(key);
+        let found = self.lookup(key);
+        if found.stored == Stored::Nowhere {
+            self.set_found(key, found, 0);
         }
     }
 
@@ -313,7 +347,13 @@ mod tests {
             match rng.random_range(0..4) {
                 0 | 1 => {
                     let word = [0, 1, 1, 2, 7, u64::MAX][rng.random_range(0..6)];
-                    words.set(key, word);
+                    if rng.random_bool(0.5) {
+                        words.set(key, word);
+                    } else {
+                        let found = words.lookup(key);
+                        assert_eq!(found.value, expected.get(&key).copied().unwrap_or(0));
+                        words.set_found(key, found, word);
+                    }
                     expected.insert(key, word);
                 }
                 2 => {
