@@ -222,14 +222,16 @@ impl KeyWords {
     /// The word of `key` and where it is, for [`KeyWords::set_found`].
     #[inline]
     pub(super) fn lookup(&self, key: Key) -> Word {
+        // The other words first: the keys in flight are there (the
+        // executor's active keys), and they are looked up most.
+        if let Some(value) = self.others.get(key) {
+            return Word { value, stored: Stored::Others };
+        }
         let bit = 1u64 << (key & 63);
         if self.ones.get(key >> BLOCK_BITS).is_some_and(|block| block & bit != 0) {
             return Word { value: 1, stored: Stored::Ones };
         }
-        match self.others.get(key) {
-            Some(value) => Word { value, stored: Stored::Others },
-            None => Word { value: 0, stored: Stored::Nowhere },
-        }
+        Word { value: 0, stored: Stored::Nowhere }
     }
 
     /// Sets the word of `key`.
