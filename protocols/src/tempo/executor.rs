@@ -166,9 +166,21 @@ impl KeyTable {
     fn promise_all(&mut self, votes: &[(Key, VoteRange)], n: usize, stability: usize) -> bool {
         let mut recompute = false;
         for &(_, range) in votes {
-            if let Some(voter) = voter_index(range.voter, n) {
-                recompute |= self.promise(voter, range.start, range.end);
+            let Some(voter) = voter_index(range.voter, n) else { continue };
+            // The usual case, inline: a process of the inline part extends
+            // its prefix, and no range waits above a gap (`promise` does
+            // the same in more steps).
+            if voter < INLINE_PROCESSES && self.extra.is_none() {
+                let (start, old) = (range.start.max(1), self.contiguous[voter]);
+                if start <= range.end && start <= old.saturating_add(1) {
+                    if range.end > old {
+                        self.contiguous[voter] = range.end;
+                        recompute |= old <= self.stable && range.end > self.stable;
+                    }
+                    continue;
+                }
             }
+            recompute |= self.promise(voter, range.start, range.end);
         }
         if !recompute {
             return false;
