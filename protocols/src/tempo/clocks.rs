@@ -6,7 +6,7 @@
 //! Because a clock only grows, every timestamp of a key is promised exactly
 //! once by each process, which is what lets executors count promises.
 
-use super::key_map::KeyMap;
+use super::key_map::{KeyWords, Word};
 use sim_core::{Command, Key, ProcessId};
 
 /// A promise: `voter` will never propose a timestamp in `start..=end` for
@@ -147,19 +147,19 @@ pub struct KeyClocks {
     me: ProcessId,
     /// Every key this process proposed for, bumped or (ClockBump) saw: no
     /// command frees its key's clock, so this grows to every key of the
-    /// run and a lookup is usually a cache miss ([`KeyMap`] makes it one).
-    clocks: KeyMap,
+    /// run: [`KeyWords`] keeps it small.
+    clocks: KeyWords,
 }
 
 impl KeyClocks {
     /// Clocks of process `me`, all at 0.
     pub fn new(me: ProcessId) -> KeyClocks {
-        KeyClocks { me, clocks: KeyMap::default() }
+        KeyClocks { me, clocks: KeyWords::default() }
     }
 
     /// The clock of `key` (0 if never bumped).
     pub fn clock(&self, key: Key) -> u64 {
-        self.clocks.get(key).unwrap_or(0)
+        self.clocks.get(key)
     }
 
     /// Keys with a clock.
@@ -169,7 +169,7 @@ impl KeyClocks {
 
     /// True if no key has a clock.
     pub fn is_empty(&self) -> bool {
-        self.clocks.is_empty()
+        self.clocks.len() == 0
     }
 
     /// The timestamp part of `proposal(cmd, m)` (§5):
@@ -191,12 +191,9 @@ impl KeyClocks {
             self.bump(cmd, t, emit);
             return t;
         };
-        let clock = self.clocks.get_or_zero(key);
-        let t = min.max(if plus_one { clock.saturating_add(1) } else { *clock });
-        if *clock < t {
-            emit(key, VoteRange::new(self.me, *clock + 1, t));
-            *clock = t;
-        }
+        let clock = self.clocks.lookup(key);
+        let t = min.max(if plus_one { clock.value.saturating_add(1) } else { clock.value });
+        self.move_to(key, clock, t, &mut emit);
         t
     }
 
@@ -204,11 +201,20 @@ impl KeyClocks {
     /// `t` to `t`, calling `emit` with the promise each move makes.
     pub fn bump(&mut self, cmd: &Command, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
         for key in cmd.keys() {
-            let clock = self.clocks.get_or_zero(key);
-            if *clock < t {
-                emit(key, VoteRange::new(self.me, *clock + 1, t));
-                *clock = t;
-            }
+            let clock = self.clocks.lookup(key);
+            self.move_to(key, clock, t, &mut emit);
+        }
+    }
+
+    /// Moves `key`'s clock from `clock` to `t` if that is higher, with the
+    /// promise it makes; either way the key has a clock afterwards.
+    #[inline]
+    fn move_to(&mut self, key: Key, clock: Word, t: u64, emit: &mut impl FnMut(Key, VoteRange)) {
+        if clock.value < t {
+            emit(key, VoteRange::new(self.me, clock.value + 1, t));
+            self.clocks.set_found(key, clock, t);
+        } else if clock.value == 0 {
+            self.clocks.touch(key);
         }
     }
 
@@ -216,19 +222,19 @@ impl KeyClocks {
     /// periodic clock bump (§8) covers it.
     pub fn init(&mut self, cmd: &Command) {
         for key in cmd.keys() {
-            self.clocks.get_or_zero(key);
+            self.clocks.touch(key);
         }
     }
 
-    /// Bumps every key with a clock to `t` (§8 ClockBump), in the clock
-    /// table's order (deterministic: it depends only on the keys inserted
-    /// and their order). The order of the promises in a broadcast is
+    /// Bumps every key with a clock to `t` (§8 ClockBump), in the order of
+    /// [`KeyWords::to_vec`] (deterministic: it depends only on the keys
+    /// set, in order). The order of the promises in a broadcast is
     /// arbitrary; it only decides which key an executor looks at first.
     pub fn bump_all(&mut self, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
-        for (key, clock) in self.clocks.iter_mut() {
-            if *clock < t {
-                emit(key, VoteRange::new(self.me, *clock + 1, t));
-                *clock = t;
+        for (key, clock) in self.clocks.to_vec() {
+            if clock < t {
+                emit(key, VoteRange::new(self.me, clock + 1, t));
+                self.clocks.set(key, t);
             }
         }
     }

@@ -10,7 +10,7 @@
 //! on, every key it touches (§7.4).
 
 use super::clocks::{VoteRange, Votes};
-use super::key_map::KeyMap;
+use super::key_map::KeyWords;
 use crate::shared::dot::Dot;
 #[cfg(debug_assertions)]
 use sim_core::FixedHashMap;
@@ -166,9 +166,21 @@ impl KeyTable {
     fn promise_all(&mut self, votes: &[(Key, VoteRange)], n: usize, stability: usize) -> bool {
         let mut recompute = false;
         for &(_, range) in votes {
-            if let Some(voter) = voter_index(range.voter, n) {
-                recompute |= self.promise(voter, range.start, range.end);
+            let Some(voter) = voter_index(range.voter, n) else { continue };
+            // The usual case, inline: a process of the inline part extends
+            // its prefix, and no range waits above a gap (`promise` does
+            // the same in more steps).
+            if voter < INLINE_PROCESSES && self.extra.is_none() {
+                let (start, old) = (range.start.max(1), self.contiguous[voter]);
+                if start <= range.end && start <= old.saturating_add(1) {
+                    if range.end > old {
+                        self.contiguous[voter] = range.end;
+                        recompute |= old <= self.stable && range.end > self.stable;
+                    }
+                    continue;
+                }
             }
+            recompute |= self.promise(voter, range.start, range.end);
         }
         if !recompute {
             return false;
@@ -294,10 +306,10 @@ pub struct TableExecutor {
     /// `S`: how many processes must have promised a timestamp for it to be
     /// stable (`floor(n/2) + 1`, or `n - f` with tiny quorums).
     stability: usize,
-    /// Every key ever accessed: at rest (most keys; 16 bytes an entry) or
-    /// pointing to its table. Every command looks its keys up here several
-    /// times, mostly cold: see [`KeyMap`].
-    keys: KeyMap,
+    /// Every key ever accessed: at rest (most keys: see [`KeyWords`] for
+    /// how a key at rest at 1, after one command, takes a bit) or pointing
+    /// to its table (a [`Slot`]).
+    keys: KeyWords,
     /// Tables of keys with something going on: a command queued, a gap,
     /// or processes that promised different amounts. Few (the keys in
     /// flight), and reused through `free`, so they stay in cache.
@@ -321,7 +333,7 @@ impl TableExecutor {
         TableExecutor {
             n,
             stability,
-            keys: KeyMap::default(),
+            keys: KeyWords::default(),
             tables: Vec::new(),
             free: Vec::new(),
             work: Vec::new(),
@@ -332,7 +344,7 @@ impl TableExecutor {
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
     pub fn stable(&self, key: Key) -> u64 {
-        match self.keys.get(key).map(|slot| Slot(slot).state()) {
+        match Some(Slot(self.keys.get(key)).state()) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].stable,
             None => 0,
@@ -342,7 +354,7 @@ impl TableExecutor {
     /// `H_j(key)`: the highest timestamp up to which `process` promised
     /// every timestamp of `key`.
     pub fn contiguous(&self, key: Key, process: ProcessId) -> u64 {
-        match self.keys.get(key).map(|slot| Slot(slot).state()) {
+        match Some(Slot(self.keys.get(key)).state()) {
             Some(Ok(promised)) => promised,
             Some(Err(index)) => self.tables[index].h(process.index()),
             None => 0,
@@ -356,15 +368,15 @@ impl TableExecutor {
 
     /// The index of `key`'s table, if it has one (not at rest).
     fn table_index(&self, key: Key) -> Option<usize> {
-        self.keys.get(key).and_then(|slot| Slot(slot).state().err())
+        Slot(self.keys.get(key)).state().err()
     }
 
     /// Runs `f` on `key`'s table (brought back from rest, or new), then
-    /// puts the key to rest if it can be; one lookup of the map.
+    /// puts the key to rest if it can be.
     fn with_table<R>(&mut self, key: Key, f: impl FnOnce(&mut KeyTable) -> R) -> R {
         let n = self.n;
-        let slot = self.keys.get_or_zero(key);
-        match Slot(*slot).state() {
+        let word = self.keys.lookup(key);
+        match Slot(word.value).state() {
             Ok(promised) => {
                 // Woken up in a free table (in cache, and no copying).
                 let index = self.free.pop().unwrap_or_else(|| {
@@ -376,10 +388,12 @@ impl TableExecutor {
                 let result = f(table);
                 match table.at_rest(n).and_then(Slot::rest) {
                     Some(rest) => {
-                        *slot = rest.0;
+                        if rest.0 != word.value {
+                            self.keys.set_found(key, word, rest.0);
+                        }
                         self.free.push(index);
                     }
-                    None => *slot = Slot::active(index).0,
+                    None => self.keys.set_found(key, word, Slot::active(index).0),
                 }
                 result
             }
@@ -387,7 +401,7 @@ impl TableExecutor {
                 let table = &mut self.tables[index];
                 let result = f(table);
                 if let Some(rest) = table.at_rest(n).and_then(Slot::rest) {
-                    *slot = rest.0;
+                    self.keys.set_found(key, word, rest.0);
                     self.free.push(index);
                 }
                 result
@@ -398,10 +412,8 @@ impl TableExecutor {
     /// Puts `key`, whose table is `tables[index]`, to rest if the table
     /// allows.
     fn settle(&mut self, key: Key, index: usize) {
-        if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest)
-            && let Some(slot) = self.keys.get_mut(key)
-        {
-            *slot = rest.0;
+        if let Some(rest) = self.tables[index].at_rest(self.n).and_then(Slot::rest) {
+            self.keys.set(key, rest.0);
             self.free.push(index);
         }
     }
