@@ -41,7 +41,8 @@ use crate::shared::quorum;
 use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::{self, Ballot, Synod};
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, ProcessId, Time};
+use sim_core::{Command, Key, ProcessId, Time};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Atlas's options (atlas.md §7), the same for Atlas and Janus*.
@@ -149,10 +150,12 @@ pub struct Atlas {
     key_deps: KeyDeps,
     /// Buffer of `register` (what it holds between calls means nothing).
     scratch: Vec<Dot>,
-    /// The commands registered in `key_deps`, per origin (index `id - 1`)
-    /// by seq, until they have executed at every process: then they are
-    /// forgotten there.
-    indexed: Vec<SlotLog<Arc<Command>>>,
+    /// The keys of the commands registered in `key_deps`, per origin
+    /// (index `id - 1`) by seq, until they have executed at every process:
+    /// then they are forgotten there. (The keys rather than the command:
+    /// no shared reference count to touch, and the command is freed once
+    /// executed everywhere.)
+    indexed: Vec<SlotLog<Keys>>,
     /// Per-dot state until garbage collection, per origin (index
     /// `id - 1`) by seq: dots of one origin arrive nearly in order and are
     /// collected in order, so a log beats a hash map. A log's floor is its
@@ -178,6 +181,9 @@ pub const MAX_PROCESSES: usize = synod::MAX_PROCESSES;
 fn threshold(n: usize, quorum: ProcessSet) -> usize {
     quorum.len().saturating_sub(n / 2)
 }
+
+/// A registered command's keys (most commands have one).
+type Keys = SmallVec<[Key; 1]>;
 
 /// Most dots of one origin above its collected floor that a process keeps
 /// state for: a message about a dot further ahead cannot come from a
@@ -230,10 +236,7 @@ impl Atlas {
         if dot.seq < log.floor() || dot.seq - log.floor() >= MAX_DOTS_AHEAD {
             return None;
         }
-        if log.get(dot.seq).is_none() {
-            let _ = log.insert(dot.seq, Instance::new());
-        }
-        log.get_mut(dot.seq)
+        log.get_or_insert_with(dot.seq, Instance::new)
     }
 
     /// §3 `conflicts` (registers `cmd` as `dot` in the index), remembering
@@ -242,7 +245,7 @@ impl Atlas {
     /// dependencies, most often) shares its allocation.
     fn register(
         key_deps: &mut KeyDeps,
-        indexed: &mut [SlotLog<Arc<Command>>],
+        indexed: &mut [SlotLog<Keys>],
         scratch: &mut Vec<Dot>,
         dot: Dot,
         cmd: &Arc<Command>,
@@ -259,7 +262,7 @@ impl Atlas {
         if let Some(log) = indexed.get_mut(dot.origin.index()) {
             // Registered at most once, and never after executing
             // everywhere (which needs the MCollect processed here first).
-            let fresh = log.insert(dot.seq, cmd.clone());
+            let fresh = log.insert(dot.seq, cmd.keys().collect());
             debug_assert!(matches!(fresh, Ok(None)), "{dot} registered twice or after its collection");
         }
         deps
@@ -490,8 +493,8 @@ impl Atlas {
             // In order per origin too; most dots of other origins were
             // never registered here (only fast-quorum members register).
             let log = &mut indexed[origin.index()];
-            for (seq, cmd) in log.iter_from(*seqs.start()).take_while(|&(seq, _)| seq <= *seqs.end()) {
-                key_deps.forget(Dot { origin, seq }, cmd);
+            for (seq, keys) in log.iter_from(*seqs.start()).take_while(|&(seq, _)| seq <= *seqs.end()) {
+                key_deps.forget_keys(Dot { origin, seq }, keys.iter().copied());
             }
             log.discard_up_to(*seqs.end());
         });

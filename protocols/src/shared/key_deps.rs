@@ -95,7 +95,13 @@ impl KeyDeps {
     /// long as each command commits with at least the dependencies
     /// computed here), so a later command loses nothing it must follow.
     pub fn forget(&mut self, dot: Dot, cmd: &Command) {
-        for key in cmd.keys() {
+        self.forget_keys(dot, cmd.keys());
+    }
+
+    /// [`KeyDeps::forget`] given the command's keys, for a caller that
+    /// keeps those rather than the command.
+    pub fn forget_keys(&mut self, dot: Dot, keys: impl IntoIterator<Item = Key>) {
+        for key in keys {
             // Taken out and put back if it is another command's: one
             // lookup for the common case, a key only `dot` wrote.
             if let Some(write) = self.writes.remove(&key)
