@@ -41,7 +41,8 @@ use crate::shared::quorum;
 use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::{self, Ballot, Synod};
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, ProcessId, Time};
+use sim_core::{Command, Key, ProcessId, Time};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Atlas's options (atlas.md §7), the same for Atlas and Janus*.
@@ -100,7 +101,6 @@ struct Instance {
     /// In `Start`: an MCommit that arrived before the MCollect. In
     /// `Commit`: the committed value (answers late MConsensus).
     decided: Option<Value>,
-    coordinator: Option<Box<Coordinator>>,
 }
 
 impl Instance {
@@ -111,7 +111,6 @@ impl Instance {
             quorum: ProcessSet::default(),
             synod: Synod::new(Value::command(Deps::default())),
             decided: None,
-            coordinator: None,
         }
     }
 }
@@ -151,15 +150,21 @@ pub struct Atlas {
     key_deps: KeyDeps,
     /// Buffer of `register` (what it holds between calls means nothing).
     scratch: Vec<Dot>,
-    /// The commands registered in `key_deps`, per origin (index `id - 1`)
-    /// by seq, until they have executed at every process: then they are
-    /// forgotten there.
-    indexed: Vec<SlotLog<Arc<Command>>>,
+    /// The keys of the commands registered in `key_deps`, per origin
+    /// (index `id - 1`) by seq, until they have executed at every process:
+    /// then they are forgotten there. (The keys rather than the command:
+    /// no shared reference count to touch, and the command is freed once
+    /// executed everywhere.)
+    indexed: Vec<SlotLog<Keys>>,
     /// Per-dot state until garbage collection, per origin (index
     /// `id - 1`) by seq: dots of one origin arrive nearly in order and are
     /// collected in order, so a log beats a hash map. A log's floor is its
     /// first seq not collected; messages about dots below it are stale.
     instances: Vec<SlotLog<Instance>>,
+    /// The coordinator's bookkeeping of the dots it submitted, by seq,
+    /// until they commit here (apart from `instances`: only a few are in
+    /// flight, and every other dot's state stays small).
+    coordinating: SlotLog<Coordinator>,
     /// Fed with every dot committed here.
     gc: GcTracker,
     /// Fed with every dot the co-located executor executes.
@@ -176,6 +181,9 @@ pub const MAX_PROCESSES: usize = synod::MAX_PROCESSES;
 fn threshold(n: usize, quorum: ProcessSet) -> usize {
     quorum.len().saturating_sub(n / 2)
 }
+
+/// A registered command's keys (most commands have one).
+type Keys = SmallVec<[Key; 1]>;
 
 /// Most dots of one origin above its collected floor that a process keeps
 /// state for: a message about a dot further ahead cannot come from a
@@ -228,10 +236,7 @@ impl Atlas {
         if dot.seq < log.floor() || dot.seq - log.floor() >= MAX_DOTS_AHEAD {
             return None;
         }
-        if log.get(dot.seq).is_none() {
-            let _ = log.insert(dot.seq, Instance::new());
-        }
-        log.get_mut(dot.seq)
+        log.get_or_insert_with(dot.seq, Instance::new)
     }
 
     /// §3 `conflicts` (registers `cmd` as `dot` in the index), remembering
@@ -240,7 +245,7 @@ impl Atlas {
     /// dependencies, most often) shares its allocation.
     fn register(
         key_deps: &mut KeyDeps,
-        indexed: &mut [SlotLog<Arc<Command>>],
+        indexed: &mut [SlotLog<Keys>],
         scratch: &mut Vec<Dot>,
         dot: Dot,
         cmd: &Arc<Command>,
@@ -257,7 +262,7 @@ impl Atlas {
         if let Some(log) = indexed.get_mut(dot.origin.index()) {
             // Registered at most once, and never after executing
             // everywhere (which needs the MCollect processed here first).
-            let fresh = log.insert(dot.seq, cmd.clone());
+            let fresh = log.insert(dot.seq, cmd.keys().collect());
             debug_assert!(matches!(fresh, Ok(None)), "{dot} registered twice or after its collection");
         }
         deps
@@ -279,13 +284,11 @@ impl Atlas {
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
         instance.synod.set_initial(Value::command(deps.clone()));
-        instance.coordinator = Some(Box::new(Coordinator {
-            submitted_at: now,
-            replied: ProcessSet::default(),
-            counts: Vec::new(),
-            proposed: None,
-        }));
         let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
+        debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
+        let coordinator =
+            Coordinator { submitted_at: now, replied: ProcessSet::default(), counts: Vec::new(), proposed: None };
+        let fresh = self.coordinating.insert(dot.seq, coordinator);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         out.send_to_each(&self.others, Message::MCollect { dot, cmd, deps: deps.clone(), quorum });
         self.handle_mcollectack(self.id, dot, deps, out);
@@ -305,11 +308,11 @@ impl Atlas {
         if instance.status != Status::Start {
             return; // duplicate
         }
-        instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
         if quorum.contains(self.id) {
             // §5 steps 2b-2c: the coordinator's deps are always included.
             let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past);
+            instance.cmd = Some(cmd);
             if instance.decided.is_none() {
                 instance.status = Status::Collect;
                 instance.synod.set_initial(Value::command(deps.clone()));
@@ -319,28 +322,35 @@ impl Atlas {
             // Already decided without this member (only recovery can do
             // that): registered above, so later commands here still
             // depend on it, but no reply is needed.
+        } else {
+            instance.cmd = Some(cmd);
         }
         // §5 step 2a (a non-member does not register the command in the
         // §3 index), and any buffered MCommit.
         instance.status = Status::Payload;
         if let Some(value) = instance.decided.take() {
-            Atlas::commit(instance, &mut self.gc, dot, value, now, out);
+            let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
+            Atlas::commit(instance, &mut self.gc, coordinator, dot, value, now, out);
         }
     }
 
     /// §5 step 3 (with §7.1 when `prune` is on).
     fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, out: &mut Outbox<Self>) {
+        if dot.origin != self.id {
+            return; // not the coordinator
+        }
+        let Some(coordinator) = self.coordinating.get_mut(dot.seq) else {
+            return; // already committed, or never submitted
+        };
         let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
             return;
         };
-        let threshold = threshold(self.n, instance.quorum);
-        let Some(coordinator) = instance.coordinator.as_mut() else {
-            return; // not the coordinator, or already committed
-        };
+        // `replied` only holds quorum members, so it is the quorum once
+        // every member replied.
         if instance.status != Status::Collect
             || !instance.quorum.contains(from)
             || coordinator.replied.contains(from)
-            || coordinator.replied.len() == instance.quorum.len()
+            || coordinator.replied == instance.quorum
         {
             return; // stale, foreign or duplicate
         }
@@ -351,9 +361,10 @@ impl Atlas {
                 None => coordinator.counts.push((dep, 1)),
             }
         }
-        if coordinator.replied.len() < instance.quorum.len() {
+        if coordinator.replied != instance.quorum {
             return;
         }
+        let threshold = threshold(self.n, instance.quorum);
         let mut counts = std::mem::take(&mut coordinator.counts);
         counts.sort_unstable_by_key(|&(dep, _)| dep);
         let reported_enough = |&(_, count): &(Dot, u32)| count as usize >= threshold;
@@ -401,7 +412,8 @@ impl Atlas {
             return; // committed, stale, duplicate, or not enough acks yet
         }
         // Chosen: commit the value this process proposed at `ballot`.
-        if let Some(value) = instance.coordinator.as_mut().and_then(|coordinator| coordinator.proposed.take()) {
+        let coordinator = if dot.origin == self.id { self.coordinating.get_mut(dot.seq) } else { None };
+        if let Some(value) = coordinator.and_then(|coordinator| coordinator.proposed.take()) {
             out.send_to_each(&self.processes, Message::MCommit { dot, value });
         }
     }
@@ -417,19 +429,44 @@ impl Atlas {
                 // Before the MCollect: keep it until the payload arrives.
                 instance.decided.get_or_insert(value);
             }
-            Status::Payload | Status::Collect => Atlas::commit(instance, &mut self.gc, dot, value, now, out),
+            Status::Payload | Status::Collect => {
+                let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
+                Atlas::commit(instance, &mut self.gc, coordinator, dot, value, now, out);
+            }
         }
     }
 
+    /// The coordinator's bookkeeping of `dot`, if this process coordinates
+    /// it, taken out for good (the dot commits here).
+    fn coordinator_done(coordinating: &mut SlotLog<Coordinator>, me: ProcessId, dot: Dot) -> Option<Coordinator> {
+        if dot.origin != me {
+            return None;
+        }
+        let coordinator = coordinating.remove(dot.seq);
+        // Dots commit once each and no later dot is below them: the holes
+        // left at the front never fill again.
+        coordinating.discard_leading_holes();
+        coordinator
+    }
+
     /// Commits `dot` with `value` here: hands it to the executor, records
-    /// it for GC and, at the coordinator, reports the metrics.
-    fn commit(instance: &mut Instance, gc: &mut GcTracker, dot: Dot, value: Value, now: Time, out: &mut Outbox<Self>) {
+    /// it for GC and, at the coordinator (`coordinator` is its
+    /// bookkeeping), reports the metrics.
+    fn commit(
+        instance: &mut Instance,
+        gc: &mut GcTracker,
+        coordinator: Option<Coordinator>,
+        dot: Dot,
+        value: Value,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
         debug_assert!(matches!(instance.status, Status::Payload | Status::Collect));
         instance.status = Status::Commit;
         let cmd = instance.cmd.take();
         debug_assert!(cmd.is_some(), "committing {dot} without its payload");
         let cmd = if value.is_noop { None } else { cmd };
-        if let Some(coordinator) = instance.coordinator.take() {
+        if let Some(coordinator) = coordinator {
             out.commit_latency(now.since(coordinator.submitted_at));
             out.dependencies(value.deps.len());
         }
@@ -456,8 +493,8 @@ impl Atlas {
             // In order per origin too; most dots of other origins were
             // never registered here (only fast-quorum members register).
             let log = &mut indexed[origin.index()];
-            for (seq, cmd) in log.iter_from(*seqs.start()).take_while(|&(seq, _)| seq <= *seqs.end()) {
-                key_deps.forget(Dot { origin, seq }, cmd);
+            for (seq, keys) in log.iter_from(*seqs.start()).take_while(|&(seq, _)| seq <= *seqs.end()) {
+                key_deps.forget_keys(Dot { origin, seq }, keys.iter().copied());
             }
             log.discard_up_to(*seqs.end());
         });
@@ -489,6 +526,7 @@ impl Protocol for Atlas {
             scratch: Vec::new(),
             indexed: (0..n).map(|_| SlotLog::new()).collect(),
             instances: (0..n).map(|_| SlotLog::new()).collect(),
+            coordinating: SlotLog::new(),
             gc: GcTracker::new(n),
             executed_gc: GcTracker::new(n),
             gc_interval_ns: setup.config.gc_interval_ns,

@@ -71,10 +71,27 @@ impl OriginDots {
         if seq <= self.prefix {
             return false;
         }
-        if seq == self.prefix + 1 && self.words.is_empty() && self.far.is_empty() {
-            // The common case: the next dot, nothing above the prefix.
-            self.prefix = seq;
-            return true;
+        if seq == self.prefix + 1 && self.far.is_empty() {
+            if self.words.is_empty() {
+                // The common case: the next dot, nothing above the prefix.
+                self.prefix = seq;
+                return true;
+            }
+            // The next dot while later ones came early: unless the dot
+            // after it is in, only the prefix moves (bits at or below the
+            // prefix mean nothing, so its bit need not be set).
+            let after = seq + 1;
+            let word = (after / 64).checked_sub(self.first_word).and_then(|index| self.words.get(index as usize));
+            if word.is_none_or(|word| word & (1 << (after % 64)) == 0) {
+                self.prefix = seq;
+                while self.first_word < (self.prefix + 1) / 64 && self.words.pop_front().is_some() {
+                    self.first_word += 1;
+                }
+                if self.words.is_empty() {
+                    self.first_word = (self.prefix + 1) / 64;
+                }
+                return true;
+            }
         }
         if self.words.is_empty() {
             self.first_word = (self.prefix + 1) / 64;

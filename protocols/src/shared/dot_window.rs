@@ -72,6 +72,7 @@ impl<T: Default> DotWindows<T> {
 
     /// The slot of `dot`, created (with every slot below it) if needed;
     /// `None` if `dot` is trimmed, has origin 0 or is bogusly far ahead.
+    #[inline]
     pub fn slot(&mut self, dot: Dot) -> Option<&mut T> {
         let origin = (dot.origin.0 as usize).checked_sub(1)?;
         if self.origins.len() <= origin {
@@ -91,6 +92,7 @@ impl<T: Default> DotWindows<T> {
 
     /// Trims `dot`'s origin from the front while `finished` holds for the
     /// oldest slot.
+    #[inline]
     pub fn trim(&mut self, dot: Dot, mut finished: impl FnMut(&T) -> bool) {
         let Some(window) = (dot.origin.0 as usize).checked_sub(1).and_then(|origin| self.origins.get_mut(origin))
         else {

@@ -61,10 +61,14 @@ impl GcTracker {
     ) {
         let index = from.index();
         for (origin, &reported) in frontier.iter().enumerate().take(self.stable.len()) {
-            if reported <= self.reported[index][origin] {
+            let known = self.reported[index][origin];
+            if reported <= known {
                 continue; // this origin's minimum cannot have moved
             }
             self.reported[index][origin] = reported;
+            if known > self.stable[origin] {
+                continue; // another process holds the minimum, which stays
+            }
             let stable = self.reported.iter().map(|frontier| frontier[origin]).min().unwrap_or(0);
             if stable > self.stable[origin] {
                 collect(ProcessId::from_index(origin), self.stable[origin] + 1..=stable);

@@ -43,6 +43,9 @@ struct Vertex {
     cmd: Option<Arc<Command>>,
     deps: Vec<Dot>,
     order: u64,
+    /// Where a search from here stops, when that is known without
+    /// searching (see [`Graph::stops_at`]).
+    stops_at: Option<Dot>,
 }
 
 /// What the executor knows about one dot it has not executed: the vertex
@@ -89,6 +92,10 @@ const MAX_WINDOWS: usize = 1 << 10;
 /// further ahead (only odd inputs get there) goes to the far map, so the
 /// window never allocates its way to it.
 const WINDOW_AHEAD: u64 = 1 << 16;
+
+/// Fewest steps from a vertex to the stop of a search for the vertex to
+/// remember it (see `Graph::remember_stop`).
+const REMEMBERED_PATH: usize = 4;
 
 /// Every node, in per-origin windows or, for dots outside them, in a map.
 /// A node is in its origin's window iff `base <= seq < base + len`.
@@ -174,11 +181,18 @@ impl Nodes {
 
     /// Frees what `dot`, just executed, no longer needs: its window's
     /// front while it holds only executed, empty nodes, or its far node.
-    fn release(&mut self, dot: Dot, executed_prefix: u64) {
+    /// Only the front's execution can free the front (a node empties when
+    /// its dot executes, and the executed prefix reaches the front only
+    /// then), so other dots of the window leave it as it is.
+    fn release(&mut self, dot: Dot, executed: &DotSet) {
         if let Some(window) = window_index(dot).and_then(|index| self.windows.get_mut(index))
             && offset_in(window, dot.seq).is_some()
         {
-            while window.base <= executed_prefix && window.nodes.front().is_some_and(Node::is_empty) {
+            if dot.seq != window.base {
+                return;
+            }
+            let prefix = executed.prefix(dot.origin);
+            while window.base <= prefix && window.nodes.front().is_some_and(Node::is_empty) {
                 window.nodes.pop_front();
                 window.base += 1;
             }
@@ -211,6 +225,10 @@ struct Graph {
     executed: DotSet,
     /// Number of the latest search (Tarjan state of older ones is stale).
     searches: u64,
+    /// Searches that stopped without walking a known path (tests check
+    /// that they exercise it).
+    #[cfg(test)]
+    shortcuts: u64,
 }
 
 /// A search's working state, and the vertices still to search.
@@ -266,6 +284,7 @@ impl GraphExecutor {
 
 impl Graph {
     /// True if `dot` is committed and not executed.
+    #[inline]
     fn is_vertex(&self, dot: Dot) -> bool {
         self.nodes.get(dot).is_some_and(|node| node.vertex.is_some())
     }
@@ -280,7 +299,74 @@ impl Graph {
             node.has_waiters = false;
             to_try.extend(self.waiters.remove(&dot).unwrap_or_default());
         }
-        self.nodes.release(dot, self.executed.prefix(dot.origin));
+        self.nodes.release(dot, &self.executed);
+    }
+
+    /// The dependency a search entering vertex `dot` for the first time
+    /// would stop at, if known without searching; `search` is the
+    /// current search.
+    ///
+    /// A search that stops at a dependency `m` not committed yet records
+    /// `m` on each vertex of its path whose path is *straight*: every
+    /// dependency the search looked at before the one it followed had
+    /// executed. From such a vertex every later search takes the same
+    /// path (a dependency that executed stays executed, the followed ones
+    /// reach `m` and cannot execute before it) and stops at `m` again, as
+    /// long as `m` is not committed, without executing anything: so it
+    /// can stop there at once. (No vertex of the path can be on the
+    /// search's stack: from there the search would have followed the
+    /// path to `m` and stopped before reaching this vertex.) Once `m` is
+    /// committed, the path goes on through `m`: where a search from `m`
+    /// stops, if that is known. Under contention a blocked chain of
+    /// commands grows by one at every commit, and without this each
+    /// commit walked the whole chain again.
+    ///
+    /// `recorded` is what `dot`'s vertex holds (the caller has it at hand).
+    fn stops_at(&mut self, dot: Dot, recorded: Dot, search: u64) -> Option<Dot> {
+        let mut stop = recorded;
+        loop {
+            if self.executed.contains(stop) {
+                return None; // the path moved on: search
+            }
+            match self.nodes.get(stop) {
+                Some(node) if node.vertex.is_some() => {
+                    if node.search == search {
+                        return None; // visited by this search: search
+                    }
+                    stop = node.vertex.as_ref()?.stops_at?;
+                }
+                _ => break, // not committed: the search stops there
+            }
+        }
+        if let Some(vertex) = self.nodes.get_mut(dot).and_then(|node| node.vertex.as_mut()) {
+            vertex.stops_at = Some(stop);
+        }
+        #[cfg(test)]
+        {
+            self.shortcuts += 1;
+        }
+        Some(stop)
+    }
+
+    /// A search stops at `missing` with `calls` its path: records it on the
+    /// vertices whose path is straight (see [`Graph::stops_at`]), from the
+    /// end of the path back to the first that is not.
+    /// Only vertices at least [`REMEMBERED_PATH`] steps from the stop
+    /// keep it: a shorter path costs about as much to walk again as to
+    /// check.
+    fn remember_stop(&mut self, calls: &[Call], deps: &[Dot], missing: Dot) {
+        for (steps, call) in calls.iter().rev().enumerate() {
+            // The dependency at `next - 1` is the one the search followed.
+            let looked_at = &deps[call.start..call.next - 1];
+            if !looked_at.iter().all(|&dep| dep == call.vertex || self.executed.contains(dep)) {
+                return;
+            }
+            if steps + 1 >= REMEMBERED_PATH
+                && let Some(vertex) = self.nodes.get_mut(call.vertex).and_then(|node| node.vertex.as_mut())
+            {
+                vertex.stops_at = Some(missing);
+            }
+        }
     }
 
     /// Searches from `root`; executes every component that closes, adding
@@ -311,6 +397,10 @@ impl Graph {
             stack.push(dot);
             next_index += 1;
         };
+        let recorded = self.nodes.get(root).and_then(|node| node.vertex.as_ref()?.stops_at);
+        if let Some(stop) = recorded.and_then(|recorded| self.stops_at(root, recorded, search)) {
+            return Some(stop);
+        }
         visit(self.nodes.get_mut(root).expect("searched from a vertex"), root, stack, calls, deps);
         while let Some(top) = calls.last_mut() {
             if top.next < top.end {
@@ -321,17 +411,34 @@ impl Graph {
                 }
                 // A vertex has not executed, an executed dot is not a
                 // vertex: look the dependency up once.
-                match self.nodes.get_mut(dep) {
+                let recorded = match self.nodes.get_mut(dep) {
                     Some(theirs) if theirs.vertex.is_some() => {
-                        if theirs.search != search {
-                            visit(theirs, dep, stack, calls, deps);
-                        } else if theirs.on_stack {
-                            top.low = top.low.min(theirs.index);
-                        } // else: in a component closed earlier in this search
+                        if theirs.search == search {
+                            if theirs.on_stack {
+                                top.low = top.low.min(theirs.index);
+                            } // else: in a component closed earlier in this search
+                            continue;
+                        }
+                        match theirs.vertex.as_ref().and_then(|vertex| vertex.stops_at) {
+                            None => {
+                                visit(theirs, dep, stack, calls, deps);
+                                continue;
+                            }
+                            Some(recorded) => recorded,
+                        }
                     }
-                    _ if self.executed.contains(dep) => {}
-                    _ => return Some(dep), // not committed yet: wait for it
+                    _ if self.executed.contains(dep) => continue,
+                    _ => {
+                        // Not committed yet: wait for it.
+                        self.remember_stop(calls, deps, dep);
+                        return Some(dep);
+                    }
+                };
+                if let Some(stop) = self.stops_at(dep, recorded, search) {
+                    self.remember_stop(calls, deps, stop);
+                    return Some(stop);
                 }
+                visit(self.nodes.get_mut(dep).expect("a vertex"), dep, stack, calls, deps);
                 continue;
             }
             let Call { vertex, start, index, low, .. } = calls.pop().expect("non-empty");
@@ -381,9 +488,14 @@ impl Executor for GraphExecutor {
     fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_, Dot>) {
         let (graph, scratch) = (&mut self.graph, &mut self.scratch);
         let dot = info.dot;
-        if graph.executed.contains(dot) || graph.is_vertex(dot) {
+        if graph.executed.contains(dot) {
             return; // committed twice (recovery): the value is the same
         }
+        let has_node = match graph.nodes.get(dot) {
+            Some(node) if node.vertex.is_some() => return, // committed twice
+            Some(_) => true,
+            None => false, // the common case: nothing waits for it
+        };
         if info.deps.iter().all(|&dep| dep == dot || graph.executed.contains(dep)) {
             // The common case without contention: every dependency has
             // executed, so the vertex is a component of its own and a
@@ -393,14 +505,21 @@ impl Executor for GraphExecutor {
             }
             graph.executed.insert(dot);
             apply.notify(dot);
-            graph.after_execution(dot, &mut scratch.to_try);
+            if has_node {
+                graph.after_execution(dot, &mut scratch.to_try);
+            }
             if scratch.to_try.is_empty() {
                 return; // nothing waited for it
             }
         } else {
             let node = graph.nodes.entry(dot, graph.executed.prefix(dot.origin));
-            node.vertex =
-                Some(Box::new(Vertex { committed_at: now, cmd: info.cmd, deps: info.deps, order: info.order }));
+            node.vertex = Some(Box::new(Vertex {
+                committed_at: now,
+                cmd: info.cmd,
+                deps: info.deps,
+                order: info.order,
+                stops_at: None,
+            }));
             graph.pending += 1;
             scratch.to_try.push(dot);
         }
@@ -713,6 +832,124 @@ mod tests {
                 assert_eq!(new.has_executed(dot), old.has_executed(dot));
             }
         }
+    }
+
+    /// Contention's shape: one hot key's commands, each depending on the
+    /// previous ones (a few, as a union of quorum replies would), from
+    /// several origins, committed mostly in order with some late, some
+    /// twice, and some dependencies on commands committed much later or
+    /// never: blocked chains that grow at every commit. The executor runs
+    /// exactly what the hash-map version ran, in the same order, and the
+    /// searches often stop early (on the path recorded by an earlier one).
+    #[test]
+    fn blocked_chains_execute_exactly_like_the_hash_map_version() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+        let mut shortcuts = 0;
+        for _ in 0..60 {
+            let origins = 2 + rng.next_u32() % 4;
+            let length = 50 + (rng.next_u32() % 250) as usize;
+            let mut next_seq = vec![0u64; origins as usize];
+            let dots: Vec<Dot> = (0..length)
+                .map(|_| {
+                    let origin = rng.next_u32() % origins;
+                    next_seq[origin as usize] += 1;
+                    Dot::new(origin + 1, next_seq[origin as usize])
+                })
+                .collect();
+            let deps: Vec<Vec<Dot>> = (0..length)
+                .map(|i| {
+                    let mut deps: Vec<Dot> = (1..=1 + rng.next_u32() as usize % 3)
+                        .filter_map(|back| i.checked_sub(back).map(|j| dots[j]))
+                        .collect();
+                    if rng.next_u32() % 25 == 0 && i + 5 < length {
+                        deps.push(dots[i + 1 + rng.next_u32() as usize % 4]); // a cycle
+                    }
+                    if rng.next_u32() % 40 == 0 {
+                        deps.push(Dot::new(1, 10_000)); // never committed
+                    }
+                    deps.sort_unstable();
+                    deps.dedup();
+                    deps
+                })
+                .collect();
+            // Mostly in order; a few commits late by up to 60 places.
+            let mut order: Vec<(usize, usize)> = (0..length)
+                .map(|i| (if rng.next_u32() % 6 == 0 { i + (rng.next_u32() % 60) as usize } else { i }, i))
+                .collect();
+            order.sort_unstable();
+            let (mut new, mut old) = (GraphExecutor::new(), reference::GraphExecutor::new());
+            let (mut new_store, mut old_store) =
+                (ExecutorHarness::new(ProcessId(1), 1), ExecutorHarness::new(ProcessId(1), 1));
+            for (step, &(_, u)) in order.iter().enumerate() {
+                let info = Committed { dot: dots[u], cmd: Some(cmd(u as u64 + 1)), deps: deps[u].clone(), order: 0 };
+                let now = Time::from_ns(step as u64);
+                step_both((&mut new, &mut new_store), (&mut old, &mut old_store), info.clone(), now);
+                if rng.next_u32() % 15 == 0 {
+                    step_both((&mut new, &mut new_store), (&mut old, &mut old_store), info, now);
+                }
+            }
+            shortcuts += new.graph.shortcuts;
+        }
+        assert!(shortcuts > 1_000, "searches stopped early {shortcuts} times");
+    }
+
+    /// Many small dense graphs (cycles everywhere, several dependencies
+    /// not committed until late) committed in random orders: every step
+    /// executes exactly what the hash-map version executed.
+    #[test]
+    fn small_dense_graphs_execute_exactly_like_the_hash_map_version() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(29);
+        for _ in 0..4_000 {
+            let size = 3 + (rng.next_u32() % 10) as usize;
+            let dots: Vec<Dot> = (0..size).map(|i| Dot::new(1 + (i % 2) as u32, 1 + (i / 2) as u64)).collect();
+            let deps: Vec<Vec<Dot>> = (0..size)
+                .map(|_| {
+                    let mut deps: Vec<Dot> =
+                        (0..rng.next_u32() % 4).map(|_| dots[(rng.next_u32() as usize) % size]).collect();
+                    deps.sort_unstable();
+                    deps.dedup();
+                    deps
+                })
+                .collect();
+            let mut order: Vec<usize> = (0..size).collect();
+            for i in (1..size).rev() {
+                order.swap(i, (rng.next_u32() as usize) % (i + 1));
+            }
+            let (mut new, mut old) = (GraphExecutor::new(), reference::GraphExecutor::new());
+            let (mut new_store, mut old_store) =
+                (ExecutorHarness::new(ProcessId(1), 1), ExecutorHarness::new(ProcessId(1), 1));
+            for &u in &order {
+                let info = committed(dots[u], u as u64 + 1, &deps[u]);
+                step_both((&mut new, &mut new_store), (&mut old, &mut old_store), info, Time::ZERO);
+            }
+        }
+    }
+
+    /// A search's path is remembered only where it is straight: here `x`
+    /// looks at `y` (part of a cycle back to `a`, the root) before its
+    /// missing dependency `m1`, so a later search entering `x` first
+    /// goes round the cycle and stops at `m2`, a dependency of `a`. Had
+    /// `m1` been remembered on `x`, `z` would wait for `m1`, be retried
+    /// later than `q` and execute in another order.
+    #[test]
+    fn a_path_through_a_cycle_is_not_remembered() {
+        let (a, x, y, z, q) = (Dot::new(1, 1), Dot::new(1, 2), Dot::new(1, 3), Dot::new(1, 4), Dot::new(1, 5));
+        let (m1, m2) = (Dot::new(2, 1), Dot::new(2, 2));
+        let (mut new, mut old) = (GraphExecutor::new(), reference::GraphExecutor::new());
+        let (mut new_store, mut old_store) =
+            (ExecutorHarness::new(ProcessId(1), 1), ExecutorHarness::new(ProcessId(1), 1));
+        let mut step = |info: Committed| {
+            let ids = new_store.step(&mut new, info.clone(), Time::ZERO);
+            assert_eq!(ids, old_store.step(&mut old, info, Time::ZERO));
+            ids.iter().map(|id| id.seq).collect::<Vec<u64>>()
+        };
+        assert!(step(committed(y, 3, &[a])).is_empty());
+        assert!(step(committed(x, 2, &[y, m1])).is_empty());
+        assert!(step(committed(a, 1, &[x, m2])).is_empty());
+        assert!(step(committed(z, 4, &[x])).is_empty(), "z goes round the cycle to m2");
+        assert!(step(committed(q, 5, &[m2])).is_empty());
+        assert!(step(committed(m1, 6, &[])) == vec![6]);
+        assert_eq!(step(committed(m2, 7, &[])), vec![7, 1, 2, 3, 5, 4], "m2, then a's component, q and z");
     }
 
     /// A dot far ahead of its origin's window waits in the far map; once

@@ -13,18 +13,19 @@
 use super::dot::Dot;
 use sim_core::{Command, FixedHashMap, Key};
 
-#[derive(Clone, Debug, Default)]
-struct Latest {
-    write: Option<Dot>,
-    /// The reads registered since `write` (with NFR, only the latest: NFR
-    /// writes do not depend on reads).
-    reads: Vec<Dot>,
-}
-
 /// The per-key index of the latest commands a process registered.
+///
+/// The latest write per key and the reads since it are two maps: most
+/// keys only see writes, and a map of small entries (a key and a dot)
+/// keeps the index compact. The index is touched once per command and
+/// key, at random places, so its size shows in the cache misses of a run.
 #[derive(Clone, Debug, Default)]
 pub struct KeyDeps {
-    keys: FixedHashMap<Key, Latest>,
+    /// The latest write per key.
+    writes: FixedHashMap<Key, Dot>,
+    /// The reads registered since the latest write, per key with any
+    /// (with NFR, only the latest: NFR writes do not depend on reads).
+    reads: FixedHashMap<Key, Vec<Dot>>,
     latest_noop: Option<Dot>,
     /// NFR option: writes do not depend on reads (atlas.md §7.2).
     nfr: bool,
@@ -53,20 +54,20 @@ impl KeyDeps {
         deps.extend_from_slice(past);
         let read_only = cmd.is_read_only();
         for key in cmd.keys() {
-            let latest = self.keys.entry(key).or_default();
-            deps.extend(latest.write);
             if read_only {
+                deps.extend(self.writes.get(&key).copied());
+                let reads = self.reads.entry(key).or_default();
                 if self.nfr {
-                    latest.reads.clear();
+                    reads.clear();
                 }
-                latest.reads.push(dot);
+                reads.push(dot);
             } else {
-                if !self.nfr {
+                deps.extend(self.writes.insert(key, dot));
+                if !self.nfr && !self.reads.is_empty() {
                     // The write depends on every read since the last write,
                     // so later commands reach them through it.
-                    deps.append(&mut latest.reads);
+                    deps.extend(self.reads.remove(&key).unwrap_or_default());
                 }
-                latest.write = Some(dot);
             }
         }
         deps.extend(self.latest_noop);
@@ -78,10 +79,8 @@ impl KeyDeps {
     /// every later command depends on it.
     pub fn noop(&mut self, dot: Dot, past: &[Dot]) -> Vec<Dot> {
         let mut deps: Vec<Dot> = past.to_vec();
-        for latest in self.keys.values() {
-            deps.extend(latest.write);
-            deps.extend(latest.reads.iter().copied());
-        }
+        deps.extend(self.writes.values().copied());
+        deps.extend(self.reads.values().flatten().copied());
         deps.extend(self.latest_noop);
         self.latest_noop = Some(dot);
         finish(&mut deps, dot);
@@ -96,16 +95,27 @@ impl KeyDeps {
     /// long as each command commits with at least the dependencies
     /// computed here), so a later command loses nothing it must follow.
     pub fn forget(&mut self, dot: Dot, cmd: &Command) {
-        for key in cmd.keys() {
-            let Some(latest) = self.keys.get_mut(&key) else {
-                continue;
-            };
-            if latest.write == Some(dot) {
-                latest.write = None;
+        self.forget_keys(dot, cmd.keys());
+    }
+
+    /// [`KeyDeps::forget`] given the command's keys, for a caller that
+    /// keeps those rather than the command.
+    pub fn forget_keys(&mut self, dot: Dot, keys: impl IntoIterator<Item = Key>) {
+        for key in keys {
+            // Taken out and put back if it is another command's: one
+            // lookup for the common case, a key only `dot` wrote.
+            if let Some(write) = self.writes.remove(&key)
+                && write != dot
+            {
+                self.writes.insert(key, write);
             }
-            latest.reads.retain(|&read| read != dot);
-            if latest.write.is_none() && latest.reads.is_empty() {
-                self.keys.remove(&key);
+            if !self.reads.is_empty()
+                && let Some(reads) = self.reads.get_mut(&key)
+            {
+                reads.retain(|&read| read != dot);
+                if reads.is_empty() {
+                    self.reads.remove(&key);
+                }
             }
         }
         if self.latest_noop == Some(dot) {
@@ -115,7 +125,7 @@ impl KeyDeps {
 
     /// Keys with a registered command.
     pub fn key_count(&self) -> usize {
-        self.keys.len()
+        self.writes.len() + self.reads.keys().filter(|key| !self.writes.contains_key(key)).count()
     }
 }
 

@@ -48,6 +48,22 @@ impl<T> SlotLog<T> {
         Ok(previous)
     }
 
+    /// The value at `slot`, first stored as `make()` if there is none (one
+    /// lookup where `get` then `insert` take two); `None` if `slot` is
+    /// below the floor.
+    pub fn get_or_insert_with(&mut self, slot: u64, make: impl FnOnce() -> T) -> Option<&mut T> {
+        let offset = usize::try_from(slot.checked_sub(self.base)?).expect("slot offset fits in memory");
+        if offset >= self.entries.len() {
+            self.entries.resize_with(offset + 1, || None);
+        }
+        let entry = &mut self.entries[offset];
+        if entry.is_none() {
+            *entry = Some(make());
+            self.len += 1;
+        }
+        entry.as_mut()
+    }
+
     /// The value at `slot`.
     pub fn get(&self, slot: u64) -> Option<&T> {
         let offset = usize::try_from(slot.checked_sub(self.base)?).ok()?;
