@@ -39,9 +39,9 @@ const MIN_CAPACITY: usize = 16;
 /// A map from keys to `u64`s, with linear probing.
 #[derive(Clone, Debug, Default)]
 pub(super) struct KeyMap {
-    /// `[key, value]`: a power of two entries (or none), at most half
-    /// used, so that probes stay short (a new key is an unsuccessful
-    /// search, the longest kind).
+    /// `[key, value]`: a power of two entries (or none), at most three
+    /// quarters used (measured against half: 3% fewer cache misses in the
+    /// 2%-conflict benchmark for 1% more instructions in longer probes).
     entries: Vec<[u64; 2]>,
     len: usize,
     /// The value of the key [`VACANT`], which cannot be stored in
@@ -82,7 +82,7 @@ impl KeyMap {
         if key == VACANT {
             return self.vacant_key.get_or_insert(0);
         }
-        if (self.len + 1) * 2 > self.entries.len() {
+        if (self.len + 1) * 4 > self.entries.len() * 3 {
             self.grow();
         }
         let mask = self.entries.len() - 1;
