@@ -361,6 +361,13 @@ impl TableExecutor {
         }
     }
 
+    /// How the keys are stored, for tests: blocks of keys at rest at 1,
+    /// and other words (see [`KeyWords`]).
+    #[cfg(test)]
+    pub(super) fn stored_keys(&self) -> (usize, usize) {
+        self.keys.stored()
+    }
+
     /// Keys with a full table (not at rest), for tests.
     pub fn active_keys(&self) -> usize {
         self.tables.len() - self.free.len()

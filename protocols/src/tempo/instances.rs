@@ -171,3 +171,32 @@ impl Instances {
         self.by_origin.iter().map(|log| log.len).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dots may arrive out of order (holes are not instances); a collected
+    /// prefix refuses late duplicates; an implausibly far seq is refused.
+    #[test]
+    fn entries_holes_and_collection() {
+        let mut instances = Instances::new(3);
+        assert!(instances.entry(Dot::new(2, 3)).is_some());
+        assert!(instances.get(Dot::new(2, 1)).is_none() && instances.get(Dot::new(2, 2)).is_none());
+        instances.entry(Dot::new(2, 3)).expect("again").status = Status::Commit;
+        assert_eq!(instances.get(Dot::new(2, 3)).map(|instance| instance.status), Some(Status::Commit));
+        instances.entry(Dot::new(2, 1));
+        instances.entry(Dot::new(1, 1));
+        assert_eq!(instances.len(), 3);
+        assert!(instances.entry(Dot::new(4, 1)).is_none() && instances.entry(Dot::new(0, 1)).is_none());
+        assert!(instances.entry(Dot::new(3, MAX_SEQ_AHEAD + 2)).is_none());
+        instances.collect_up_to(Dot::new(2, 2));
+        assert_eq!(instances.len(), 2, "(2,1) and the hole (2,2) are gone");
+        assert!(instances.entry(Dot::new(2, 2)).is_none(), "collected: a late duplicate");
+        assert!(instances.get(Dot::new(2, 3)).is_some());
+        instances.collect_up_to(Dot::new(2, 9));
+        assert!(instances.entry(Dot::new(2, 9)).is_none());
+        assert!(instances.entry(Dot::new(2, 10)).is_some(), "the floor moved past the last entry");
+        assert_eq!(instances.len(), 2);
+    }
+}

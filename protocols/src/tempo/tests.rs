@@ -496,3 +496,49 @@ fn an_instance_fits_a_cache_line() {
 fn a_message_is_no_bigger_than_an_mcollect() {
     assert!(std::mem::size_of::<Message>() <= 48, "{} bytes", std::mem::size_of::<Message>());
 }
+
+/// The payload moves on to the executor at commit (the instance no longer
+/// holds it); a late MConsensus is still answered with the commit. Under
+/// ClockBump the instance keeps it: a late MConsensus may still bump.
+#[test]
+fn the_payload_leaves_the_instance_at_commit() {
+    for (clock_bump, kept) in [(None, false), (Some(NS_PER_MS), true)] {
+        let options = Options { clock_bump_interval_ns: clock_bump, ..Options::default() };
+        let dot = Dot::new(1, 1);
+        let quorum = ProcessSet::of(&[ProcessId(1), ProcessId(2), ProcessId(3)]);
+        let mut p2 = process_with(2, 5, 1, &options);
+        let mut out = Outbox::new();
+        p2.handle(ProcessId(1), Message::MCollect { dot, cmd: put(0, K), quorum, ts: 1 }, Time::ZERO, &mut out);
+        let commit = Message::MCommit { dot, ts: 1, votes: Arc::new(votes(&[(1, 1, 1), (2, 1, 1), (3, 1, 1)])) };
+        p2.handle(ProcessId(1), commit.clone(), Time::ZERO, &mut out);
+        assert_eq!(p2.instances.get(dot).expect("not collected").cmd.is_some(), kept, "ClockBump {clock_bump:?}");
+        assert!(matches!(executions(&out)[..], [TableInfo::AttachedVotes { ts: 1, .. }]));
+        let mut out = Outbox::new();
+        p2.handle(ProcessId(1), Message::MConsensus { dot, ballot: 1, ts: 1 }, Time::ZERO, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(1), commit)]);
+    }
+}
+
+/// A command's key, once every process's promises are in, is at rest at
+/// its timestamp: as one bit in its block of 64 keys, at every executor,
+/// with no table left behind.
+#[test]
+fn keys_used_once_end_as_bits() {
+    let mut cluster = Cluster::new(3, 1, &Options::default());
+    let base: Key = 1 << 40;
+    for (seq, key) in (base..base + 100).enumerate() {
+        let cmd = command(seq as u32 % 8, seq as u64 + 1, &[(key, Op::Put(1))]);
+        cluster.submit(1 + seq as u32 % 3, cmd);
+    }
+    cluster.deliver_all();
+    cluster.fire(Timer::SendDetached);
+    cluster.deliver_all();
+    for executor in &cluster.executors {
+        assert_eq!(executor.active_keys(), 0);
+        assert!((base..base + 100).all(|key| executor.stable(key) == 1));
+        assert_eq!(executor.stored_keys(), (2, 0), "100 consecutive keys at 1: two blocks, nothing else");
+    }
+    for process in &cluster.processes {
+        assert!((base..base + 100).all(|key| process.clock(key) == 1));
+    }
+}
