@@ -120,13 +120,7 @@ impl Instance {
     }
 
     fn new() -> Instance {
-        Instance {
-            status: Status::Start,
-            cmd: None,
-            quorum: ProcessSet::default(),
-            synod: None,
-            decided: None,
-        }
+        Instance { status: Status::Start, cmd: None, quorum: ProcessSet::default(), synod: None, decided: None }
     }
 }
 
@@ -277,7 +271,11 @@ impl Atlas {
         if let Some(log) = indexed.get_mut(dot.origin.index()) {
             // Registered at most once, and never after executing
             // everywhere (which needs the MCollect processed here first).
-            let fresh = log.insert(dot.seq, cmd.keys().collect());
+            let keys = match cmd.ops.as_slice() {
+                [(key, _)] => Keys::from_buf([*key]),
+                ops => ops.iter().map(|&(key, _)| key).collect(),
+            };
+            let fresh = log.insert(dot.seq, keys);
             debug_assert!(matches!(fresh, Ok(None)), "{dot} registered twice or after its collection");
         }
         deps
