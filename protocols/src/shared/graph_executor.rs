@@ -357,8 +357,9 @@ impl Graph {
     ///
     /// Only vertices at least [`REMEMBERED_PATH`] steps from the stop
     /// keep it: a shorter path costs about as much to walk again as to
-    /// check (measured: remembering every straight vertex made runs at
-    /// 10% conflicts slower, and 100% conflicts barely faster).
+    /// check (measured on Atlas, 5 sites: remembering on every straight
+    /// vertex cost 1% of a run's instructions at 10% conflicts and saved
+    /// 0.2% at 100%; from 8 steps on, 100% conflicts lost 2.5%).
     fn remember_stop(&mut self, calls: &[Call], deps: &[Dot], missing: Dot) {
         for (steps, call) in calls.iter().rev().enumerate() {
             // The dependency at `next - 1` is the one the search followed.
