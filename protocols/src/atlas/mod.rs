@@ -96,22 +96,31 @@ struct Instance {
     /// Dropped at commit: the executor holds its own reference.
     cmd: Option<Arc<Command>>,
     quorum: ProcessSet,
-    /// Acceptor (and, at the coordinator on the slow path, proposer).
-    synod: Synod<Value>,
+    /// Acceptor (and, at the coordinator on the slow path, proposer);
+    /// created when first needed (its initial value computed, or a
+    /// ballot to join), not for every dot a message names.
+    synod: Option<Synod<Value>>,
     /// In `Start`: an MCommit that arrived before the MCollect. In
     /// `Commit`: the committed value (answers late MConsensus).
     decided: Option<Value>,
 }
 
 impl Instance {
-    fn new() -> Instance {
-        Instance {
-            status: Status::Start,
-            cmd: None,
-            quorum: ProcessSet::default(),
-            synod: Synod::new(Value::command(Deps::default())),
-            decided: None,
+    /// The acceptor, holding the default value if it had none.
+    fn synod(&mut self) -> &mut Synod<Value> {
+        self.synod.get_or_insert_with(|| Synod::new(Value::command(Deps::default())))
+    }
+
+    /// Sets the acceptor's ballot-0 value (`Synod::set_initial`).
+    fn set_initial(&mut self, value: Value) {
+        match &mut self.synod {
+            Some(synod) => synod.set_initial(value),
+            None => self.synod = Some(Synod::new(value)),
         }
+    }
+
+    fn new() -> Instance {
+        Instance { status: Status::Start, cmd: None, quorum: ProcessSet::default(), synod: None, decided: None }
     }
 }
 
@@ -262,7 +271,11 @@ impl Atlas {
         if let Some(log) = indexed.get_mut(dot.origin.index()) {
             // Registered at most once, and never after executing
             // everywhere (which needs the MCollect processed here first).
-            let fresh = log.insert(dot.seq, cmd.keys().collect());
+            let keys = match cmd.ops.as_slice() {
+                [(key, _)] => Keys::from_buf([*key]),
+                ops => ops.iter().map(|&(key, _)| key).collect(),
+            };
+            let fresh = log.insert(dot.seq, keys);
             debug_assert!(matches!(fresh, Ok(None)), "{dot} registered twice or after its collection");
         }
         deps
@@ -283,7 +296,7 @@ impl Atlas {
         instance.status = Status::Collect;
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
-        instance.synod.set_initial(Value::command(deps.clone()));
+        instance.set_initial(Value::command(deps.clone()));
         let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         let coordinator =
@@ -315,7 +328,7 @@ impl Atlas {
             instance.cmd = Some(cmd);
             if instance.decided.is_none() {
                 instance.status = Status::Collect;
-                instance.synod.set_initial(Value::command(deps.clone()));
+                instance.set_initial(Value::command(deps.clone()));
                 out.send(dot.origin, Message::MCollectAck { dot, deps });
                 return;
             }
@@ -383,7 +396,7 @@ impl Atlas {
         } else {
             // Ballot `c` (the coordinator's id) needs no prepare phase.
             let ballot = Ballot::from(self.id.0);
-            instance.synod.propose(ballot);
+            instance.synod().propose(ballot);
             coordinator.proposed = Some(value.clone());
             out.slow_path();
             out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, value });
@@ -398,7 +411,7 @@ impl Atlas {
         if let Some(decided) = &instance.decided {
             // Committed here (or the commit is buffered): tell the proposer.
             out.send(from, Message::MCommit { dot, value: decided.clone() });
-        } else if instance.synod.accept(ballot, value) {
+        } else if instance.synod().accept(ballot, value) {
             out.send(from, Message::MConsensusAck { dot, ballot });
         }
     }
@@ -408,7 +421,9 @@ impl Atlas {
         let Some(instance) = Atlas::existing(&mut self.instances, dot) else {
             return;
         };
-        if instance.status == Status::Commit || !instance.synod.accepted_by(from, ballot, self.f + 1) {
+        if instance.status == Status::Commit
+            || !instance.synod.as_mut().is_some_and(|synod| synod.accepted_by(from, ballot, self.f + 1))
+        {
             return; // committed, stale, duplicate, or not enough acks yet
         }
         // Chosen: commit the value this process proposed at `ballot`.

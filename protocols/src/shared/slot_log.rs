@@ -53,7 +53,9 @@ impl<T> SlotLog<T> {
     /// below the floor.
     pub fn get_or_insert_with(&mut self, slot: u64, make: impl FnOnce() -> T) -> Option<&mut T> {
         let offset = usize::try_from(slot.checked_sub(self.base)?).expect("slot offset fits in memory");
-        if offset >= self.entries.len() {
+        if offset == self.entries.len() {
+            self.entries.push_back(None); // the common case: the slot after the last one
+        } else if offset > self.entries.len() {
             self.entries.resize_with(offset + 1, || None);
         }
         let entry = &mut self.entries[offset];
