@@ -65,15 +65,34 @@ fn home(key: Key, mask: usize) -> usize {
     z as usize & mask
 }
 
+/// The place of the key [`VACANT`]'s value (see [`KeyMap::get_place`]).
+const VACANT_PLACE: usize = usize::MAX;
+
 impl KeyMap {
     /// The value of `key`.
     #[inline]
     pub(super) fn get(&self, key: Key) -> Option<u64> {
+        self.get_place(key).map(|(_, value)| value)
+    }
+
+    /// The value of `key` and where it is, to overwrite it with
+    /// [`KeyMap::set_at`] (valid until the next insertion or removal).
+    #[inline]
+    fn get_place(&self, key: Key) -> Option<(usize, u64)> {
         if key == VACANT {
-            return self.vacant_key;
+            return self.vacant_key.map(|value| (VACANT_PLACE, value));
         }
         let index = self.find(key)?;
-        Some(self.entries[index][1])
+        Some((index, self.entries[index][1]))
+    }
+
+    /// Overwrites the value at `place`, from [`KeyMap::get_place`].
+    #[inline]
+    fn set_at(&mut self, place: usize, value: u64) {
+        match place {
+            VACANT_PLACE => self.vacant_key = Some(value),
+            index => self.entries[index][1] = value,
+        }
     }
 
     /// The value of `key`, inserted as 0 if absent.
@@ -209,7 +228,8 @@ pub(super) struct Word {
 enum Stored {
     Nowhere,
     Ones,
-    Others,
+    /// In `others`, at this place.
+    Others(usize),
 }
 
 impl KeyWords {
@@ -224,8 +244,8 @@ impl KeyWords {
     pub(super) fn lookup(&self, key: Key) -> Word {
         // The other words first: the keys in flight are there (the
         // executor's active keys), and they are looked up most.
-        if let Some(value) = self.others.get(key) {
-            return Word { value, stored: Stored::Others };
+        if let Some((place, value)) = self.others.get_place(key) {
+            return Word { value, stored: Stored::Others(place) };
         }
         let bit = 1u64 << (key & 63);
         if self.ones.get(key >> BLOCK_BITS).is_some_and(|block| block & bit != 0) {
@@ -253,14 +273,15 @@ impl KeyWords {
                 self.ones_len -= 1;
                 *self.others.get_or_zero(key) = word;
             }
-            (Stored::Others | Stored::Nowhere, true) => {
+            (Stored::Others(_) | Stored::Nowhere, true) => {
                 *self.ones.get_or_zero(block) |= bit;
                 self.ones_len += 1;
-                if found.stored == Stored::Others {
+                if matches!(found.stored, Stored::Others(_)) {
                     self.others.remove(key);
                 }
             }
-            (Stored::Others | Stored::Nowhere, false) => *self.others.get_or_zero(key) = word,
+            (Stored::Others(place), false) => self.others.set_at(place, word),
+            (Stored::Nowhere, false) => *self.others.get_or_zero(key) = word,
         }
     }
 
