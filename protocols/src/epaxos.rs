@@ -929,23 +929,11 @@ mod tests {
     }
 
     fn sends(out: &Outbox<EPaxos>) -> Vec<(ProcessId, Message)> {
-        out.effects()
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Send { to, msg } => Some((*to, msg.clone())),
-                _ => None,
-            })
-            .collect()
+        out.sent()
     }
 
     fn executions(out: &Outbox<EPaxos>) -> Vec<Committed> {
-        out.effects()
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Execute(info) => Some(info.clone()),
-                _ => None,
-            })
-            .collect()
+        out.executions()
     }
 
     fn to_each(targets: &[u32], msg: &Message) -> Vec<(ProcessId, Message)> {

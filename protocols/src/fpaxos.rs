@@ -294,7 +294,7 @@ impl Protocol for FPaxos {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sim_core::protocol::{Effect, ProtocolConfig};
+    use sim_core::protocol::ProtocolConfig;
     use sim_core::rng::{Purpose, RngStreams};
     use sim_core::{ClientId, CommandId, Op};
 
@@ -319,13 +319,7 @@ mod tests {
     }
 
     fn sends(out: &Outbox<FPaxos>) -> Vec<(ProcessId, Message)> {
-        out.effects()
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Send { to, msg } => Some((*to, msg.clone())),
-                _ => None,
-            })
-            .collect()
+        out.sent()
     }
 
     /// fpaxos.md §8 example 1.

@@ -290,6 +290,32 @@ impl<P: Protocol> Outbox<P> {
         &self.effects
     }
 
+    /// The messages sent so far, as (destination, message), in push order
+    /// (for tests).
+    pub fn sent(&self) -> Vec<(ProcessId, P::Message)> {
+        self.effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Send { to, msg } => Some((*to, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The execution info handed over so far, in push order (for tests).
+    pub fn executions(&self) -> Vec<ExecutionInfo<P>>
+    where
+        ExecutionInfo<P>: Clone,
+    {
+        self.effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Execute(info) => Some(info.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Removes and returns the recorded effects, in push order.
     pub fn take(&mut self) -> Vec<Effect<P>> {
         std::mem::take(&mut self.effects)

@@ -60,23 +60,11 @@ fn ids(ids: &[u32]) -> Vec<ProcessId> {
 }
 
 fn sends(out: &Outbox<Atlas>) -> Vec<(ProcessId, Message)> {
-    out.effects()
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    out.sent()
 }
 
 fn executions(out: &Outbox<Atlas>) -> Vec<Committed> {
-    out.effects()
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Execute(info) => Some(info.clone()),
-            _ => None,
-        })
-        .collect()
+    out.executions()
 }
 
 /// `msg` to each of `targets`, in that order.

@@ -806,23 +806,11 @@ mod tests {
     }
 
     fn sends(out: &Outbox<Caesar>) -> Vec<(ProcessId, Message)> {
-        out.effects()
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Send { to, msg } => Some((*to, msg.clone())),
-                _ => None,
-            })
-            .collect()
+        out.sent()
     }
 
     fn executions(out: &Outbox<Caesar>) -> Vec<Committed> {
-        out.effects()
-            .iter()
-            .filter_map(|effect| match effect {
-                Effect::Execute(info) => Some(info.clone()),
-                _ => None,
-            })
-            .collect()
+        out.executions()
     }
 
     fn to_all(n: u32, msg: Message) -> Vec<(ProcessId, Message)> {

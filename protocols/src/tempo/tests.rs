@@ -47,23 +47,11 @@ fn put(client: u32, key: Key) -> Arc<Command> {
 }
 
 fn sends(out: &Outbox<Tempo>) -> Vec<(ProcessId, Message)> {
-    out.effects()
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Send { to, msg } => Some((*to, msg.clone())),
-            _ => None,
-        })
-        .collect()
+    out.sent()
 }
 
 fn executions(out: &Outbox<Tempo>) -> Vec<TableInfo> {
-    out.effects()
-        .iter()
-        .filter_map(|effect| match effect {
-            Effect::Execute(info) => Some(info.clone()),
-            _ => None,
-        })
-        .collect()
+    out.executions()
 }
 
 fn to_all(n: u32, msg: &Message) -> Vec<(ProcessId, Message)> {
