@@ -13,8 +13,8 @@
 //! all promised up to one timestamp (at rest), or up to one of two (split:
 //! a conflict-free command's key between its commit and its last detached
 //! promise), with nothing queued, is one word in a per-key map (see
-//! [`Slot`]), and keys at rest at 1 (used by one command) take a bit each
-//! (see [`KeyWords`]): every key of a run stays known at every process, in
+//! `Slot`), and keys at rest at 1 (used by one command) take a bit each
+//! (see `KeyWords`): every key of a run stays known at every process, in
 //! a few megabytes, and a conflict-free command costs its executor a few
 //! word operations.
 
