@@ -227,7 +227,7 @@ impl KeyClocks {
     }
 
     /// Bumps every key with a clock to `t` (§8 ClockBump), in the order of
-    /// [`KeyWords::to_vec`] (deterministic: it depends only on the keys
+    /// `KeyWords::to_vec` (deterministic: it depends only on the keys
     /// set, in order). The order of the promises in a broadcast is
     /// arbitrary; it only decides which key an executor looks at first.
     pub fn bump_all(&mut self, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
