@@ -2,7 +2,7 @@
 //! [`Run`] (parse first, validate second).
 
 use crate::error::UserError;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use latency_data::Matrix;
 use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::config::DEFAULT_MAX_TIME_NS;
@@ -53,8 +53,11 @@ const RUN_FLAGS: [&str; 25] = [
 /// Runs one protocol on measured inter-region latencies, prints a
 /// per-region latency table and writes it as CSV.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "sim", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "sim", version, about, long_about = None, max_term_width = 100, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A subcommand; without one, `sim` runs the flags' run or `--scenario`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Built-in RTT matrix.
     #[arg(long, default_value = "gcp", value_name = "NAME")]
     pub cloud: String,
@@ -144,14 +147,14 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Run a scenario: a TOML file, or the name of a library scenario
-    /// (see --list-scenarios). The file replaces the run flags above
+    /// (see `sim list`). The file replaces the run flags above
     /// (giving one too is an error); --out and --threads apply.
     // The run flags conflict with it (clap ignores their defaults), so a
     // flag that would be silently overridden by the file is an error.
     #[arg(long, value_name = "PATH|NAME", conflicts_with_all = RUN_FLAGS)]
     pub scenario: Option<String>,
-    /// List the library scenarios, each with the question it answers.
-    #[arg(long)]
+    /// Old spelling of `sim list`, kept so existing scripts work.
+    #[arg(long, hide = true)]
     pub list_scenarios: bool,
     /// Scenario runs executed at once (each run is single-threaded).
     /// Default: the number of available cores.
@@ -161,6 +164,14 @@ pub struct Args {
     /// peak memory) to stderr.
     #[arg(long)]
     pub perf: bool,
+}
+
+/// What `sim` does besides running (`sim --scenario ...` or a single run
+/// from the flags, which need no subcommand).
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// List the library scenarios, each with the question it answers.
+    List,
 }
 
 /// An on/off setting.

@@ -100,11 +100,22 @@ fn unknown_scenario_name_suggests_and_list_shows_questions() {
     expect_code(&output, 2);
     let stderr = text(&output.stderr);
     assert!(stderr.contains("did you mean \"smoke\"?") && stderr.contains("tempo-vs-atlas"), "{stderr}");
-    let output = sim(dir.path(), &["--list-scenarios"]);
+    let output = sim(dir.path(), &["list"]);
     expect_code(&output, 0);
     let stdout = text(&output.stdout);
     assert!(stdout.lines().any(|l| l.starts_with("tempo-vs-atlas") && l.contains("How do Tempo")), "{stdout}");
     assert!(stdout.lines().any(|l| l.starts_with("smoke")), "{stdout}");
+    // The old flag still works, and prints the same.
+    let output = sim(dir.path(), &["--list-scenarios"]);
+    expect_code(&output, 0);
+    assert_eq!(text(&output.stdout), stdout);
+}
+
+#[test]
+fn a_subcommand_takes_no_run_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--protocol", "tempo", "list"]);
+    expect_code(&output, 2);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! waiting at the time limit), 2 on bad input. A broken pipe is success.
 
 use clap::Parser;
-use scenarios::cli::{self, Args};
+use scenarios::cli::{self, Args, Command};
 use scenarios::scenario::{self, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
@@ -45,9 +45,16 @@ impl From<std::io::Error> for Failure {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {
-    if args.list_scenarios {
-        print!("{}", scenario::list());
-        return Ok(ExitCode::SUCCESS);
+    match args.command {
+        Some(Command::List) => {
+            print!("{}", scenario::list());
+            return Ok(ExitCode::SUCCESS);
+        }
+        None if args.list_scenarios => {
+            print!("{}", scenario::list());
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     if let Some(name) = &args.scenario {
         return run_scenario(args, name);
