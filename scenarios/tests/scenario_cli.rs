@@ -53,6 +53,36 @@ fn smoke_scenario_by_name_writes_rows_and_manifest() {
     assert_eq!(manifest["seeds"], serde_json::json!([1, 2]));
     assert_eq!(manifest["planetsim_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(manifest["points"].as_array().unwrap().len(), 4);
+    let revision = manifest["git_revision"].as_str().unwrap();
+    assert!(revision == "unknown" || revision.len() == 40, "{revision}");
+
+    // summary.csv: one row per point, aggregated over the 2 seeds.
+    let summary = std::fs::read_to_string(folder.join("summary.csv")).expect("summary.csv written");
+    let mut lines = summary.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap_or_else(|| panic!("{name} missing"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r[column("seeds")] == "2" && r[column("verdict")] == "PASS"));
+    // 3 regions x 2 clients x 10 commands x 2 seeds.
+    assert!(rows.iter().all(|r| r[column("commands")] == "120"), "{summary}");
+    assert_eq!(rows[0][column("protocol")], "tempo");
+    assert_eq!(rows[2][column("fast_path_ratio")], "", "FPaxos has no fast path");
+    for name in ["latency_ms_mean", "latency_ms_p50", "latency_ms_p99", "latency_ms_p99_9", "throughput_ops_per_s"] {
+        assert!(rows.iter().all(|r| r[column(name)].parse::<f64>().unwrap() > 0.0), "{name}: {summary}");
+    }
+
+    // The per-point table on stdout; progress on stderr, one line per run
+    // (stderr is not a terminal here).
+    assert!(stdout.contains("point protocol  f sites conflict% clients seeds"), "{stdout}");
+    assert!(!stdout.contains("run 8/8 done"), "{stdout}");
+    let stderr = text(&output.stderr);
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("run ") && l.contains("/8 done (point ")).count(),
+        8,
+        "{stderr}"
+    );
+    assert!(stderr.contains("run 8/8 done"), "{stderr}");
 }
 
 #[test]
@@ -65,9 +95,15 @@ fn outputs_are_byte_identical_for_one_and_two_threads() {
         expect_code(&output, 0);
         let folder = dir.path().join(&out);
         let read = |name: &str| std::fs::read(folder.join(name)).unwrap();
-        outputs.push((read("runs.csv"), read("manifest.json")));
+        outputs.push((read("runs.csv"), read("summary.csv"), read("manifest.json"), output.stdout));
     }
-    assert!(outputs[0] == outputs[1], "runs.csv or manifest.json differ between --threads 1 and 2");
+    let (one, two) = (&outputs[0], &outputs[1]);
+    assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2, "an output file differs between --threads 1 and 2");
+    // stdout differs only in its first line, which names the thread count,
+    // and in the output folder named by the last lines.
+    let results =
+        |bytes: &[u8]| text(bytes).lines().skip(1).filter(|l| !l.starts_with("wrote ")).collect::<Vec<_>>().join("\n");
+    assert_eq!(results(&one.3), results(&two.3));
 }
 
 #[test]

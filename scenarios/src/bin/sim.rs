@@ -5,7 +5,8 @@
 
 use clap::Parser;
 use scenarios::cli::{self, Args, Command};
-use scenarios::scenario::{self, sweep};
+use scenarios::progress::Progress;
+use scenarios::scenario::{self, results, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
 use std::path::PathBuf;
@@ -101,8 +102,9 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
 }
 
 /// Runs a scenario file or library scenario: prints the seeds and every
-/// resolved point, runs them in parallel, prints the summary and writes
-/// `runs.csv` and `manifest.json` under `--out`.
+/// resolved point, runs them in parallel with progress on stderr, prints
+/// the per-point summary and writes `runs.csv`, `summary.csv` and
+/// `manifest.json` under `--out`.
 fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     let scenario = scenario::find(name)?;
     let threads = match args.threads {
@@ -110,13 +112,15 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let pool = sweep::pool(threads)?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     let seeds: Vec<String> = scenario.seeds.iter().map(u64::to_string).collect();
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
-        "planetsim {} | scenario {} ({}) | seeds {} | {} point(s) x {} seed(s) on {threads} thread(s)",
+        "planetsim {} (git {}) | scenario {} ({}) | seeds {} | {} point(s) x {} seed(s) on {threads} thread(s)",
         env!("CARGO_PKG_VERSION"),
+        short_revision(),
         scenario.name,
         scenario.source,
         seeds.join(","),
@@ -131,22 +135,41 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     }
     stdout.flush()?;
 
-    let outcomes = sweep::run(&scenario, threads)?;
+    let jobs = sweep::jobs(&scenario);
+    let progress = Progress::new(jobs.len(), 0);
+    let mut records = sweep::run(&scenario, &pool, &jobs, |record| {
+        progress.run_done(record.point, record.seed);
+        Ok::<(), Failure>(())
+    })?;
+    progress.finish();
+    sweep::sort(&scenario, &mut records);
+
+    let summaries = results::summarize(&scenario, &records);
     writeln!(stdout)?;
-    write!(stdout, "{}", sweep::summary(&scenario, &outcomes))?;
-    let csv = sweep::runs_csv(&scenario, &outcomes).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
-    for (file, bytes) in [("runs.csv", csv), ("manifest.json", sweep::manifest(&scenario))] {
+    write!(stdout, "{}", results::table(&summaries))?;
+    let csv_error = |e: csv::Error| Failure::Io(std::io::Error::other(e));
+    let files = [
+        ("runs.csv", results::runs_csv(&records).map_err(csv_error)?),
+        ("summary.csv", results::summary_csv(&summaries).map_err(csv_error)?),
+        ("manifest.json", results::manifest(&scenario)),
+    ];
+    for (file, bytes) in files {
         let path = out.join(file);
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
-    let failed = outcomes.iter().filter(|o| !sweep::passed(o)).count();
+    let failed = records.iter().filter(|r| !r.totals.passed).count();
     if failed > 0 {
-        eprintln!("FAIL: {failed} of {} run(s) failed their verdict", outcomes.len());
+        eprintln!("FAIL: {failed} of {} run(s) failed their verdict", records.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first 12 characters of the git revision (all of "unknown").
+fn short_revision() -> &'static str {
+    scenarios::GIT_REVISION.get(..12).unwrap_or(scenarios::GIT_REVISION)
 }
 
 /// Peak resident memory of this process (Linux: VmHWM).

@@ -1,8 +1,11 @@
 //! Scenario files: a TOML description of one or many runs (sweep axes
 //! given as lists, their cartesian product run), parsed (`schema`), then
-//! validated into points (`validate`), then run in parallel and written
-//! (`sweep`). Library scenarios are embedded in the binary.
+//! validated into points (`validate`), then run in parallel (`sweep`),
+//! each run kept as a `record`, and the `results` written. Library
+//! scenarios are embedded in the binary.
 
+pub mod record;
+pub mod results;
 pub mod schema;
 pub mod sweep;
 pub mod validate;
