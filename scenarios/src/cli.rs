@@ -15,12 +15,15 @@ use std::path::PathBuf;
 /// benchmark): one per continent.
 pub const DEFAULT_SITES: &str = "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1";
 
+/// Root seed when none is given.
+pub const DEFAULT_SEED: u64 = 1;
+
 /// Fewest sites a run may have: below three, no protocol here tolerates a
 /// failure.
 pub const MIN_SITES: usize = 3;
 
 /// Flags describing a single run, which a scenario file replaces.
-const RUN_FLAGS: [&str; 25] = [
+const RUN_FLAGS: [&str; 24] = [
     "cloud",
     "matrix",
     "sites",
@@ -37,7 +40,6 @@ const RUN_FLAGS: [&str; 25] = [
     "keys_per_command",
     "read_percent",
     "payload_bytes",
-    "seed",
     "jitter",
     "base_delay",
     "intra_region_delay",
@@ -110,9 +112,10 @@ pub struct Args {
     /// Payload bytes per write.
     #[arg(long, default_value_t = 100, value_name = "BYTES")]
     pub payload_bytes: u32,
-    /// Root seed of every random stream.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Root seed of every random stream [default: 1]. With --scenario, it
+    /// replaces the scenario's seeds.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
     /// Draw each one-way delay from a distribution fitted to the pair's
     /// min/avg/max/mdev.
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "ON|OFF")]
@@ -153,6 +156,12 @@ pub struct Args {
     // flag that would be silently overridden by the file is an error.
     #[arg(long, value_name = "PATH|NAME", conflicts_with_all = RUN_FLAGS)]
     pub scenario: Option<String>,
+    /// Override a key of the scenario file, KEY=VALUE (a dotted key and a
+    /// TOML value, checked as if written in the file), e.g.
+    /// --set workload.conflict_percent=10 or --set 'f=[1,2]'; repeat for
+    /// several.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
+    pub set: Vec<String>,
     /// Old spelling of `sim list`, kept so existing scripts work.
     #[arg(long, hide = true)]
     pub list_scenarios: bool,
@@ -289,7 +298,7 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
         reorder: args.reorder,
         symmetric: args.symmetric,
     };
-    config.seed = args.seed;
+    config.seed = args.seed.unwrap_or(DEFAULT_SEED);
     config.checks = args.check == Switch::On;
     if args.max_time_s == 0 {
         return Err(UserError::new("--max-time-s is 0: give a positive number of simulated seconds"));

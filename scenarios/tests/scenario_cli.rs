@@ -202,3 +202,35 @@ fn a_matrix_file_is_found_relative_to_the_scenario_file() {
     expect_code(&output, 2);
     assert!(text(&output.stderr).contains("sub/t.toml:2:10: matrix:"), "{}", text(&output.stderr));
 }
+
+#[test]
+fn set_and_seed_override_the_scenario_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(
+        dir.path(),
+        &["--scenario", "smoke", "--set", "workload.conflict_percent=[100]", "--set", "protocols=atlas", "--seed", "7"],
+    );
+    expect_code(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("| seeds 7 | 1 point(s) x 1 seed(s)"), "{stdout}");
+    assert!(
+        stdout.contains("overrides: --set workload.conflict_percent=[100] --set protocols=atlas --seed 7"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("point 0: atlas f=1 n=3") && stdout.contains("conflicts 100%"), "{stdout}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results/smoke/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["seeds"], serde_json::json!([7]));
+    assert_eq!(manifest["overrides"].as_array().unwrap().len(), 3);
+
+    // A bad override exits 2, naming itself and the nearest key.
+    let output = sim(dir.path(), &["--scenario", "smoke", "--set", "workload.conflict_percnt=10"]);
+    expect_code(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("--set workload.conflict_percnt=10: unknown field `conflict_percnt`"), "{stderr}");
+    assert!(stderr.contains("did you mean `conflict_percent`?"), "{stderr}");
+    let output = sim(dir.path(), &["--scenario", "smoke", "--set", "f"]);
+    expect_code(&output, 2);
+    assert!(text(&output.stderr).contains("--set f: no `=`"), "{}", text(&output.stderr));
+}

@@ -6,7 +6,7 @@
 use clap::Parser;
 use scenarios::cli::{self, Args, Command};
 use scenarios::progress::Progress;
-use scenarios::scenario::{self, results, sweep};
+use scenarios::scenario::{self, Override, results, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
 use std::path::PathBuf;
@@ -106,7 +106,9 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
 /// the per-point summary and writes `runs.csv`, `summary.csv` and
 /// `manifest.json` under `--out`.
 fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
-    let scenario = scenario::find(name)?;
+    let mut overrides = args.set.iter().map(|given| Override::parse_set(given)).collect::<Result<Vec<_>, _>>()?;
+    overrides.extend(args.seed.map(Override::seed));
+    let scenario = scenario::find(name, &overrides)?;
     let threads = match args.threads {
         Some(0) => return Err(UserError::new("--threads 0: give at least 1 thread").into()),
         Some(n) => n,
@@ -127,6 +129,9 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
         scenario.points.len(),
         scenario.seeds.len()
     )?;
+    if !scenario.overrides.is_empty() {
+        writeln!(stdout, "overrides: {}", scenario.overrides.join(" "))?;
+    }
     for (i, placement) in scenario.placements.iter().enumerate() {
         writeln!(stdout, "placement #{}: {}", i + 1, placement.join(","))?;
     }

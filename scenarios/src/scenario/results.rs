@@ -228,6 +228,7 @@ pub fn resolved(scenario: &Scenario) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "scenario": scenario.name,
+        "overrides": scenario.overrides,
         "seeds": scenario.seeds,
         "points": points,
     })

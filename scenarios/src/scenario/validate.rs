@@ -2,6 +2,7 @@
 //! file is collected and reported at once, each as `file:line:column:
 //! what is wrong; what would be valid` (with the nearest match of a typo).
 
+use super::overrides::{self, EditedText, Origin, Override};
 use super::schema::ScenarioFile;
 use crate::cli::{self, Args, Run, Switch};
 use crate::error::UserError;
@@ -36,8 +37,11 @@ pub struct Scenario {
     pub name: String,
     /// Where it came from (a path, or `library:NAME`).
     pub source: String,
-    /// The file's text, kept for the manifest.
+    /// The text run: the file's, with the overrides applied (kept for the
+    /// manifest).
     pub text: String,
+    /// The overrides applied, as given (`--set KEY=VALUE`, `--seed S`).
+    pub overrides: Vec<String>,
     /// Root seeds; every point runs once with each.
     pub seeds: Vec<u64>,
     /// Site placements, by region name.
@@ -46,18 +50,28 @@ pub struct Scenario {
     pub points: Vec<Point>,
 }
 
-/// Where errors point: the file's name and text.
+/// Where errors point: the file's name and text, and the overrides
+/// applied to it. Spans are offsets in the edited text; positions are
+/// given in the file as written, or name the override.
 struct Source<'a> {
     label: &'a str,
+    /// The edited text (what was parsed).
     text: &'a str,
+    /// The file as written.
+    original: &'a str,
+    edited: &'a EditedText,
 }
 
 impl Source<'_> {
-    /// `file:line:column` of a byte offset (line and column from 1;
-    /// the column counts characters).
+    /// `file:line:column` of a byte offset of the edited text (line and
+    /// column from 1; the column counts characters), or the override that
+    /// wrote it.
     fn position(&self, offset: usize) -> String {
-        let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(self.text);
+        let offset = match self.edited.origin(offset) {
+            Origin::File(offset) => offset.min(self.original.len()),
+            Origin::Override(flag) => return flag.to_string(),
+        };
+        let before = self.original.get(..offset).unwrap_or(self.original);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         format!("{}:{line}:{column}", self.label)
@@ -89,8 +103,7 @@ impl Source<'_> {
 
 /// A TOML parse error as `file:line:column: message`, with the nearest
 /// valid name when the error is an unknown key or variant.
-pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> UserError {
-    let source = Source { label, text };
+fn parse_error(source: &Source<'_>, error: &toml::de::Error) -> UserError {
     // serde names Rust types; say what to write instead.
     let message = error
         .message()
@@ -103,7 +116,7 @@ pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> U
     let suggestion = nearest_in_message(&message).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
     let position = match error.span() {
         Some(span) => source.position(span.start),
-        None => format!("{label}:1:1"),
+        None => format!("{}:1:1", source.label),
     };
     UserError::new(format!("{position}: {message}{suggestion}"))
 }
@@ -131,19 +144,33 @@ pub(crate) fn nearest<'a>(given: &str, valid: impl Iterator<Item = &'a str>) -> 
 /// Parses and validates a scenario file; `base` is the folder relative
 /// paths (a matrix file) are taken from.
 pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario, UserError> {
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| parse_error(label, text, &e))?;
-    let source = Source { label, text };
+    load_with(name, label, text, base, &[])
+}
+
+/// [`load`] with `overrides` applied to the file first (`--set`, `--seed`).
+pub fn load_with(
+    name: &str,
+    label: &str,
+    text: &str,
+    base: &Path,
+    overrides: &[Override],
+) -> Result<Scenario, UserError> {
+    let edited = overrides::apply(text, overrides)?;
+    let source = Source { label, text: &edited.text, original: text, edited: &edited };
+    let file: ScenarioFile = toml::from_str(source.text).map_err(|e| parse_error(&source, &e))?;
     let mut errors = Vec::new();
     let resolved = check(&source, &file, base, &mut errors);
     match resolved {
         Some(mut scenario) if errors.is_empty() => {
             scenario.name = name.to_string();
             scenario.source = label.to_string();
-            scenario.text = text.to_string();
+            scenario.text = source.text.to_string();
+            scenario.overrides = overrides.iter().map(|o| o.label.clone()).collect();
             Ok(scenario)
         }
         _ => {
-            // Reported in file order, whichever check found them first.
+            // Reported in file order (overrides last), whichever check
+            // found them first.
             errors.sort_by_key(|e| line_column(label, e));
             Err(UserError::new(errors.join("\n")))
         }
@@ -152,7 +179,8 @@ pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario
 
 /// The (line, column) an error message starts with, for sorting.
 fn line_column(label: &str, error: &str) -> (usize, usize) {
-    let mut parts = error.strip_prefix(label).unwrap_or("").trim_start_matches(':').splitn(3, ':');
+    let Some(rest) = error.strip_prefix(label) else { return (usize::MAX, usize::MAX) };
+    let mut parts = rest.trim_start_matches(':').splitn(3, ':');
     let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     (next(), next())
 }
@@ -320,8 +348,15 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         None => vec![args.clients_per_region],
     };
     let seeds = match &file.seeds {
-        Some(s) => axis(source, "seeds", s, "a non-negative integer", int, errors),
-        None => vec![args.seed],
+        Some(s) => {
+            let seeds = axis(source, "seeds", s, "a non-negative integer", int, errors);
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(twice) = seeds.iter().find(|&&seed| !seen.insert(seed)) {
+                errors.push(source.at(&s.span(), format!("seeds: {twice} appears twice; give distinct seeds")));
+            }
+            seeds
+        }
+        None => vec![args.seed.unwrap_or(cli::DEFAULT_SEED)],
     };
 
     // f against every placement, for each protocol that uses it: the
@@ -373,7 +408,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     args.intra_region_delay = d.intra_region.unwrap_or(args.intra_region_delay);
     args.reorder = d.reorder.unwrap_or(false);
     args.symmetric = d.symmetric.unwrap_or(false);
-    args.seed = seeds[0];
+    args.seed = Some(seeds[0]);
     let options_given = options_given(source.text);
 
     let mut points = Vec::new();
@@ -428,7 +463,15 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
             }
         }
     }
-    Some(Scenario { name: String::new(), source: String::new(), text: String::new(), seeds, placements, points })
+    Some(Scenario {
+        name: String::new(),
+        source: String::new(),
+        text: String::new(),
+        overrides: Vec::new(),
+        seeds,
+        placements,
+        points,
+    })
 }
 
 /// A command-line error from `cli::resolve_config` in the file's terms: the
@@ -450,22 +493,32 @@ fn in_file_terms(source: &Source<'_>, message: &str) -> String {
     ];
     for (flag, key) in KEYS {
         if let Some(rest) = message.strip_prefix(flag) {
-            let offset = key_offset(source.text, key).unwrap_or(0);
-            return format!("{}: {key}{rest}", source.position(offset));
+            let position = match key_offset(source.text, key) {
+                // A value given by an override is that override's fault.
+                Some((_, value)) if matches!(source.edited.origin(value), Origin::Override(_)) => {
+                    source.position(value)
+                }
+                Some((key, _)) => source.position(key),
+                None => format!("{}:1:1", source.label),
+            };
+            return format!("{position}: {key}{rest}");
         }
     }
-    format!("{}: {message}", source.position(0))
+    format!("{}:1:1: {message}", source.label)
 }
 
-/// Byte offset of the first line that sets `key` (`key = ...`).
-fn key_offset(text: &str, key: &str) -> Option<usize> {
+/// Byte offsets of the key and of the value of the first line that sets
+/// `key` (`key = value`).
+fn key_offset(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix(key)
-            && rest.trim_start().starts_with('=')
+            && let Some(value) = rest.trim_start().strip_prefix('=')
         {
-            return Some(offset + line.len() - trimmed.len());
+            let key_at = offset + line.len() - trimmed.len();
+            let value_at = offset + line.len() - value.trim_start().len();
+            return Some((key_at, value_at));
         }
         offset += line.len();
     }
@@ -624,9 +677,64 @@ mod tests {
         assert!(error.starts_with("t.toml:2:1: commands_per_client"), "{error}");
     }
 
+    fn error_with(text: &str, given: &[&str]) -> String {
+        let overrides: Vec<Override> = given.iter().map(|g| Override::parse_set(g).unwrap()).collect();
+        match load_with("t", "t.toml", text, Path::new("."), &overrides) {
+            Ok(_) => panic!("expected an error for {given:?} on:\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file_and_named_in_errors() {
+        let text = format!("# q\n{SITES}protocols = \"atlas\"\nf = 1\n[workload]\nconflict_percent = 2\n");
+        let error = error_with(&text, &["f=[1,2]"]);
+        assert!(error.starts_with("--set f=[1,2]: f: ") && error.contains("atlas on 3 sites"), "{error}");
+        let error = error_with(&text, &["sties=[\"us-west1\"]"]);
+        assert!(error.starts_with("--set sties=[\"us-west1\"]: unknown field `sties`"), "{error}");
+        assert!(error.contains("did you mean `sites`?"), "{error}");
+        let error = error_with(&text, &["workload.conflict_percnt=10"]);
+        assert!(error.contains("did you mean `conflict_percent`?"), "{error}");
+        let error = error_with(&text, &["workload.conflict_percent=true"]);
+        assert!(error.starts_with("--set workload.conflict_percent=true: workload.conflict_percent: true"), "{error}");
+        let error = error_with(&text, &["commands_per_client=0"]);
+        assert!(error.starts_with("--set commands_per_client=0: commands_per_client"), "{error}");
+        // An inserted line does not move the file's own positions.
+        let bad_file = text.replace("conflict_percent = 2", "conflict_percent = 200");
+        let error = error_with(&bad_file, &["seeds=[5]", "workload.hot_keys=2"]);
+        assert!(error.starts_with("t.toml:6:20: workload.conflict_percent: 200"), "{error}");
+    }
+
+    #[test]
+    fn overrides_change_the_points_and_are_recorded() {
+        let text = format!("# q\n{SITES}protocols = \"tempo\"\nseeds = [1, 2]\n");
+        let overrides = [
+            Override::parse_set("workload.conflict_percent=[0, 100]").unwrap(),
+            Override::parse_set("clients_per_region=3").unwrap(),
+            Override::seed(9),
+        ];
+        let scenario = load_with("t", "t.toml", &text, Path::new("."), &overrides).unwrap();
+        assert_eq!(scenario.seeds, vec![9]);
+        let axes: Vec<_> = scenario.points.iter().map(|p| (p.conflict_percent, p.clients_per_region)).collect();
+        assert_eq!(axes, [(0.0, 3), (100.0, 3)]);
+        assert_eq!(
+            scenario.overrides,
+            ["--set workload.conflict_percent=[0, 100]", "--set clients_per_region=3", "--seed 9"]
+        );
+        assert!(scenario.text.contains("seeds = 9"), "{}", scenario.text);
+    }
+
+    #[test]
+    fn seeds_are_distinct() {
+        let error = error_of("protocols = \"tempo\"\nseeds = [1, 2, 1]\n");
+        assert!(error.starts_with("t.toml:2:9: seeds: 1 appears twice"), "{error}");
+    }
+
     #[test]
     fn columns_count_characters() {
-        let source = Source { label: "x", text: "ab\n\u{e9}c\n" };
+        let text = "ab\n\u{e9}c\n";
+        let edited = EditedText::unedited(text);
+        let source = Source { label: "x", text, original: text, edited: &edited };
         assert_eq!(source.position(0), "x:1:1");
         assert_eq!(source.position(3), "x:2:1");
         assert_eq!(source.position(5), "x:2:2");
