@@ -162,6 +162,15 @@ pub struct Args {
     /// several.
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
     pub set: Vec<String>,
+    /// Continue an interrupted scenario run in its --out folder: only the
+    /// runs not recorded there are run (refused if the scenario, its
+    /// overrides or the build changed since).
+    #[arg(long, requires = "scenario")]
+    pub resume: bool,
+    /// Stop a scenario run after this many runs, as if killed: the runs
+    /// are recorded for --resume, no output file is written (for tests).
+    #[arg(long, hide = true, value_name = "N", requires = "scenario")]
+    pub stop_after_runs: Option<usize>,
     /// Old spelling of `sim list`, kept so existing scripts work.
     #[arg(long, hide = true)]
     pub list_scenarios: bool,

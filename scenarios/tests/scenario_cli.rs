@@ -234,3 +234,98 @@ fn set_and_seed_override_the_scenario_and_are_recorded() {
     expect_code(&output, 2);
     assert!(text(&output.stderr).contains("--set f: no `=`"), "{}", text(&output.stderr));
 }
+
+/// The three output files of a finished sweep in `folder`.
+fn outputs(folder: &Path) -> Vec<Vec<u8>> {
+    ["runs.csv", "summary.csv", "manifest.json"]
+        .iter()
+        .map(|name| std::fs::read(folder.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
+        .collect()
+}
+
+#[test]
+fn a_stopped_sweep_resumes_where_it_stopped_and_writes_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--scenario", "smoke", "--out", "whole"]);
+    expect_code(&output, 0);
+
+    let output = sim(dir.path(), &["--scenario", "smoke", "--out", "parts", "--stop-after-runs", "3"]);
+    expect_code(&output, 0);
+    assert!(text(&output.stderr).contains("stopped after 3 run(s)"), "{}", text(&output.stderr));
+    let parts = dir.path().join("parts");
+    assert!(!parts.join("runs.csv").exists() && !parts.join("manifest.json").exists());
+    let recorded = std::fs::read_dir(parts.join(".points")).unwrap().count();
+    assert_eq!(recorded, 3 + 1, "3 runs and the scenario");
+
+    // A changed scenario is refused, and the journal is left as it was.
+    let output = sim(dir.path(), &["--scenario", "smoke", "--out", "parts", "--resume", "--seed", "5"]);
+    expect_code(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("--resume: parts holds runs of a different sweep: the seeds were [1,2], now [5]"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(parts.join(".points")).unwrap().count(), recorded);
+
+    let output = sim(dir.path(), &["--scenario", "smoke", "--out", "parts", "--resume", "--threads", "1"]);
+    expect_code(&output, 0);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("resuming: 3 of 8 run(s) already done"), "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("run ")).count(), 5, "only the missing runs: {stderr}");
+    assert!(outputs(&dir.path().join("whole")) == outputs(&parts), "resumed outputs differ from an uninterrupted run");
+}
+
+#[test]
+fn a_killed_sweep_resumes_and_writes_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    // 30 runs of some 100 ms each (debug build) on one thread: the sweep is
+    // killed long before its end.
+    let seeds: Vec<String> = (1..=30).map(|s| s.to_string()).collect();
+    std::fs::write(
+        dir.path().join("long.toml"),
+        format!(
+            "# killed\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = \"tempo\"\n\
+             clients_per_region = 8\ncommands_per_client = 200\nseeds = [{}]\n[workload]\nconflict_percent = 10\n",
+            seeds.join(", ")
+        ),
+    )
+    .unwrap();
+    let journal = dir.path().join("killed/.points");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sim"))
+        .current_dir(dir.path())
+        .args(["--scenario", "long.toml", "--threads", "1", "--out", "killed"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sim starts");
+    let runs_recorded = || {
+        std::fs::read_dir(&journal).map_or(0, |entries| {
+            entries.filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run-"))).count()
+        })
+    };
+    while runs_recorded() < 2 {
+        assert!(child.try_wait().unwrap().is_none(), "the sweep ended before it could be killed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = dir.path().join("killed");
+    assert!(!killed.join("runs.csv").exists(), "the sweep was killed before its end");
+    assert!((2..30).contains(&runs_recorded()), "{} runs recorded", runs_recorded());
+
+    let output = sim(dir.path(), &["--scenario", "long.toml", "--out", "killed", "--resume"]);
+    expect_code(&output, 0);
+    assert!(text(&output.stderr).contains("run(s) already done"), "{}", text(&output.stderr));
+    let output = sim(dir.path(), &["--scenario", "long.toml", "--out", "whole"]);
+    expect_code(&output, 0);
+    assert!(outputs(&dir.path().join("whole")) == outputs(&killed), "resumed outputs differ from an uninterrupted run");
+}
+
+#[test]
+fn resume_without_a_journal_runs_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--scenario", "smoke", "--resume"]);
+    expect_code(&output, 0);
+    assert!(text(&output.stderr).contains("nothing to resume"), "{}", text(&output.stderr));
+    assert!(dir.path().join("results/smoke/runs.csv").is_file());
+}

@@ -6,10 +6,12 @@
 use clap::Parser;
 use scenarios::cli::{self, Args, Command};
 use scenarios::progress::Progress;
-use scenarios::scenario::{self, Override, results, sweep};
+use scenarios::scenario::journal::{Journal, ResumeError};
+use scenarios::scenario::record::RunRecord;
+use scenarios::scenario::{self, Override, Scenario, results, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -140,13 +142,30 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     }
     stdout.flush()?;
 
-    let jobs = sweep::jobs(&scenario);
-    let progress = Progress::new(jobs.len(), 0);
-    let mut records = sweep::run(&scenario, &pool, &jobs, |record| {
+    let (journal, mut records) = open_journal(args, &out, &scenario)?;
+    let all_jobs = sweep::jobs(&scenario);
+    let done: std::collections::BTreeSet<sweep::Job> = records.iter().map(|r| (r.point, r.seed)).collect();
+    let mut jobs: Vec<sweep::Job> = all_jobs.iter().copied().filter(|job| !done.contains(job)).collect();
+    let stop_early = args.stop_after_runs.is_some_and(|n| n < jobs.len());
+    jobs.truncate(args.stop_after_runs.unwrap_or(usize::MAX));
+    let progress = Progress::new(all_jobs.len(), records.len());
+    let fresh = sweep::run(&scenario, &pool, &jobs, |record| {
+        journal.record(record).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot record a finished run under {}: {e}", out.display()))
+        })?;
         progress.run_done(record.point, record.seed);
-        Ok::<(), Failure>(())
+        Ok::<(), std::io::Error>(())
     })?;
     progress.finish();
+    if stop_early {
+        eprintln!(
+            "stopped after {} run(s) as asked (--stop-after-runs); --resume runs the other {}",
+            jobs.len(),
+            all_jobs.len() - records.len() - jobs.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    records.extend(fresh);
     sweep::sort(&scenario, &mut records);
 
     let summaries = results::summarize(&scenario, &records);
@@ -154,11 +173,11 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     write!(stdout, "{}", results::table(&summaries))?;
     let csv_error = |e: csv::Error| Failure::Io(std::io::Error::other(e));
     let files = [
-        ("runs.csv", results::runs_csv(&records).map_err(csv_error)?),
-        ("summary.csv", results::summary_csv(&summaries).map_err(csv_error)?),
-        ("manifest.json", results::manifest(&scenario)),
+        results::runs_csv(&records).map_err(csv_error)?,
+        results::summary_csv(&summaries).map_err(csv_error)?,
+        results::manifest(&scenario),
     ];
-    for (file, bytes) in files {
+    for (file, bytes) in OUTPUT_FILES.into_iter().zip(files) {
         let path = out.join(file);
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
@@ -171,6 +190,42 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The sweep's journal in `out` and the records it already holds: those
+/// of an interrupted run of the same scenario with `--resume`, none
+/// otherwise (a new journal replaces any earlier one).
+fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal, Vec<RunRecord>), Failure> {
+    if args.resume {
+        match Journal::resume(out, scenario) {
+            Ok(Some(resumed)) => {
+                for path in &resumed.unreadable {
+                    eprintln!("warning: {} cannot be read; its run is done again", path.display());
+                }
+                eprintln!(
+                    "resuming: {} of {} run(s) already done in {}",
+                    resumed.records.len(),
+                    scenario.points.len() * scenario.seeds.len(),
+                    out.display()
+                );
+                return Ok((resumed.journal, resumed.records));
+            }
+            Ok(None) => eprintln!("--resume: nothing to resume in {}; running every point", out.display()),
+            Err(ResumeError::Changed(error)) => return Err(error.into()),
+            Err(ResumeError::Io(error)) => return Err(error.into()),
+        }
+    }
+    // The outputs of an earlier sweep would not match the new journal.
+    for file in OUTPUT_FILES {
+        match std::fs::remove_file(out.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok((Journal::create(out, scenario)?, Vec::new()))
+}
+
+/// The files a finished sweep writes in its output folder.
+const OUTPUT_FILES: [&str; 3] = ["runs.csv", "summary.csv", "manifest.json"];
 
 /// The first 12 characters of the git revision (all of "unknown").
 fn short_revision() -> &'static str {
