@@ -8,7 +8,9 @@ use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::config::DEFAULT_MAX_TIME_NS;
 use sim_core::time::NS_PER_S;
 use sim_core::workload::{KeyDistribution, Workload};
-use sim_core::{BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig};
+use sim_core::{
+    BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig, RunDuration,
+};
 use std::path::PathBuf;
 
 /// The five GCP sites of the Tempo paper's evaluation (and of the
@@ -23,7 +25,7 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const MIN_SITES: usize = 3;
 
 /// Flags describing a single run, which a scenario file replaces.
-const RUN_FLAGS: [&str; 24] = [
+const RUN_FLAGS: [&str; 26] = [
     "cloud",
     "matrix",
     "sites",
@@ -33,6 +35,8 @@ const RUN_FLAGS: [&str; 24] = [
     "client_regions",
     "clients_per_region",
     "commands_per_client",
+    "duration_s",
+    "warmup_s",
     "conflict_percent",
     "hot_keys",
     "zipf",
@@ -88,8 +92,17 @@ pub struct Args {
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub clients_per_region: u32,
     /// Commands each client issues, one at a time.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", conflicts_with = "duration_s")]
     pub commands_per_client: u64,
+    /// Run for this much simulated time instead: clients issue commands
+    /// until then (those pending complete after it).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration_s: Option<f64>,
+    /// With --duration-s: commands submitted before this time are left out
+    /// of the latencies, and throughput is measured from it to the
+    /// duration [default: 0].
+    #[arg(long, value_name = "SECONDS", requires = "duration_s")]
+    pub warmup_s: Option<f64>,
     /// Percentage of keys drawn from the shared hot-key pool.
     #[arg(long, default_value_t = 2.0, value_name = "PERCENT")]
     pub conflict_percent: f64,
@@ -292,6 +305,7 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
     config.client_regions = client_regions;
     config.clients_per_region = args.clients_per_region;
     config.commands_per_client = args.commands_per_client;
+    config.duration = duration(args)?;
     config.workload = workload(args)?;
     config.delay = DelayOptions {
         base: match args.base_delay {
@@ -346,6 +360,29 @@ fn protocol_options(protocol: ProtocolName, given: &[String]) -> Result<(Protoco
     Ok((options, lines))
 }
 
+/// `--duration-s` and `--warmup-s` in nanoseconds (rounded to the
+/// nearest); their order and the time limit are checked with the rest of
+/// the configuration.
+fn duration(args: &Args) -> Result<Option<RunDuration>, UserError> {
+    let nanoseconds = |seconds: f64, flag: &str, positive: bool| {
+        let valid = seconds.is_finite() && seconds >= 0.0 && (seconds > 0.0 || !positive) && seconds < 1e9;
+        if valid {
+            Ok((seconds * NS_PER_S as f64).round() as u64)
+        } else {
+            let what = if positive { "a positive" } else { "a non-negative" };
+            Err(UserError::new(format!("{flag} {seconds}: give {what} number of simulated seconds")))
+        }
+    };
+    match (args.duration_s, args.warmup_s) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(UserError::new("--warmup-s needs --duration-s: a warm-up is part of a duration run")),
+        (Some(duration), warmup) => Ok(Some(RunDuration {
+            duration_ns: nanoseconds(duration, "--duration-s", true)?,
+            warmup_ns: nanoseconds(warmup.unwrap_or(0.0), "--warmup-s", false)?,
+        })),
+    }
+}
+
 fn workload(args: &Args) -> Result<Workload, UserError> {
     let percent = |value: f64, flag: &str| {
         if value.is_finite() && (0.0..=100.0).contains(&value) {
@@ -371,13 +408,16 @@ fn workload(args: &Args) -> Result<Workload, UserError> {
 
 /// Names the flag behind an engine configuration error.
 fn flag_named(message: &str) -> String {
-    const FLAGS: [(&str, &str); 6] = [
+    const FLAGS: [(&str, &str); 8] = [
         ("clients per region", "--clients-per-region"),
         ("commands per client", "--commands-per-client"),
         ("keys per command", "--keys-per-command"),
         ("hot-key pool", "--hot-keys"),
         ("zipf", "--zipf/--key-space"),
         ("leader", "--leader"),
+        // Before "duration": the warm-up's message names both.
+        ("warm-up", "--warmup-s"),
+        ("duration", "--duration-s"),
     ];
     match FLAGS.iter().find(|(topic, _)| message.contains(topic)) {
         Some((_, flag)) => format!("{flag}: {message}"),

@@ -329,3 +329,46 @@ fn resume_without_a_journal_runs_everything() {
     assert!(text(&output.stderr).contains("nothing to resume"), "{}", text(&output.stderr));
     assert!(dir.path().join("results/smoke/runs.csv").is_file());
 }
+
+#[test]
+fn a_duration_run_measures_after_its_warm_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("timed.toml"),
+        "# timed\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = \"tempo\"\n\
+         clients_per_region = 2\nduration_s = 3\nwarmup_s = 1\n",
+    )
+    .unwrap();
+    let output = sim(dir.path(), &["--scenario", "timed.toml"]);
+    expect_code(&output, 0);
+    assert!(text(&output.stdout).contains("2 client(s)/region for 3 s (warm-up 1 s)"), "{}", text(&output.stdout));
+    let csv = std::fs::read_to_string(dir.path().join("results/timed/runs.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let all: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|r| r[column("region")] == "all")
+        .map(|r| {
+            ["commands_per_client", "duration_s", "warmup_s", "commands", "throughput_ops_per_s", "verdict"]
+                .map(|name| r[column(name)])
+                .to_vec()
+        })
+        .unwrap();
+    assert_eq!(all[..3], ["", "3", "1"]);
+    // Latencies count the commands submitted in [1 s, 3 s), throughput
+    // those completed in [1 s, 3 s]: they differ by at most one command per
+    // client (6) at either end.
+    let commands: f64 = all[3].parse().unwrap();
+    let throughput: f64 = all[4].parse().unwrap();
+    assert!(commands >= 6.0 * 2.0 / 0.4, "each client completes a command in under 400 ms: {all:?}");
+    assert!((throughput * 2.0 - commands).abs() <= 12.0, "{all:?}");
+    assert_eq!(all[5], "PASS");
+
+    // The same from the command line, for a single run.
+    let output = sim(dir.path(), &["--protocol", "tempo", "--duration-s", "3", "--warmup-s", "1", "--out", "one.csv"]);
+    expect_code(&output, 0);
+    assert!(text(&output.stdout).contains("throughput") && text(&output.stdout).contains("from 1 s to 3 s"));
+    let output = sim(dir.path(), &["--warmup-s", "1"]);
+    expect_code(&output, 2);
+}

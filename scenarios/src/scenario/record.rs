@@ -54,8 +54,8 @@ pub struct RunTotals {
 
 /// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
 /// point and the axis values not already among the run's columns.
-pub const POINT_COLUMNS: [&str; 5] =
-    ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client"];
+pub const POINT_COLUMNS: [&str; 7] =
+    ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client", "duration_s", "warmup_s"];
 
 impl RunRecord {
     /// The record of `point` (an index into `scenario.points`) run with
@@ -64,12 +64,15 @@ impl RunRecord {
         let point_ref = &scenario.points[point];
         let mut run = point_ref.run.clone();
         run.config.seed = seed;
+        let [commands_per_client, duration_s, warmup_s] = output::run_length_columns(&run.config);
         let front = [
             point_ref.index.to_string(),
             (point_ref.placement + 1).to_string(),
             point_ref.conflict_percent.to_string(),
             point_ref.clients_per_region.to_string(),
-            run.config.commands_per_client.to_string(),
+            commands_per_client,
+            duration_s,
+            warmup_s,
         ];
         let rows =
             output::csv_records(&run, report).into_iter().map(|record| front.iter().cloned().chain(record).collect());

@@ -82,7 +82,7 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
 }
 
 /// `summary.csv` columns, units last.
-pub const SUMMARY_HEADER: [&str; 23] = [
+pub const SUMMARY_HEADER: [&str; 25] = [
     "point",
     "protocol",
     "f",
@@ -92,6 +92,8 @@ pub const SUMMARY_HEADER: [&str; 23] = [
     "conflict_percent",
     "clients_per_region",
     "commands_per_client",
+    "duration_s",
+    "warmup_s",
     "seeds",
     "runs_failed",
     "commands",
@@ -115,6 +117,7 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
     for s in summaries {
         let run = &s.point.run;
         let config = &run.config;
+        let [commands_per_client, duration_s, warmup_s] = output::run_length_columns(config);
         writer.write_record([
             s.point.index.to_string(),
             run.protocol.as_str().to_string(),
@@ -124,7 +127,9 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             run.site_names().join(";"),
             s.point.conflict_percent.to_string(),
             s.point.clients_per_region.to_string(),
-            config.commands_per_client.to_string(),
+            commands_per_client,
+            duration_s,
+            warmup_s,
             s.runs.to_string(),
             s.runs_failed.to_string(),
             s.commands.to_string(),
@@ -302,7 +307,7 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(
-            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,100,2,1,20,0.000150,"),
+            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,100,,,2,1,20,0.000150,"),
             "{csv}"
         );
         assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");

@@ -376,6 +376,19 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
             }
         }
     }
+    // A run is either commands per client or a duration.
+    match (&file.duration_s, &file.warmup_s) {
+        (Some(duration), _) if file.commands_per_client.is_some() => errors.push(source.at(
+            &duration.span(),
+            "duration_s and commands_per_client are both given: a run is either a number of commands per client \
+             or a duration; remove one",
+        )),
+        (None, Some(warmup)) => errors.push(source.at(
+            &warmup.span(),
+            "warmup_s without duration_s: a warm-up is part of a duration run; give duration_s too",
+        )),
+        _ => {}
+    }
     if !errors.is_empty() {
         return None;
     }
@@ -389,6 +402,8 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     if let Some(n) = file.commands_per_client {
         args.commands_per_client = n;
     }
+    args.duration_s = file.duration_s.as_ref().map(|d| *d.get_ref());
+    args.warmup_s = file.warmup_s.as_ref().map(|w| *w.get_ref());
     if let Some(s) = file.max_time_s {
         args.max_time_s = s;
     }
@@ -478,8 +493,10 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
 /// flag it names becomes the scenario key, positioned at the line that sets
 /// it (the file's start if the key was left at its default).
 fn in_file_terms(source: &Source<'_>, message: &str) -> String {
-    const KEYS: [(&str, &str); 11] = [
+    const KEYS: [(&str, &str); 13] = [
         ("--zipf/--key-space", "zipf"),
+        ("--duration-s", "duration_s"),
+        ("--warmup-s", "warmup_s"),
         ("--clients-per-region", "clients_per_region"),
         ("--commands-per-client", "commands_per_client"),
         ("--keys-per-command", "keys_per_command"),
@@ -728,6 +745,29 @@ mod tests {
     fn seeds_are_distinct() {
         let error = error_of("protocols = \"tempo\"\nseeds = [1, 2, 1]\n");
         assert!(error.starts_with("t.toml:2:9: seeds: 1 appears twice"), "{error}");
+    }
+
+    #[test]
+    fn a_run_is_commands_per_client_or_a_duration() {
+        let text = "protocols = \"tempo\"\nduration_s = 10\nwarmup_s = 2.5\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let duration = scenario.points[0].run.config.duration.expect("a duration run");
+        assert_eq!((duration.duration_ns, duration.warmup_ns), (10_000_000_000, 2_500_000_000));
+        let error = error_of("protocols = \"tempo\"\ncommands_per_client = 5\nduration_s = 10\n");
+        assert!(error.starts_with("t.toml:3:14: duration_s and commands_per_client are both given"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nwarmup_s = 1\n");
+        assert!(error.starts_with("t.toml:2:12: warmup_s without duration_s"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = 2\n  warmup_s = 2\n");
+        assert!(error.starts_with("t.toml:3:3: warmup_s: warm-up of 2 s is not shorter than the duration"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = 20\nmax_time_s = 20\n");
+        assert!(
+            error.starts_with("t.toml:2:1: duration_s: duration of 20 s is not shorter than the time limit"),
+            "{error}"
+        );
+        let error = error_of("protocols = \"tempo\"\nduration_s = -1\n");
+        assert!(error.starts_with("t.toml:2:1: duration_s -1: give a positive number"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = \"long\"\n");
+        assert!(error.starts_with("t.toml:2:14: invalid type: string \"long\", expected a number"), "{error}");
     }
 
     #[test]
