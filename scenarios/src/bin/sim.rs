@@ -140,6 +140,9 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     for point in &scenario.points {
         writeln!(stdout, "point {}: {}", point.index, output::describe(&point.run))?;
     }
+    for why in &scenario.skipped {
+        writeln!(stdout, "skipped: {why}")?;
+    }
     stdout.flush()?;
 
     let (journal, mut records) = open_journal(args, &out, &scenario)?;

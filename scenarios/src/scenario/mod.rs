@@ -22,6 +22,9 @@ use std::path::Path;
 /// works from any directory.
 pub const LIBRARY: &[(&str, &str)] = &[
     ("tempo-vs-atlas", include_str!("../../library/tempo-vs-atlas.toml")),
+    ("sites-3-to-13", include_str!("../../library/sites-3-to-13.toml")),
+    ("fairness-tail", include_str!("../../library/fairness-tail.toml")),
+    ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 
@@ -32,7 +35,7 @@ pub fn question(text: &str) -> &str {
 
 /// One line per library scenario: name and question.
 pub fn list() -> String {
-    LIBRARY.iter().map(|(name, text)| format!("{name:<20} {}\n", question(text))).collect()
+    LIBRARY.iter().map(|(name, text)| format!("{name:<24} {}\n", question(text))).collect()
 }
 
 /// Loads `path_or_name`: an existing file, else a library scenario by name

@@ -235,6 +235,7 @@ pub fn resolved(scenario: &Scenario) -> serde_json::Value {
         "scenario": scenario.name,
         "overrides": scenario.overrides,
         "seeds": scenario.seeds,
+        "skipped": scenario.skipped,
         "points": points,
     })
 }

@@ -46,6 +46,9 @@ pub struct Scenario {
     pub seeds: Vec<u64>,
     /// Site placements, by region name.
     pub placements: Vec<Vec<String>>,
+    /// (protocol, f, placement) combinations left out because f is too
+    /// large for that placement (but valid on another), each with why.
+    pub skipped: Vec<String>,
     /// Sweep points in order: protocol, f, placement, conflict, clients.
     pub points: Vec<Point>,
 }
@@ -359,17 +362,28 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         None => vec![args.seed.unwrap_or(cli::DEFAULT_SEED)],
     };
 
-    // f against every placement, for each protocol that uses it: the
-    // protocol's own rule says what is valid.
+    // f against every placement, for each protocol: the protocol's own
+    // rule says what is valid. An f too large for some placements of a
+    // sweep is skipped on those (sites from 3 to 13 with f = [1, 2] run
+    // f = 2 from 5 sites on); an f valid on no placement is an error.
+    let mut skipped = std::collections::BTreeSet::new();
+    let mut skipped_why = Vec::new();
     if let Some(f_value) = &file.f {
         let mut reported = std::collections::BTreeSet::new();
         for &protocol in &protocols {
-            for placement in &placements {
-                for &f in &fs {
-                    let n = placement.len();
-                    if let Err(e) = protocol.check(n, f as usize)
-                        && reported.insert((protocol, n, f))
-                    {
+            // A protocol that ignores f runs at the first one only.
+            let run_fs = if protocol.uses_f() { &fs[..] } else { &fs[..fs.len().min(1)] };
+            for &f in run_fs {
+                let checks: Vec<Result<(), String>> =
+                    placements.iter().map(|p| protocol.check(p.len(), f as usize)).collect();
+                let valid_somewhere = checks.iter().any(Result::is_ok);
+                for (placement, check) in checks.into_iter().enumerate() {
+                    let Err(e) = check else { continue };
+                    let n = placements[placement].len();
+                    if valid_somewhere {
+                        skipped.insert((protocol, f, placement));
+                        skipped_why.push(format!("{protocol} f={f} on placement #{} ({n} sites): {e}", placement + 1));
+                    } else if reported.insert((protocol, n, f)) {
                         errors.push(source.at(&f_value.span(), format!("f: {e} ({protocol} on {n} sites)")));
                     }
                 }
@@ -435,6 +449,9 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                 continue;
             }
             for (placement, sites) in placements.iter().enumerate() {
+                if skipped.contains(&(protocol, f, placement)) {
+                    continue;
+                }
                 for &conflict_percent in &conflicts {
                     for &clients_per_region in &clients {
                         let mut point_args = args.clone();
@@ -485,6 +502,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         overrides: Vec::new(),
         seeds,
         placements,
+        skipped: skipped_why,
         points,
     })
 }
@@ -633,6 +651,22 @@ mod tests {
     }
 
     #[test]
+    fn an_f_too_large_for_some_placements_is_skipped_there() {
+        let text = "protocols = [\"tempo\", \"epaxos\"]\nf = [1, 2]\nsites = [\
+                    [\"us-central1\", \"europe-west1\", \"asia-east1\"],\
+                    [\"us-west1\", \"us-east1\", \"europe-west2\", \"asia-south1\", \"asia-east2\"]]\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let points: Vec<_> = scenario
+            .points
+            .iter()
+            .map(|p| (p.run.protocol.as_str(), p.run.config.protocol.f, p.run.config.n()))
+            .collect();
+        assert_eq!(points, [("tempo", 1, 3), ("tempo", 1, 5), ("tempo", 2, 5), ("epaxos", 1, 3), ("epaxos", 1, 5)]);
+        assert_eq!(scenario.skipped.len(), 1);
+        assert!(scenario.skipped[0].starts_with("tempo f=2 on placement #1 (3 sites): "), "{:?}", scenario.skipped);
+    }
+
+    #[test]
     fn empty_sweep_list_is_rejected() {
         let error = error_of("protocols = \"tempo\"\nclients_per_region = []\n");
         assert!(error.starts_with("t.toml:2:22: clients_per_region is an empty list"), "{error}");
@@ -661,6 +695,21 @@ mod tests {
         for position in ["t.toml:1:25:", "t.toml:2:14:", "t.toml:3:22:", "t.toml:5:20:"] {
             assert!(lines.iter().any(|l| l.starts_with(position)), "{position} missing in\n{error}");
         }
+    }
+
+    #[test]
+    fn every_file_of_the_library_folder_is_embedded() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".toml"))
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> =
+            crate::scenario::LIBRARY.iter().map(|(name, _)| format!("{name}.toml")).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
     }
 
     #[test]
