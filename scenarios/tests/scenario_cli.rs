@@ -372,3 +372,68 @@ fn a_duration_run_measures_after_its_warm_up() {
     let output = sim(dir.path(), &["--warmup-s", "1"]);
     expect_code(&output, 2);
 }
+
+/// Issue 4's acceptance: each kind of bad scenario file exits 2 with a
+/// `file:line:column:` message saying what is wrong, and writes nothing.
+#[test]
+fn each_kind_of_bad_file_exits_2_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    const SITES: &str = "sites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n";
+    let cases: [(&str, String, &str); 7] = [
+        (
+            "unknown-key",
+            format!("{SITES}protocols = \"tempo\"\nclients_per_regoin = 2\n"),
+            "3:1: unknown field `clients_per_regoin`",
+        ),
+        (
+            "wrong-type",
+            format!("{SITES}protocols = \"tempo\"\ncommands_per_client = \"ten\"\n"),
+            "3:23: invalid type: string \"ten\", expected a non-negative integer",
+        ),
+        (
+            "wrong-type-in-axis",
+            format!("{SITES}protocols = \"tempo\"\nclients_per_region = [1, \"two\"]\n"),
+            "3:22: clients_per_region: \"two\" is not valid",
+        ),
+        (
+            "unknown-region",
+            "sites = [\"us-central1\", \"europe-wset1\", \"asia-east1\"]\nprotocols = \"tempo\"\n".into(),
+            "1:25: sites: unknown region \"europe-wset1\"",
+        ),
+        (
+            "f-too-large",
+            format!("{SITES}protocols = \"atlas\"\nf = 2\n"),
+            "3:5: f: f = 2 is not valid for n = 3 processes",
+        ),
+        (
+            "empty-list",
+            format!("{SITES}protocols = \"tempo\"\n[workload]\nconflict_percent = []\n"),
+            "4:20: workload.conflict_percent is an empty list",
+        ),
+        (
+            "unknown-protocol",
+            format!("{SITES}protocols = [\"tempo\", \"paxos\"]\n"),
+            "2:23: protocols: unknown protocol \"paxos\"",
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let file = format!("{name}.toml");
+        std::fs::write(dir.path().join(&file), format!("# {name}\n{body}")).unwrap();
+        let output = sim(dir.path(), &["--scenario", &file]);
+        expect_code(&output, 2);
+        let stderr = text(&output.stderr);
+        // The comment line shifts every position down by one.
+        let (line, rest) = expected.split_once(':').unwrap();
+        let position = format!("error: {file}:{}:{rest}", line.parse::<u32>().unwrap() + 1);
+        assert!(stderr.starts_with(&position), "{name}: expected {position:?} in\n{stderr}");
+        assert!(!dir.path().join("results").join(name).exists(), "{name}: nothing written");
+        let hint = match name {
+            "unknown-key" => "did you mean `clients_per_region`?",
+            "unknown-region" => "did you mean \"europe-west1\"",
+            "f-too-large" => "floor(n/2) = 1",
+            "unknown-protocol" => "valid protocols: fpaxos, tempo",
+            _ => "expected",
+        };
+        assert!(stderr.contains(hint), "{name}: expected {hint:?} in\n{stderr}");
+    }
+}
