@@ -432,6 +432,7 @@ fn each_kind_of_bad_file_exits_2_at_its_position() {
             "unknown-region" => "did you mean \"europe-west1\"",
             "f-too-large" => "floor(n/2) = 1",
             "unknown-protocol" => "valid protocols: fpaxos, tempo",
+            "empty-list" => "give a percentage from 0 to 100",
             _ => "expected",
         };
         assert!(stderr.contains(hint), "{name}: expected {hint:?} in\n{stderr}");
