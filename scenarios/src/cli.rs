@@ -159,7 +159,7 @@ pub struct Args {
     pub options: Vec<String>,
     /// Where to write: the CSV file of a single run (default
     /// results/latency.csv), or the folder of a scenario's outputs
-    /// (default results/<scenario name>/). Written atomically.
+    /// (default `results/<scenario name>/`). Written atomically.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Run a scenario: a TOML file, or the name of a library scenario
@@ -171,7 +171,7 @@ pub struct Args {
     pub scenario: Option<String>,
     /// Override a key of the scenario file, KEY=VALUE (a dotted key and a
     /// TOML value, checked as if written in the file), e.g.
-    /// --set workload.conflict_percent=10 or --set 'f=[1,2]'; repeat for
+    /// `--set workload.conflict_percent=10` or `--set 'f=[1,2]'`; repeat for
     /// several.
     #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
     pub set: Vec<String>,
