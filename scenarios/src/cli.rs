@@ -2,25 +2,30 @@
 //! [`Run`] (parse first, validate second).
 
 use crate::error::UserError;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use latency_data::Matrix;
 use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::config::DEFAULT_MAX_TIME_NS;
 use sim_core::time::NS_PER_S;
 use sim_core::workload::{KeyDistribution, Workload};
-use sim_core::{BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig};
+use sim_core::{
+    BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig, RunDuration,
+};
 use std::path::PathBuf;
 
 /// The five GCP sites of the Tempo paper's evaluation (and of the
 /// benchmark): one per continent.
 pub const DEFAULT_SITES: &str = "asia-south1,europe-north1,southamerica-east1,australia-southeast1,europe-west1";
 
+/// Root seed when none is given.
+pub const DEFAULT_SEED: u64 = 1;
+
 /// Fewest sites a run may have: below three, no protocol here tolerates a
 /// failure.
 pub const MIN_SITES: usize = 3;
 
 /// Flags describing a single run, which a scenario file replaces.
-const RUN_FLAGS: [&str; 25] = [
+const RUN_FLAGS: [&str; 26] = [
     "cloud",
     "matrix",
     "sites",
@@ -30,6 +35,8 @@ const RUN_FLAGS: [&str; 25] = [
     "client_regions",
     "clients_per_region",
     "commands_per_client",
+    "duration_s",
+    "warmup_s",
     "conflict_percent",
     "hot_keys",
     "zipf",
@@ -37,7 +44,6 @@ const RUN_FLAGS: [&str; 25] = [
     "keys_per_command",
     "read_percent",
     "payload_bytes",
-    "seed",
     "jitter",
     "base_delay",
     "intra_region_delay",
@@ -53,8 +59,11 @@ const RUN_FLAGS: [&str; 25] = [
 /// Runs one protocol on measured inter-region latencies, prints a
 /// per-region latency table and writes it as CSV.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "sim", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "sim", version, about, long_about = None, max_term_width = 100, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// A subcommand; without one, `sim` runs the flags' run or `--scenario`.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Built-in RTT matrix.
     #[arg(long, default_value = "gcp", value_name = "NAME")]
     pub cloud: String,
@@ -83,8 +92,17 @@ pub struct Args {
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub clients_per_region: u32,
     /// Commands each client issues, one at a time.
-    #[arg(long, default_value_t = 100, value_name = "N")]
+    #[arg(long, default_value_t = 100, value_name = "N", conflicts_with = "duration_s")]
     pub commands_per_client: u64,
+    /// Run for this much simulated time instead: clients issue commands
+    /// until then (those pending complete after it).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration_s: Option<f64>,
+    /// With --duration-s: commands submitted before this time are left out
+    /// of the latencies, and throughput is measured from it to the
+    /// duration [default: 0].
+    #[arg(long, value_name = "SECONDS", requires = "duration_s")]
+    pub warmup_s: Option<f64>,
     /// Percentage of keys drawn from the shared hot-key pool.
     #[arg(long, default_value_t = 2.0, value_name = "PERCENT")]
     pub conflict_percent: f64,
@@ -107,9 +125,10 @@ pub struct Args {
     /// Payload bytes per write.
     #[arg(long, default_value_t = 100, value_name = "BYTES")]
     pub payload_bytes: u32,
-    /// Root seed of every random stream.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    /// Root seed of every random stream [default: 1]. With --scenario, it
+    /// replaces the scenario's seeds.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
     /// Draw each one-way delay from a distribution fitted to the pair's
     /// min/avg/max/mdev.
     #[arg(long, value_enum, default_value_t = Switch::Off, value_name = "ON|OFF")]
@@ -140,18 +159,33 @@ pub struct Args {
     pub options: Vec<String>,
     /// Where to write: the CSV file of a single run (default
     /// results/latency.csv), or the folder of a scenario's outputs
-    /// (default results/<scenario name>/). Written atomically.
+    /// (default `results/<scenario name>/`). Written atomically.
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Run a scenario: a TOML file, or the name of a library scenario
-    /// (see --list-scenarios). The file replaces the run flags above
+    /// (see `sim list`). The file replaces the run flags above
     /// (giving one too is an error); --out and --threads apply.
     // The run flags conflict with it (clap ignores their defaults), so a
     // flag that would be silently overridden by the file is an error.
     #[arg(long, value_name = "PATH|NAME", conflicts_with_all = RUN_FLAGS)]
     pub scenario: Option<String>,
-    /// List the library scenarios, each with the question it answers.
-    #[arg(long)]
+    /// Override a key of the scenario file, KEY=VALUE (a dotted key and a
+    /// TOML value, checked as if written in the file), e.g.
+    /// `--set workload.conflict_percent=10` or `--set 'f=[1,2]'`; repeat for
+    /// several.
+    #[arg(long = "set", value_name = "KEY=VALUE", requires = "scenario")]
+    pub set: Vec<String>,
+    /// Continue an interrupted scenario run in its --out folder: only the
+    /// runs not recorded there are run (refused if the scenario, its
+    /// overrides or the build changed since).
+    #[arg(long, requires = "scenario")]
+    pub resume: bool,
+    /// Stop a scenario run after this many runs, as if killed: the runs
+    /// are recorded for --resume, no output file is written (for tests).
+    #[arg(long, hide = true, value_name = "N", requires = "scenario")]
+    pub stop_after_runs: Option<usize>,
+    /// Old spelling of `sim list`, kept so existing scripts work.
+    #[arg(long, hide = true)]
     pub list_scenarios: bool,
     /// Scenario runs executed at once (each run is single-threaded).
     /// Default: the number of available cores.
@@ -161,6 +195,14 @@ pub struct Args {
     /// peak memory) to stderr.
     #[arg(long)]
     pub perf: bool,
+}
+
+/// What `sim` does besides running (`sim --scenario ...` or a single run
+/// from the flags, which need no subcommand).
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// List the library scenarios, each with the question it answers.
+    List,
 }
 
 /// An on/off setting.
@@ -263,6 +305,7 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
     config.client_regions = client_regions;
     config.clients_per_region = args.clients_per_region;
     config.commands_per_client = args.commands_per_client;
+    config.duration = duration(args)?;
     config.workload = workload(args)?;
     config.delay = DelayOptions {
         base: match args.base_delay {
@@ -278,7 +321,7 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
         reorder: args.reorder,
         symmetric: args.symmetric,
     };
-    config.seed = args.seed;
+    config.seed = args.seed.unwrap_or(DEFAULT_SEED);
     config.checks = args.check == Switch::On;
     if args.max_time_s == 0 {
         return Err(UserError::new("--max-time-s is 0: give a positive number of simulated seconds"));
@@ -317,6 +360,29 @@ fn protocol_options(protocol: ProtocolName, given: &[String]) -> Result<(Protoco
     Ok((options, lines))
 }
 
+/// `--duration-s` and `--warmup-s` in nanoseconds (rounded to the
+/// nearest); their order and the time limit are checked with the rest of
+/// the configuration.
+fn duration(args: &Args) -> Result<Option<RunDuration>, UserError> {
+    let nanoseconds = |seconds: f64, flag: &str, positive: bool| {
+        let valid = seconds.is_finite() && seconds >= 0.0 && (seconds > 0.0 || !positive) && seconds < 1e9;
+        if valid {
+            Ok((seconds * NS_PER_S as f64).round() as u64)
+        } else {
+            let what = if positive { "a positive" } else { "a non-negative" };
+            Err(UserError::new(format!("{flag} {seconds}: give {what} number of simulated seconds")))
+        }
+    };
+    match (args.duration_s, args.warmup_s) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(UserError::new("--warmup-s needs --duration-s: a warm-up is part of a duration run")),
+        (Some(duration), warmup) => Ok(Some(RunDuration {
+            duration_ns: nanoseconds(duration, "--duration-s", true)?,
+            warmup_ns: nanoseconds(warmup.unwrap_or(0.0), "--warmup-s", false)?,
+        })),
+    }
+}
+
 fn workload(args: &Args) -> Result<Workload, UserError> {
     let percent = |value: f64, flag: &str| {
         if value.is_finite() && (0.0..=100.0).contains(&value) {
@@ -342,13 +408,16 @@ fn workload(args: &Args) -> Result<Workload, UserError> {
 
 /// Names the flag behind an engine configuration error.
 fn flag_named(message: &str) -> String {
-    const FLAGS: [(&str, &str); 6] = [
+    const FLAGS: [(&str, &str); 8] = [
         ("clients per region", "--clients-per-region"),
         ("commands per client", "--commands-per-client"),
         ("keys per command", "--keys-per-command"),
         ("hot-key pool", "--hot-keys"),
         ("zipf", "--zipf/--key-space"),
         ("leader", "--leader"),
+        // Before "duration": the warm-up's message names both.
+        ("warm-up", "--warmup-s"),
+        ("duration", "--duration-s"),
     ];
     match FLAGS.iter().find(|(topic, _)| message.contains(topic)) {
         Some((_, flag)) => format!("{flag}: {message}"),

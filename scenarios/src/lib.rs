@@ -6,6 +6,11 @@
 pub mod cli;
 pub mod error;
 pub mod output;
+pub mod progress;
 pub mod scenario;
 
 pub use error::UserError;
+
+/// The git revision planetsim was built from ("unknown" outside a git
+/// checkout), for manifests.
+pub const GIT_REVISION: &str = env!("PLANETSIM_GIT_REVISION");

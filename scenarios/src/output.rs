@@ -3,8 +3,8 @@
 
 use crate::cli::Run;
 use sim_core::metrics::LatencySummary;
-use sim_core::time::{NS_PER_MS, format_ns_as_ms};
-use sim_core::{BaseDelay, IntraRegionDelay, KeyDistribution, RunReport};
+use sim_core::time::{NS_PER_MS, format_ns_as_ms, format_ns_as_s};
+use sim_core::{BaseDelay, IntraRegionDelay, KeyDistribution, RunConfig, RunDuration, RunReport};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -36,14 +36,14 @@ pub fn describe(run: &Run) -> String {
         if run.options_given.is_empty() { String::new() } else { format!(" options {}", run.options_given.join(",")) };
     let f = if run.protocol.uses_f() { format!("f={}", config.protocol.f) } else { "f ignored".to_string() };
     format!(
-        "{} {f} n={}{leader}{options} | {} | sites {} | {} client(s)/region x {} commands | {keys}, {} key(s)/command, \
+        "{} {f} n={}{leader}{options} | {} | sites {} | {} client(s)/region {} | {keys}, {} key(s)/command, \
          {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}",
         run.protocol,
         config.n(),
         config.matrix.name(),
         run.site_names().join(","),
         config.clients_per_region,
-        config.commands_per_client,
+        run_length(config),
         config.workload.keys_per_command,
         config.workload.read_ratio * 100.0,
         config.workload.payload_bytes,
@@ -51,6 +51,27 @@ pub fn describe(run: &Run) -> String {
         if delay.reorder { "reordering" } else { "fifo" },
         if delay.symmetric { " symmetric" } else { "" },
     )
+}
+
+/// How long each client runs: `x N commands`, or `for D s (warm-up W s)`.
+pub fn run_length(config: &RunConfig) -> String {
+    match config.duration {
+        None => format!("x {} commands", config.commands_per_client),
+        Some(RunDuration { duration_ns, warmup_ns }) => {
+            format!("for {} s (warm-up {} s)", format_ns_as_s(duration_ns), format_ns_as_s(warmup_ns))
+        }
+    }
+}
+
+/// The run-length columns `commands_per_client`, `duration_s`,
+/// `warmup_s` (empty where they do not apply).
+pub fn run_length_columns(config: &RunConfig) -> [String; 3] {
+    match config.duration {
+        None => [config.commands_per_client.to_string(), String::new(), String::new()],
+        Some(RunDuration { duration_ns, warmup_ns }) => {
+            [String::new(), format_ns_as_s(duration_ns), format_ns_as_s(warmup_ns)]
+        }
+    }
 }
 
 /// Milliseconds with three decimals, for display.
@@ -87,11 +108,19 @@ pub fn table(report: &RunReport) -> String {
     row(&mut text, "all", clients.to_string(), &report.total);
     let throughput = report.throughput_milli_ops_per_s();
     text.push_str(&format!("verdict: {}\n", report.verdict));
+    let over = match report.window {
+        None => format!("over {} ms simulated", report.end_time.as_ns() / NS_PER_MS),
+        Some(window) => format!(
+            "from {} s to {} s (after the warm-up; the run ended at {} ms)",
+            format_ns_as_s(window.start.as_ns()),
+            format_ns_as_s(window.end.as_ns()),
+            report.end_time.as_ns() / NS_PER_MS
+        ),
+    };
     text.push_str(&format!(
-        "throughput {}.{:03} ops/s over {} ms simulated | {} messages, {} bytes between processes | {} executions\n",
+        "throughput {}.{:03} ops/s {over} | {} messages, {} bytes between processes | {} executions\n",
         throughput / 1_000,
         throughput % 1_000,
-        report.end_time.as_ns() / NS_PER_MS,
         report.messages_sent,
         report.bytes_sent,
         report.executions

@@ -2,7 +2,7 @@
 
 use crate::id::{ProcessId, RegionId};
 use crate::protocol::ProtocolConfig;
-use crate::time::NS_PER_S;
+use crate::time::{NS_PER_S, format_ns_as_s};
 use crate::wan::DelayOptions;
 use crate::workload::{KeyDistribution, Workload};
 use latency_data::Matrix;
@@ -22,8 +22,12 @@ pub struct RunConfig {
     pub client_regions: Vec<RegionId>,
     /// Closed-loop clients in each client region.
     pub clients_per_region: u32,
-    /// Commands each client issues, one at a time.
+    /// Commands each client issues, one at a time (unless `duration` is
+    /// set).
     pub commands_per_client: u64,
+    /// Run for a simulated duration instead of a number of commands per
+    /// client; `None` (the default): `commands_per_client` each.
+    pub duration: Option<RunDuration>,
     /// What the commands look like.
     pub workload: Workload,
     /// How delays are drawn.
@@ -36,6 +40,19 @@ pub struct RunConfig {
     /// Check order and linearizability (see [`crate::verdict`]); off only
     /// for speed measurements of the engine alone.
     pub checks: bool,
+}
+
+/// A run measured over simulated time: clients issue commands until
+/// `duration_ns`, then wait for those still pending (every command issued
+/// completes or is reported); only commands submitted at or after
+/// `warmup_ns` count in the latencies, and throughput counts the commands
+/// completed within [`warmup_ns`, `duration_ns`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunDuration {
+    /// When clients stop issuing commands.
+    pub duration_ns: u64,
+    /// Commands submitted before this are not measured.
+    pub warmup_ns: u64,
 }
 
 /// A run configuration that cannot be simulated, with the reason.
@@ -65,6 +82,7 @@ impl RunConfig {
             protocol: ProtocolConfig::default(),
             clients_per_region: 1,
             commands_per_client: 100,
+            duration: None,
             workload: Workload::default(),
             delay: DelayOptions::default(),
             seed: 1,
@@ -97,6 +115,26 @@ impl RunConfig {
         }
         if self.commands_per_client == 0 {
             return fail("commands per client is 0: give at least 1".into());
+        }
+        if let Some(RunDuration { duration_ns, warmup_ns }) = self.duration {
+            if duration_ns == 0 {
+                return fail("duration is 0: give a positive simulated duration".into());
+            }
+            if warmup_ns >= duration_ns {
+                return fail(format!(
+                    "warm-up of {} s is not shorter than the duration of {} s: give a shorter warm-up",
+                    format_ns_as_s(warmup_ns),
+                    format_ns_as_s(duration_ns)
+                ));
+            }
+            if duration_ns >= self.max_time_ns {
+                return fail(format!(
+                    "duration of {} s is not shorter than the time limit of {} s: commands issued near the end \
+                     need time to complete; give a shorter duration or a longer time limit",
+                    format_ns_as_s(duration_ns),
+                    format_ns_as_s(self.max_time_ns)
+                ));
+            }
         }
         if let Some(leader) = self.protocol.leader
             && (leader.0 == 0 || leader.index() >= self.n())

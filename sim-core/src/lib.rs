@@ -23,11 +23,11 @@ pub mod wan;
 pub mod workload;
 
 pub use command::{Command, CommandId, Key, Op, Ops, Value};
-pub use config::{ConfigError, RunConfig};
+pub use config::{ConfigError, RunConfig, RunDuration};
 pub use fixed_hash::{FixedHashMap, FixedHashSet};
 pub use id::{ClientId, ProcessId, RegionId};
 pub use protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, ProtocolConfig};
-pub use simulation::{RegionReport, RunReport, Simulation};
+pub use simulation::{RegionReport, RunReport, Simulation, ThroughputWindow};
 pub use time::Time;
 pub use verdict::Verdict;
 pub use wan::{BaseDelay, DelayOptions, IntraRegionDelay, Wan};

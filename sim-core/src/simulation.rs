@@ -1,7 +1,7 @@
 //! The event loop: one deterministic, single-threaded run of a protocol.
 
 use crate::command::{Command, CommandId, Op, is_single_use};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, RunDuration};
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
@@ -69,8 +69,15 @@ pub struct RunReport {
     pub regions: Vec<RegionReport>,
     /// All clients together.
     pub total: LatencySummary,
-    /// Commands the clients were to issue.
+    /// Commands the clients were to issue (in a duration run: those they
+    /// issued).
     pub commands_expected: u64,
+    /// Commands completed, warm-up included (`total.count` leaves out a
+    /// duration run's warm-up).
+    pub commands_completed: u64,
+    /// A duration run's measurement window; `None` for a run of
+    /// commands per client, whose throughput is over the whole run.
+    pub window: Option<ThroughputWindow>,
     /// Simulated time of the last event handled.
     pub end_time: Time,
     /// Events handled (deliveries, timers, client submissions and replies;
@@ -91,18 +98,33 @@ pub struct RunReport {
     pub verdict: Verdict,
 }
 
+/// Where a duration run measures throughput.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThroughputWindow {
+    /// The end of the warm-up.
+    pub start: Time,
+    /// When clients stopped issuing commands.
+    pub end: Time,
+    /// Commands completed within [start, end].
+    pub completed: u64,
+}
+
 impl RunReport {
-    /// Completed commands per simulated second, over the whole run, in
-    /// thousandths (integer, so output is identical on every platform).
+    /// Completed commands per simulated second, in thousandths (integer,
+    /// so output is identical on every platform): over the whole run, or
+    /// over a duration run's window.
     pub fn throughput_milli_ops_per_s(&self) -> u64 {
-        let elapsed_ns = self.end_time.as_ns().max(1);
-        u64::try_from(u128::from(self.total.count) * u128::from(NS_PER_S) * 1_000 / u128::from(elapsed_ns))
+        let (completed, elapsed_ns) = match self.window {
+            Some(window) => (window.completed, window.end.since(window.start)),
+            None => (self.total.count, self.end_time.as_ns()),
+        };
+        u64::try_from(u128::from(completed) * u128::from(NS_PER_S) * 1_000 / u128::from(elapsed_ns.max(1)))
             .unwrap_or(u64::MAX)
     }
 
     /// Messages between processes per completed command, in thousandths.
     pub fn messages_per_command_milli(&self) -> u64 {
-        self.messages_sent * 1_000 / self.total.count.max(1)
+        self.messages_sent * 1_000 / self.commands_completed.max(1)
     }
 }
 
@@ -115,6 +137,7 @@ pub struct Simulation<P: Protocol> {
     client_region_names: Vec<String>,
     clients_per_region: u32,
     commands_per_client: u64,
+    duration: Option<RunDuration>,
     generator: CommandGenerator,
     queue: EventQueue<Event<P>>,
     wan: Wan,
@@ -135,6 +158,10 @@ pub struct Simulation<P: Protocol> {
     now: Time,
     max_time: Time,
     clients_done: usize,
+    /// Commands completed, warm-up included.
+    completed: u64,
+    /// Commands completed within a duration run's window.
+    completed_in_window: u64,
     timer_generation: u64,
     events: u64,
     messages_sent: u64,
@@ -210,6 +237,7 @@ impl<P: Protocol> Simulation<P> {
                 .collect(),
             clients_per_region: config.clients_per_region,
             commands_per_client: config.commands_per_client,
+            duration: config.duration,
             generator: CommandGenerator::new(config.workload),
             queue: EventQueue::new(),
             wan,
@@ -225,6 +253,8 @@ impl<P: Protocol> Simulation<P> {
             now: Time::ZERO,
             max_time: Time::ZERO.plus_ns(config.max_time_ns),
             clients_done: 0,
+            completed: 0,
+            completed_in_window: 0,
             timer_generation: 0,
             events: 0,
             messages_sent: 0,
@@ -405,11 +435,26 @@ impl<P: Protocol> Simulation<P> {
             });
         }
         let latency_ns = self.now.since(client.sent_at);
-        self.latency[client.region_slot].record(latency_ns);
-        if client.issued == self.commands_per_client {
-            self.clients_done += 1;
-        } else {
+        self.completed += 1;
+        let more = match self.duration {
+            None => {
+                self.latency[client.region_slot].record(latency_ns);
+                client.issued < self.commands_per_client
+            }
+            Some(RunDuration { duration_ns, warmup_ns }) => {
+                if client.sent_at.as_ns() >= warmup_ns {
+                    self.latency[client.region_slot].record(latency_ns);
+                }
+                if (warmup_ns..=duration_ns).contains(&self.now.as_ns()) {
+                    self.completed_in_window += 1;
+                }
+                self.now.as_ns() < duration_ns
+            }
+        };
+        if more {
             self.issue_next(client_id);
+        } else {
+            self.clients_done += 1;
         }
     }
 
@@ -470,7 +515,16 @@ impl<P: Protocol> Simulation<P> {
                 })
                 .collect(),
             total: total.summary(),
-            commands_expected: self.clients.len() as u64 * self.commands_per_client,
+            commands_expected: match self.duration {
+                None => self.clients.len() as u64 * self.commands_per_client,
+                Some(_) => self.clients.iter().map(|c| c.issued).sum(),
+            },
+            commands_completed: self.completed,
+            window: self.duration.map(|d| ThroughputWindow {
+                start: Time::from_ns(d.warmup_ns),
+                end: Time::from_ns(d.duration_ns),
+                completed: self.completed_in_window,
+            }),
             end_time: self.now,
             events: self.events,
             messages_sent: self.messages_sent,

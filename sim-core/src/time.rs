@@ -54,6 +54,16 @@ pub fn format_ns_as_ms(ns: u64) -> String {
     format!("{}.{:06}", ns / NS_PER_MS, ns % NS_PER_MS)
 }
 
+/// Formats nanoseconds as seconds: whole seconds without decimals,
+/// otherwise with the decimals needed (exact, integer arithmetic).
+pub fn format_ns_as_s(ns: u64) -> String {
+    if ns.is_multiple_of(NS_PER_S) {
+        (ns / NS_PER_S).to_string()
+    } else {
+        format!("{}.{:09}", ns / NS_PER_S, ns % NS_PER_S).trim_end_matches('0').to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +73,9 @@ mod tests {
         assert_eq!(format_ns_as_ms(139_875_500), "139.875500");
         assert_eq!(format_ns_as_ms(7), "0.000007");
         assert_eq!(Time::from_ns(2_000_000).to_string(), "2.000000ms");
+        assert_eq!(format_ns_as_s(3 * NS_PER_S), "3");
+        assert_eq!(format_ns_as_s(2_500_000_000), "2.5");
+        assert_eq!(format_ns_as_s(1), "0.000000001");
     }
 
     #[test]

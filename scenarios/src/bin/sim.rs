@@ -4,11 +4,14 @@
 //! waiting at the time limit), 2 on bad input. A broken pipe is success.
 
 use clap::Parser;
-use scenarios::cli::{self, Args};
-use scenarios::scenario::{self, sweep};
+use scenarios::cli::{self, Args, Command};
+use scenarios::progress::Progress;
+use scenarios::scenario::journal::{Journal, ResumeError};
+use scenarios::scenario::record::RunRecord;
+use scenarios::scenario::{self, Override, Scenario, results, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -45,9 +48,16 @@ impl From<std::io::Error> for Failure {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {
-    if args.list_scenarios {
-        print!("{}", scenario::list());
-        return Ok(ExitCode::SUCCESS);
+    match args.command {
+        Some(Command::List) => {
+            print!("{}", scenario::list());
+            return Ok(ExitCode::SUCCESS);
+        }
+        None if args.list_scenarios => {
+            print!("{}", scenario::list());
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     if let Some(name) = &args.scenario {
         return run_scenario(args, name);
@@ -86,7 +96,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     if report.incomplete_clients > 0 {
         eprintln!(
             "FAIL: {} of {} commands completed; {} client(s) still waiting at the time limit ({} s simulated)",
-            report.total.count, report.commands_expected, report.incomplete_clients, args.max_time_s
+            report.commands_completed, report.commands_expected, report.incomplete_clients, args.max_time_s
         );
         return Ok(ExitCode::from(1));
     }
@@ -94,52 +104,135 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
 }
 
 /// Runs a scenario file or library scenario: prints the seeds and every
-/// resolved point, runs them in parallel, prints the summary and writes
-/// `runs.csv` and `manifest.json` under `--out`.
+/// resolved point, runs them in parallel with progress on stderr, prints
+/// the per-point summary and writes `runs.csv`, `summary.csv` and
+/// `manifest.json` under `--out`.
 fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
-    let scenario = scenario::find(name)?;
+    let mut overrides = args.set.iter().map(|given| Override::parse_set(given)).collect::<Result<Vec<_>, _>>()?;
+    overrides.extend(args.seed.map(Override::seed));
+    let scenario = scenario::find(name, &overrides)?;
     let threads = match args.threads {
         Some(0) => return Err(UserError::new("--threads 0: give at least 1 thread").into()),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
+    let pool = sweep::pool(threads)?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results").join(&scenario.name));
     let seeds: Vec<String> = scenario.seeds.iter().map(u64::to_string).collect();
     let mut stdout = std::io::stdout().lock();
     writeln!(
         stdout,
-        "planetsim {} | scenario {} ({}) | seeds {} | {} point(s) x {} seed(s) on {threads} thread(s)",
+        "planetsim {} (git {}) | scenario {} ({}) | seeds {} | {} point(s) x {} seed(s) on {threads} thread(s)",
         env!("CARGO_PKG_VERSION"),
+        short_revision(),
         scenario.name,
         scenario.source,
         seeds.join(","),
         scenario.points.len(),
         scenario.seeds.len()
     )?;
+    if !scenario.overrides.is_empty() {
+        writeln!(stdout, "overrides: {}", scenario.overrides.join(" "))?;
+    }
     for (i, placement) in scenario.placements.iter().enumerate() {
         writeln!(stdout, "placement #{}: {}", i + 1, placement.join(","))?;
     }
     for point in &scenario.points {
         writeln!(stdout, "point {}: {}", point.index, output::describe(&point.run))?;
     }
+    for why in &scenario.skipped {
+        writeln!(stdout, "skipped: {why}")?;
+    }
     stdout.flush()?;
 
-    let outcomes = sweep::run(&scenario, threads)?;
+    let (journal, mut records) = open_journal(args, &out, &scenario)?;
+    let all_jobs = sweep::jobs(&scenario);
+    let done: std::collections::BTreeSet<sweep::Job> = records.iter().map(|r| (r.point, r.seed)).collect();
+    let mut jobs: Vec<sweep::Job> = all_jobs.iter().copied().filter(|job| !done.contains(job)).collect();
+    let stop_early = args.stop_after_runs.is_some_and(|n| n < jobs.len());
+    jobs.truncate(args.stop_after_runs.unwrap_or(usize::MAX));
+    let progress = Progress::new(all_jobs.len(), records.len());
+    let fresh = sweep::run(&scenario, &pool, &jobs, |record| {
+        journal.record(record).map_err(|e| {
+            std::io::Error::new(e.kind(), format!("cannot record a finished run under {}: {e}", out.display()))
+        })?;
+        progress.run_done(record.point, record.seed);
+        Ok::<(), std::io::Error>(())
+    })?;
+    progress.finish();
+    if stop_early {
+        eprintln!(
+            "stopped after {} run(s) as asked (--stop-after-runs); --resume runs the other {}",
+            jobs.len(),
+            all_jobs.len() - records.len() - jobs.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    records.extend(fresh);
+    sweep::sort(&scenario, &mut records);
+
+    let summaries = results::summarize(&scenario, &records);
     writeln!(stdout)?;
-    write!(stdout, "{}", sweep::summary(&scenario, &outcomes))?;
-    let csv = sweep::runs_csv(&scenario, &outcomes).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
-    for (file, bytes) in [("runs.csv", csv), ("manifest.json", sweep::manifest(&scenario))] {
+    write!(stdout, "{}", results::table(&summaries))?;
+    let csv_error = |e: csv::Error| Failure::Io(std::io::Error::other(e));
+    let files = [
+        results::runs_csv(&records).map_err(csv_error)?,
+        results::summary_csv(&summaries).map_err(csv_error)?,
+        results::manifest(&scenario),
+    ];
+    for (file, bytes) in OUTPUT_FILES.into_iter().zip(files) {
         let path = out.join(file);
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
-    let failed = outcomes.iter().filter(|o| !sweep::passed(o)).count();
+    let failed = records.iter().filter(|r| !r.totals.passed).count();
     if failed > 0 {
-        eprintln!("FAIL: {failed} of {} run(s) failed their verdict", outcomes.len());
+        eprintln!("FAIL: {failed} of {} run(s) failed their verdict", records.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The sweep's journal in `out` and the records it already holds: those
+/// of an interrupted run of the same scenario with `--resume`, none
+/// otherwise (a new journal replaces any earlier one).
+fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal, Vec<RunRecord>), Failure> {
+    if args.resume {
+        match Journal::resume(out, scenario) {
+            Ok(Some(resumed)) => {
+                for path in &resumed.unreadable {
+                    eprintln!("warning: {} cannot be read; its run is done again", path.display());
+                }
+                eprintln!(
+                    "resuming: {} of {} run(s) already done in {}",
+                    resumed.records.len(),
+                    scenario.points.len() * scenario.seeds.len(),
+                    out.display()
+                );
+                return Ok((resumed.journal, resumed.records));
+            }
+            Ok(None) => eprintln!("--resume: nothing to resume in {}; running every point", out.display()),
+            Err(ResumeError::Changed(error)) => return Err(error.into()),
+            Err(ResumeError::Io(error)) => return Err(error.into()),
+        }
+    }
+    // The outputs of an earlier sweep would not match the new journal.
+    for file in OUTPUT_FILES {
+        match std::fs::remove_file(out.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok((Journal::create(out, scenario)?, Vec::new()))
+}
+
+/// The files a finished sweep writes in its output folder.
+const OUTPUT_FILES: [&str; 3] = ["runs.csv", "summary.csv", "manifest.json"];
+
+/// The first 12 characters of the git revision (all of "unknown").
+fn short_revision() -> &'static str {
+    scenarios::GIT_REVISION.get(..12).unwrap_or(scenarios::GIT_REVISION)
 }
 
 /// Peak resident memory of this process (Linux: VmHWM).

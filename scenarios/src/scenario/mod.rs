@@ -1,12 +1,18 @@
 //! Scenario files: a TOML description of one or many runs (sweep axes
 //! given as lists, their cartesian product run), parsed (`schema`), then
-//! validated into points (`validate`), then run in parallel and written
-//! (`sweep`). Library scenarios are embedded in the binary.
+//! validated into points (`validate`), then run in parallel (`sweep`),
+//! each run kept as a `record`, and the `results` written. Library
+//! scenarios are embedded in the binary.
 
+pub mod journal;
+pub mod overrides;
+pub mod record;
+pub mod results;
 pub mod schema;
 pub mod sweep;
 pub mod validate;
 
+pub use overrides::Override;
 pub use validate::{Point, Scenario};
 
 use crate::error::UserError;
@@ -16,6 +22,9 @@ use std::path::Path;
 /// works from any directory.
 pub const LIBRARY: &[(&str, &str)] = &[
     ("tempo-vs-atlas", include_str!("../../library/tempo-vs-atlas.toml")),
+    ("sites-3-to-13", include_str!("../../library/sites-3-to-13.toml")),
+    ("fairness-tail", include_str!("../../library/fairness-tail.toml")),
+    ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 
@@ -26,24 +35,24 @@ pub fn question(text: &str) -> &str {
 
 /// One line per library scenario: name and question.
 pub fn list() -> String {
-    LIBRARY.iter().map(|(name, text)| format!("{name:<20} {}\n", question(text))).collect()
+    LIBRARY.iter().map(|(name, text)| format!("{name:<24} {}\n", question(text))).collect()
 }
 
 /// Loads `path_or_name`: an existing file, else a library scenario by name
-/// (with or without `.toml`).
-pub fn find(path_or_name: &str) -> Result<Scenario, UserError> {
+/// (with or without `.toml`); `overrides` are applied to its text first.
+pub fn find(path_or_name: &str, overrides: &[Override]) -> Result<Scenario, UserError> {
     let path = Path::new(path_or_name);
     if path.is_file() {
         let text = std::fs::read_to_string(path)
             .map_err(|e| UserError::new(format!("cannot read scenario {}: {e}", path.display())))?;
         let name = path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
         let base = path.parent().unwrap_or(Path::new("."));
-        return validate::load(&name, &path.display().to_string(), &text, base);
+        return validate::load_with(&name, &path.display().to_string(), &text, base, overrides);
     }
     let wanted = path_or_name.strip_suffix(".toml").unwrap_or(path_or_name);
     let wanted = Path::new(wanted).file_name().map_or(wanted.into(), |s| s.to_string_lossy().into_owned());
     match LIBRARY.iter().find(|(name, _)| *name == wanted) {
-        Some((name, text)) => validate::load(name, &format!("library:{name}"), text, Path::new(".")),
+        Some((name, text)) => validate::load_with(name, &format!("library:{name}"), text, Path::new("."), overrides),
         None => {
             let names: Vec<&str> = LIBRARY.iter().map(|(name, _)| *name).collect();
             let hint = validate::nearest(&wanted, names.iter().copied())

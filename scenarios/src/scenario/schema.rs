@@ -34,6 +34,11 @@ pub struct ScenarioFile {
     pub clients_per_region: Option<Spanned<toml::Value>>,
     /// Commands each client issues.
     pub commands_per_client: Option<u64>,
+    /// Run for this many simulated seconds instead of commands per client.
+    pub duration_s: Option<Spanned<f64>>,
+    /// With `duration_s`: commands submitted before this many seconds are
+    /// not measured.
+    pub warmup_s: Option<Spanned<f64>>,
     /// Root seeds: one or a list; every point runs with each.
     pub seeds: Option<Spanned<toml::Value>>,
     /// Simulated-time limit of each run, in seconds.

@@ -1,154 +1,59 @@
 //! Running a scenario: every (point, seed) is one single-threaded run;
-//! runs execute in parallel on a rayon pool and their results are kept in
+//! runs execute in parallel on a rayon pool and their records are kept in
 //! (point, seed) order, so every output is the same whatever the number of
 //! threads.
 
 use super::Scenario;
+use super::record::RunRecord;
 use crate::error::UserError;
-use crate::output;
 use rayon::prelude::*;
-use sim_core::RunReport;
 
-/// The result of one (point, seed).
-#[derive(Debug)]
-pub struct Outcome {
-    /// Index of the point in [`Scenario::points`].
-    pub point: usize,
-    /// The root seed used.
-    pub seed: u64,
-    /// What the run measured.
-    pub report: RunReport,
+/// One run to do: (point index, seed).
+pub type Job = (usize, u64);
+
+/// Every (point, seed) of `scenario`, in output order: points in sweep
+/// order, each with the seeds in the order the scenario gives them.
+pub fn jobs(scenario: &Scenario) -> Vec<Job> {
+    scenario.points.iter().flat_map(|p| scenario.seeds.iter().map(move |&seed| (p.index, seed))).collect()
 }
 
-/// Runs every point with every seed on `threads` threads; the outcomes
-/// are in (point, seed) order.
-pub fn run(scenario: &Scenario, threads: usize) -> Result<Vec<Outcome>, UserError> {
-    let jobs: Vec<(usize, u64)> =
-        scenario.points.iter().flat_map(|p| scenario.seeds.iter().map(move |&seed| (p.index, seed))).collect();
-    let pool = rayon::ThreadPoolBuilder::new()
+/// A pool of `threads` worker threads for [`run`].
+pub fn pool(threads: usize) -> Result<rayon::ThreadPool, UserError> {
+    rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .build()
-        .map_err(|e| UserError::new(format!("--threads {threads}: cannot start the thread pool: {e}")))?;
+        .map_err(|e| UserError::new(format!("--threads {threads}: cannot start the thread pool: {e}")))
+}
+
+/// Runs `jobs` on `pool`, handing each record to `done` as soon as its run
+/// ends (from whichever thread ran it, so `done` may be called
+/// concurrently); returns the records in the order of `jobs`. Stops at the
+/// first error `done` returns.
+pub fn run<E: Send>(
+    scenario: &Scenario,
+    pool: &rayon::ThreadPool,
+    jobs: &[Job],
+    done: impl Fn(&RunRecord) -> Result<(), E> + Sync,
+) -> Result<Vec<RunRecord>, E> {
     // An indexed parallel iterator collects in input order, whichever
     // thread finished first.
-    Ok(pool.install(|| {
+    pool.install(|| {
         jobs.par_iter()
             .map(|&(point, seed)| {
                 let run = &scenario.points[point].run;
                 let mut config = run.config.clone();
                 config.seed = seed;
-                Outcome { point, seed, report: run.protocol.run_with(&config, &run.options) }
+                let report = run.protocol.run_with(&config, &run.options);
+                let record = RunRecord::new(scenario, point, seed, &report);
+                done(&record)?;
+                Ok(record)
             })
             .collect()
-    }))
+    })
 }
 
-/// True if the run passed its verdict.
-pub fn passed(outcome: &Outcome) -> bool {
-    outcome.report.verdict.passed()
-}
-
-/// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
-/// point and the axis values not already among the run's columns.
-pub const POINT_COLUMNS: [&str; 5] =
-    ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client"];
-
-/// `runs.csv`: one row per (point, seed, client region) plus an `all` row
-/// per (point, seed).
-pub fn runs_csv(scenario: &Scenario, outcomes: &[Outcome]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(POINT_COLUMNS.iter().chain(output::CSV_HEADER.iter()))?;
-    for outcome in outcomes {
-        let point = &scenario.points[outcome.point];
-        let mut run = point.run.clone();
-        run.config.seed = outcome.seed;
-        let front = [
-            point.index.to_string(),
-            (point.placement + 1).to_string(),
-            point.conflict_percent.to_string(),
-            point.clients_per_region.to_string(),
-            run.config.commands_per_client.to_string(),
-        ];
-        for record in output::csv_records(&run, &outcome.report) {
-            writer.write_record(front.iter().chain(record.iter()))?;
-        }
-    }
-    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
-}
-
-/// `manifest.json`: the resolved scenario (every point described in
-/// full), its seeds, its text and the planetsim version.
-pub fn manifest(scenario: &Scenario) -> Vec<u8> {
-    let points: Vec<serde_json::Value> = scenario
-        .points
-        .iter()
-        .map(|p| {
-            serde_json::json!({
-                "point": p.index,
-                "protocol": p.run.protocol.as_str(),
-                "f": p.run.config.protocol.f,
-                "placement": p.placement + 1,
-                "sites": p.run.site_names(),
-                "conflict_percent": p.conflict_percent,
-                "clients_per_region": p.clients_per_region,
-                "resolved": output::describe(&p.run),
-            })
-        })
-        .collect();
-    let manifest = serde_json::json!({
-        "planetsim_version": env!("CARGO_PKG_VERSION"),
-        "scenario": scenario.name,
-        "source": scenario.source,
-        "seeds": scenario.seeds,
-        "points": points,
-        "scenario_text": scenario.text,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a JSON value always serializes");
-    bytes.push(b'\n');
-    bytes
-}
-
-/// The per-(point, seed) summary table.
-pub fn summary(scenario: &Scenario, outcomes: &[Outcome]) -> String {
-    let mut text = format!(
-        "{:>5} {:<8} {:>5} {:>5} {:>9} {:>8} {:>6} {:>10} {:>10} {:>12} {:>8} {:>7}\n",
-        "point",
-        "protocol",
-        "f",
-        "sites",
-        "conflict%",
-        "clients",
-        "seed",
-        "mean ms",
-        "p99 ms",
-        "ops/s",
-        "fast%",
-        "verdict"
-    );
-    for outcome in outcomes {
-        let point = &scenario.points[outcome.point];
-        let report = &outcome.report;
-        let f = if point.run.protocol.uses_f() { point.run.config.protocol.f.to_string() } else { "-".into() };
-        let throughput = report.throughput_milli_ops_per_s();
-        let fast = report
-            .protocol
-            .fast_path_ratio_ppm()
-            .map_or_else(|| "-".to_string(), |ppm| format!("{}.{}", ppm / 10_000, ppm % 10_000 / 1_000));
-        text.push_str(&format!(
-            "{:>5} {:<8} {:>5} {:>5} {:>9} {:>8} {:>6} {:>10} {:>10} {:>12} {:>8} {:>7}\n",
-            point.index,
-            point.run.protocol.as_str(),
-            f,
-            format!("#{}", point.placement + 1),
-            point.conflict_percent,
-            point.clients_per_region,
-            outcome.seed,
-            output::ms3(report.total.mean_ns),
-            output::ms3(report.total.p99_ns),
-            format!("{}.{:03}", throughput / 1_000, throughput % 1_000),
-            fast,
-            if passed(outcome) { "PASS" } else { "FAIL" },
-        ));
-    }
-    text
+/// Puts `records` in output order (that of [`jobs`]).
+pub fn sort(scenario: &Scenario, records: &mut [RunRecord]) {
+    let seed_rank = |seed: u64| scenario.seeds.iter().position(|&s| s == seed).unwrap_or(usize::MAX);
+    records.sort_by_key(|r| (r.point, seed_rank(r.seed)));
 }

@@ -2,6 +2,7 @@
 //! file is collected and reported at once, each as `file:line:column:
 //! what is wrong; what would be valid` (with the nearest match of a typo).
 
+use super::overrides::{self, EditedText, Origin, Override};
 use super::schema::ScenarioFile;
 use crate::cli::{self, Args, Run, Switch};
 use crate::error::UserError;
@@ -36,28 +37,44 @@ pub struct Scenario {
     pub name: String,
     /// Where it came from (a path, or `library:NAME`).
     pub source: String,
-    /// The file's text, kept for the manifest.
+    /// The text run: the file's, with the overrides applied (kept for the
+    /// manifest).
     pub text: String,
+    /// The overrides applied, as given (`--set KEY=VALUE`, `--seed S`).
+    pub overrides: Vec<String>,
     /// Root seeds; every point runs once with each.
     pub seeds: Vec<u64>,
     /// Site placements, by region name.
     pub placements: Vec<Vec<String>>,
+    /// (protocol, f, placement) combinations left out because f is too
+    /// large for that placement (but valid on another), each with why.
+    pub skipped: Vec<String>,
     /// Sweep points in order: protocol, f, placement, conflict, clients.
     pub points: Vec<Point>,
 }
 
-/// Where errors point: the file's name and text.
+/// Where errors point: the file's name and text, and the overrides
+/// applied to it. Spans are offsets in the edited text; positions are
+/// given in the file as written, or name the override.
 struct Source<'a> {
     label: &'a str,
+    /// The edited text (what was parsed).
     text: &'a str,
+    /// The file as written.
+    original: &'a str,
+    edited: &'a EditedText,
 }
 
 impl Source<'_> {
-    /// `file:line:column` of a byte offset (line and column from 1;
-    /// the column counts characters).
+    /// `file:line:column` of a byte offset of the edited text (line and
+    /// column from 1; the column counts characters), or the override that
+    /// wrote it.
     fn position(&self, offset: usize) -> String {
-        let offset = offset.min(self.text.len());
-        let before = self.text.get(..offset).unwrap_or(self.text);
+        let offset = match self.edited.origin(offset) {
+            Origin::File(offset) => offset.min(self.original.len()),
+            Origin::Override(flag) => return flag.to_string(),
+        };
+        let before = self.original.get(..offset).unwrap_or(self.original);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         format!("{}:{line}:{column}", self.label)
@@ -89,8 +106,7 @@ impl Source<'_> {
 
 /// A TOML parse error as `file:line:column: message`, with the nearest
 /// valid name when the error is an unknown key or variant.
-pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> UserError {
-    let source = Source { label, text };
+fn parse_error(source: &Source<'_>, error: &toml::de::Error) -> UserError {
     // serde names Rust types; say what to write instead.
     let message = error
         .message()
@@ -103,7 +119,7 @@ pub(crate) fn parse_error(label: &str, text: &str, error: &toml::de::Error) -> U
     let suggestion = nearest_in_message(&message).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
     let position = match error.span() {
         Some(span) => source.position(span.start),
-        None => format!("{label}:1:1"),
+        None => format!("{}:1:1", source.label),
     };
     UserError::new(format!("{position}: {message}{suggestion}"))
 }
@@ -131,19 +147,33 @@ pub(crate) fn nearest<'a>(given: &str, valid: impl Iterator<Item = &'a str>) -> 
 /// Parses and validates a scenario file; `base` is the folder relative
 /// paths (a matrix file) are taken from.
 pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario, UserError> {
-    let file: ScenarioFile = toml::from_str(text).map_err(|e| parse_error(label, text, &e))?;
-    let source = Source { label, text };
+    load_with(name, label, text, base, &[])
+}
+
+/// [`load`] with `overrides` applied to the file first (`--set`, `--seed`).
+pub fn load_with(
+    name: &str,
+    label: &str,
+    text: &str,
+    base: &Path,
+    overrides: &[Override],
+) -> Result<Scenario, UserError> {
+    let edited = overrides::apply(text, overrides)?;
+    let source = Source { label, text: &edited.text, original: text, edited: &edited };
+    let file: ScenarioFile = toml::from_str(source.text).map_err(|e| parse_error(&source, &e))?;
     let mut errors = Vec::new();
     let resolved = check(&source, &file, base, &mut errors);
     match resolved {
         Some(mut scenario) if errors.is_empty() => {
             scenario.name = name.to_string();
             scenario.source = label.to_string();
-            scenario.text = text.to_string();
+            scenario.text = source.text.to_string();
+            scenario.overrides = overrides.iter().map(|o| o.label.clone()).collect();
             Ok(scenario)
         }
         _ => {
-            // Reported in file order, whichever check found them first.
+            // Reported in file order (overrides last), whichever check
+            // found them first.
             errors.sort_by_key(|e| line_column(label, e));
             Err(UserError::new(errors.join("\n")))
         }
@@ -152,7 +182,8 @@ pub fn load(name: &str, label: &str, text: &str, base: &Path) -> Result<Scenario
 
 /// The (line, column) an error message starts with, for sorting.
 fn line_column(label: &str, error: &str) -> (usize, usize) {
-    let mut parts = error.strip_prefix(label).unwrap_or("").trim_start_matches(':').splitn(3, ':');
+    let Some(rest) = error.strip_prefix(label) else { return (usize::MAX, usize::MAX) };
+    let mut parts = rest.trim_start_matches(':').splitn(3, ':');
     let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
     (next(), next())
 }
@@ -320,26 +351,57 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         None => vec![args.clients_per_region],
     };
     let seeds = match &file.seeds {
-        Some(s) => axis(source, "seeds", s, "a non-negative integer", int, errors),
-        None => vec![args.seed],
+        Some(s) => {
+            let seeds = axis(source, "seeds", s, "a non-negative integer", int, errors);
+            let mut seen = std::collections::BTreeSet::new();
+            if let Some(twice) = seeds.iter().find(|&&seed| !seen.insert(seed)) {
+                errors.push(source.at(&s.span(), format!("seeds: {twice} appears twice; give distinct seeds")));
+            }
+            seeds
+        }
+        None => vec![args.seed.unwrap_or(cli::DEFAULT_SEED)],
     };
 
-    // f against every placement, for each protocol that uses it: the
-    // protocol's own rule says what is valid.
+    // f against every placement, for each protocol: the protocol's own
+    // rule says what is valid. An f too large for some placements of a
+    // sweep is skipped on those (sites from 3 to 13 with f = [1, 2] run
+    // f = 2 from 5 sites on); an f valid on no placement is an error.
+    let mut skipped = std::collections::BTreeSet::new();
+    let mut skipped_why = Vec::new();
     if let Some(f_value) = &file.f {
         let mut reported = std::collections::BTreeSet::new();
         for &protocol in &protocols {
-            for placement in &placements {
-                for &f in &fs {
-                    let n = placement.len();
-                    if let Err(e) = protocol.check(n, f as usize)
-                        && reported.insert((protocol, n, f))
-                    {
+            // A protocol that ignores f runs at the first one only.
+            let run_fs = if protocol.uses_f() { &fs[..] } else { &fs[..fs.len().min(1)] };
+            for &f in run_fs {
+                let checks: Vec<Result<(), String>> =
+                    placements.iter().map(|p| protocol.check(p.len(), f as usize)).collect();
+                let valid_somewhere = checks.iter().any(Result::is_ok);
+                for (placement, check) in checks.into_iter().enumerate() {
+                    let Err(e) = check else { continue };
+                    let n = placements[placement].len();
+                    if valid_somewhere {
+                        skipped.insert((protocol, f, placement));
+                        skipped_why.push(format!("{protocol} f={f} on placement #{} ({n} sites): {e}", placement + 1));
+                    } else if reported.insert((protocol, n, f)) {
                         errors.push(source.at(&f_value.span(), format!("f: {e} ({protocol} on {n} sites)")));
                     }
                 }
             }
         }
+    }
+    // A run is either commands per client or a duration.
+    match (&file.duration_s, &file.warmup_s) {
+        (Some(duration), _) if file.commands_per_client.is_some() => errors.push(source.at(
+            &duration.span(),
+            "duration_s and commands_per_client are both given: a run is either a number of commands per client \
+             or a duration; remove one",
+        )),
+        (None, Some(warmup)) => errors.push(source.at(
+            &warmup.span(),
+            "warmup_s without duration_s: a warm-up is part of a duration run; give duration_s too",
+        )),
+        _ => {}
     }
     if !errors.is_empty() {
         return None;
@@ -354,6 +416,8 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     if let Some(n) = file.commands_per_client {
         args.commands_per_client = n;
     }
+    args.duration_s = file.duration_s.as_ref().map(|d| *d.get_ref());
+    args.warmup_s = file.warmup_s.as_ref().map(|w| *w.get_ref());
     if let Some(s) = file.max_time_s {
         args.max_time_s = s;
     }
@@ -373,7 +437,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     args.intra_region_delay = d.intra_region.unwrap_or(args.intra_region_delay);
     args.reorder = d.reorder.unwrap_or(false);
     args.symmetric = d.symmetric.unwrap_or(false);
-    args.seed = seeds[0];
+    args.seed = Some(seeds[0]);
     let options_given = options_given(source.text);
 
     let mut points = Vec::new();
@@ -385,6 +449,9 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                 continue;
             }
             for (placement, sites) in placements.iter().enumerate() {
+                if skipped.contains(&(protocol, f, placement)) {
+                    continue;
+                }
                 for &conflict_percent in &conflicts {
                     for &clients_per_region in &clients {
                         let mut point_args = args.clone();
@@ -428,15 +495,26 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
             }
         }
     }
-    Some(Scenario { name: String::new(), source: String::new(), text: String::new(), seeds, placements, points })
+    Some(Scenario {
+        name: String::new(),
+        source: String::new(),
+        text: String::new(),
+        overrides: Vec::new(),
+        seeds,
+        placements,
+        skipped: skipped_why,
+        points,
+    })
 }
 
 /// A command-line error from `cli::resolve_config` in the file's terms: the
 /// flag it names becomes the scenario key, positioned at the line that sets
 /// it (the file's start if the key was left at its default).
 fn in_file_terms(source: &Source<'_>, message: &str) -> String {
-    const KEYS: [(&str, &str); 11] = [
+    const KEYS: [(&str, &str); 13] = [
         ("--zipf/--key-space", "zipf"),
+        ("--duration-s", "duration_s"),
+        ("--warmup-s", "warmup_s"),
         ("--clients-per-region", "clients_per_region"),
         ("--commands-per-client", "commands_per_client"),
         ("--keys-per-command", "keys_per_command"),
@@ -450,22 +528,32 @@ fn in_file_terms(source: &Source<'_>, message: &str) -> String {
     ];
     for (flag, key) in KEYS {
         if let Some(rest) = message.strip_prefix(flag) {
-            let offset = key_offset(source.text, key).unwrap_or(0);
-            return format!("{}: {key}{rest}", source.position(offset));
+            let position = match key_offset(source.text, key) {
+                // A value given by an override is that override's fault.
+                Some((_, value)) if matches!(source.edited.origin(value), Origin::Override(_)) => {
+                    source.position(value)
+                }
+                Some((key, _)) => source.position(key),
+                None => format!("{}:1:1", source.label),
+            };
+            return format!("{position}: {key}{rest}");
         }
     }
-    format!("{}: {message}", source.position(0))
+    format!("{}:1:1: {message}", source.label)
 }
 
-/// Byte offset of the first line that sets `key` (`key = ...`).
-fn key_offset(text: &str, key: &str) -> Option<usize> {
+/// Byte offsets of the key and of the value of the first line that sets
+/// `key` (`key = value`).
+fn key_offset(text: &str, key: &str) -> Option<(usize, usize)> {
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix(key)
-            && rest.trim_start().starts_with('=')
+            && let Some(value) = rest.trim_start().strip_prefix('=')
         {
-            return Some(offset + line.len() - trimmed.len());
+            let key_at = offset + line.len() - trimmed.len();
+            let value_at = offset + line.len() - value.trim_start().len();
+            return Some((key_at, value_at));
         }
         offset += line.len();
     }
@@ -563,6 +651,22 @@ mod tests {
     }
 
     #[test]
+    fn an_f_too_large_for_some_placements_is_skipped_there() {
+        let text = "protocols = [\"tempo\", \"epaxos\"]\nf = [1, 2]\nsites = [\
+                    [\"us-central1\", \"europe-west1\", \"asia-east1\"],\
+                    [\"us-west1\", \"us-east1\", \"europe-west2\", \"asia-south1\", \"asia-east2\"]]\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let points: Vec<_> = scenario
+            .points
+            .iter()
+            .map(|p| (p.run.protocol.as_str(), p.run.config.protocol.f, p.run.config.n()))
+            .collect();
+        assert_eq!(points, [("tempo", 1, 3), ("tempo", 1, 5), ("tempo", 2, 5), ("epaxos", 1, 3), ("epaxos", 1, 5)]);
+        assert_eq!(scenario.skipped.len(), 1);
+        assert!(scenario.skipped[0].starts_with("tempo f=2 on placement #1 (3 sites): "), "{:?}", scenario.skipped);
+    }
+
+    #[test]
     fn empty_sweep_list_is_rejected() {
         let error = error_of("protocols = \"tempo\"\nclients_per_region = []\n");
         assert!(error.starts_with("t.toml:2:22: clients_per_region is an empty list"), "{error}");
@@ -591,6 +695,21 @@ mod tests {
         for position in ["t.toml:1:25:", "t.toml:2:14:", "t.toml:3:22:", "t.toml:5:20:"] {
             assert!(lines.iter().any(|l| l.starts_with(position)), "{position} missing in\n{error}");
         }
+    }
+
+    #[test]
+    fn every_file_of_the_library_folder_is_embedded() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("library");
+        let mut files: Vec<String> = std::fs::read_dir(folder)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".toml"))
+            .collect();
+        files.sort();
+        let mut embedded: Vec<String> =
+            crate::scenario::LIBRARY.iter().map(|(name, _)| format!("{name}.toml")).collect();
+        embedded.sort();
+        assert_eq!(files, embedded);
     }
 
     #[test]
@@ -624,9 +743,87 @@ mod tests {
         assert!(error.starts_with("t.toml:2:1: commands_per_client"), "{error}");
     }
 
+    fn error_with(text: &str, given: &[&str]) -> String {
+        let overrides: Vec<Override> = given.iter().map(|g| Override::parse_set(g).unwrap()).collect();
+        match load_with("t", "t.toml", text, Path::new("."), &overrides) {
+            Ok(_) => panic!("expected an error for {given:?} on:\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked_like_the_file_and_named_in_errors() {
+        let text = format!("# q\n{SITES}protocols = \"atlas\"\nf = 1\n[workload]\nconflict_percent = 2\n");
+        let error = error_with(&text, &["f=[1,2]"]);
+        assert!(error.starts_with("--set f=[1,2]: f: ") && error.contains("atlas on 3 sites"), "{error}");
+        let error = error_with(&text, &["sties=[\"us-west1\"]"]);
+        assert!(error.starts_with("--set sties=[\"us-west1\"]: unknown field `sties`"), "{error}");
+        assert!(error.contains("did you mean `sites`?"), "{error}");
+        let error = error_with(&text, &["workload.conflict_percnt=10"]);
+        assert!(error.contains("did you mean `conflict_percent`?"), "{error}");
+        let error = error_with(&text, &["workload.conflict_percent=true"]);
+        assert!(error.starts_with("--set workload.conflict_percent=true: workload.conflict_percent: true"), "{error}");
+        let error = error_with(&text, &["commands_per_client=0"]);
+        assert!(error.starts_with("--set commands_per_client=0: commands_per_client"), "{error}");
+        // An inserted line does not move the file's own positions.
+        let bad_file = text.replace("conflict_percent = 2", "conflict_percent = 200");
+        let error = error_with(&bad_file, &["seeds=[5]", "workload.hot_keys=2"]);
+        assert!(error.starts_with("t.toml:6:20: workload.conflict_percent: 200"), "{error}");
+    }
+
+    #[test]
+    fn overrides_change_the_points_and_are_recorded() {
+        let text = format!("# q\n{SITES}protocols = \"tempo\"\nseeds = [1, 2]\n");
+        let overrides = [
+            Override::parse_set("workload.conflict_percent=[0, 100]").unwrap(),
+            Override::parse_set("clients_per_region=3").unwrap(),
+            Override::seed(9),
+        ];
+        let scenario = load_with("t", "t.toml", &text, Path::new("."), &overrides).unwrap();
+        assert_eq!(scenario.seeds, vec![9]);
+        let axes: Vec<_> = scenario.points.iter().map(|p| (p.conflict_percent, p.clients_per_region)).collect();
+        assert_eq!(axes, [(0.0, 3), (100.0, 3)]);
+        assert_eq!(
+            scenario.overrides,
+            ["--set workload.conflict_percent=[0, 100]", "--set clients_per_region=3", "--seed 9"]
+        );
+        assert!(scenario.text.contains("seeds = 9"), "{}", scenario.text);
+    }
+
+    #[test]
+    fn seeds_are_distinct() {
+        let error = error_of("protocols = \"tempo\"\nseeds = [1, 2, 1]\n");
+        assert!(error.starts_with("t.toml:2:9: seeds: 1 appears twice"), "{error}");
+    }
+
+    #[test]
+    fn a_run_is_commands_per_client_or_a_duration() {
+        let text = "protocols = \"tempo\"\nduration_s = 10\nwarmup_s = 2.5\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let duration = scenario.points[0].run.config.duration.expect("a duration run");
+        assert_eq!((duration.duration_ns, duration.warmup_ns), (10_000_000_000, 2_500_000_000));
+        let error = error_of("protocols = \"tempo\"\ncommands_per_client = 5\nduration_s = 10\n");
+        assert!(error.starts_with("t.toml:3:14: duration_s and commands_per_client are both given"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nwarmup_s = 1\n");
+        assert!(error.starts_with("t.toml:2:12: warmup_s without duration_s"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = 2\n  warmup_s = 2\n");
+        assert!(error.starts_with("t.toml:3:3: warmup_s: warm-up of 2 s is not shorter than the duration"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = 20\nmax_time_s = 20\n");
+        assert!(
+            error.starts_with("t.toml:2:1: duration_s: duration of 20 s is not shorter than the time limit"),
+            "{error}"
+        );
+        let error = error_of("protocols = \"tempo\"\nduration_s = -1\n");
+        assert!(error.starts_with("t.toml:2:1: duration_s -1: give a positive number"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = \"long\"\n");
+        assert!(error.starts_with("t.toml:2:14: invalid type: string \"long\", expected a number"), "{error}");
+    }
+
     #[test]
     fn columns_count_characters() {
-        let source = Source { label: "x", text: "ab\n\u{e9}c\n" };
+        let text = "ab\n\u{e9}c\n";
+        let edited = EditedText::unedited(text);
+        let source = Source { label: "x", text, original: text, edited: &edited };
         assert_eq!(source.position(0), "x:1:1");
         assert_eq!(source.position(3), "x:2:1");
         assert_eq!(source.position(5), "x:2:2");

@@ -1,0 +1,99 @@
+//! What one (point, seed) run leaves behind: its `runs.csv` rows and the
+//! totals the per-point summary is made of. A record is all a sweep keeps
+//! of a run, so a resumed sweep (records read back from disk) and an
+//! uninterrupted one (records kept in memory) write the same bytes.
+
+use super::Scenario;
+use crate::output;
+use serde::{Deserialize, Serialize};
+use sim_core::RunReport;
+
+/// One finished run of a sweep.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Index of the point in [`Scenario::points`].
+    pub point: usize,
+    /// The root seed used.
+    pub seed: u64,
+    /// Its `runs.csv` rows (columns of [`POINT_COLUMNS`] then
+    /// [`output::CSV_HEADER`]): one per client region, then `all`.
+    pub rows: Vec<Vec<String>>,
+    /// The `all` row's numbers, for the per-point summary.
+    pub totals: RunTotals,
+}
+
+/// The numbers of one run that the per-point summary aggregates; integers,
+/// so the summary is the same on every platform.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunTotals {
+    /// Commands whose latency counts (every completed one, or those
+    /// submitted after the warm-up of a duration run).
+    pub commands: u64,
+    /// Mean latency, ns.
+    pub latency_ns_mean: u64,
+    /// Median latency, ns.
+    pub latency_ns_p50: u64,
+    /// 95th percentile, ns.
+    pub latency_ns_p95: u64,
+    /// 99th percentile, ns.
+    pub latency_ns_p99: u64,
+    /// 99.9th percentile, ns.
+    pub latency_ns_p99_9: u64,
+    /// Largest latency, ns.
+    pub latency_ns_max: u64,
+    /// Completed commands per simulated second, in thousandths.
+    pub throughput_milli_ops_per_s: u64,
+    /// Fast paths over decided paths in millionths; `None` for protocols
+    /// without a fast path.
+    pub fast_path_ppm: Option<u64>,
+    /// Messages between processes per command, in thousandths.
+    pub messages_per_command_milli: u64,
+    /// The run passed its verdict.
+    pub passed: bool,
+}
+
+/// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
+/// point and the axis values not already among the run's columns.
+pub const POINT_COLUMNS: [&str; 7] =
+    ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client", "duration_s", "warmup_s"];
+
+impl RunRecord {
+    /// The record of `point` (an index into `scenario.points`) run with
+    /// `seed`.
+    pub fn new(scenario: &Scenario, point: usize, seed: u64, report: &RunReport) -> RunRecord {
+        let point_ref = &scenario.points[point];
+        let mut run = point_ref.run.clone();
+        run.config.seed = seed;
+        let [commands_per_client, duration_s, warmup_s] = output::run_length_columns(&run.config);
+        let front = [
+            point_ref.index.to_string(),
+            (point_ref.placement + 1).to_string(),
+            point_ref.conflict_percent.to_string(),
+            point_ref.clients_per_region.to_string(),
+            commands_per_client,
+            duration_s,
+            warmup_s,
+        ];
+        let rows =
+            output::csv_records(&run, report).into_iter().map(|record| front.iter().cloned().chain(record).collect());
+        let total = &report.total;
+        RunRecord {
+            point,
+            seed,
+            rows: rows.collect(),
+            totals: RunTotals {
+                commands: total.count,
+                latency_ns_mean: total.mean_ns,
+                latency_ns_p50: total.p50_ns,
+                latency_ns_p95: total.p95_ns,
+                latency_ns_p99: total.p99_ns,
+                latency_ns_p99_9: total.p99_9_ns,
+                latency_ns_max: total.max_ns,
+                throughput_milli_ops_per_s: report.throughput_milli_ops_per_s(),
+                fast_path_ppm: report.protocol.fast_path_ratio_ppm(),
+                messages_per_command_milli: report.messages_per_command_milli(),
+                passed: report.verdict.passed(),
+            },
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! What a sweep writes and prints from its records: `runs.csv` (one row
+//! per point, seed and client region), `summary.csv` and the summary table
+//! (one row per point, aggregated over seeds), and `manifest.json`.
+
+use super::record::{POINT_COLUMNS, RunRecord};
+use super::{Point, Scenario};
+use crate::output;
+use sim_core::time::format_ns_as_ms;
+
+/// `runs.csv`: the header, then every record's rows in the order given.
+pub fn runs_csv(records: &[RunRecord]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(POINT_COLUMNS.iter().chain(output::CSV_HEADER.iter()))?;
+    for row in records.iter().flat_map(|r| &r.rows) {
+        writer.write_record(row)?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// One point aggregated over its seeds: the mean over seeds of each
+/// statistic of the runs' `all` rows, except `commands` (summed) and
+/// `latency_ns_max` (the largest).
+#[derive(Clone, Debug)]
+pub struct PointSummary<'a> {
+    /// The point.
+    pub point: &'a Point,
+    /// Runs aggregated (one per seed).
+    pub runs: u64,
+    /// Runs that failed their verdict.
+    pub runs_failed: u64,
+    /// Commands whose latency counts, over every seed.
+    pub commands: u64,
+    /// Mean over seeds of the mean latency, ns.
+    pub latency_ns_mean: u64,
+    /// Mean over seeds of the median, ns.
+    pub latency_ns_p50: u64,
+    /// Mean over seeds of the 95th percentile, ns.
+    pub latency_ns_p95: u64,
+    /// Mean over seeds of the 99th percentile, ns.
+    pub latency_ns_p99: u64,
+    /// Mean over seeds of the 99.9th percentile, ns.
+    pub latency_ns_p99_9: u64,
+    /// Largest latency of any seed, ns.
+    pub latency_ns_max: u64,
+    /// Mean over seeds of the throughput, thousandths of ops/s.
+    pub throughput_milli_ops_per_s: u64,
+    /// Mean over seeds of the fast-path ratio, millionths; `None` for
+    /// protocols without a fast path.
+    pub fast_path_ppm: Option<u64>,
+    /// Mean over seeds of messages per command, thousandths.
+    pub messages_per_command_milli: u64,
+}
+
+/// One summary per point that has records, in point order; `records` must
+/// be sorted by point.
+pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<PointSummary<'a>> {
+    records
+        .chunk_by(|a, b| a.point == b.point)
+        .map(|runs| {
+            let count = runs.len() as u64;
+            // Integer means, rounded down like every mean of the engine.
+            let mean =
+                |value: fn(&RunRecord) -> u64| runs.iter().map(|r| u128::from(value(r))).sum::<u128>() as u64 / count;
+            let fast: Vec<u64> = runs.iter().filter_map(|r| r.totals.fast_path_ppm).collect();
+            PointSummary {
+                point: &scenario.points[runs[0].point],
+                runs: count,
+                runs_failed: runs.iter().filter(|r| !r.totals.passed).count() as u64,
+                commands: runs.iter().map(|r| r.totals.commands).sum(),
+                latency_ns_mean: mean(|r| r.totals.latency_ns_mean),
+                latency_ns_p50: mean(|r| r.totals.latency_ns_p50),
+                latency_ns_p95: mean(|r| r.totals.latency_ns_p95),
+                latency_ns_p99: mean(|r| r.totals.latency_ns_p99),
+                latency_ns_p99_9: mean(|r| r.totals.latency_ns_p99_9),
+                latency_ns_max: runs.iter().map(|r| r.totals.latency_ns_max).max().unwrap_or(0),
+                throughput_milli_ops_per_s: mean(|r| r.totals.throughput_milli_ops_per_s),
+                fast_path_ppm: (!fast.is_empty()).then(|| fast.iter().sum::<u64>() / fast.len() as u64),
+                messages_per_command_milli: mean(|r| r.totals.messages_per_command_milli),
+            }
+        })
+        .collect()
+}
+
+/// `summary.csv` columns, units last.
+pub const SUMMARY_HEADER: [&str; 25] = [
+    "point",
+    "protocol",
+    "f",
+    "n",
+    "placement",
+    "sites",
+    "conflict_percent",
+    "clients_per_region",
+    "commands_per_client",
+    "duration_s",
+    "warmup_s",
+    "seeds",
+    "runs_failed",
+    "commands",
+    "latency_ms_mean",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "latency_ms_p99",
+    "latency_ms_p99_9",
+    "latency_ms_max",
+    "throughput_ops_per_s",
+    "fast_path_ratio",
+    "messages_per_command",
+    "jitter",
+    "verdict",
+];
+
+/// `summary.csv`: one row per point, aggregated over seeds.
+pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(SUMMARY_HEADER)?;
+    for s in summaries {
+        let run = &s.point.run;
+        let config = &run.config;
+        let [commands_per_client, duration_s, warmup_s] = output::run_length_columns(config);
+        writer.write_record([
+            s.point.index.to_string(),
+            run.protocol.as_str().to_string(),
+            config.protocol.f.to_string(),
+            config.n().to_string(),
+            (s.point.placement + 1).to_string(),
+            run.site_names().join(";"),
+            s.point.conflict_percent.to_string(),
+            s.point.clients_per_region.to_string(),
+            commands_per_client,
+            duration_s,
+            warmup_s,
+            s.runs.to_string(),
+            s.runs_failed.to_string(),
+            s.commands.to_string(),
+            format_ns_as_ms(s.latency_ns_mean),
+            format_ns_as_ms(s.latency_ns_p50),
+            format_ns_as_ms(s.latency_ns_p95),
+            format_ns_as_ms(s.latency_ns_p99),
+            format_ns_as_ms(s.latency_ns_p99_9),
+            format_ns_as_ms(s.latency_ns_max),
+            thousandths(s.throughput_milli_ops_per_s),
+            s.fast_path_ppm.map(|ppm| format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000)).unwrap_or_default(),
+            thousandths(s.messages_per_command_milli),
+            if config.delay.jitter { "on" } else { "off" }.to_string(),
+            if s.runs_failed == 0 { "PASS" } else { "FAIL" }.to_string(),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+fn thousandths(milli: u64) -> String {
+    format!("{}.{:03}", milli / 1_000, milli % 1_000)
+}
+
+/// The per-point summary table printed at the end of a sweep.
+pub fn table(summaries: &[PointSummary<'_>]) -> String {
+    let line = |cells: [&str; 12]| {
+        format!(
+            "{:>5} {:<8} {:>2} {:>5} {:>9} {:>7} {:>5} {:>10} {:>10} {:>12} {:>7} {:>7}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            cells[7],
+            cells[8],
+            cells[9],
+            cells[10],
+            cells[11]
+        )
+    };
+    let mut text = line([
+        "point",
+        "protocol",
+        "f",
+        "sites",
+        "conflict%",
+        "clients",
+        "seeds",
+        "mean ms",
+        "p99 ms",
+        "ops/s",
+        "fast%",
+        "verdict",
+    ]);
+    for s in summaries {
+        let run = &s.point.run;
+        let f = if run.protocol.uses_f() { run.config.protocol.f.to_string() } else { "-".into() };
+        // Percent with one decimal, rounded down (ppm / 1000 = tenths).
+        let fast =
+            s.fast_path_ppm.map_or_else(|| "-".to_string(), |ppm| format!("{}.{}", ppm / 10_000, ppm % 10_000 / 1_000));
+        let verdict = if s.runs_failed == 0 { "PASS".to_string() } else { format!("FAIL {}", s.runs_failed) };
+        text.push_str(&line([
+            &s.point.index.to_string(),
+            run.protocol.as_str(),
+            &f,
+            &format!("#{}", s.point.placement + 1),
+            &s.point.conflict_percent.to_string(),
+            &s.point.clients_per_region.to_string(),
+            &s.runs.to_string(),
+            &output::ms3(s.latency_ns_mean),
+            &output::ms3(s.latency_ns_p99),
+            &thousandths(s.throughput_milli_ops_per_s),
+            &fast,
+            &verdict,
+        ]));
+    }
+    text
+}
+
+/// The resolved scenario: its name, seeds and every point described in
+/// full. The manifest holds it, and a resumed sweep compares it with the
+/// one it continues.
+pub fn resolved(scenario: &Scenario) -> serde_json::Value {
+    let points: Vec<serde_json::Value> = scenario
+        .points
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "point": p.index,
+                "protocol": p.run.protocol.as_str(),
+                "f": p.run.config.protocol.f,
+                "placement": p.placement + 1,
+                "sites": p.run.site_names(),
+                "conflict_percent": p.conflict_percent,
+                "clients_per_region": p.clients_per_region,
+                "resolved": output::describe(&p.run),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "scenario": scenario.name,
+        "overrides": scenario.overrides,
+        "seeds": scenario.seeds,
+        "skipped": scenario.skipped,
+        "points": points,
+    })
+}
+
+/// `manifest.json`: the planetsim version and git revision, where the
+/// scenario came from, the resolved scenario and the scenario's text.
+pub fn manifest(scenario: &Scenario) -> Vec<u8> {
+    let mut manifest = serde_json::json!({
+        "planetsim_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": crate::GIT_REVISION,
+        "source": scenario.source,
+    });
+    if let (Some(object), serde_json::Value::Object(resolved)) = (manifest.as_object_mut(), resolved(scenario)) {
+        object.extend(resolved);
+        object.insert("scenario_text".into(), scenario.text.clone().into());
+    }
+    let mut bytes = serde_json::to_vec_pretty(&manifest).expect("a JSON value always serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::record::RunTotals;
+
+    fn record(point: usize, seed: u64, latency_ns: u64, fast_path_ppm: Option<u64>, passed: bool) -> RunRecord {
+        RunRecord {
+            point,
+            seed,
+            rows: Vec::new(),
+            totals: RunTotals {
+                commands: 10,
+                latency_ns_mean: latency_ns,
+                latency_ns_p50: latency_ns,
+                latency_ns_p95: latency_ns + 1,
+                latency_ns_p99: latency_ns + 2,
+                latency_ns_p99_9: latency_ns + 3,
+                latency_ns_max: latency_ns + 4,
+                throughput_milli_ops_per_s: latency_ns * 10,
+                fast_path_ppm,
+                messages_per_command_milli: 4_000,
+                passed,
+            },
+        }
+    }
+
+    #[test]
+    fn points_aggregate_over_seeds() {
+        let text = "sites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = \"tempo\"\n\
+                    clients_per_region = [1, 2]\nseeds = [1, 2]\n";
+        let scenario = crate::scenario::validate::load("t", "t.toml", text, std::path::Path::new(".")).unwrap();
+        let records = [
+            record(0, 1, 100, Some(1_000_000), true),
+            record(0, 2, 201, Some(500_000), false),
+            record(1, 1, 7, None, true),
+            record(1, 2, 8, None, true),
+        ];
+        let summaries = summarize(&scenario, &records);
+        assert_eq!(summaries.len(), 2);
+        let first = &summaries[0];
+        assert_eq!((first.point.index, first.runs, first.runs_failed, first.commands), (0, 2, 1, 20));
+        // Means over seeds round down; the maximum is the largest.
+        assert_eq!((first.latency_ns_mean, first.latency_ns_p99, first.latency_ns_max), (150, 152, 205));
+        assert_eq!(first.fast_path_ppm, Some(750_000));
+        assert_eq!(first.throughput_milli_ops_per_s, 1_505);
+        assert_eq!(summaries[1].fast_path_ppm, None);
+
+        let csv = String::from_utf8(summary_csv(&summaries).unwrap()).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,100,,,2,1,20,0.000150,"),
+            "{csv}"
+        );
+        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");
+        assert!(lines[2].ends_with(",,4.000,off,PASS"), "{csv}");
+        let table = table(&summaries);
+        assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
+    }
+}
