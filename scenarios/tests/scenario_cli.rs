@@ -65,9 +65,9 @@ fn outputs_are_byte_identical_for_one_and_two_threads() {
         expect_code(&output, 0);
         let folder = dir.path().join(&out);
         let read = |name: &str| std::fs::read(folder.join(name)).unwrap();
-        outputs.push((read("runs.csv"), read("manifest.json")));
+        outputs.push((read("runs.csv"), read("latency-cdf.csv"), read("manifest.json")));
     }
-    assert!(outputs[0] == outputs[1], "runs.csv or manifest.json differ between --threads 1 and 2");
+    assert!(outputs[0] == outputs[1], "runs.csv, latency-cdf.csv or manifest.json differ between --threads 1 and 2");
 }
 
 #[test]

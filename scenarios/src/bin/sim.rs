@@ -128,7 +128,8 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     writeln!(stdout)?;
     write!(stdout, "{}", sweep::summary(&scenario, &outcomes))?;
     let csv = sweep::runs_csv(&scenario, &outcomes).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
-    for (file, bytes) in [("runs.csv", csv), ("manifest.json", sweep::manifest(&scenario))] {
+    let cdf = sweep::latency_cdf_csv(&scenario, &outcomes).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+    for (file, bytes) in [("runs.csv", csv), ("latency-cdf.csv", cdf), ("manifest.json", sweep::manifest(&scenario))] {
         let path = out.join(file);
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;

@@ -8,6 +8,8 @@ use crate::error::UserError;
 use crate::output;
 use rayon::prelude::*;
 use sim_core::RunReport;
+use sim_core::metrics::DISTRIBUTION_QUANTILES;
+use sim_core::time::format_ns_as_ms;
 
 /// The result of one (point, seed).
 #[derive(Debug)]
@@ -76,6 +78,46 @@ pub fn runs_csv(scenario: &Scenario, outcomes: &[Outcome]) -> Result<Vec<u8>, cs
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// Columns of `latency-cdf.csv`.
+pub const CDF_COLUMNS: [&str; 10] = [
+    "point",
+    "protocol",
+    "f",
+    "placement",
+    "conflict_percent",
+    "clients_per_region",
+    "seed",
+    "commands",
+    "quantile",
+    "latency_ms",
+];
+
+/// `latency-cdf.csv`: per (point, seed), the latency of all clients
+/// together at each of [`DISTRIBUTION_QUANTILES`] (quantile 0 is the
+/// exact minimum, 1 the exact maximum), so a CDF can be drawn without
+/// re-running. A run where no command completed has no rows.
+pub fn latency_cdf_csv(scenario: &Scenario, outcomes: &[Outcome]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CDF_COLUMNS)?;
+    for outcome in outcomes {
+        let point = &scenario.points[outcome.point];
+        let front = [
+            point.index.to_string(),
+            point.run.protocol.as_str().to_string(),
+            point.run.config.protocol.f.to_string(),
+            (point.placement + 1).to_string(),
+            point.conflict_percent.to_string(),
+            point.clients_per_region.to_string(),
+            outcome.seed.to_string(),
+            outcome.report.total.count.to_string(),
+        ];
+        for (quantile, &latency_ns) in DISTRIBUTION_QUANTILES.iter().zip(&outcome.report.total_quantiles_ns) {
+            writer.write_record(front.iter().cloned().chain([quantile.to_string(), format_ns_as_ms(latency_ns)]))?;
+        }
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// `manifest.json`: the resolved scenario (every point described in
 /// full), its seeds, its text and the planetsim version.
 pub fn manifest(scenario: &Scenario) -> Vec<u8> {
@@ -87,6 +129,7 @@ pub fn manifest(scenario: &Scenario) -> Vec<u8> {
                 "point": p.index,
                 "protocol": p.run.protocol.as_str(),
                 "f": p.run.config.protocol.f,
+                "uses_f": p.run.protocol.uses_f(),
                 "placement": p.placement + 1,
                 "sites": p.run.site_names(),
                 "conflict_percent": p.conflict_percent,
