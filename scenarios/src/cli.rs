@@ -2,7 +2,7 @@
 //! [`Run`] (parse first, validate second).
 
 use crate::error::UserError;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use latency_data::Matrix;
 use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::config::DEFAULT_MAX_TIME_NS;
@@ -53,8 +53,12 @@ const RUN_FLAGS: [&str; 25] = [
 /// Runs one protocol on measured inter-region latencies, prints a
 /// per-region latency table and writes it as CSV.
 #[derive(Clone, Debug, Parser)]
-#[command(name = "sim", version, about, long_about = None, max_term_width = 100)]
+#[command(name = "sim", version, about, long_about = None, max_term_width = 100, args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// Something other than a run; with none, `sim` runs what the flags
+    /// (or --scenario) describe.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Built-in RTT matrix.
     #[arg(long, default_value = "gcp", value_name = "NAME")]
     pub cloud: String,
@@ -161,6 +165,17 @@ pub struct Args {
     /// peak memory) to stderr.
     #[arg(long)]
     pub perf: bool,
+}
+
+/// `sim` subcommands.
+#[derive(Clone, Debug, Subcommand)]
+pub enum Command {
+    /// Redraw the figures of a results folder (written by `sim --scenario`)
+    /// from its files, into FOLDER/figures/, without re-running anything.
+    Plot {
+        /// The folder holding runs.csv, latency-cdf.csv and manifest.json.
+        folder: PathBuf,
+    },
 }
 
 /// An on/off setting.

@@ -4,7 +4,7 @@
 //! waiting at the time limit), 2 on bad input. A broken pipe is success.
 
 use clap::Parser;
-use scenarios::cli::{self, Args};
+use scenarios::cli::{self, Args, Command};
 use scenarios::scenario::{self, sweep};
 use scenarios::{UserError, output};
 use std::io::Write;
@@ -45,6 +45,10 @@ impl From<std::io::Error> for Failure {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {
+    if let Some(Command::Plot { folder }) = &args.command {
+        draw_figures(folder)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.list_scenarios {
         print!("{}", scenario::list());
         return Ok(ExitCode::SUCCESS);
@@ -135,12 +139,25 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
+    draw_figures(&out)?;
     let failed = outcomes.iter().filter(|o| !sweep::passed(o)).count();
     if failed > 0 {
         eprintln!("FAIL: {failed} of {} run(s) failed their verdict", outcomes.len());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Draws every figure the results in `folder` support into
+/// `folder/figures/` and says what it drew and skipped.
+fn draw_figures(folder: &std::path::Path) -> Result<(), Failure> {
+    let drawn = plots::draw_all(folder).map_err(|e| UserError::new(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "drew {} figure(s) as SVG and PNG in {}", drawn.files.len() / 2, drawn.folder.display())?;
+    for skipped in &drawn.skipped {
+        writeln!(stdout, "  skipped {skipped}")?;
+    }
+    Ok(())
 }
 
 /// Peak resident memory of this process (Linux: VmHWM).
