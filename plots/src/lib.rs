@@ -30,6 +30,7 @@ mod render;
 mod rtt_heatmap;
 mod style;
 mod tail_vs_clients;
+mod text;
 
 pub use data::{Axes, CdfRow, Point, Results, RunRow, Series};
 

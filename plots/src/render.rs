@@ -3,6 +3,7 @@
 
 use crate::PlotError;
 use crate::style::{self, SIZE};
+use crate::text::CrispText;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::io::Write;
@@ -44,7 +45,9 @@ pub(crate) fn save(figure: &impl Figure, dir: &Path) -> Result<[PathBuf; 2], Plo
     let png_path = dir.join(format!("{stem}.png"));
     let temporary = temporary_in(dir, "png")?;
     {
-        let root = BitMapBackend::new(temporary.path(), SIZE).into_drawing_area();
+        let backend = CrispText::new(BitMapBackend::new(temporary.path(), SIZE), style::FONT_TTF)
+            .ok_or_else(|| PlotError::new("the embedded DejaVu Sans is not a valid font file"))?;
+        let root = backend.into_drawing_area();
         root.fill(&WHITE).map_err(|e| failed("png", &e))?;
         figure.draw(&root).map_err(|e| failed("png", &e))?;
         root.present().map_err(|e| failed("png", &e))?;

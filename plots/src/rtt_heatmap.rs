@@ -83,12 +83,17 @@ fn load_matrix(cloud: &str) -> Result<Matrix, String> {
     Matrix::from_file(path).map_err(|e| e.to_string())
 }
 
-/// Cell colour: white for 0 to dark blue for the largest RTT.
+/// Cell colour for `fraction` of the largest RTT: ColorBrewer's "Blues"
+/// ramp, near white to dark blue, interpolated between its stops.
 fn shade(fraction: f64) -> RGBColor {
-    let (light, dark) = ((247.0, 251.0, 255.0), (8.0, 48.0, 107.0));
-    let t = fraction.clamp(0.0, 1.0);
-    let mix = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
-    RGBColor(mix(light.0, dark.0), mix(light.1, dark.1), mix(light.2, dark.2))
+    const STOPS: [(f64, f64, f64); 5] =
+        [(247.0, 251.0, 255.0), (198.0, 219.0, 239.0), (107.0, 174.0, 214.0), (33.0, 113.0, 181.0), (8.0, 48.0, 107.0)];
+    let position = fraction.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let index = (position.floor() as usize).min(STOPS.len() - 2);
+    let t = position - index as f64;
+    let (a, b) = (STOPS[index], STOPS[index + 1]);
+    let mix = |x: f64, y: f64| (x + (y - x) * t).round() as u8;
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
 /// A cell's text: whole milliseconds, or one or two decimals below 10 ms.
@@ -109,8 +114,11 @@ impl Figure for RttHeatmap {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let body = render::titled(root, &self.title)?;
-        // Square cells: the grid is as wide as it is tall, centred.
-        let (y_labels, x_labels) = (250u32, 110u32);
+        // Square cells: the grid is as wide as it is tall, centred; the
+        // names at the left get the room the longest needs.
+        let longest = self.sites.iter().map(|s| s.chars().count()).max().unwrap_or(0) as u32;
+        let y_labels = (longest * style::TICK_PX * 6 / 10 + 60).clamp(120, 320);
+        let x_labels = 110u32;
         let (_, height) = body.dim_in_pixel();
         let grid = height.saturating_sub(x_labels + 30);
         let width = y_labels + grid + 30;
@@ -145,7 +153,7 @@ impl Figure for RttHeatmap {
                 let fraction = ms / max;
                 chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], shade(fraction).filled())])?;
                 chart.draw_series([Rectangle::new([(x, y), (x + 1.0, y + 1.0)], WHITE.stroke_width(2))])?;
-                let ink = if fraction > 0.5 { WHITE } else { BLACK };
+                let ink = if fraction > 0.6 { WHITE } else { BLACK };
                 let text = style::text(style::TICK_PX).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
                 chart.draw_series([Text::new(cell_text(ms), (x + 0.5, y + 0.5), text)])?;
             }
@@ -195,6 +203,7 @@ mod tests {
     fn shades_and_cell_text() {
         assert_eq!(shade(0.0), RGBColor(247, 251, 255));
         assert_eq!(shade(1.0), RGBColor(8, 48, 107));
+        assert_eq!(shade(0.5), RGBColor(107, 174, 214));
         assert_eq!((cell_text(143.4), cell_text(5.26), cell_text(0.456)), ("143".into(), "5.3".into(), "0.46".into()));
     }
 }

@@ -15,7 +15,7 @@ pub(crate) const LEGEND_WIDTH: u32 = 230;
 /// DejaVu Sans (Debian's fonts-dejavu-core 2.37-6; licence beside it in
 /// `assets/`), so text is drawn the same on every machine and no system
 /// font or fontconfig is needed.
-const FONT_TTF: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+pub(crate) const FONT_TTF: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
 /// The family name figures ask for. PNG text is drawn with the embedded
 /// font registered under this name; SVG keeps text as text and writes this
