@@ -17,6 +17,8 @@ pub(crate) struct FastPath {
     stem: String,
     title: String,
     panel: Panel,
+    /// Series of the slice left out for having no fast path.
+    without: Vec<String>,
 }
 
 /// One figure per (placement, clients).
@@ -31,9 +33,16 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<FastPath>, String> {
     let mut figures = Vec::new();
     for slice in Slice::all(results, true, false, true) {
         let mut lines: Vec<Line> = Vec::new();
+        let mut without: Vec<String> = Vec::new();
         for point in results.points.iter().filter(|p| slice.contains(p)) {
             // Protocols without a fast path have no ratio: no line.
-            let Some(ratio) = results.mean_over_seeds(point.point, "all", |r| r.fast_path_ratio) else { continue };
+            let Some(ratio) = results.mean_over_seeds(point.point, "all", |r| r.fast_path_ratio) else {
+                let label = point.series().label();
+                if !without.contains(&label) {
+                    without.push(label);
+                }
+                continue;
+            };
             let at = (point.conflict_percent, ratio * 100.0);
             match lines.iter_mut().find(|l| l.series == point.series()) {
                 Some(line) => line.points.push(at),
@@ -64,6 +73,7 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<FastPath>, String> {
             stem: format!("{KIND}{}", slice.file_suffix(&axes)),
             title: format!("Commands committed on the fast path ({})", slice.caption(results)),
             panel: Panel { title: None, x, y, lines },
+            without,
         });
     }
     Ok(figures)
@@ -75,7 +85,12 @@ impl Figure for FastPath {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        lines::draw(root, &self.title, std::slice::from_ref(&self.panel))
+        let note: Vec<String> = if self.without.is_empty() {
+            Vec::new()
+        } else {
+            std::iter::once("No fast path:".to_string()).chain(self.without.iter().cloned()).collect()
+        };
+        lines::draw(root, &self.title, std::slice::from_ref(&self.panel), &note)
     }
 }
 
@@ -94,6 +109,7 @@ mod tests {
         assert_eq!(figures[0].stem, "fast-path-vs-conflict-clients1");
         let tempo = &figures[0].panel.lines[0];
         assert_eq!(tempo.points, [(0.0, 100.0), (50.0, 75.0)]);
+        assert!(figures[0].without.is_empty());
     }
 
     #[test]
@@ -101,6 +117,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_sample(dir.path());
         let mut results = Results::load(dir.path()).unwrap();
+        results.runs.iter_mut().filter(|r| r.point >= 4).for_each(|r| r.fast_path_ratio = None);
+        assert_eq!(figures(&results).unwrap()[0].without, ["EPaxos"]);
         results.runs.iter_mut().for_each(|r| r.fast_path_ratio = None);
         assert!(figures(&results).unwrap_err().contains("no protocol"));
     }

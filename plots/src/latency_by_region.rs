@@ -112,7 +112,7 @@ impl Figure for RegionBars {
             .collect();
         region_labels::draw(root, &labels)?;
         let series: Vec<Series> = self.bars.iter().map(|(s, _)| s.clone()).collect();
-        legend::draw(&legend_area, &series, Swatch::Bar, 30)
+        legend::draw(&legend_area, &series, Swatch::Bar, 30, &[])
     }
 }
 

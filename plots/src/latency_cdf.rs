@@ -77,7 +77,7 @@ impl Figure for LatencyCdf {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        lines::draw(root, &self.title, std::slice::from_ref(&self.panel))
+        lines::draw(root, &self.title, std::slice::from_ref(&self.panel), &[])
     }
 }
 

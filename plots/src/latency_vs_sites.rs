@@ -80,7 +80,7 @@ impl Figure for LatencyVsSites {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        lines::draw(root, &self.title, &self.panels)
+        lines::draw(root, &self.title, &self.panels, &[])
     }
 }
 

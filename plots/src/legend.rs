@@ -20,12 +20,14 @@ pub(crate) enum Swatch {
 /// Height of one entry in pixels.
 const ENTRY_PX: i32 = 34;
 
-/// Draws one entry per series in `area`, from `top` pixels down.
+/// Draws one entry per series in `area`, from `top` pixels down, then
+/// `note` (one line each, smaller) under the box.
 pub(crate) fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     series: &[Series],
     swatch: Swatch,
     top: i32,
+    note: &[String],
 ) -> DrawResult<DB> {
     let (width, _) = area.dim_in_pixel();
     let left = 8;
@@ -34,9 +36,14 @@ pub(crate) fn draw<DB: DrawingBackend>(
     for (i, s) in series.iter().enumerate() {
         let y = top + ENTRY_PX * i as i32 + ENTRY_PX / 2;
         let style = style::series_style(s);
-        draw_swatch(area, swatch, &style, (left + 12, y))?;
+        draw_swatch(area, swatch, &style, (left + 12, y), style::emphasis(i, series.len()))?;
         let label = style::text(style::TICK_PX).pos(Pos::new(HPos::Left, VPos::Center));
         area.draw(&Text::new(s.label(), (left + 70, y), label))?;
+    }
+    let note_px = style::TICK_PX - 3;
+    for (i, line) in note.iter().enumerate() {
+        let y = bottom + 14 + i as i32 * (note_px as i32 + 6);
+        area.draw(&Text::new(line.clone(), (left + 4, y), style::text(note_px).pos(Pos::new(HPos::Left, VPos::Top))))?;
     }
     Ok(())
 }
@@ -46,17 +53,18 @@ fn draw_swatch<DB: DrawingBackend>(
     swatch: Swatch,
     style: &SeriesStyle,
     (x, y): (i32, i32),
+    (stroke_px, marker_px): (u32, i32),
 ) -> DrawResult<DB> {
     match swatch {
         Swatch::Line => {
-            let stroke = style.color.stroke_width(3);
+            let stroke = style.color.stroke_width(stroke_px);
             if style.dashed {
                 area.draw(&PathElement::new(vec![(x, y), (x + 16, y)], stroke))?;
                 area.draw(&PathElement::new(vec![(x + 34, y), (x + 50, y)], stroke))?;
             } else {
                 area.draw(&PathElement::new(vec![(x, y), (x + 50, y)], stroke))?;
             }
-            style::draw_marker(area, (x + 25, y), style.marker, 6, style.color)
+            style::draw_marker(area, (x + 25, y), style.marker, marker_px, style.color)
         }
         Swatch::Bar => {
             area.draw(&Rectangle::new([(x + 4, y - 10), (x + 46, y + 10)], style.bar_fill().filled()))?;

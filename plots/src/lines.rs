@@ -63,7 +63,7 @@ impl Axis {
     /// A linear axis from `min` to a little above `max`, with round ticks.
     pub(crate) fn linear(desc: impl Into<String>, min: f64, max: f64) -> Axis {
         let top = min + (max - min).max(1e-9) * 1.08;
-        Axis { desc: desc.into(), log: false, range: (min, top), ticks: nice_ticks(min, top, 6) }
+        Axis { desc: desc.into(), log: false, range: (min, top), ticks: nice_ticks(min, top, 8) }
     }
 
     /// A log axis around `min` to `max` with 1-2-5 ticks (finer when the
@@ -130,24 +130,31 @@ pub(crate) struct Panel {
     pub lines: Vec<Line>,
 }
 
-/// Draws `title`, the panels side by side and one legend for all of them.
-pub(crate) fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, title: &str, panels: &[Panel]) -> DrawResult<DB> {
+/// Draws `title`, the panels side by side and one legend for all of them,
+/// with `note` under it.
+pub(crate) fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+    note: &[String],
+) -> DrawResult<DB> {
     let body = render::titled(root, title)?;
     let (charts, legend_area) = body.split_horizontally(SIZE.0 - LEGEND_WIDTH);
     let areas = charts.split_evenly((1, panels.len().max(1)));
-    for (panel, area) in panels.iter().zip(&areas) {
-        draw_panel(area, panel)?;
-    }
     let mut series: Vec<Series> = Vec::new();
     for line in panels.iter().flat_map(|p| &p.lines) {
         if !series.contains(&line.series) {
             series.push(line.series.clone());
         }
     }
-    legend::draw(&legend_area, &series, Swatch::Line, 30)
+    for (panel, area) in panels.iter().zip(&areas) {
+        draw_panel(area, panel, &series)?;
+    }
+    legend::draw(&legend_area, &series, Swatch::Line, 30, note)
 }
 
-fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) -> DrawResult<DB> {
+/// Draws one panel; `series` (legend order) sets each line's width.
+fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel, series: &[Series]) -> DrawResult<DB> {
     let (x, y) = (&panel.x, &panel.y);
     let x_ticks: Vec<f64> = x.ticks.iter().map(|&v| x.to_axis(v)).collect();
     let y_ticks: Vec<f64> = y.ticks.iter().map(|&v| y.to_axis(v)).collect();
@@ -175,15 +182,23 @@ fn draw_panel<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, panel: &Panel) 
         .draw()?;
     for line in &panel.lines {
         let style = style::series_style(&line.series);
+        let index = series.iter().position(|s| *s == line.series).unwrap_or(0);
+        let (stroke_px, marker_px) = style::emphasis(index, series.len());
         let points: Vec<(f64, f64)> = line.points.iter().map(|&(px, py)| (x.to_axis(px), y.to_axis(py))).collect();
-        let stroke = style.color.stroke_width(3);
+        let stroke = style.color.stroke_width(stroke_px);
         if style.dashed {
             chart.draw_series(DashedLineSeries::new(points, 12, 7, stroke))?;
         } else {
             chart.draw_series(LineSeries::new(points, stroke))?;
         }
         for &(px, py) in &line.markers {
-            style::draw_marker(chart.plotting_area(), (x.to_axis(px), y.to_axis(py)), style.marker, 6, style.color)?;
+            style::draw_marker(
+                chart.plotting_area(),
+                (x.to_axis(px), y.to_axis(py)),
+                style.marker,
+                marker_px,
+                style.color,
+            )?;
         }
     }
     Ok(())

@@ -104,6 +104,15 @@ impl SeriesStyle {
     }
 }
 
+/// Line width and marker radius, in pixels, of series `index` of `count`:
+/// earlier series are drawn wider and underneath, so a line that another
+/// covers exactly (equal latencies) still shows at its edges.
+pub(crate) fn emphasis(index: usize, count: usize) -> (u32, i32) {
+    let steps = count.saturating_sub(1).max(1);
+    let extra = (2 * count.saturating_sub(1 + index) + steps / 2) / steps;
+    (2 + extra as u32, 5 + extra as i32)
+}
+
 /// `color` mixed with white; `amount` 0 keeps it, 1 is white.
 pub(crate) fn tint(color: RGBColor, amount: f64) -> RGBColor {
     let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * amount).round() as u8;
@@ -158,6 +167,15 @@ mod tests {
     fn the_embedded_font_registers() {
         register_embedded_font();
         register_embedded_font();
+    }
+
+    #[test]
+    fn earlier_series_are_wider() {
+        assert_eq!(emphasis(0, 7), (4, 7));
+        assert_eq!(emphasis(6, 7), (2, 5));
+        assert_eq!(emphasis(0, 1), (2, 5));
+        let widths: Vec<u32> = (0..7).map(|i| emphasis(i, 7).0).collect();
+        assert!(widths.windows(2).all(|w| w[0] >= w[1]), "{widths:?}");
     }
 
     #[test]

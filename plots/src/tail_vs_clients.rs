@@ -50,11 +50,11 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<TailVsClients>, String> {
             continue;
         }
         let clients: Vec<f64> = lines_x(&p99);
-        let max = p99.iter().chain(&p99_9).flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+        // Each panel its own scale: p99.9 can be several times p99.
         let panel = |title: &str, desc: &str, lines: Vec<Line>| Panel {
             title: Some(title.into()),
             x: Axis::log_at("clients per region (log scale)", &clients),
-            y: Axis::linear(desc, 0.0, max),
+            y: Axis::linear(desc, 0.0, lines.iter().flat_map(|l| l.points.iter().map(|p| p.1)).fold(0.0, f64::max)),
             lines,
         };
         figures.push(TailVsClients {
@@ -80,7 +80,7 @@ impl Figure for TailVsClients {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        lines::draw(root, &self.title, &self.panels)
+        lines::draw(root, &self.title, &self.panels, &[])
     }
 }
 
