@@ -57,11 +57,13 @@ pub(crate) fn save(figure: &impl Figure, dir: &Path) -> Result<[PathBuf; 2], Plo
 }
 
 fn temporary_in(dir: &Path, extension: &str) -> Result<tempfile::NamedTempFile, PlotError> {
-    tempfile::Builder::new()
-        .prefix(".planetsim-figure-")
-        .suffix(&format!(".{extension}"))
-        .tempfile_in(dir)
-        .map_err(|e| write_error(dir, &e))
+    let suffix = format!(".{extension}");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".planetsim-figure-").suffix(&suffix);
+    // Temporary files are private (0600); a figure is for sharing.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    builder.tempfile_in(dir).map_err(|e| write_error(dir, &e))
 }
 
 fn write_error(path: &Path, error: &std::io::Error) -> PlotError {
