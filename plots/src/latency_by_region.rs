@@ -71,10 +71,12 @@ impl Figure for RegionBars {
         let max = self.bars.iter().flat_map(|(_, v)| v.iter().flatten()).copied().fold(0.0, f64::max);
         let y = Axis::linear("mean latency (ms)", 0.0, max);
         let groups = self.regions.len() as f64;
+        let plot_px = (SIZE.0 - LEGEND_WIDTH).saturating_sub(96 + 38);
+        let staggered = region_labels::stagger(&self.regions, plot_px / self.regions.len().max(1) as u32);
         let mut chart = ChartBuilder::on(&chart_area)
             .margin(14)
             .margin_right(24)
-            .x_label_area_size(96)
+            .x_label_area_size(region_labels::area_px(staggered))
             .y_label_area_size(96)
             .build_cartesian_2d(Ticked::new(0.0..groups, Vec::new()), Ticked::new(y.range.0..y.range.1, y.ticks))?;
         chart
@@ -110,7 +112,7 @@ impl Figure for RegionBars {
                 (region.clone(), (x, y + 8))
             })
             .collect();
-        region_labels::draw(root, &labels)?;
+        region_labels::draw(root, &labels, staggered)?;
         let series: Vec<Series> = self.bars.iter().map(|(s, _)| s.clone()).collect();
         legend::draw(&legend_area, &series, Swatch::Bar, 30, &[])
     }

@@ -118,14 +118,16 @@ impl Figure for RttHeatmap {
         // names at the left get the room the longest needs.
         let longest = self.sites.iter().map(|s| s.chars().count()).max().unwrap_or(0) as u32;
         let y_labels = (longest * style::TICK_PX * 6 / 10 + 60).clamp(120, 320);
-        let x_labels = 110u32;
         let (_, height) = body.dim_in_pixel();
+        let n = self.sites.len();
+        let spacing = height.saturating_sub(region_labels::area_px(false) + 30) / n.max(1) as u32;
+        let staggered = region_labels::stagger(&self.sites, spacing);
+        let x_labels = region_labels::area_px(staggered);
         let grid = height.saturating_sub(x_labels + 30);
         let width = y_labels + grid + 30;
         let left = SIZE.0.saturating_sub(width) / 2;
         let (_, rest) = body.split_horizontally(left);
         let (area, _) = rest.split_horizontally(width);
-        let n = self.sites.len();
         let rows: Vec<f64> = (0..n).map(|i| i as f64 + 0.5).collect();
         let mut chart = ChartBuilder::on(&area)
             .margin(15)
@@ -167,7 +169,7 @@ impl Figure for RttHeatmap {
                 (site.clone(), (x, y + 8))
             })
             .collect();
-        region_labels::draw(root, &labels)
+        region_labels::draw(root, &labels, staggered)
     }
 }
 

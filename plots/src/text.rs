@@ -12,6 +12,24 @@ use plotters::prelude::*;
 use plotters_backend::text_anchor::{HPos, VPos};
 use plotters_backend::{BackendColor, BackendCoord, BackendStyle, BackendTextStyle, DrawingErrorKind};
 
+/// Width in pixels of `text` at `size_px` in the embedded font: advances
+/// and kerning, as drawn.
+pub(crate) fn width_px(text: &str, size_px: u32) -> f32 {
+    let Ok(font) = FontRef::try_from_slice(crate::style::FONT_TTF) else { return 0.0 };
+    let font = font.as_scaled(PxScale::from(size_px as f32));
+    let mut width = 0.0;
+    let mut previous = None;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        if let Some(previous) = previous {
+            width += font.kern(previous, id);
+        }
+        width += font.h_advance(id);
+        previous = Some(id);
+    }
+    width
+}
+
 /// A backend whose text is drawn by [`draw_text`](DrawingBackend::draw_text)
 /// below; every other call goes to the wrapped backend.
 pub(crate) struct CrispText<DB> {
@@ -164,5 +182,19 @@ impl<DB: DrawingBackend> DrawingBackend for CrispText<DB> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widths_grow_with_text_and_size() {
+        let short = width_px("asia", 19);
+        let long = width_px("southamerica", 19);
+        assert!(short > 19.0 && long > 2.0 * short, "{short} {long}");
+        assert!(width_px("southamerica", 38) > 1.9 * long);
+        assert_eq!(width_px("", 19), 0.0);
     }
 }
