@@ -11,6 +11,10 @@ use hdrhistogram::Histogram;
 #[derive(Clone, Debug)]
 pub struct LatencyRecorder {
     histogram: Histogram<u64>,
+    /// Zero samples, kept out of `histogram` (which records them as 1 ns)
+    /// until a summary: most execution waits are zero, and counting them
+    /// is much cheaper than a histogram record.
+    zeros: u64,
     count: u64,
     sum_ns: u128,
     min_ns: u64,
@@ -25,6 +29,7 @@ impl Default for LatencyRecorder {
     fn default() -> Self {
         LatencyRecorder {
             histogram: Histogram::new_with_bounds(1, HISTOGRAM_MAX_NS, 3).expect("valid histogram bounds"),
+            zeros: 0,
             count: 0,
             sum_ns: 0,
             min_ns: u64::MAX,
@@ -69,8 +74,13 @@ impl LatencyRecorder {
     }
 
     /// Records one latency.
+    #[inline]
     pub fn record(&mut self, latency_ns: u64) {
-        self.histogram.saturating_record(latency_ns.clamp(1, HISTOGRAM_MAX_NS));
+        if latency_ns == 0 {
+            self.zeros += 1;
+        } else {
+            self.histogram.saturating_record(latency_ns.min(HISTOGRAM_MAX_NS));
+        }
         self.count += 1;
         self.sum_ns += u128::from(latency_ns);
         self.min_ns = self.min_ns.min(latency_ns);
@@ -80,20 +90,31 @@ impl LatencyRecorder {
     /// Adds every sample of `other`.
     pub fn merge(&mut self, other: &LatencyRecorder) {
         self.histogram.add(&other.histogram).expect("histograms with equal bounds");
+        self.zeros += other.zeros;
         self.count += other.count;
         self.sum_ns += other.sum_ns;
         self.min_ns = self.min_ns.min(other.min_ns);
         self.max_ns = self.max_ns.max(other.max_ns);
     }
 
-    /// The latency at `quantile` (0 to 1), from the histogram but never
-    /// outside the exact minimum and maximum (so 0 gives the minimum and 1
-    /// the maximum exactly); 0 if nothing was recorded.
-    pub fn value_at_quantile_ns(&self, quantile: f64) -> u64 {
-        if self.count == 0 {
-            return 0;
+    /// Every sample, zeros recorded as 1 ns (the histogram's lowest
+    /// value; summaries clamp to the exact minimum).
+    pub fn histogram(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        if self.zeros == 0 {
+            return std::borrow::Cow::Borrowed(&self.histogram);
         }
-        self.histogram.value_at_quantile(quantile).clamp(self.min_ns, self.max_ns)
+        let mut histogram = self.histogram.clone();
+        histogram.saturating_record_n(1, self.zeros);
+        std::borrow::Cow::Owned(histogram)
+    }
+
+    /// The latency at quantile `q` (0 to 1) of `histogram`, this
+    /// recorder's [`histogram`](Self::histogram): never outside the exact
+    /// minimum and maximum (so 0 and 1 give them exactly).
+    fn quantile_in(&self, histogram: &Histogram<u64>, q: f64) -> u64 {
+        // The rank hdrhistogram looks for; zeros are the lowest ranks.
+        let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        if rank <= self.zeros { 0 } else { histogram.value_at_quantile(q).clamp(self.min_ns, self.max_ns) }
     }
 
     /// The latencies at [`DISTRIBUTION_QUANTILES`]; empty if nothing was
@@ -102,7 +123,8 @@ impl LatencyRecorder {
         if self.count == 0 {
             return Vec::new();
         }
-        DISTRIBUTION_QUANTILES.iter().map(|&q| self.value_at_quantile_ns(q)).collect()
+        let histogram = self.histogram();
+        DISTRIBUTION_QUANTILES.iter().map(|&q| self.quantile_in(&histogram, q)).collect()
     }
 
     /// The summary; all zero if nothing was recorded.
@@ -110,7 +132,8 @@ impl LatencyRecorder {
         if self.count == 0 {
             return LatencySummary::default();
         }
-        let quantile = |q: f64| self.value_at_quantile_ns(q);
+        let histogram = self.histogram();
+        let quantile = |q: f64| self.quantile_in(&histogram, q);
         LatencySummary {
             count: self.count,
             mean_ns: u64::try_from(self.sum_ns / u128::from(self.count)).expect("mean fits in u64"),
@@ -257,6 +280,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn zero_samples_are_the_lowest_ranks() {
+        let mut recorder = LatencyRecorder::new();
+        for _ in 0..600 {
+            recorder.record(0);
+        }
+        for _ in 0..400 {
+            recorder.record(1_000_000);
+        }
+        let mut other = LatencyRecorder::new();
+        other.record(0);
+        recorder.merge(&other);
+        let summary = recorder.summary();
+        assert_eq!((summary.count, summary.min_ns, summary.p50_ns), (1_001, 0, 0));
+        assert_eq!(summary.p95_ns, summary.max_ns);
+        assert_eq!(summary.max_ns, 1_000_000);
+        assert_eq!(recorder.histogram().len(), 1_001);
+    }
+
+    #[test]
     fn exact_mean_and_close_percentiles() {
         let mut recorder = LatencyRecorder::new();
         for ms in 1..=1_000u64 {
@@ -288,6 +330,14 @@ mod tests {
         let median = DISTRIBUTION_QUANTILES.iter().position(|&q| q == 0.5).unwrap();
         assert_eq!(quantiles[median], recorder.summary().p50_ns);
         assert!(DISTRIBUTION_QUANTILES.windows(2).all(|pair| pair[0] < pair[1]));
+
+        // Zeros, kept beside the histogram, are the lowest quantiles.
+        let mut recorder = LatencyRecorder::new();
+        for latency_ns in [0, 0, 10_000] {
+            recorder.record(latency_ns);
+        }
+        let quantiles = recorder.quantiles_ns();
+        assert_eq!((quantiles[0], quantiles[median], *quantiles.last().unwrap()), (0, 0, 10_000));
     }
 
     #[test]

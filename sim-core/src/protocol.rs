@@ -321,9 +321,14 @@ impl<P: Protocol> Outbox<P> {
         std::mem::take(&mut self.effects)
     }
 
-    /// Moves the recorded effects into `into` (reusing its allocation).
+    /// Moves the recorded effects into `into` (reusing its allocation;
+    /// swapping buffers when `into` is empty, the usual case).
     pub fn drain_into(&mut self, into: &mut Vec<Effect<P>>) {
-        into.append(&mut self.effects);
+        if into.is_empty() {
+            std::mem::swap(into, &mut self.effects);
+        } else {
+            into.append(&mut self.effects);
+        }
     }
 }
 

@@ -371,7 +371,7 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let region = state.region;
-        for reply in std::mem::take(&mut self.replies) {
+        for reply in self.replies.drain(..) {
             let client = &self.clients[reply.id.client.index()];
             let awaited = client.pending.as_ref().is_some_and(|cmd| cmd.id == reply.id);
             if !awaited {

@@ -155,8 +155,9 @@ impl Wan {
         let link = self.link(from, to);
         match &link.jitter {
             None => link.base_ns,
-            // Rounded to the nearest nanosecond; the cast saturates.
-            Some(jitter) => jitter.floor_ns + jitter.sample_excess_ns(rng).round() as u64,
+            // Rounded to the nearest nanosecond (the excess is not
+            // negative; `round` is a libm call); the cast saturates.
+            Some(jitter) => jitter.floor_ns + (jitter.sample_excess_ns(rng) + 0.5) as u64,
         }
     }
 

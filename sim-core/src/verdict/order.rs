@@ -76,7 +76,7 @@ impl ExecutedSeqs {
             return self.beyond.insert((client, replica, seq));
         }
         *prefix = seq;
-        while self.beyond.remove(&(client, replica, *prefix + 1)) {
+        while !self.beyond.is_empty() && self.beyond.remove(&(client, replica, *prefix + 1)) {
             *prefix += 1;
         }
         true
