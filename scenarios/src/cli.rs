@@ -203,6 +203,12 @@ pub struct Args {
 pub enum Command {
     /// List the library scenarios, each with the question it answers.
     List,
+    /// Redraw the figures of a results folder (written by `sim --scenario`)
+    /// from its files, into FOLDER/figures/, without re-running anything.
+    Plot {
+        /// The folder holding runs.csv, latency-cdf.csv and manifest.json.
+        folder: PathBuf,
+    },
 }
 
 /// An on/off setting.

@@ -95,14 +95,29 @@ fn outputs_are_byte_identical_for_one_and_two_threads() {
         expect_code(&output, 0);
         let folder = dir.path().join(&out);
         let read = |name: &str| std::fs::read(folder.join(name)).unwrap();
-        outputs.push((read("runs.csv"), read("summary.csv"), read("manifest.json"), output.stdout));
+        outputs.push((
+            read("runs.csv"),
+            read("summary.csv"),
+            read("manifest.json"),
+            output.stdout,
+            read("latency-cdf.csv"),
+        ));
     }
     let (one, two) = (&outputs[0], &outputs[1]);
-    assert!(one.0 == two.0 && one.1 == two.1 && one.2 == two.2, "an output file differs between --threads 1 and 2");
+    assert!(
+        one.0 == two.0 && one.1 == two.1 && one.2 == two.2 && one.4 == two.4,
+        "an output file differs between --threads 1 and 2"
+    );
     // stdout differs only in its first line, which names the thread count,
     // and in the output folder named by the last lines.
-    let results =
-        |bytes: &[u8]| text(bytes).lines().skip(1).filter(|l| !l.starts_with("wrote ")).collect::<Vec<_>>().join("\n");
+    let results = |bytes: &[u8]| {
+        text(bytes)
+            .lines()
+            .skip(1)
+            .filter(|l| !l.starts_with("wrote ") && !l.starts_with("drew "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(results(&one.3), results(&two.3));
 }
 
@@ -235,9 +250,9 @@ fn set_and_seed_override_the_scenario_and_are_recorded() {
     assert!(text(&output.stderr).contains("--set f: no `=`"), "{}", text(&output.stderr));
 }
 
-/// The three output files of a finished sweep in `folder`.
+/// The output files of a finished sweep in `folder` (figures apart).
 fn outputs(folder: &Path) -> Vec<Vec<u8>> {
-    ["runs.csv", "summary.csv", "manifest.json"]
+    ["runs.csv", "summary.csv", "latency-cdf.csv", "manifest.json"]
         .iter()
         .map(|name| std::fs::read(folder.join(name)).unwrap_or_else(|e| panic!("{name}: {e}")))
         .collect()
@@ -437,4 +452,71 @@ fn each_kind_of_bad_file_exits_2_at_its_position() {
         };
         assert!(stderr.contains(hint), "{name}: expected {hint:?} in\n{stderr}");
     }
+}
+/// Figure files `sim` drew in `folder`, sorted.
+fn figure_files(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(folder.join("figures"))
+        .expect("figures folder")
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_sweep_draws_its_figures_and_sim_plot_redraws_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--scenario", "smoke", "--out", "out"]);
+    expect_code(&output, 0);
+    let folder = dir.path().join("out");
+    let cdf = std::fs::read_to_string(folder.join("latency-cdf.csv")).unwrap();
+    let header = cdf.lines().next().unwrap();
+    assert!(header.starts_with("point,protocol,f,") && header.ends_with(",quantile,latency_ms"), "{header}");
+    // 4 points x 2 seeds x 33 quantiles.
+    assert_eq!(cdf.lines().count() - 1, 4 * 2 * sim_core::metrics::DISTRIBUTION_QUANTILES.len());
+    // The smoke sweep has two conflict rates and one client count: bars and
+    // CDFs per conflict rate, fast path versus conflict, the heat map.
+    let expected: Vec<String> = [
+        "fast-path-vs-conflict",
+        "latency-by-region-conflict0",
+        "latency-by-region-conflict50",
+        "latency-cdf-conflict0",
+        "latency-cdf-conflict50",
+        "rtt-heatmap",
+    ]
+    .iter()
+    .flat_map(|stem| [format!("{stem}.png"), format!("{stem}.svg")])
+    .collect();
+    assert_eq!(figure_files(&folder), expected);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("drew 6 figure(s) as SVG and PNG in out/figures"), "{stdout}");
+    assert!(stdout.contains("skipped tail-vs-clients: the sweep has one client count"), "{stdout}");
+    for name in &expected {
+        let bytes = std::fs::read(folder.join("figures").join(name)).unwrap();
+        assert!(bytes.len() > 5_000, "{name} has only {} bytes", bytes.len());
+        if name.ends_with(".png") {
+            assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
+        } else {
+            assert!(bytes.starts_with(b"<svg"), "{name} is not an SVG");
+        }
+    }
+
+    // Redrawing from the files alone gives the same figures.
+    let before = std::fs::read(folder.join("figures/latency-cdf-conflict0.svg")).unwrap();
+    std::fs::remove_dir_all(folder.join("figures")).unwrap();
+    let output = sim(dir.path(), &["plot", "out"]);
+    expect_code(&output, 0);
+    assert_eq!(figure_files(&folder), expected);
+    assert!(std::fs::read(folder.join("figures/latency-cdf-conflict0.svg")).unwrap() == before);
+}
+
+#[test]
+fn sim_plot_on_a_folder_without_results_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["plot", "nowhere"]);
+    expect_code(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("nowhere/manifest.json") && stderr.contains("sim --scenario"), "{stderr}");
+    let output = sim(dir.path(), &["--sites", "us-central1,europe-west1,asia-east1", "plot", "x"]);
+    expect_code(&output, 2);
 }

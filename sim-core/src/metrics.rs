@@ -38,6 +38,14 @@ impl Default for LatencyRecorder {
     }
 }
 
+/// Quantiles at which a run's latency distribution is reported
+/// ([`LatencyRecorder::quantiles_ns`]), for CDFs: the minimum (0), a
+/// log-like grid into both tails, steps of 5% in between, the maximum (1).
+pub const DISTRIBUTION_QUANTILES: [f64; 33] = [
+    0.0, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7,
+    0.75, 0.8, 0.85, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 1.0,
+];
+
 /// Summary statistics of recorded latencies, in nanoseconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LatencySummary {
@@ -100,17 +108,32 @@ impl LatencyRecorder {
         std::borrow::Cow::Owned(histogram)
     }
 
+    /// The latency at quantile `q` (0 to 1) of `histogram`, this
+    /// recorder's [`histogram`](Self::histogram): never outside the exact
+    /// minimum and maximum (so 0 and 1 give them exactly).
+    fn quantile_in(&self, histogram: &Histogram<u64>, q: f64) -> u64 {
+        // The rank hdrhistogram looks for; zeros are the lowest ranks.
+        let rank = ((q * self.count as f64).ceil() as u64).max(1);
+        if rank <= self.zeros { 0 } else { histogram.value_at_quantile(q).clamp(self.min_ns, self.max_ns) }
+    }
+
+    /// The latencies at [`DISTRIBUTION_QUANTILES`]; empty if nothing was
+    /// recorded.
+    pub fn quantiles_ns(&self) -> Vec<u64> {
+        if self.count == 0 {
+            return Vec::new();
+        }
+        let histogram = self.histogram();
+        DISTRIBUTION_QUANTILES.iter().map(|&q| self.quantile_in(&histogram, q)).collect()
+    }
+
     /// The summary; all zero if nothing was recorded.
     pub fn summary(&self) -> LatencySummary {
         if self.count == 0 {
             return LatencySummary::default();
         }
         let histogram = self.histogram();
-        let quantile = |q: f64| {
-            // The rank hdrhistogram looks for; zeros are the lowest ranks.
-            let rank = ((q * self.count as f64).ceil() as u64).max(1);
-            if rank <= self.zeros { 0 } else { histogram.value_at_quantile(q).clamp(self.min_ns, self.max_ns) }
-        };
+        let quantile = |q: f64| self.quantile_in(&histogram, q);
         LatencySummary {
             count: self.count,
             mean_ns: u64::try_from(self.sum_ns / u128::from(self.count)).expect("mean fits in u64"),
@@ -290,6 +313,31 @@ mod tests {
         assert!(close(summary.p50_ns, 500_000_000), "{}", summary.p50_ns);
         assert!(close(summary.p99_ns, 990_000_000), "{}", summary.p99_ns);
         assert!(close(summary.p99_9_ns, 999_000_000), "{}", summary.p99_9_ns);
+    }
+
+    #[test]
+    fn quantiles_span_the_exact_minimum_to_the_exact_maximum() {
+        let mut recorder = LatencyRecorder::new();
+        assert!(recorder.quantiles_ns().is_empty());
+        for ms in 1..=1_000u64 {
+            recorder.record(ms * 1_000_000 + 1);
+        }
+        let quantiles = recorder.quantiles_ns();
+        assert_eq!(quantiles.len(), DISTRIBUTION_QUANTILES.len());
+        assert_eq!(quantiles[0], 1_000_001);
+        assert_eq!(*quantiles.last().unwrap(), 1_000_000_001);
+        assert!(quantiles.windows(2).all(|pair| pair[0] <= pair[1]), "{quantiles:?}");
+        let median = DISTRIBUTION_QUANTILES.iter().position(|&q| q == 0.5).unwrap();
+        assert_eq!(quantiles[median], recorder.summary().p50_ns);
+        assert!(DISTRIBUTION_QUANTILES.windows(2).all(|pair| pair[0] < pair[1]));
+
+        // Zeros, kept beside the histogram, are the lowest quantiles.
+        let mut recorder = LatencyRecorder::new();
+        for latency_ns in [0, 0, 10_000] {
+            recorder.record(latency_ns);
+        }
+        let quantiles = recorder.quantiles_ns();
+        assert_eq!((quantiles[0], quantiles[median], *quantiles.last().unwrap()), (0, 0, 10_000));
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub struct RunReport {
     pub regions: Vec<RegionReport>,
     /// All clients together.
     pub total: LatencySummary,
+    /// All clients together: the latency at each of
+    /// [`DISTRIBUTION_QUANTILES`](crate::metrics::DISTRIBUTION_QUANTILES)
+    /// (empty if no command completed), for CDFs.
+    pub total_quantiles_ns: Vec<u64>,
     /// Commands the clients were to issue (in a duration run: those they
     /// issued).
     pub commands_expected: u64,
@@ -515,6 +519,7 @@ impl<P: Protocol> Simulation<P> {
                 })
                 .collect(),
             total: total.summary(),
+            total_quantiles_ns: total.quantiles_ns(),
             commands_expected: match self.duration {
                 None => self.clients.len() as u64 * self.commands_per_client,
                 Some(_) => self.clients.iter().map(|c| c.issued).sum(),

@@ -1,6 +1,7 @@
 //! Project automation for planetsim, run as `cargo xtask <command>`.
 
 mod bench;
+mod figures;
 mod import_latency;
 
 use std::path::PathBuf;
@@ -40,12 +41,24 @@ enum Command {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Run every library scenario (release build of sim) and collect all
+    /// their figures into one folder, as <scenario>-<figure>.{png,svg}.
+    Figures {
+        /// Folder for the figures [default: target/figures in the workspace].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::ImportLatency { folder, out } => import_latency::run(&folder, out.as_deref()),
         Command::Bench { repeat, only } => bench::run(&workspace_root(), repeat, only.as_deref()).map_err(Into::into),
+        Command::Figures { out } => {
+            let root = workspace_root();
+            let out = out.unwrap_or_else(|| root.join("target/figures"));
+            figures::run(&root, &out).map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

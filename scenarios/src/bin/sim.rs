@@ -48,9 +48,13 @@ impl From<std::io::Error> for Failure {
 }
 
 fn run(args: &Args) -> Result<ExitCode, Failure> {
-    match args.command {
+    match &args.command {
         Some(Command::List) => {
             print!("{}", scenario::list());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Plot { folder }) => {
+            draw_figures(folder)?;
             return Ok(ExitCode::SUCCESS);
         }
         None if args.list_scenarios => {
@@ -178,6 +182,7 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     let files = [
         results::runs_csv(&records).map_err(csv_error)?,
         results::summary_csv(&summaries).map_err(csv_error)?,
+        results::latency_cdf_csv(&scenario, &records).map_err(csv_error)?,
         results::manifest(&scenario),
     ];
     for (file, bytes) in OUTPUT_FILES.into_iter().zip(files) {
@@ -186,6 +191,7 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
+    draw_figures(&out)?;
     let failed = records.iter().filter(|r| !r.totals.passed).count();
     if failed > 0 {
         eprintln!("FAIL: {failed} of {} run(s) failed their verdict", records.len());
@@ -227,12 +233,24 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
     Ok((Journal::create(out, scenario)?, Vec::new()))
 }
 
-/// The files a finished sweep writes in its output folder.
-const OUTPUT_FILES: [&str; 3] = ["runs.csv", "summary.csv", "manifest.json"];
+/// The files a finished sweep writes in its output folder (figures apart).
+const OUTPUT_FILES: [&str; 4] = ["runs.csv", "summary.csv", "latency-cdf.csv", "manifest.json"];
 
 /// The first 12 characters of the git revision (all of "unknown").
 fn short_revision() -> &'static str {
     scenarios::GIT_REVISION.get(..12).unwrap_or(scenarios::GIT_REVISION)
+}
+
+/// Draws every figure the results in `folder` support into
+/// `folder/figures/` and says what it drew and skipped.
+fn draw_figures(folder: &std::path::Path) -> Result<(), Failure> {
+    let drawn = plots::draw_all(folder).map_err(|e| UserError::new(e.to_string()))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "drew {} figure(s) as SVG and PNG in {}", drawn.files.len() / 2, drawn.folder.display())?;
+    for skipped in &drawn.skipped {
+        writeln!(stdout, "  skipped {skipped}")?;
+    }
+    Ok(())
 }
 
 /// Peak resident memory of this process (Linux: VmHWM).

@@ -204,7 +204,7 @@ mod tests {
             messages_per_command_milli: 10,
             passed: true,
         };
-        RunRecord { point, seed, rows: vec![vec!["a,b".into(), "\"c\"".into()]], totals }
+        RunRecord { point, seed, rows: vec![vec!["a,b".into(), "\"c\"".into()]], totals, quantiles_ns: vec![1, 2] }
     }
 
     #[test]

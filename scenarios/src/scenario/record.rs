@@ -20,6 +20,10 @@ pub struct RunRecord {
     pub rows: Vec<Vec<String>>,
     /// The `all` row's numbers, for the per-point summary.
     pub totals: RunTotals,
+    /// All clients together: the latency at each of
+    /// [`DISTRIBUTION_QUANTILES`](sim_core::metrics::DISTRIBUTION_QUANTILES),
+    /// ns (empty if no command completed), for `latency-cdf.csv`.
+    pub quantiles_ns: Vec<u64>,
 }
 
 /// The numbers of one run that the per-point summary aggregates; integers,
@@ -94,6 +98,7 @@ impl RunRecord {
                 messages_per_command_milli: report.messages_per_command_milli(),
                 passed: report.verdict.passed(),
             },
+            quantiles_ns: report.total_quantiles_ns.clone(),
         }
     }
 }

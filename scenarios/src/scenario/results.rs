@@ -1,10 +1,12 @@
 //! What a sweep writes and prints from its records: `runs.csv` (one row
 //! per point, seed and client region), `summary.csv` and the summary table
-//! (one row per point, aggregated over seeds), and `manifest.json`.
+//! (one row per point, aggregated over seeds), `latency-cdf.csv` and
+//! `manifest.json`.
 
 use super::record::{POINT_COLUMNS, RunRecord};
 use super::{Point, Scenario};
 use crate::output;
+use sim_core::metrics::DISTRIBUTION_QUANTILES;
 use sim_core::time::format_ns_as_ms;
 
 /// `runs.csv`: the header, then every record's rows in the order given.
@@ -211,6 +213,46 @@ pub fn table(summaries: &[PointSummary<'_>]) -> String {
     text
 }
 
+/// Columns of `latency-cdf.csv`.
+pub const CDF_COLUMNS: [&str; 10] = [
+    "point",
+    "protocol",
+    "f",
+    "placement",
+    "conflict_percent",
+    "clients_per_region",
+    "seed",
+    "commands",
+    "quantile",
+    "latency_ms",
+];
+
+/// `latency-cdf.csv`: per (point, seed), the latency of all clients
+/// together at each of [`DISTRIBUTION_QUANTILES`] (quantile 0 is the
+/// exact minimum, 1 the exact maximum), so a CDF can be drawn without
+/// re-running. A run where no command completed has no rows.
+pub fn latency_cdf_csv(scenario: &Scenario, records: &[RunRecord]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(CDF_COLUMNS)?;
+    for record in records {
+        let point = &scenario.points[record.point];
+        let front = [
+            point.index.to_string(),
+            point.run.protocol.as_str().to_string(),
+            point.run.config.protocol.f.to_string(),
+            (point.placement + 1).to_string(),
+            point.conflict_percent.to_string(),
+            point.clients_per_region.to_string(),
+            record.seed.to_string(),
+            record.totals.commands.to_string(),
+        ];
+        for (quantile, &latency_ns) in DISTRIBUTION_QUANTILES.iter().zip(&record.quantiles_ns) {
+            writer.write_record(front.iter().cloned().chain([quantile.to_string(), format_ns_as_ms(latency_ns)]))?;
+        }
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// The resolved scenario: its name, seeds and every point described in
 /// full. The manifest holds it, and a resumed sweep compares it with the
 /// one it continues.
@@ -223,6 +265,7 @@ pub fn resolved(scenario: &Scenario) -> serde_json::Value {
                 "point": p.index,
                 "protocol": p.run.protocol.as_str(),
                 "f": p.run.config.protocol.f,
+                "uses_f": p.run.protocol.uses_f(),
                 "placement": p.placement + 1,
                 "sites": p.run.site_names(),
                 "conflict_percent": p.conflict_percent,
@@ -280,6 +323,7 @@ mod tests {
                 messages_per_command_milli: 4_000,
                 passed,
             },
+            quantiles_ns: Vec::new(),
         }
     }
 
