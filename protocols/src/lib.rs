@@ -9,6 +9,7 @@ pub mod epaxos;
 pub mod fpaxos;
 pub mod shared;
 pub mod tempo;
+pub mod vr;
 
 use sim_core::{RunConfig, RunReport, Simulation};
 use std::fmt;
@@ -32,6 +33,8 @@ pub enum ProtocolName {
     /// Caesar: timestamps plus predecessors with a wait condition
     /// (`caesar.md`).
     Caesar,
+    /// Viewstamped Replication Revisited (`vr.md`).
+    Vr,
 }
 
 impl ProtocolName {
@@ -43,6 +46,7 @@ impl ProtocolName {
         ProtocolName::Janus,
         ProtocolName::EPaxos,
         ProtocolName::Caesar,
+        ProtocolName::Vr,
     ];
 
     /// The name used on the command line and in outputs.
@@ -54,6 +58,7 @@ impl ProtocolName {
             ProtocolName::EPaxos => "epaxos",
             ProtocolName::Tempo => "tempo",
             ProtocolName::Caesar => "caesar",
+            ProtocolName::Vr => "vr",
         }
     }
 
@@ -76,6 +81,9 @@ impl ProtocolName {
             ProtocolName::Caesar => {
                 "Caesar: leaderless, timestamps and predecessors, fast quorum floor(3n/4)+1, wait condition"
             }
+            ProtocolName::Vr => {
+                "Viewstamped Replication Revisited: primary, commit after f backup acks, view change quorum n-f"
+            }
         }
     }
 
@@ -93,6 +101,7 @@ impl ProtocolName {
             ProtocolName::EPaxos => false,
             ProtocolName::Tempo => false,
             ProtocolName::Caesar => false,
+            ProtocolName::Vr => true,
         }
     }
 
@@ -105,6 +114,7 @@ impl ProtocolName {
             ProtocolName::EPaxos => epaxos::EPaxos::check(n, f),
             ProtocolName::Tempo => tempo::Tempo::check(n, f),
             ProtocolName::Caesar => caesar::Caesar::check(n, f),
+            ProtocolName::Vr => vr::Vr::check(n, f),
         }
     }
 
@@ -126,6 +136,7 @@ impl ProtocolName {
             ProtocolName::EPaxos => Simulation::<epaxos::EPaxos>::with_options(config, &options.epaxos).run(),
             ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
             ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
+            ProtocolName::Vr => Simulation::<vr::Vr>::with_options(config, &options.vr).run(),
         }
     }
 }
@@ -154,6 +165,8 @@ pub struct ProtocolOptions {
     pub tempo: tempo::Options,
     /// Caesar's options (`caesar.md` §2).
     pub caesar: caesar::Options,
+    /// VR's options (`vr.md` §6 timers).
+    pub vr: vr::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

@@ -1,5 +1,6 @@
 //! Parts more than one protocol uses.
 
+pub mod compact_log;
 pub mod dot;
 pub mod dot_window;
 pub mod gc;
