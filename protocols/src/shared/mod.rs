@@ -11,3 +11,5 @@ pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;
 pub mod synod;
+#[cfg(test)]
+pub(crate) mod test_net;

@@ -324,22 +324,8 @@ impl Vr {
         true
     }
 
-    /// §4 step 4.
-    fn handle_prepare(
-        &mut self,
-        from: ProcessId,
-        view: View,
-        op: u64,
-        entry: Entry,
-        commit: u64,
-        stable: u64,
-        now: Time,
-        out: &mut Outbox<Self>,
-    ) {
-        if !self.accept_from_primary(from, view, now, out) {
-            return;
-        }
-        self.learn_commit(commit, stable);
+    /// §4 step 4, for a PREPARE of the current view from its primary.
+    fn handle_prepare(&mut self, from: ProcessId, view: View, op: u64, entry: Entry, out: &mut Outbox<Self>) {
         if op == self.log.last() + 1 {
             self.log.push(entry);
             self.append_ahead();
@@ -347,9 +333,9 @@ impl Vr {
             self.ahead.insert(op, entry); // reordered: wait for the hole to fill
             self.arm_state_transfer(out);
         }
+        self.execute_committed(out);
         // New or not, acknowledge cumulatively (a duplicate re-sends it).
         out.send(from, Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
-        self.execute_committed(out);
     }
 
     /// Appends buffered PREPAREs that now follow the log.
@@ -499,7 +485,7 @@ impl Vr {
         }
         let others = self.others();
         let primary = self.primary_of(self.view);
-        let target = if self.state_transfer_attempts % 2 == 0 {
+        let target = if self.state_transfer_attempts.is_multiple_of(2) {
             primary
         } else {
             others[(self.state_transfer_attempts / 2) % others.len()]
@@ -535,10 +521,10 @@ impl Vr {
         }
         self.append_ahead();
         self.commit = self.commit.max(log.commit);
+        self.execute_committed(out);
         if self.log.last() > self.commit {
             out.send(self.primary_of(view), Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
         }
-        self.execute_committed(out);
         if !self.lagging() {
             self.state_transfer_attempts = 0;
         }
@@ -647,7 +633,7 @@ impl Vr {
             .into_values()
             .max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
             .expect("a quorum of DVCs is not empty");
-        self.install_log(chosen.log);
+        self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
         // Primary state for the new view.
@@ -672,13 +658,18 @@ impl Vr {
 
     /// Replaces the log above the committed prefix with `log`'s entries.
     /// Entries up to both bases are committed and equal everywhere.
-    fn install_log(&mut self, log: LogSnapshot) {
+    fn install_log(&mut self, log: LogSnapshot, out: &mut Outbox<Self>) {
         let new_last = log.op();
         if log.base > self.log.last() {
             // Only a recovering replica lacks a prefix that every other
             // replica executed and discarded; it cannot rebuild it (no
             // snapshot of the state machine), see the module's open points.
+            // The executor is told to skip the prefix so that it resumes
+            // at `base + 1` instead of waiting for slot 1 forever.
             self.log.reset(log.base);
+            for slot in self.executed + 1..=log.base {
+                out.execute(ChosenSlot { slot, cmd: None });
+            }
             self.executed = self.executed.max(log.base);
             self.commit = self.commit.max(log.base);
         } else {
@@ -711,13 +702,13 @@ impl Vr {
             return;
         }
         let commit = log.commit;
-        self.install_log(log);
+        self.install_log(log, out);
         self.view = view;
         self.become_normal(now);
+        self.execute_committed(out);
         if self.log.last() > commit {
             out.send(from, Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
         }
-        self.execute_committed(out);
         self.reroute_pending(now, out);
     }
 
@@ -786,13 +777,13 @@ impl Vr {
         let log = log.expect("checked");
         self.recovery_responses.clear();
         let commit = log.commit;
-        self.install_log(log);
+        self.install_log(log, out);
         self.view = max_view;
         self.become_normal(now);
+        self.execute_committed(out);
         if self.log.last() > commit {
             out.send(primary, Message::PrepareOk { view: max_view, op: self.log.last(), executed: self.executed });
         }
-        self.execute_committed(out);
         self.reroute_pending(now, out);
     }
 
@@ -935,7 +926,10 @@ impl Protocol for Vr {
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
             Message::Prepare { view, op, entry, commit, stable } => {
-                self.handle_prepare(from, view, op, entry, commit, stable, now, out)
+                if self.accept_from_primary(from, view, now, out) {
+                    self.learn_commit(commit, stable);
+                    self.handle_prepare(from, view, op, entry, out);
+                }
             }
             Message::PrepareOk { view, op, executed } => self.handle_prepare_ok(from, view, op, executed, now, out),
             Message::Commit { view, commit, stable } => self.handle_commit(from, view, commit, stable, now, out),
