@@ -7,6 +7,7 @@ pub mod atlas;
 pub mod caesar;
 pub mod epaxos;
 pub mod fpaxos;
+pub mod raft;
 pub mod shared;
 pub mod tempo;
 pub mod vr;
@@ -35,6 +36,8 @@ pub enum ProtocolName {
     Caesar,
     /// Viewstamped Replication Revisited (`vr.md`).
     Vr,
+    /// Raft (`raft.md`).
+    Raft,
 }
 
 impl ProtocolName {
@@ -47,6 +50,7 @@ impl ProtocolName {
         ProtocolName::EPaxos,
         ProtocolName::Caesar,
         ProtocolName::Vr,
+        ProtocolName::Raft,
     ];
 
     /// The name used on the command line and in outputs.
@@ -59,6 +63,7 @@ impl ProtocolName {
             ProtocolName::Tempo => "tempo",
             ProtocolName::Caesar => "caesar",
             ProtocolName::Vr => "vr",
+            ProtocolName::Raft => "raft",
         }
     }
 
@@ -84,13 +89,17 @@ impl ProtocolName {
             ProtocolName::Vr => {
                 "Viewstamped Replication Revisited: primary, commit after f backup acks, view change quorum n-f"
             }
+            ProtocolName::Raft => {
+                "Raft: leader, majority quorums, randomized elections, current-term commit rule; \
+                 always tolerates a minority (ignores f)"
+            }
         }
     }
 
-    /// True if the protocol is parameterised by `f`; EPaxos and Caesar
-    /// always tolerate a minority and ignore it.
+    /// True if the protocol is parameterised by `f`; EPaxos, Caesar and
+    /// Raft always tolerate a minority and ignore it.
     pub fn uses_f(self) -> bool {
-        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar)
+        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar | ProtocolName::Raft)
     }
 
     /// True if the protocol has a leader (so `leader` means something).
@@ -102,6 +111,7 @@ impl ProtocolName {
             ProtocolName::Tempo => false,
             ProtocolName::Caesar => false,
             ProtocolName::Vr => true,
+            ProtocolName::Raft => true,
         }
     }
 
@@ -115,6 +125,7 @@ impl ProtocolName {
             ProtocolName::Tempo => tempo::Tempo::check(n, f),
             ProtocolName::Caesar => caesar::Caesar::check(n, f),
             ProtocolName::Vr => vr::Vr::check(n, f),
+            ProtocolName::Raft => raft::Raft::check(n, f),
         }
     }
 
@@ -137,6 +148,7 @@ impl ProtocolName {
             ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
             ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
             ProtocolName::Vr => Simulation::<vr::Vr>::with_options(config, &options.vr).run(),
+            ProtocolName::Raft => Simulation::<raft::Raft>::with_options(config, &options.raft).run(),
         }
     }
 }
@@ -167,6 +179,8 @@ pub struct ProtocolOptions {
     pub caesar: caesar::Options,
     /// VR's options (`vr.md` §6 timers).
     pub vr: vr::Options,
+    /// Raft's options (`raft.md` §8 timers).
+    pub raft: raft::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

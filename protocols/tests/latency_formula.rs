@@ -102,6 +102,9 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         ProtocolName::Caesar => first_replies_latency_ns(matrix, sites, quorum::caesar_fast(n)),
         // vr.md §5: d(X,P) + 2·d_{f+1}(P) + d(P,X), the first f backup acks.
         ProtocolName::Vr => leader_first_acks_latency_ns(matrix, sites, leader, f),
+        // raft.md §7: d(X,L) + 2·d_q(L) + d(L,X), q = floor(n/2)+1 with the
+        // leader: the first floor(n/2) follower acks. f is ignored.
+        ProtocolName::Raft => leader_first_acks_latency_ns(matrix, sites, leader, quorum::majority(n) - 1),
     }
 }
 
@@ -190,7 +193,7 @@ fn every_protocol_meets_its_formula_without_contention() {
 fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
     let matrix = gcp();
     let mut cases = 0;
-    for protocol in [ProtocolName::Vr] {
+    for protocol in [ProtocolName::Vr, ProtocolName::Raft] {
         for sites in [SITES_3, SITES_5, SITES_7] {
             for leader in [0, sites.len() - 1] {
                 for f in 1..=2.min(sites.len() / 2) {
@@ -204,7 +207,7 @@ fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
             }
         }
     }
-    assert_eq!(cases, 2 * (2 + 4 + 4));
+    assert_eq!(cases, 2 * 2 * (2 + 4 + 4));
 }
 
 /// fpaxos.md §8 example 2, to the nanosecond.
