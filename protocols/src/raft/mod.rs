@@ -363,21 +363,16 @@ impl Raft {
         out.send(from, reply);
     }
 
-    /// §6.4 at the leader.
+    /// §6.4 at the leader, for a reply of its current term.
     fn handle_append_entries_reply(
         &mut self,
         from: ProcessId,
-        term: Term,
         success: bool,
         match_index: u64,
         conflict: (u64, Option<Term>),
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        self.observe_term(term, now, out);
-        if self.role != Role::Leader || term < self.current_term {
-            return; // stale
-        }
         let s = from.index();
         if success {
             self.match_index[s] = self.match_index[s].max(match_index.min(self.log.last()));
@@ -669,16 +664,13 @@ impl Protocol for Raft {
                     now,
                     out,
                 ),
-            Message::AppendEntriesReply { term, success, match_index, conflict_index, conflict_term } => self
-                .handle_append_entries_reply(
-                    from,
-                    term,
-                    success,
-                    match_index,
-                    (conflict_index, conflict_term),
-                    now,
-                    out,
-                ),
+            Message::AppendEntriesReply { term, success, match_index, conflict_index, conflict_term } => {
+                self.observe_term(term, now, out);
+                if self.role == Role::Leader && term == self.current_term {
+                    let conflict = (conflict_index, conflict_term);
+                    self.handle_append_entries_reply(from, success, match_index, conflict, now, out);
+                }
+            }
         }
     }
 
