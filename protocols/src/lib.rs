@@ -7,8 +7,10 @@ pub mod atlas;
 pub mod caesar;
 pub mod epaxos;
 pub mod fpaxos;
+pub mod raft;
 pub mod shared;
 pub mod tempo;
+pub mod vr;
 
 use sim_core::{RunConfig, RunReport, Simulation};
 use std::fmt;
@@ -32,6 +34,10 @@ pub enum ProtocolName {
     /// Caesar: timestamps plus predecessors with a wait condition
     /// (`caesar.md`).
     Caesar,
+    /// Viewstamped Replication Revisited (`vr.md`).
+    Vr,
+    /// Raft (`raft.md`).
+    Raft,
 }
 
 impl ProtocolName {
@@ -43,6 +49,8 @@ impl ProtocolName {
         ProtocolName::Janus,
         ProtocolName::EPaxos,
         ProtocolName::Caesar,
+        ProtocolName::Vr,
+        ProtocolName::Raft,
     ];
 
     /// The name used on the command line and in outputs.
@@ -54,6 +62,8 @@ impl ProtocolName {
             ProtocolName::EPaxos => "epaxos",
             ProtocolName::Tempo => "tempo",
             ProtocolName::Caesar => "caesar",
+            ProtocolName::Vr => "vr",
+            ProtocolName::Raft => "raft",
         }
     }
 
@@ -76,13 +86,20 @@ impl ProtocolName {
             ProtocolName::Caesar => {
                 "Caesar: leaderless, timestamps and predecessors, fast quorum floor(3n/4)+1, wait condition"
             }
+            ProtocolName::Vr => {
+                "Viewstamped Replication Revisited: primary, commit after f backup acks, view change quorum n-f"
+            }
+            ProtocolName::Raft => {
+                "Raft: leader, majority quorums, randomized elections, current-term commit rule; \
+                 always tolerates a minority (ignores f)"
+            }
         }
     }
 
-    /// True if the protocol is parameterised by `f`; EPaxos and Caesar
-    /// always tolerate a minority and ignore it.
+    /// True if the protocol is parameterised by `f`; EPaxos, Caesar and
+    /// Raft always tolerate a minority and ignore it.
     pub fn uses_f(self) -> bool {
-        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar)
+        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar | ProtocolName::Raft)
     }
 
     /// True if the protocol has a leader (so `leader` means something).
@@ -93,6 +110,8 @@ impl ProtocolName {
             ProtocolName::EPaxos => false,
             ProtocolName::Tempo => false,
             ProtocolName::Caesar => false,
+            ProtocolName::Vr => true,
+            ProtocolName::Raft => true,
         }
     }
 
@@ -105,6 +124,8 @@ impl ProtocolName {
             ProtocolName::EPaxos => epaxos::EPaxos::check(n, f),
             ProtocolName::Tempo => tempo::Tempo::check(n, f),
             ProtocolName::Caesar => caesar::Caesar::check(n, f),
+            ProtocolName::Vr => vr::Vr::check(n, f),
+            ProtocolName::Raft => raft::Raft::check(n, f),
         }
     }
 
@@ -126,6 +147,8 @@ impl ProtocolName {
             ProtocolName::EPaxos => Simulation::<epaxos::EPaxos>::with_options(config, &options.epaxos).run(),
             ProtocolName::Tempo => Simulation::<tempo::Tempo>::with_options(config, &options.tempo).run(),
             ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
+            ProtocolName::Vr => Simulation::<vr::Vr>::with_options(config, &options.vr).run(),
+            ProtocolName::Raft => Simulation::<raft::Raft>::with_options(config, &options.raft).run(),
         }
     }
 }
@@ -154,6 +177,10 @@ pub struct ProtocolOptions {
     pub tempo: tempo::Options,
     /// Caesar's options (`caesar.md` §2).
     pub caesar: caesar::Options,
+    /// VR's options (`vr.md` §6 timers).
+    pub vr: vr::Options,
+    /// Raft's options (`raft.md` §8 timers).
+    pub raft: raft::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

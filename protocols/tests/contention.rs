@@ -64,3 +64,13 @@ fn tempo_under_contention() {
 fn caesar_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Caesar);
 }
+
+#[test]
+fn vr_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Vr);
+}
+
+#[test]
+fn raft_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Raft);
+}

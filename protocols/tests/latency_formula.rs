@@ -74,6 +74,20 @@ fn first_replies_latency_ns(matrix: &Matrix, sites: &[&str], size: usize) -> Vec
         .collect()
 }
 
+/// A leader at `sites[leader]` that needs `acks` acknowledgements from
+/// other processes, counting the first to arrive (VR: f backups; Raft: a
+/// majority minus itself): the `acks`-th smallest `RT(L, q)` over the
+/// others, `2·d_{acks+1}(L)` in the specs. A client at `p` forwards through
+/// its own process: `d(p,L) + that + d(L,p)` (classic README "Clients").
+fn leader_first_acks_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, acks: usize) -> Vec<u64> {
+    let leader_region = sites[leader];
+    let mut round_trips: Vec<u64> =
+        sites.iter().filter(|&&s| s != leader_region).map(|&q| rt(matrix, leader_region, q)).collect();
+    round_trips.sort_unstable();
+    let replication = round_trips[acks - 1];
+    sites.iter().map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site)).collect()
+}
+
 /// The formula for `protocol`; FPaxos's leader is `sites[leader]`.
 fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], leader: usize, f: usize) -> Vec<u64> {
     let n = sites.len();
@@ -86,6 +100,11 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         ProtocolName::EPaxos => fixed_quorum_latency_ns(matrix, sites, quorum::epaxos_fast(n)),
         ProtocolName::Tempo => fixed_quorum_latency_ns(matrix, sites, quorum::leaderless_fast(n, f)),
         ProtocolName::Caesar => first_replies_latency_ns(matrix, sites, quorum::caesar_fast(n)),
+        // vr.md §5: d(X,P) + 2·d_{f+1}(P) + d(P,X), the first f backup acks.
+        ProtocolName::Vr => leader_first_acks_latency_ns(matrix, sites, leader, f),
+        // raft.md §7: d(X,L) + 2·d_q(L) + d(L,X), q = floor(n/2)+1 with the
+        // leader: the first floor(n/2) follower acks. f is ignored.
+        ProtocolName::Raft => leader_first_acks_latency_ns(matrix, sites, leader, quorum::majority(n) - 1),
     }
 }
 
@@ -166,6 +185,29 @@ fn every_protocol_meets_its_formula_without_contention() {
             }
         }
     }
+}
+
+/// VR and Raft, leader at the first and at the last site, 3, 5 and 7
+/// sites, f = 1 and 2, conflict-free and all on one key.
+#[test]
+fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
+    let matrix = gcp();
+    let mut cases = 0;
+    for protocol in [ProtocolName::Vr, ProtocolName::Raft] {
+        for sites in [SITES_3, SITES_5, SITES_7] {
+            for leader in [0, sites.len() - 1] {
+                for f in 1..=2.min(sites.len() / 2) {
+                    for conflict_rate in [0.0, 1.0] {
+                        let expected = expected_latency_ns(protocol, &matrix, sites, leader, f);
+                        let simulated = simulated_mean_latency_ns(protocol, &matrix, sites, leader, f, conflict_rate);
+                        assert_eq!(simulated, expected, "{protocol}, sites {sites:?}, leader {leader}, f {f}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 2 * (2 + 4 + 4));
 }
 
 /// fpaxos.md §8 example 2, to the nanosecond.

@@ -1,5 +1,6 @@
 //! Parts more than one protocol uses.
 
+pub mod compact_log;
 pub mod dot;
 pub mod dot_window;
 pub mod gc;
@@ -10,3 +11,5 @@ pub mod quorum;
 pub mod slot_executor;
 pub mod slot_log;
 pub mod synod;
+#[cfg(test)]
+pub(crate) mod test_net;

@@ -1,0 +1,684 @@
+//! Raft (Ongaro & Ousterhout 2014), as specified in `shared/specs/raft.md`.
+//!
+//! A leader appends every command to its log and replicates it with
+//! pipelined AppendEntries; an entry of the leader's current term commits
+//! once a majority holds it (§6.5), and everything up to it executes in
+//! index order through a [`SlotExecutor`]. Followers learn the commit
+//! index from the next AppendEntries.
+//!
+//! Clients talk to their co-located process, which forwards to the leader
+//! (`forward = true`, §6.1). At commit the leader sends that process an
+//! empty AppendEntries at once (the client's reply routed through its
+//! process, classic README "Clients"); the consistency check makes it safe
+//! to learn the commit index from it. A client at `p` waits
+//! `d(p,L) + 2·d_q(L) + d(L,p)`.
+//!
+//! Elections (§5) run on randomized timeouts drawn from the process's own
+//! seeded stream, with the RequestVote up-to-date check, the AppendEntries
+//! consistency check with conflict hints, truncation of conflicting
+//! suffixes, and the current-term commit rule. The configured leader
+//! starts as leader of term 1 (as if it had won an election at time 0), so
+//! failure-free runs measure the normal case from the first command.
+//!
+//! Raft always uses majorities and tolerates `⌊(n−1)/2⌋` crashes: the
+//! run's `f` is ignored.
+
+mod messages;
+#[cfg(test)]
+mod tests;
+
+pub use messages::{Entry, Message};
+
+use crate::shared::compact_log::CompactLog;
+use crate::shared::quorum;
+use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
+use rand::RngExt;
+use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
+use sim_core::time::NS_PER_MS;
+use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+/// A term number.
+pub type Term = u64;
+
+/// Most servers one Raft group may have (vote sets are 64-bit masks).
+pub const MAX_PROCESSES: usize = 64;
+
+/// `HB` (raft.md §8): a leader that sent nothing for this long sends an
+/// empty AppendEntries.
+pub const DEFAULT_HEARTBEAT_NS: u64 = 100 * NS_PER_MS;
+/// `ET_MIN` (raft.md §8): election timeouts are drawn from
+/// `[ET_MIN, 2·ET_MIN]`. WAN-scaled to `max(1000 ms, 4·RTT_max)` with
+/// RTT_max = 400 ms, the largest RTT of the embedded matrices (a process
+/// cannot see the delay matrix); set the option for other deployments.
+pub const DEFAULT_ELECTION_TIMEOUT_NS: u64 = 1600 * NS_PER_MS;
+/// Client retry (raft.md §8): a forwarded command not executed after this
+/// long is forwarded again to the current leader.
+pub const CLIENT_RETRY_NS: u64 = 2000 * NS_PER_MS;
+
+/// Raft's options (raft.md §8); `None` takes the spec's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Options {
+    /// `HB` in ns (default [`DEFAULT_HEARTBEAT_NS`]).
+    pub heartbeat_ns: Option<u64>,
+    /// `ET_MIN` in ns (default [`DEFAULT_ELECTION_TIMEOUT_NS`]); must
+    /// exceed `HB + 2·RTT_max` and `2·HB`.
+    pub election_timeout_ns: Option<u64>,
+}
+
+/// A server's role (raft.md §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Follows the leader of its term.
+    Follower,
+    /// Asking for votes.
+    Candidate,
+    /// The leader of `current_term`.
+    Leader,
+}
+
+/// Raft timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Timer {
+    /// Election timeout (re-armed lazily to the current deadline).
+    Election,
+    /// The leader's heartbeat, `HB` after its last AppendEntries to all.
+    Heartbeat,
+    /// Every `HB`: client re-forwards.
+    Tick,
+}
+
+/// One Raft server.
+#[derive(Debug)]
+pub struct Raft {
+    id: ProcessId,
+    processes: Vec<ProcessId>,
+    heartbeat_ns: u64,
+    election_timeout_ns: u64,
+    rng: sim_core::rng::StreamRng,
+
+    // Persistent state (§2).
+    current_term: Term,
+    voted_for: Option<ProcessId>,
+    log: CompactLog<Entry>,
+    /// Term of the entry at `log.base()` (0 for the empty prefix).
+    base_term: Term,
+
+    // Volatile state.
+    commit_index: u64,
+    last_applied: u64,
+    role: Role,
+    leader_hint: Option<ProcessId>,
+    election_deadline: Time,
+    /// Entries every server holds and the leader committed (from the
+    /// leader): the prefix that may be discarded.
+    stable: u64,
+    /// Per client, the highest seq executed: a retried command executes
+    /// at most once (§6.6 sessions).
+    executed_seq: FixedHashMap<ClientId, u64>,
+
+    // Candidate.
+    votes: u64,
+
+    // Leader (§2).
+    next_index: Vec<u64>,
+    match_index: Vec<u64>,
+    /// Per client, the highest seq in the log: drops duplicate forwards.
+    appended_seq: FixedHashMap<ClientId, u64>,
+    /// `(index, when the leader got the command)`, for commit latency.
+    appended_at: VecDeque<(u64, Time)>,
+    last_broadcast_at: Time,
+    scratch: Vec<u64>,
+
+    /// Commands of this process's clients not executed here yet, with
+    /// when they were last forwarded.
+    pending: BTreeMap<CommandId, (Arc<Command>, Time)>,
+}
+
+impl Raft {
+    /// Checks Raft's rules: at most [`MAX_PROCESSES`] servers; `f` must be
+    /// valid for `n` but is ignored (Raft always tolerates a minority).
+    pub fn check(n: usize, f: usize) -> Result<(), String> {
+        if !(3..=MAX_PROCESSES).contains(&n) {
+            return Err(format!("Raft needs between 3 and {MAX_PROCESSES} servers, got n = {n}"));
+        }
+        quorum::check_f(n, f)
+    }
+
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.current_term
+    }
+
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The commit index.
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    /// The index of the last log entry.
+    pub fn last_index(&self) -> u64 {
+        self.log.last()
+    }
+
+    /// Entries applied (handed to the executor).
+    pub fn last_applied(&self) -> u64 {
+        self.last_applied
+    }
+
+    /// Entries still held (not discarded).
+    pub fn log_len(&self) -> usize {
+        self.log.len()
+    }
+
+    /// The terms of the held entries, in order.
+    pub fn log_terms(&self) -> Vec<Term> {
+        self.log.iter_after(0).map(|(_, e)| e.term).collect()
+    }
+
+    fn majority(&self) -> usize {
+        quorum::majority(self.processes.len())
+    }
+
+    fn others(&self) -> Vec<ProcessId> {
+        self.processes.iter().copied().filter(|&p| p != self.id).collect()
+    }
+
+    /// The term of the entry at `index`; entries at or below the base are
+    /// committed, so only the base's own term is ever asked for.
+    fn term_at(&self, index: u64) -> Term {
+        if index <= self.log.base() { self.base_term } else { self.log.get(index).map_or(0, |e| e.term) }
+    }
+
+    fn last_term(&self) -> Term {
+        self.term_at(self.log.last())
+    }
+
+    fn reset_election_deadline(&mut self, now: Time) {
+        let timeout = self.rng.random_range(self.election_timeout_ns..=2 * self.election_timeout_ns);
+        self.election_deadline = now.plus_ns(timeout);
+    }
+
+    /// §4 rule 1: a higher term turns any server into a follower.
+    fn observe_term(&mut self, term: Term, now: Time, out: &mut Outbox<Self>) {
+        if term > self.current_term {
+            self.current_term = term;
+            self.voted_for = None;
+            self.leader_hint = None;
+            if self.role == Role::Leader {
+                self.reset_election_deadline(now);
+                out.set_timer(Timer::Election, self.election_deadline.since(now));
+            }
+            self.role = Role::Follower;
+        }
+    }
+
+    // ---- Client commands (§6.1, §6.2) ----
+
+    fn route_request(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
+        match (self.role, self.leader_hint) {
+            (Role::Leader, _) => self.append(cmd, origin, now, out),
+            (_, Some(leader)) if leader != self.id => out.send(leader, Message::Request { cmd, origin }),
+            _ => {} // no known leader: the origin re-forwards later
+        }
+    }
+
+    /// §6.2: the leader appends and replicates (pipelined).
+    fn append(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
+        let (client, seq) = (cmd.id.client, cmd.id.seq);
+        if self.executed_seq.get(&client).is_some_and(|&done| done >= seq) {
+            if origin != self.id {
+                self.send_heartbeat(origin, out); // executed: re-send the "reply"
+            }
+            return;
+        }
+        if self.appended_seq.get(&client).is_some_and(|&logged| logged >= seq) {
+            return; // in the log already
+        }
+        self.appended_seq.insert(client, seq);
+        let index = self.log.push(Entry { term: self.current_term, cmd: Some(cmd), origin });
+        self.appended_at.push_back((index, now));
+        self.broadcast_append(now, out);
+    }
+
+    /// Sends every follower the entries it has not been sent yet.
+    fn broadcast_append(&mut self, now: Time, out: &mut Outbox<Self>) {
+        for s in self.others() {
+            self.send_append(s, out);
+        }
+        self.last_broadcast_at = now;
+    }
+
+    /// Sends `log[next_index[s]..]` to `s` and moves `next_index` past it.
+    fn send_append(&mut self, s: ProcessId, out: &mut Outbox<Self>) {
+        let next = self.next_index[s.index()].max(self.log.base() + 1);
+        let prev_log_index = next - 1;
+        let entries = self.log.suffix_after(prev_log_index);
+        self.next_index[s.index()] = self.log.last() + 1;
+        out.send(s, self.append_entries(prev_log_index, entries));
+    }
+
+    /// An empty AppendEntries after the last entry sent to `s`.
+    fn send_heartbeat(&self, s: ProcessId, out: &mut Outbox<Self>) {
+        let prev_log_index = (self.next_index[s.index()] - 1).clamp(self.log.base(), self.log.last());
+        out.send(s, self.append_entries(prev_log_index, Vec::new()));
+    }
+
+    fn append_entries(&self, prev_log_index: u64, entries: Vec<Entry>) -> Message {
+        Message::AppendEntries {
+            term: self.current_term,
+            prev_log_index,
+            prev_log_term: self.term_at(prev_log_index),
+            entries,
+            leader_commit: self.commit_index,
+            stable: self.stable,
+        }
+    }
+
+    // ---- Replication (§6.3 - §6.5) ----
+
+    /// §6.3 at a follower.
+    #[allow(clippy::too_many_arguments)]
+    fn handle_append_entries(
+        &mut self,
+        from: ProcessId,
+        term: Term,
+        prev_log_index: u64,
+        prev_log_term: Term,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+        stable: u64,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        let reject = |conflict_index, conflict_term, term| Message::AppendEntriesReply {
+            term,
+            success: false,
+            match_index: 0,
+            conflict_index,
+            conflict_term,
+        };
+        if term < self.current_term {
+            out.send(from, reject(0, None, self.current_term)); // §4 rule 2
+            return;
+        }
+        self.observe_term(term, now, out);
+        if self.role == Role::Leader {
+            return; // two leaders in one term cannot happen
+        }
+        self.role = Role::Follower; // §5.4: a candidate defers to the leader
+        let new_leader = self.leader_hint != Some(from);
+        self.leader_hint = Some(from);
+        self.reset_election_deadline(now);
+        if new_leader {
+            self.reroute_pending(now, out);
+        }
+        // (a) consistency check.
+        if prev_log_index > self.log.last() {
+            out.send(from, reject(self.log.last() + 1, None, self.current_term));
+            return;
+        }
+        if prev_log_index >= self.log.base() && self.term_at(prev_log_index) != prev_log_term {
+            let conflict_term = self.term_at(prev_log_index);
+            let mut first = prev_log_index;
+            while first > self.log.base() + 1 && self.term_at(first - 1) == conflict_term {
+                first -= 1;
+            }
+            out.send(from, reject(first, Some(conflict_term), self.current_term));
+            return;
+        }
+        // (b) append, truncating only a conflicting suffix.
+        let match_index = prev_log_index + entries.len() as u64;
+        for (offset, entry) in entries.into_iter().enumerate() {
+            let index = prev_log_index + 1 + offset as u64;
+            if index <= self.log.base() {
+                continue; // committed and discarded: matches
+            }
+            if index <= self.log.last() {
+                if self.term_at(index) == entry.term {
+                    continue;
+                }
+                debug_assert!(index > self.commit_index, "a committed entry conflicts");
+                self.log.truncate_after(index - 1);
+            }
+            self.log.push(entry);
+        }
+        // (c) commit index, (d) reply.
+        self.commit_index = self.commit_index.max(leader_commit.min(match_index));
+        self.stable = self.stable.max(stable);
+        self.apply_committed(out);
+        let reply = Message::AppendEntriesReply {
+            term: self.current_term,
+            success: true,
+            match_index,
+            conflict_index: 0,
+            conflict_term: None,
+        };
+        out.send(from, reply);
+    }
+
+    /// §6.4 at the leader, for a reply of its current term.
+    fn handle_append_entries_reply(
+        &mut self,
+        from: ProcessId,
+        success: bool,
+        match_index: u64,
+        conflict: (u64, Option<Term>),
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        let s = from.index();
+        if success {
+            self.match_index[s] = self.match_index[s].max(match_index.min(self.log.last()));
+            self.next_index[s] = self.next_index[s].max(self.match_index[s] + 1);
+            self.advance_commit(now, out);
+            return;
+        }
+        let (conflict_index, conflict_term) = conflict;
+        let last_of_term = conflict_term
+            .and_then(|t| self.log.iter_after(self.log.base()).filter(|(_, e)| e.term == t).map(|(i, _)| i).last());
+        let next = last_of_term.map_or(conflict_index, |i| i + 1).max(self.match_index[s] + 1);
+        if next < self.next_index[s] {
+            self.next_index[s] = next;
+            self.send_append(from, out);
+        }
+    }
+
+    /// §6.5: commit the largest N held by a majority whose entry is of the
+    /// current term.
+    fn advance_commit(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let me = self.id.index();
+        self.scratch.clear();
+        let last = self.log.last();
+        self.scratch.extend(self.match_index.iter().enumerate().map(|(i, &m)| if i == me { last } else { m }));
+        let q = self.majority();
+        let (_, &mut n_index, _) = self.scratch.select_nth_unstable_by(q - 1, |a, b| b.cmp(a));
+        if n_index <= self.commit_index || self.term_at(n_index) != self.current_term {
+            return; // earlier terms commit only under a current-term entry
+        }
+        let mut origins = 0u64;
+        for (_, entry) in self.log.iter_after(self.commit_index).take_while(|&(i, _)| i <= n_index) {
+            origins |= 1 << entry.origin.index();
+        }
+        while self.appended_at.front().is_some_and(|&(i, _)| i <= n_index) {
+            let (_, at) = self.appended_at.pop_front().expect("checked");
+            out.commit_latency(now.since(at));
+        }
+        self.commit_index = n_index;
+        self.stable =
+            self.match_index.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &m)| m).fold(n_index, u64::min);
+        self.apply_committed(out);
+        origins &= !(1 << me);
+        for s in self.processes.clone() {
+            if origins & (1 << s.index()) != 0 {
+                self.send_heartbeat(s, out); // the origin learns the commit now
+            }
+        }
+    }
+
+    /// §4 rule 3: applies committed entries in index order.
+    fn apply_committed(&mut self, out: &mut Outbox<Self>) {
+        let upto = self.commit_index.min(self.log.last());
+        while self.last_applied < upto {
+            let index = self.last_applied + 1;
+            let entry = self.log.get(index).expect("entries above the applied prefix are held");
+            let cmd = entry.cmd.as_ref().filter(|cmd| {
+                let done = self.executed_seq.entry(cmd.id.client).or_insert(0);
+                let fresh = *done < cmd.id.seq;
+                *done = (*done).max(cmd.id.seq);
+                fresh
+            });
+            if let (Some(cmd), true) = (&entry.cmd, entry.origin == self.id) {
+                self.pending.remove(&cmd.id);
+            }
+            out.execute(ChosenSlot { slot: index, cmd: cmd.cloned() });
+            self.last_applied = index;
+        }
+        let floor = self.stable.min(self.last_applied);
+        if floor > self.log.base() {
+            self.base_term = self.term_at(floor);
+            self.log.discard_through(floor);
+        }
+    }
+
+    // ---- Elections (§5) ----
+
+    fn start_election(&mut self, now: Time, out: &mut Outbox<Self>) {
+        self.current_term += 1;
+        self.role = Role::Candidate;
+        self.voted_for = Some(self.id);
+        self.leader_hint = None;
+        self.votes = 1 << self.id.index();
+        self.reset_election_deadline(now);
+        let msg = Message::RequestVote {
+            term: self.current_term,
+            last_log_index: self.log.last(),
+            last_log_term: self.last_term(),
+        };
+        out.send_to_each(&self.others(), msg);
+    }
+
+    /// §5.2.
+    fn handle_request_vote(
+        &mut self,
+        from: ProcessId,
+        term: Term,
+        last_log_index: u64,
+        last_log_term: Term,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        self.observe_term(term, now, out);
+        let up_to_date = last_log_term > self.last_term()
+            || (last_log_term == self.last_term() && last_log_index >= self.log.last());
+        let granted = term == self.current_term && self.voted_for.is_none_or(|v| v == from) && up_to_date;
+        if granted {
+            self.voted_for = Some(from);
+            self.reset_election_deadline(now);
+        }
+        out.send(from, Message::RequestVoteReply { term: self.current_term, granted });
+    }
+
+    /// §5.3.
+    fn handle_request_vote_reply(
+        &mut self,
+        from: ProcessId,
+        term: Term,
+        granted: bool,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        self.observe_term(term, now, out);
+        if self.role != Role::Candidate || term != self.current_term || !granted {
+            return;
+        }
+        self.votes |= 1 << from.index();
+        if self.votes.count_ones() as usize >= self.majority() {
+            self.become_leader(now, out);
+            let noop = Entry { term: self.current_term, cmd: None, origin: self.id };
+            self.log.push(noop); // commits the earlier terms' entries (§5.3)
+            self.broadcast_append(now, out);
+        }
+    }
+
+    fn become_leader(&mut self, now: Time, out: &mut Outbox<Self>) {
+        self.role = Role::Leader;
+        self.leader_hint = Some(self.id);
+        let next = self.log.last() + 1;
+        self.next_index.iter_mut().for_each(|n| *n = next);
+        self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.appended_at.clear();
+        self.appended_seq = self.executed_seq.clone();
+        for (_, entry) in self.log.iter_after(self.last_applied) {
+            if let Some(cmd) = &entry.cmd {
+                let logged = self.appended_seq.entry(cmd.id.client).or_insert(0);
+                *logged = (*logged).max(cmd.id.seq);
+            }
+        }
+        self.last_broadcast_at = now;
+        out.cancel_timer(Timer::Election);
+        out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+        self.reroute_pending(now, out);
+    }
+
+    fn reroute_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let pending: Vec<Arc<Command>> = self
+            .pending
+            .values_mut()
+            .map(|(cmd, sent)| {
+                *sent = now;
+                cmd.clone()
+            })
+            .collect();
+        for cmd in pending {
+            self.route_request(cmd, self.id, now, out);
+        }
+    }
+
+    // ---- Timers ----
+
+    fn election_timeout(&mut self, now: Time, out: &mut Outbox<Self>) {
+        if self.role == Role::Leader {
+            return; // re-armed on stepping down
+        }
+        if now >= self.election_deadline {
+            self.start_election(now, out); // §5.1 (and §5.4 split votes)
+        }
+        out.set_timer(Timer::Election, self.election_deadline.since(now));
+    }
+
+    fn heartbeat(&mut self, now: Time, out: &mut Outbox<Self>) {
+        if self.role != Role::Leader {
+            return;
+        }
+        let idle = now.since(self.last_broadcast_at);
+        if idle >= self.heartbeat_ns {
+            for s in self.others() {
+                self.send_heartbeat(s, out);
+            }
+            self.last_broadcast_at = now;
+            out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+        } else {
+            out.set_timer(Timer::Heartbeat, self.heartbeat_ns - idle);
+        }
+    }
+
+    fn tick(&mut self, now: Time, out: &mut Outbox<Self>) {
+        out.set_timer(Timer::Tick, self.heartbeat_ns);
+        let due: Vec<Arc<Command>> = self
+            .pending
+            .values_mut()
+            .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
+            .map(|(cmd, sent)| {
+                *sent = now;
+                cmd.clone()
+            })
+            .collect();
+        for cmd in due {
+            self.route_request(cmd, self.id, now, out);
+        }
+    }
+}
+
+impl Protocol for Raft {
+    type Message = Message;
+    type Timer = Timer;
+    type Executor = SlotExecutor;
+    type Options = Options;
+
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+        let n = setup.n();
+        let leader = setup.config.leader.unwrap_or(setup.processes[0]);
+        let raft = Raft {
+            id: setup.id,
+            processes: setup.processes,
+            heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
+            election_timeout_ns: options.election_timeout_ns.unwrap_or(DEFAULT_ELECTION_TIMEOUT_NS),
+            rng: setup.rng,
+            // Bootstrapped: term 1, won by the configured leader.
+            current_term: 1,
+            voted_for: Some(leader),
+            log: CompactLog::new(),
+            base_term: 0,
+            commit_index: 0,
+            last_applied: 0,
+            role: if setup.id == leader { Role::Leader } else { Role::Follower },
+            leader_hint: Some(leader),
+            election_deadline: Time::ZERO,
+            stable: 0,
+            executed_seq: FixedHashMap::default(),
+            votes: 0,
+            next_index: vec![1; n],
+            match_index: vec![0; n],
+            appended_seq: FixedHashMap::default(),
+            appended_at: VecDeque::new(),
+            last_broadcast_at: Time::ZERO,
+            scratch: Vec::with_capacity(n),
+            pending: BTreeMap::new(),
+        };
+        (raft, SlotExecutor::new())
+    }
+
+    fn start(&mut self, now: Time, out: &mut Outbox<Self>) {
+        out.set_timer(Timer::Tick, self.heartbeat_ns);
+        if self.role == Role::Leader {
+            out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+        } else {
+            self.reset_election_deadline(now);
+            out.set_timer(Timer::Election, self.election_deadline.since(now));
+        }
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        self.pending.insert(cmd.id, (cmd.clone(), now));
+        self.route_request(cmd, self.id, now, out);
+    }
+
+    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        if from.index() >= self.processes.len() || from == self.id {
+            return;
+        }
+        match msg {
+            Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
+            Message::RequestVote { term, last_log_index, last_log_term } => {
+                self.handle_request_vote(from, term, last_log_index, last_log_term, now, out)
+            }
+            Message::RequestVoteReply { term, granted } => {
+                self.handle_request_vote_reply(from, term, granted, now, out)
+            }
+            Message::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, stable } => self
+                .handle_append_entries(
+                    from,
+                    term,
+                    prev_log_index,
+                    prev_log_term,
+                    entries,
+                    leader_commit,
+                    stable,
+                    now,
+                    out,
+                ),
+            Message::AppendEntriesReply { term, success, match_index, conflict_index, conflict_term } => {
+                self.observe_term(term, now, out);
+                if self.role == Role::Leader && term == self.current_term {
+                    let conflict = (conflict_index, conflict_term);
+                    self.handle_append_entries_reply(from, success, match_index, conflict, now, out);
+                }
+            }
+        }
+    }
+
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
+        match timer {
+            Timer::Election => self.election_timeout(now, out),
+            Timer::Heartbeat => self.heartbeat(now, out),
+            Timer::Tick => self.tick(now, out),
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! VR messages (vr.md §3). The sending replica is the `from` of
+//! `Protocol::handle`, so no message repeats it.
+
+use super::View;
+use sim_core::protocol::MessageSize;
+use sim_core::{Command, ProcessId};
+use std::sync::Arc;
+
+/// One log entry: a client request and the process whose client sent it
+/// (the one the primary answers at commit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The request.
+    pub cmd: Arc<Command>,
+    /// The process that answers its client.
+    pub origin: ProcessId,
+}
+
+/// A log shipped whole (DVC, START_VIEW, RECOVERY_RESPONSE) or as a
+/// suffix (NEW_STATE): entries `base + 1 ..`, plus the sender's commit
+/// number. The prefix up to `base` was executed by every replica.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSnapshot {
+    /// Op number before the first entry.
+    pub base: u64,
+    /// Entries `base + 1 ..= base + len`.
+    pub entries: Vec<Entry>,
+    /// The sender's commit number.
+    pub commit: u64,
+}
+
+impl LogSnapshot {
+    /// The op number of the last entry.
+    pub fn op(&self) -> u64 {
+        self.base + self.entries.len() as u64
+    }
+
+    fn size_bytes(&self) -> u64 {
+        16 + self.entries.iter().map(|e| 4 + e.cmd.size_bytes()).sum::<u64>()
+    }
+}
+
+/// VR messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// REQUEST: a client request, forwarded by the process its client
+    /// talks to (`origin`) towards the primary.
+    Request {
+        /// The request.
+        cmd: Arc<Command>,
+        /// The process that answers its client.
+        origin: ProcessId,
+    },
+    /// PREPARE (one request; batching is off).
+    Prepare {
+        /// The primary's view.
+        view: View,
+        /// The entry's op number.
+        op: u64,
+        /// The entry.
+        entry: Entry,
+        /// The primary's commit number.
+        commit: u64,
+        /// Every replica executed up to here: the prefix may be discarded.
+        stable: u64,
+    },
+    /// PREPARE_OK, cumulative: the sender holds every entry up to `op`.
+    PrepareOk {
+        /// The view.
+        view: View,
+        /// The sender's last op.
+        op: u64,
+        /// The sender executed up to here (for log garbage collection).
+        executed: u64,
+    },
+    /// COMMIT: idle heartbeat, and the primary's answer to the process
+    /// whose client's request committed.
+    Commit {
+        /// The primary's view.
+        view: View,
+        /// The primary's commit number.
+        commit: u64,
+        /// Every replica executed up to here.
+        stable: u64,
+    },
+    /// START_VIEW_CHANGE.
+    StartViewChange {
+        /// The view being started.
+        view: View,
+    },
+    /// DO_VIEW_CHANGE, to the new primary.
+    DoViewChange {
+        /// The view being started.
+        view: View,
+        /// The latest view in which the sender was Normal.
+        last_normal_view: View,
+        /// The sender's log and commit number.
+        log: LogSnapshot,
+    },
+    /// START_VIEW, from the new primary.
+    StartView {
+        /// The new view.
+        view: View,
+        /// The primary's log and commit number.
+        log: LogSnapshot,
+    },
+    /// REQUEST_START_VIEW: the sender missed `view`'s START_VIEW (§16.1).
+    RequestStartView {
+        /// The view.
+        view: View,
+    },
+    /// GET_STATE: the sender's log ends at `op`.
+    GetState {
+        /// The view.
+        view: View,
+        /// The sender's last op.
+        op: u64,
+    },
+    /// NEW_STATE: the entries after the requester's op.
+    NewState {
+        /// The view.
+        view: View,
+        /// The entries after `log.base` (= the requester's op).
+        log: LogSnapshot,
+    },
+    /// RECOVERY from a restarted replica.
+    Recovery {
+        /// The restarted replica's fresh nonce.
+        nonce: u64,
+    },
+    /// RECOVERY_RESPONSE; only the primary of `view` includes its log.
+    RecoveryResponse {
+        /// The responder's view.
+        view: View,
+        /// The nonce echoed.
+        nonce: u64,
+        /// The primary's log.
+        log: Option<LogSnapshot>,
+    },
+}
+
+/// Fixed per-message overhead: a tag and the sender, plus framing.
+const HEADER_BYTES: u64 = 16;
+
+impl MessageSize for Message {
+    fn size_bytes(&self) -> u64 {
+        HEADER_BYTES
+            + match self {
+                Message::Request { cmd, .. } => 4 + cmd.size_bytes(),
+                Message::Prepare { entry, .. } => 32 + 4 + entry.cmd.size_bytes(),
+                Message::PrepareOk { .. } | Message::Commit { .. } => 24,
+                Message::StartViewChange { view } | Message::RequestStartView { view } => {
+                    let _ = view;
+                    8
+                }
+                Message::DoViewChange { log, .. } => 16 + log.size_bytes(),
+                Message::StartView { log, .. } | Message::NewState { log, .. } => 8 + log.size_bytes(),
+                Message::GetState { .. } => 16,
+                Message::Recovery { .. } => 8,
+                Message::RecoveryResponse { log, .. } => 17 + log.as_ref().map_or(0, LogSnapshot::size_bytes),
+            }
+    }
+}
