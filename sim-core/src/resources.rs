@@ -113,22 +113,24 @@ impl ResourceModel {
     /// What is wrong with this model, if anything.
     pub fn check(&self) -> Result<(), String> {
         if self.cores == 0 {
-            return Err("resources: cores is 0; give at least 1".into());
+            return Err("resources.cores is 0; give at least 1".into());
         }
         if self.nic_out_mbit_per_s == 0 || self.nic_in_mbit_per_s == 0 {
-            return Err("resources: a NIC bandwidth is 0; give a positive number of Mbit/s".into());
+            let key = if self.nic_out_mbit_per_s == 0 { "nic_out_mbit_per_s" } else { "nic_in_mbit_per_s" };
+            return Err(format!("resources.{key} is 0; give a positive number of Mbit/s"));
         }
         if self.costs.cpu_scale_percent == 0 {
-            return Err("resources: cpu_scale_percent is 0; give a positive percentage (100 = costs as written)".into());
+            return Err("resources.cpu_scale_percent is 0; give a positive percentage (100 = costs as written)".into());
         }
         Ok(())
     }
 
-    /// Time to serialise `bytes` at `mbit_per_s`, ns (rounded up: a
-    /// non-empty message always takes some time).
+    /// Time to serialise `bytes` at `mbit_per_s`, ns (rounded down, so a
+    /// model with zero costs and unbounded bandwidth is exactly the
+    /// infinite one: a test relies on it).
     fn serialisation_ns(bytes: u64, mbit_per_s: u64) -> u64 {
         // bytes * 8 bits / (mbit * 1e6 bits/s) in ns = bytes * 8000 / mbit.
-        (bytes * 8_000).div_ceil(mbit_per_s)
+        u64::try_from(u128::from(bytes) * 8_000 / u128::from(mbit_per_s)).unwrap_or(u64::MAX)
     }
 }
 
@@ -519,6 +521,6 @@ mod tests {
         assert!(m.check().unwrap_err().contains("cores"));
         let mut m = ResourceModel::default();
         m.nic_in_mbit_per_s = 0;
-        assert!(m.check().unwrap_err().contains("bandwidth"));
+        assert!(m.check().unwrap_err().contains("nic_in_mbit_per_s"));
     }
 }

@@ -9,7 +9,7 @@ use scenarios::progress::Progress;
 use scenarios::scenario::journal::{Journal, ResumeError};
 use scenarios::scenario::record::RunRecord;
 use scenarios::scenario::{self, Override, Scenario, results, sweep};
-use scenarios::{UserError, output};
+use scenarios::{UserError, output, resources};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -84,6 +84,14 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     output::write_atomically(&run.out, &csv)
         .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", run.out.display()))))?;
     writeln!(stdout, "wrote {}", run.out.display())?;
+    if report.resources.is_some() {
+        write!(stdout, "{}", resources::table(&report))?;
+        let path = resources::csv_path(&run.out);
+        let csv = resources::csv_text(&report).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+        output::write_atomically(&path, &csv)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
 
     if args.perf {
         let seconds = wall.as_secs_f64().max(1e-9);

@@ -438,6 +438,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     args.reorder = d.reorder.unwrap_or(false);
     args.symmetric = d.symmetric.unwrap_or(false);
     args.seed = Some(seeds[0]);
+    args.resources_section = file.resources.clone();
     let options_given = options_given(source.text);
 
     let mut points = Vec::new();
@@ -511,6 +512,16 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
 /// flag it names becomes the scenario key, positioned at the line that sets
 /// it (the file's start if the key was left at its default).
 fn in_file_terms(source: &Source<'_>, message: &str) -> String {
+    // The resource model's errors name their key: `resources.KEY ...`.
+    if let Some(rest) = message.strip_prefix("resources.") {
+        let key = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default();
+        let position = match key_offset(source.text, key) {
+            Some((_, value)) if matches!(source.edited.origin(value), Origin::Override(_)) => source.position(value),
+            Some((key, _)) => source.position(key),
+            None => format!("{}:1:1", source.label),
+        };
+        return format!("{position}: {message}");
+    }
     const KEYS: [(&str, &str); 13] = [
         ("--zipf/--key-space", "zipf"),
         ("--duration-s", "duration_s"),
