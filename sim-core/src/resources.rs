@@ -107,7 +107,7 @@ impl Default for ResourceModel {
 }
 
 /// The calibrated global CPU scale (docs/resources.md).
-pub const DEFAULT_CPU_SCALE_PERCENT: u64 = 100;
+pub const DEFAULT_CPU_SCALE_PERCENT: u64 = 87;
 
 impl ResourceModel {
     /// What is wrong with this model, if anything.
