@@ -199,6 +199,12 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
+    if let Some(bytes) = results::resources_csv(&records).map_err(csv_error)? {
+        let path = out.join(RESOURCES_FILE);
+        output::write_atomically(&path, &bytes)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
     draw_figures(&out)?;
     let failed = records.iter().filter(|r| !r.totals.passed).count();
     if failed > 0 {
@@ -232,7 +238,7 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
         }
     }
     // The outputs of an earlier sweep would not match the new journal.
-    for file in OUTPUT_FILES {
+    for file in OUTPUT_FILES.into_iter().chain([RESOURCES_FILE]) {
         match std::fs::remove_file(out.join(file)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
@@ -243,6 +249,10 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
 
 /// The files a finished sweep writes in its output folder (figures apart).
 const OUTPUT_FILES: [&str; 4] = ["runs.csv", "summary.csv", "latency-cdf.csv", "manifest.json"];
+
+/// Per (point, seed) and process, what the CPU and NIC model measured;
+/// written only when some run had the model on.
+const RESOURCES_FILE: &str = "resources.csv";
 
 /// The first 12 characters of the git revision (all of "unknown").
 fn short_revision() -> &'static str {

@@ -637,6 +637,23 @@ mod tests {
     }
 
     #[test]
+    fn the_resources_section_is_checked_at_its_keys() {
+        let error = error_of("protocols = \"tempo\"\n[resources]\nenabled = true\ncoers = 4\n");
+        assert!(error.starts_with("t.toml:4:1: unknown field `coers`"), "{error}");
+        assert!(error.contains("did you mean `cores`?"), "{error}");
+        let error = error_of("protocols = \"tempo\"\n[resources]\nenabled = true\n  cores = 0\n");
+        assert!(error.starts_with("t.toml:4:3: resources.cores is 0"), "{error}");
+        let error = error_of("protocols = \"tempo\"\n[resources]\ncores = \"many\"\n");
+        assert!(error.starts_with("t.toml:3:9:"), "{error}");
+        let text = "protocols = \"tempo\"\n[resources]\nenabled = true\ncores = 16\ncpu_scale_percent = 50\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let model = scenario.points[0].run.config.resources.expect("enabled");
+        assert_eq!((model.cores, model.costs.cpu_scale_percent), (16, 50));
+        let off = load("t", "t.toml", "protocols = \"tempo\"\n[resources]\ncores = 16\n", Path::new("."));
+        assert_eq!(off.expect("valid").points[0].run.config.resources, None, "off unless enabled");
+    }
+
+    #[test]
     fn wrong_type_names_position() {
         let error = error_of("protocols = \"tempo\"\ncommands_per_client = \"ten\"\n");
         assert!(
