@@ -516,11 +516,9 @@ mod tests {
     #[test]
     fn invalid_models_are_rejected() {
         assert!(ResourceModel::default().check().is_ok());
-        let mut m = ResourceModel::default();
-        m.cores = 0;
+        let m = ResourceModel { cores: 0, ..Default::default() };
         assert!(m.check().unwrap_err().contains("cores"));
-        let mut m = ResourceModel::default();
-        m.nic_in_mbit_per_s = 0;
+        let m = ResourceModel { nic_in_mbit_per_s: 0, ..Default::default() };
         assert!(m.check().unwrap_err().contains("nic_in_mbit_per_s"));
     }
 }
