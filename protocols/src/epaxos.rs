@@ -480,6 +480,8 @@ impl EPaxos {
         }
         let seq = self.index_new(&cmd, seq);
         let deps = self.key_deps.conflicts(dot, &cmd, &deps);
+        // CPU model: the dependency scan's cost follows its result.
+        out.work(deps.len());
         let deps = self.share(deps);
         let committed_deps = if self.options.fast_requires_committed_deps {
             deps.iter().copied().filter(|&dep| self.is_committed(dep)).collect()
@@ -517,6 +519,8 @@ impl EPaxos {
         if !self.fast_quorum_others.contains(&from) {
             return; // not asked
         }
+        out.work(deps.len()); // compared with (or merged into) the coordinator's
+
         let Some(instance) = self.instances.get_mut(dot) else {
             return; // not pre-accepting here, or collected
         };
@@ -826,6 +830,7 @@ impl Protocol for EPaxos {
         let dot = Dot { origin: self.id, seq: self.last_dot };
         let seq = self.index_new(&cmd, 0);
         let deps = self.key_deps.conflicts(dot, &cmd, &[]);
+        out.work(deps.len());
         let deps = self.share(deps);
         // The initial ballot is the leader's id: it needs no prepare
         // (specs README §1.4).

@@ -2,6 +2,7 @@
 //! [`Run`] (parse first, validate second).
 
 use crate::error::UserError;
+use crate::resources::ResourcesSection;
 use clap::{Parser, Subcommand, ValueEnum};
 use latency_data::Matrix;
 use protocols::{ProtocolName, ProtocolOptions};
@@ -25,7 +26,7 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const MIN_SITES: usize = 3;
 
 /// Flags describing a single run, which a scenario file replaces.
-const RUN_FLAGS: [&str; 26] = [
+const RUN_FLAGS: [&str; 28] = [
     "cloud",
     "matrix",
     "sites",
@@ -52,6 +53,8 @@ const RUN_FLAGS: [&str; 26] = [
     "max_time_s",
     "options",
     "check",
+    "resources",
+    "resource",
 ];
 
 /// planetsim: how fast is a replication protocol on a planet-scale WAN?
@@ -157,6 +160,19 @@ pub struct Args {
     /// for several. The names are those of each protocol's `Options`.
     #[arg(long = "option", value_name = "PROTOCOL.NAME=VALUE")]
     pub options: Vec<String>,
+    /// Model each process's CPU cores and NIC (queueing, utilisation,
+    /// saturation); off: infinite resources, latency only.
+    #[arg(long, value_enum, value_name = "ON|OFF")]
+    pub resources: Option<Switch>,
+    /// A constant of the resource model, KEY=VALUE, e.g. cores=16 or
+    /// nic_out_mbit_per_s=25000 (the keys of a scenario's [resources]
+    /// section); repeat for several. Needs --resources on.
+    #[arg(long = "resource", value_name = "KEY=VALUE")]
+    pub resource: Vec<String>,
+    /// A scenario's `[resources]` section (set by scenario files; the
+    /// flags above apply on top).
+    #[arg(skip)]
+    pub resources_section: ResourcesSection,
     /// Where to write: the CSV file of a single run (default
     /// results/latency.csv), or the folder of a scenario's outputs
     /// (default `results/<scenario name>/`). Written atomically.
@@ -333,6 +349,7 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
         return Err(UserError::new("--max-time-s is 0: give a positive number of simulated seconds"));
     }
     config.max_time_ns = args.max_time_s.saturating_mul(NS_PER_S);
+    config.resources = resource_model(args)?;
     config.check().map_err(|e| UserError::new(flag_named(&e.0)))?;
     Ok((protocol, config))
 }
@@ -364,6 +381,19 @@ fn protocol_options(protocol: ProtocolName, given: &[String]) -> Result<(Protoco
     let options = toml::from_str(&document)
         .map_err(|e: toml::de::Error| UserError::new(format!("--option for {protocol}: {}", e.message().trim_end())))?;
     Ok((options, lines))
+}
+
+/// The resource model: the scenario's section, then `--resource` flags,
+/// switched by `--resources` (which overrides the section's `enabled`).
+fn resource_model(args: &Args) -> Result<Option<sim_core::ResourceModel>, UserError> {
+    let mut section = args.resources_section.with_flags(&args.resource)?;
+    if let Some(switch) = args.resources {
+        section.enabled = Some(switch == Switch::On);
+    }
+    if !args.resource.is_empty() && section.enabled != Some(true) {
+        return Err(UserError::new("--resource sets the resource model, which is off: add --resources on"));
+    }
+    section.model()
 }
 
 /// `--duration-s` and `--warmup-s` in nanoseconds (rounded to the

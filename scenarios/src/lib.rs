@@ -7,6 +7,7 @@ pub mod cli;
 pub mod error;
 pub mod output;
 pub mod progress;
+pub mod resources;
 pub mod scenario;
 
 pub use error::UserError;

@@ -35,9 +35,15 @@ pub fn describe(run: &Run) -> String {
     let options =
         if run.options_given.is_empty() { String::new() } else { format!(" options {}", run.options_given.join(",")) };
     let f = if run.protocol.uses_f() { format!("f={}", config.protocol.f) } else { "f ignored".to_string() };
+    // Only with the model on, so runs without it describe themselves (and
+    // resume) exactly as before it existed.
+    let resources = match &config.resources {
+        Some(model) => format!(" | {}", crate::resources::describe(model)),
+        None => String::new(),
+    };
     format!(
         "{} {f} n={}{leader}{options} | {} | sites {} | {} client(s)/region {} | {keys}, {} key(s)/command, \
-         {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}",
+         {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}{resources}",
         run.protocol,
         config.n(),
         config.matrix.name(),

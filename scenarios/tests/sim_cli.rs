@@ -531,3 +531,38 @@ fn time_limit_reached_exits_1() {
         ran.fail("the partial results are still written");
     }
 }
+
+#[test]
+fn resources_off_writes_the_same_bytes_as_no_flag() {
+    let dir = tempdir();
+    let plain = sim_to(dir.path(), &dir.path().join("plain.csv"), &args(&SMALL, &["--protocol", "atlas"]));
+    plain.expect_code(0);
+    let off =
+        sim_to(dir.path(), &dir.path().join("off.csv"), &args(&SMALL, &["--protocol", "atlas", "--resources", "off"]));
+    off.expect_code(0);
+    assert_eq!(std::fs::read(&plain.out).unwrap(), std::fs::read(&off.out).unwrap());
+    assert_eq!(plain.stdout.replace("plain.csv", "_"), off.stdout.replace("off.csv", "_"));
+    assert!(!off.stdout.contains("resources") && !dir.path().join("off-resources.csv").exists());
+}
+
+#[test]
+fn resources_on_prints_and_writes_per_process_utilisation() {
+    let dir = tempdir();
+    let ran = sim(dir.path(), &args(&SMALL, &["--protocol", "fpaxos", "--resources", "on", "--resource", "cores=4"]));
+    ran.expect_code(0).expect_stdout(&["resources cores=4", "cpu %", "nic out %", "x-resources.csv"]);
+    let csv = Csv::read(&dir.path().join("x-resources.csv"));
+    assert_eq!(csv.header[..3], ["process", "cores", "cpu_utilisation_percent"]);
+    // FPaxos is sequential: one core whatever the model offers.
+    assert_eq!(csv.rows.len(), 5);
+    assert!(csv.rows.iter().all(|row| row["cores"] == "1"));
+}
+
+#[test]
+fn bad_resource_settings_exit_2_naming_the_key() {
+    let dir = tempdir();
+    sim(dir.path(), &args(&SMALL, &["--resources", "on", "--resource", "cores=0"]))
+        .expect_user_error(&["resources.cores is 0", "at least 1"]);
+    sim(dir.path(), &args(&SMALL, &["--resources", "on", "--resource", "coers=2"]))
+        .expect_user_error(&["coers", "cores"]);
+    sim(dir.path(), &args(&SMALL, &["--resource", "cores=2"])).expect_user_error(&["--resources on"]);
+}

@@ -2,6 +2,7 @@
 
 use crate::id::{ProcessId, RegionId};
 use crate::protocol::ProtocolConfig;
+use crate::resources::ResourceModel;
 use crate::time::{NS_PER_S, format_ns_as_s};
 use crate::wan::DelayOptions;
 use crate::workload::{KeyDistribution, Workload};
@@ -40,6 +41,9 @@ pub struct RunConfig {
     /// Check order and linearizability (see [`crate::verdict`]); off only
     /// for speed measurements of the engine alone.
     pub checks: bool,
+    /// Finite CPU and NIC per process ([`crate::resources`]); `None` (the
+    /// default): infinite, the engine's latency-only behaviour.
+    pub resources: Option<ResourceModel>,
 }
 
 /// A run measured over simulated time: clients issue commands until
@@ -88,6 +92,7 @@ impl RunConfig {
             seed: 1,
             max_time_ns: DEFAULT_MAX_TIME_NS,
             checks: true,
+            resources: None,
         }
     }
 
@@ -140,6 +145,9 @@ impl RunConfig {
             && (leader.0 == 0 || leader.index() >= self.n())
         {
             return fail(format!("leader {leader} is not a process; valid: p1 to p{}", self.n()));
+        }
+        if let Some(model) = &self.resources {
+            model.check().map_err(ConfigError)?;
         }
         if self.protocol.gc_interval_ns == 0 {
             return fail("garbage-collection interval is 0: give a positive interval".into());

@@ -218,6 +218,9 @@ pub struct ProtocolMetrics {
     /// Size of each committed dependency or predecessor set, at its
     /// coordinator.
     pub dependencies: CountRecorder,
+    /// Work units reported ([`Outbox::work`](crate::Outbox::work)), a
+    /// running total the CPU model reads per step; not part of the summary.
+    pub work_units: u64,
 }
 
 impl ProtocolMetrics {
@@ -228,6 +231,7 @@ impl ProtocolMetrics {
         self.commit_latency.merge(&other.commit_latency);
         self.execution_wait.merge(&other.execution_wait);
         self.dependencies.merge(&other.dependencies);
+        self.work_units += other.work_units;
     }
 
     /// Summaries for a report.

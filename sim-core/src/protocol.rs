@@ -113,6 +113,14 @@ pub trait Protocol: Sized {
     /// process of a run; `()` if it has none.
     type Options: Clone + fmt::Debug + Default;
 
+    /// Whether a process may handle several inputs at once on several
+    /// cores, when the run models CPUs ([`crate::resources`]): true for a
+    /// design whose state and execution are partitioned (per key, like
+    /// Tempo's clocks and votes tables), false (the default) for one that
+    /// is sequential (a single leader's slot order, a dependency-graph
+    /// executor), which then uses one core.
+    const PARALLEL: bool = false;
+
     /// Creates a process and its co-located executor.
     fn new(setup: ProcessSetup, options: &Self::Options) -> (Self, Self::Executor);
 
@@ -275,6 +283,14 @@ impl<P: Protocol> Outbox<P> {
         self.metrics.dependencies.record(count as u64);
     }
 
+    /// This call did `units` units of work proportional to its state
+    /// (dependencies scanned or merged, votes merged): charged as CPU time
+    /// when the run models CPUs ([`crate::resources`]), ignored otherwise.
+    #[inline]
+    pub fn work(&mut self, units: usize) {
+        self.metrics.work_units += units as u64;
+    }
+
     /// What was reported through this outbox so far.
     pub fn metrics(&self) -> &ProtocolMetrics {
         &self.metrics
@@ -396,6 +412,13 @@ impl<'a, F> Apply<'a, F> {
     #[inline]
     pub fn apply(&mut self, cmd: &Command, committed_at: Time) {
         self.machine.apply(cmd, committed_at);
+    }
+
+    /// This execution step did `units` units of work (dependencies or
+    /// graph vertices visited): see [`Outbox::work`].
+    #[inline]
+    pub fn work(&mut self, units: usize) {
+        self.machine.metrics.work_units += units as u64;
     }
 
     /// The time of this execution step.

@@ -10,6 +10,7 @@ use crate::protocol::{
     Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol, Reply,
 };
 use crate::queue::EventQueue;
+use crate::resources::{ProcessResourceReport, Resources};
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
 use crate::verdict::{ExecutionChecker, History, HistoryOp, Verdict};
@@ -27,6 +28,8 @@ enum Event<P: Protocol> {
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
     /// A result reaches its client.
     Reply { client: ClientId, id: CommandId, results: OpResults },
+    /// A core of `process` may take its next queued input (CPU model only).
+    Wake { process: ProcessId },
 }
 
 struct Process<P: Protocol> {
@@ -100,6 +103,10 @@ pub struct RunReport {
     pub incomplete_clients: u32,
     /// PASS or FAIL, with what went wrong.
     pub verdict: Verdict,
+    /// Per process, what the CPU and NIC model measured over the
+    /// measurement window (a duration run's, or the whole run); `None`
+    /// when resources are infinite.
+    pub resources: Option<Vec<ProcessResourceReport>>,
 }
 
 /// Where a duration run measures throughput.
@@ -171,6 +178,11 @@ pub struct Simulation<P: Protocol> {
     messages_sent: u64,
     bytes_sent: u64,
     executions: u64,
+    /// The CPU and NIC model; `None`: infinite resources (and none of its
+    /// code runs beyond one branch per event, step and send).
+    resources: Option<Resources<Event<P>>>,
+    /// Work units already charged (a running total of the protocol metrics).
+    work_charged: u64,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -264,6 +276,15 @@ impl<P: Protocol> Simulation<P> {
             messages_sent: 0,
             bytes_sent: 0,
             executions: 0,
+            resources: config.resources.map(|model| {
+                let cores = if P::PARALLEL { model.cores } else { 1 };
+                let (start, end) = match config.duration {
+                    Some(d) => (Time::from_ns(d.warmup_ns), Time::from_ns(d.duration_ns)),
+                    None => (Time::ZERO, Time::from_ns(u64::MAX)),
+                };
+                Resources::new(model, n, cores, start, end)
+            }),
+            work_charged: 0,
         }
     }
 
@@ -283,8 +304,14 @@ impl<P: Protocol> Simulation<P> {
         assert!(self.events == 0 && self.now == Time::ZERO, "a simulation runs once");
         for index in 0..self.processes.len() {
             let id = ProcessId::from_index(index);
+            if let Some(resources) = &mut self.resources {
+                resources.begin_step(index, self.now, 0, self.now);
+            }
             self.processes[index].protocol.start(self.now, &mut self.outbox);
             self.flush(id);
+            if let Some(resources) = &mut self.resources {
+                resources.end_step();
+            }
         }
         for index in 0..self.clients.len() {
             self.issue_next(ClientId(index as u32));
@@ -306,6 +333,13 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn dispatch(&mut self, event: Event<P>) {
+        if self.resources.is_some() && !matches!(event, Event::Reply { .. } | Event::Wake { .. }) {
+            return self.admit(event);
+        }
+        self.handle(event);
+    }
+
+    fn handle(&mut self, event: Event<P>) {
         match event {
             Event::Submit { client } => {
                 let client = &self.clients[client.index()];
@@ -327,6 +361,7 @@ impl<P: Protocol> Simulation<P> {
                 self.flush(process);
             }
             Event::Reply { client, id, results } => self.complete(client, id, results),
+            Event::Wake { process } => self.wake(process),
         }
     }
 
@@ -334,6 +369,9 @@ impl<P: Protocol> Simulation<P> {
     /// self-addressed messages one by one, carrying out theirs.
     fn flush(&mut self, process: ProcessId) {
         loop {
+            if self.resources.is_some() {
+                self.charge_work();
+            }
             self.outbox.drain_into(&mut self.effects);
             let mut effects = std::mem::take(&mut self.effects);
             for effect in effects.drain(..) {
@@ -356,6 +394,9 @@ impl<P: Protocol> Simulation<P> {
             let Some(msg) = self.self_messages.pop_front() else {
                 break;
             };
+            if let Some(resources) = &mut self.resources {
+                resources.charge_self_message();
+            }
             self.processes[process.index()].protocol.handle(process, msg, self.now, &mut self.outbox);
         }
     }
@@ -364,6 +405,11 @@ impl<P: Protocol> Simulation<P> {
         let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
         let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
         let mut arrival = self.now.plus_ns(delay_ns);
+        if let Some(resources) = &mut self.resources {
+            let bytes = msg.size_bytes();
+            let departure = resources.charge_send(bytes);
+            arrival = resources.transmit(from.index(), bytes, departure).plus_ns(delay_ns);
+        }
         if !self.reorder {
             // FIFO links: a message never overtakes an earlier one on the
             // same directed link; equal times keep send order in the queue.
@@ -393,7 +439,14 @@ impl<P: Protocol> Simulation<P> {
             &mut self.feedback,
         );
         state.executor.execute(info, self.now, &mut apply);
-        self.executions += apply.executed();
+        let executed = apply.executed();
+        self.executions += executed;
+        if let Some(resources) = &mut self.resources {
+            resources.charge_executed(executed);
+            let work = self.outbox.metrics().work_units;
+            resources.charge_work(work - self.work_charged);
+            self.work_charged = work;
+        }
         if !self.feedback.is_empty() {
             // (Checked first: most executors never notify.)
             for feedback in self.feedback.drain(..) {
@@ -408,8 +461,14 @@ impl<P: Protocol> Simulation<P> {
                 continue; // a duplicate execution result: the client moved on
             }
             let delay_ns = self.wan.sample_delay_ns(region, client.region, &mut self.network_rng);
+            let mut arrival = self.now.plus_ns(delay_ns);
+            if let Some(resources) = &mut self.resources {
+                let bytes = reply_bytes(&reply.results);
+                let departure = resources.charge_send(bytes);
+                arrival = resources.transmit(process.index(), bytes, departure).plus_ns(delay_ns);
+            }
             let (client, id, results) = (reply.id.client, reply.id, reply.results);
-            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results });
+            self.queue.push(arrival, Event::Reply { client, id, results });
         }
     }
 
@@ -538,8 +597,83 @@ impl<P: Protocol> Simulation<P> {
             protocol: self.outbox.metrics().summary(),
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
             verdict,
+            resources: self.resources.as_ref().map(|resources| {
+                let window_ns = match self.duration {
+                    Some(d) => d.duration_ns - d.warmup_ns,
+                    None => self.now.as_ns(),
+                };
+                resources.report(window_ns)
+            }),
         }
     }
+}
+
+/// The CPU and NIC model's part of the event loop: when an input runs.
+impl<P: Protocol> Simulation<P> {
+    /// The process an input is for, and its bytes on the wire (a timer
+    /// does not cross the NIC).
+    fn input_of(&self, event: &Event<P>) -> (ProcessId, u64) {
+        match event {
+            Event::Submit { client } => {
+                let client = &self.clients[client.index()];
+                (client.process, client.pending.as_ref().map_or(0, |cmd| cmd.size_bytes()))
+            }
+            Event::Deliver { to, msg, .. } => (*to, msg.size_bytes()),
+            Event::Timer { process, .. } => (*process, 0),
+            Event::Reply { .. } | Event::Wake { .. } => unreachable!("not a process input"),
+        }
+    }
+
+    /// An input reached its process: it runs now if the process's NIC and
+    /// a core let it, and waits in the process's queue otherwise.
+    fn admit(&mut self, event: Event<P>) {
+        let (process, bytes) = self.input_of(&event);
+        let resources = self.resources.as_mut().expect("admit runs only with resources");
+        let ready = resources.arrive(process.index(), bytes, self.now);
+        if resources.can_start(process.index(), ready, self.now) {
+            self.run_step(process, ready, event);
+        } else if let Some(at) = resources.enqueue(process.index(), ready, event, self.now) {
+            self.queue.push(at, Event::Wake { process });
+        }
+    }
+
+    /// A core of `process` freed or its next input came off the NIC: start
+    /// every queued input that can start now.
+    fn wake(&mut self, process: ProcessId) {
+        let resources = self.resources.as_mut().expect("wake events exist only with resources");
+        resources.woken(process.index());
+        while let Some((ready, event)) =
+            self.resources.as_mut().expect("still there").pop_startable(process.index(), self.now)
+        {
+            self.run_step(process, ready, event);
+        }
+        if let Some(at) = self.resources.as_mut().expect("still there").wake_time(process.index(), self.now) {
+            self.queue.push(at, Event::Wake { process });
+        }
+    }
+
+    /// Handles one input on a core of `process`, charging what it did.
+    fn run_step(&mut self, process: ProcessId, ready: Time, event: Event<P>) {
+        let (_, bytes) = self.input_of(&event);
+        self.resources.as_mut().expect("with resources").begin_step(process.index(), ready, bytes, self.now);
+        self.handle(event);
+        self.resources.as_mut().expect("with resources").end_step();
+    }
+
+    /// Charges the work units reported since the last charge to the step.
+    fn charge_work(&mut self) {
+        let work = self.outbox.metrics().work_units;
+        if let Some(resources) = &mut self.resources {
+            resources.charge_work(work - self.work_charged);
+        }
+        self.work_charged = work;
+    }
+}
+
+/// Bytes of a result sent to a client: a header and one value per
+/// operation.
+fn reply_bytes(results: &OpResults) -> u64 {
+    16 + 8 * results.len() as u64
 }
 
 /// The processes sorted by `id`'s base one-way delay to them, itself first,

@@ -287,6 +287,8 @@ impl Atlas {
         let dot = Dot { origin: self.id, seq: self.last_seq };
         let deps =
             Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &Deps::default());
+        // CPU model: the dependency scan's cost follows its result.
+        out.work(deps.len());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
@@ -325,6 +327,7 @@ impl Atlas {
         if quorum.contains(self.id) {
             // §5 steps 2b-2c: the coordinator's deps are always included.
             let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past);
+            out.work(deps.len() + past.len());
             instance.cmd = Some(cmd);
             if instance.decided.is_none() {
                 instance.status = Status::Collect;
@@ -368,6 +371,7 @@ impl Atlas {
             return; // stale, foreign or duplicate
         }
         coordinator.replied.insert(from);
+        out.work(deps.len()); // merged into the coordinator's set
         for &dep in deps.iter() {
             match coordinator.counts.iter_mut().find(|(counted, _)| *counted == dep) {
                 Some((_, count)) => *count += 1,

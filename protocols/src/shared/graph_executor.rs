@@ -492,6 +492,8 @@ impl Executor for GraphExecutor {
     type Feedback = Dot;
 
     fn execute(&mut self, info: Committed, now: Time, apply: &mut Apply<'_, Dot>) {
+        // CPU model: adding a vertex costs a look at each dependency.
+        apply.work(info.deps.len());
         let (graph, scratch) = (&mut self.graph, &mut self.scratch);
         let dot = info.dot;
         if graph.executed.contains(dot) {

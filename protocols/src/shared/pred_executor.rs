@@ -194,6 +194,8 @@ impl<T: Ord + Copy + Debug> Executor for PredExecutor<T> {
     type Feedback = Dot;
 
     fn execute(&mut self, info: PredCommitted<T>, now: Time, apply: &mut Apply<'_, Dot>) {
+        // CPU model: adding a vertex costs a look at each predecessor.
+        apply.work(info.deps.len());
         let dot = info.dot;
         if self.is_committed(dot) {
             return; // committed twice: the value is the same

@@ -830,10 +830,15 @@ impl Executor for TableExecutor {
     fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_>) {
         match info {
             TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read } => {
+                // CPU model: each vote is merged into a key's table.
+                apply.work(votes.as_slice().len());
                 let pending = Pending { order: (ts, nfr_read, dot), cmd, committed_at: now };
                 self.commit(pending, &votes, apply);
             }
-            TableInfo::DetachedVotes { votes } => self.add_votes(votes.as_slice()),
+            TableInfo::DetachedVotes { votes } => {
+                apply.work(votes.as_slice().len());
+                self.add_votes(votes.as_slice())
+            }
         }
         while let Some(key) = self.work.pop() {
             self.run_key(key, apply);

@@ -433,6 +433,7 @@ impl Tempo {
             return; // a duplicate
         }
         coordinator.votes.extend_from_slice(votes.as_slice());
+        out.work(votes.as_slice().len()); // CPU model: votes merged
         if ts > coordinator.max_ts {
             (coordinator.max_ts, coordinator.max_count) = (ts, 1);
         } else if ts == coordinator.max_ts {
@@ -566,6 +567,10 @@ impl Protocol for Tempo {
     type Timer = Timer;
     type Executor = TableExecutor;
     type Options = Options;
+    /// Clocks, votes tables and execution are per key (tempo.md §7), so a
+    /// process's inputs can be handled on several cores (the paper's
+    /// implementation does).
+    const PARALLEL: bool = true;
 
     fn new(setup: ProcessSetup, options: &Options) -> (Self, TableExecutor) {
         let (n, f) = (setup.n(), setup.config.f);

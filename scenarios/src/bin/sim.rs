@@ -9,7 +9,7 @@ use scenarios::progress::Progress;
 use scenarios::scenario::journal::{Journal, ResumeError};
 use scenarios::scenario::record::RunRecord;
 use scenarios::scenario::{self, Override, Scenario, results, sweep};
-use scenarios::{UserError, output};
+use scenarios::{UserError, output, resources};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -84,6 +84,14 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
     output::write_atomically(&run.out, &csv)
         .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", run.out.display()))))?;
     writeln!(stdout, "wrote {}", run.out.display())?;
+    if report.resources.is_some() {
+        write!(stdout, "{}", resources::table(&report))?;
+        let path = resources::csv_path(&run.out);
+        let csv = resources::csv_text(&report).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
+        output::write_atomically(&path, &csv)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
 
     if args.perf {
         let seconds = wall.as_secs_f64().max(1e-9);
@@ -191,6 +199,12 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
     }
+    if let Some(bytes) = results::resources_csv(&records).map_err(csv_error)? {
+        let path = out.join(RESOURCES_FILE);
+        output::write_atomically(&path, &bytes)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
     draw_figures(&out)?;
     let failed = records.iter().filter(|r| !r.totals.passed).count();
     if failed > 0 {
@@ -224,7 +238,7 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
         }
     }
     // The outputs of an earlier sweep would not match the new journal.
-    for file in OUTPUT_FILES {
+    for file in OUTPUT_FILES.into_iter().chain([RESOURCES_FILE]) {
         match std::fs::remove_file(out.join(file)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
@@ -235,6 +249,10 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
 
 /// The files a finished sweep writes in its output folder (figures apart).
 const OUTPUT_FILES: [&str; 4] = ["runs.csv", "summary.csv", "latency-cdf.csv", "manifest.json"];
+
+/// Per (point, seed) and process, what the CPU and NIC model measured;
+/// written only when some run had the model on.
+const RESOURCES_FILE: &str = "resources.csv";
 
 /// The first 12 characters of the git revision (all of "unknown").
 fn short_revision() -> &'static str {

@@ -204,7 +204,14 @@ mod tests {
             messages_per_command_milli: 10,
             passed: true,
         };
-        RunRecord { point, seed, rows: vec![vec!["a,b".into(), "\"c\"".into()]], totals, quantiles_ns: vec![1, 2] }
+        RunRecord {
+            point,
+            seed,
+            rows: vec![vec!["a,b".into(), "\"c\"".into()]],
+            totals,
+            quantiles_ns: vec![1, 2],
+            resource_rows: Vec::new(),
+        }
     }
 
     #[test]

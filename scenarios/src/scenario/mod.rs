@@ -25,6 +25,8 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("sites-3-to-13", include_str!("../../library/sites-3-to-13.toml")),
     ("fairness-tail", include_str!("../../library/fairness-tail.toml")),
     ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
+    ("throughput-vs-load", include_str!("../../library/throughput-vs-load.toml")),
+    ("tail-under-load", include_str!("../../library/tail-under-load.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 

@@ -24,6 +24,11 @@ pub struct RunRecord {
     /// [`DISTRIBUTION_QUANTILES`](sim_core::metrics::DISTRIBUTION_QUANTILES),
     /// ns (empty if no command completed), for `latency-cdf.csv`.
     pub quantiles_ns: Vec<u64>,
+    /// With the CPU and NIC model on: its `resources.csv` rows (`point`,
+    /// `seed`, then [`resources::CSV_HEADER`](crate::resources::CSV_HEADER)),
+    /// one per process; empty (and absent from the journal) otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_rows: Vec<Vec<String>>,
 }
 
 /// The numbers of one run that the per-point summary aggregates; integers,
@@ -99,6 +104,10 @@ impl RunRecord {
                 passed: report.verdict.passed(),
             },
             quantiles_ns: report.total_quantiles_ns.clone(),
+            resource_rows: crate::resources::csv_records(report)
+                .into_iter()
+                .map(|row| [point_ref.index.to_string(), seed.to_string()].into_iter().chain(row).collect())
+                .collect(),
         }
     }
 }

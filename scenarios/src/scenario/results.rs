@@ -19,6 +19,20 @@ pub fn runs_csv(records: &[RunRecord]) -> Result<Vec<u8>, csv::Error> {
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// `resources.csv`, per (point, seed) and process, when some run modelled
+/// CPUs and NICs; `None` otherwise (the file is then not written).
+pub fn resources_csv(records: &[RunRecord]) -> Result<Option<Vec<u8>>, csv::Error> {
+    if records.iter().all(|r| r.resource_rows.is_empty()) {
+        return Ok(None);
+    }
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["point", "seed"].iter().chain(crate::resources::CSV_HEADER.iter()))?;
+    for row in records.iter().flat_map(|r| &r.resource_rows) {
+        writer.write_record(row)?;
+    }
+    writer.into_inner().map(Some).map_err(|e| csv::Error::from(e.into_error()))
+}
+
 /// One point aggregated over its seeds: the mean over seeds of each
 /// statistic of the runs' `all` rows, except `commands` (summed) and
 /// `latency_ns_max` (the largest).
@@ -324,6 +338,7 @@ mod tests {
                 passed,
             },
             quantiles_ns: Vec::new(),
+            resource_rows: Vec::new(),
         }
     }
 

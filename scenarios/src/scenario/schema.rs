@@ -8,6 +8,7 @@
 //! reason.
 
 use crate::cli::{BaseArg, IntraArg};
+use crate::resources::ResourcesSection;
 use protocols::ProtocolOptions;
 use serde::Deserialize;
 use toml::Spanned;
@@ -54,6 +55,9 @@ pub struct ScenarioFile {
     /// Per-protocol options, e.g. `[options.tempo]`.
     #[serde(default)]
     pub options: ProtocolOptions,
+    /// The CPU and NIC model (off unless `enabled = true`).
+    #[serde(default)]
+    pub resources: ResourcesSection,
 }
 
 /// `[workload]`.

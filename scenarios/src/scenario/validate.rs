@@ -438,6 +438,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     args.reorder = d.reorder.unwrap_or(false);
     args.symmetric = d.symmetric.unwrap_or(false);
     args.seed = Some(seeds[0]);
+    args.resources_section = file.resources.clone();
     let options_given = options_given(source.text);
 
     let mut points = Vec::new();
@@ -511,6 +512,16 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
 /// flag it names becomes the scenario key, positioned at the line that sets
 /// it (the file's start if the key was left at its default).
 fn in_file_terms(source: &Source<'_>, message: &str) -> String {
+    // The resource model's errors name their key: `resources.KEY ...`.
+    if let Some(rest) = message.strip_prefix("resources.") {
+        let key = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or_default();
+        let position = match key_offset(source.text, key) {
+            Some((_, value)) if matches!(source.edited.origin(value), Origin::Override(_)) => source.position(value),
+            Some((key, _)) => source.position(key),
+            None => format!("{}:1:1", source.label),
+        };
+        return format!("{position}: {message}");
+    }
     const KEYS: [(&str, &str); 13] = [
         ("--zipf/--key-space", "zipf"),
         ("--duration-s", "duration_s"),
@@ -623,6 +634,23 @@ mod tests {
         let error = error_of("protocols = \"tempo\"\n[options.tempo]\nnfrr = true\n");
         assert!(error.starts_with("t.toml:3:1: unknown field `nfrr`"), "{error}");
         assert!(error.contains("did you mean `nfr`?"), "{error}");
+    }
+
+    #[test]
+    fn the_resources_section_is_checked_at_its_keys() {
+        let error = error_of("protocols = \"tempo\"\n[resources]\nenabled = true\ncoers = 4\n");
+        assert!(error.starts_with("t.toml:4:1: unknown field `coers`"), "{error}");
+        assert!(error.contains("did you mean `cores`?"), "{error}");
+        let error = error_of("protocols = \"tempo\"\n[resources]\nenabled = true\n  cores = 0\n");
+        assert!(error.starts_with("t.toml:4:3: resources.cores is 0"), "{error}");
+        let error = error_of("protocols = \"tempo\"\n[resources]\ncores = \"many\"\n");
+        assert!(error.starts_with("t.toml:3:9:"), "{error}");
+        let text = "protocols = \"tempo\"\n[resources]\nenabled = true\ncores = 16\ncpu_scale_percent = 50\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        let model = scenario.points[0].run.config.resources.expect("enabled");
+        assert_eq!((model.cores, model.costs.cpu_scale_percent), (16, 50));
+        let off = load("t", "t.toml", "protocols = \"tempo\"\n[resources]\ncores = 16\n", Path::new("."));
+        assert_eq!(off.expect("valid").points[0].run.config.resources, None, "off unless enabled");
     }
 
     #[test]
