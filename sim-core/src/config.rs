@@ -1,5 +1,6 @@
 //! What one simulation run is: sites, clients, workload, delays, seed.
 
+use crate::faults::FaultPlan;
 use crate::id::{ProcessId, RegionId};
 use crate::protocol::ProtocolConfig;
 use crate::time::{NS_PER_S, format_ns_as_s};
@@ -40,6 +41,9 @@ pub struct RunConfig {
     /// Check order and linearizability (see [`crate::verdict`]); off only
     /// for speed measurements of the engine alone.
     pub checks: bool,
+    /// Crashes, partitions and other faults, and how clients cope with
+    /// them; none by default.
+    pub faults: FaultPlan,
 }
 
 /// A run measured over simulated time: clients issue commands until
@@ -88,6 +92,7 @@ impl RunConfig {
             seed: 1,
             max_time_ns: DEFAULT_MAX_TIME_NS,
             checks: true,
+            faults: FaultPlan::default(),
         }
     }
 
@@ -141,6 +146,7 @@ impl RunConfig {
         {
             return fail(format!("leader {leader} is not a process; valid: p1 to p{}", self.n()));
         }
+        self.faults.check(self.n()).map_err(ConfigError)?;
         if self.protocol.gc_interval_ns == 0 {
             return fail("garbage-collection interval is 0: give a positive interval".into());
         }

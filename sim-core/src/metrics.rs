@@ -195,6 +195,27 @@ pub struct ProtocolMetrics {
     /// Size of each committed dependency or predecessor set, at its
     /// coordinator.
     pub dependencies: CountRecorder,
+    /// Recovery counters (leader changes and the like).
+    pub recovery: RecoveryCounts,
+}
+
+/// What protocols report about recovering from faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryCounts {
+    /// A process became leader after the initial one (a leader change).
+    pub leader_changes: u64,
+    /// Recoveries started (an election, a command's recovery).
+    pub recoveries_started: u64,
+    /// Recoveries finished.
+    pub recoveries_finished: u64,
+}
+
+impl RecoveryCounts {
+    fn merge(&mut self, other: &RecoveryCounts) {
+        self.leader_changes += other.leader_changes;
+        self.recoveries_started += other.recoveries_started;
+        self.recoveries_finished += other.recoveries_finished;
+    }
 }
 
 impl ProtocolMetrics {
@@ -205,6 +226,7 @@ impl ProtocolMetrics {
         self.commit_latency.merge(&other.commit_latency);
         self.execution_wait.merge(&other.execution_wait);
         self.dependencies.merge(&other.dependencies);
+        self.recovery.merge(&other.recovery);
     }
 
     /// Summaries for a report.
@@ -216,6 +238,7 @@ impl ProtocolMetrics {
             execution_wait: self.execution_wait.summary(),
             dependencies: self.dependencies.summary(),
             dependencies_sum: self.dependencies.sum(),
+            recovery: self.recovery,
         }
     }
 }
@@ -235,6 +258,8 @@ pub struct ProtocolSummary {
     pub dependencies: LatencySummary,
     /// Exact sum of the dependency-set sizes.
     pub dependencies_sum: u128,
+    /// Leader changes and recoveries.
+    pub recovery: RecoveryCounts,
 }
 
 impl ProtocolSummary {

@@ -2,10 +2,13 @@
 
 use crate::command::{Command, CommandId, Op, is_single_use};
 use crate::config::{RunConfig, RunDuration};
+use crate::dedup::ClientTable;
+use crate::faults::{FaultState, SendFate};
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
 use crate::metrics::{LatencyRecorder, LatencySummary, ProtocolSummary};
+use crate::observe::{FaultObserver, FaultReport, STUCK_LISTED};
 use crate::protocol::{
     Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol, Reply,
 };
@@ -19,14 +22,18 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 enum Event<P: Protocol> {
-    /// A client's current command reaches its process.
-    Submit { client: ClientId },
+    /// A client's current command reaches `process`.
+    Submit { client: ClientId, process: ProcessId },
     /// A message reaches process `to`.
     Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
     /// A timer of `process` is due, if `generation` is still its latest.
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
     /// A result reaches its client.
     Reply { client: ClientId, id: CommandId, results: OpResults },
+    /// Fault `index` of the schedule starts (`start`) or ends.
+    Fault { index: usize, start: bool },
+    /// A client's timeout, if `generation` is still its latest.
+    ClientTimeout { client: ClientId, generation: u64 },
 }
 
 struct Process<P: Protocol> {
@@ -37,6 +44,8 @@ struct Process<P: Protocol> {
     /// The live generation of each set timer; a fired timer whose
     /// generation differs was replaced or cancelled.
     timers: BTreeMap<P::Timer, u64>,
+    /// The state machine's client table, in runs where clients retry.
+    dedup: Option<ClientTable>,
 }
 
 struct Client {
@@ -49,6 +58,11 @@ struct Client {
     sent_at: Time,
     keys: ClientKeyState,
     rng: ClientRng,
+    /// Submissions so far (retries included): the next retry goes to the
+    /// next process in the region's order.
+    submissions: usize,
+    /// The generation of the client's live timeout.
+    timeout_generation: u64,
 }
 
 /// Latency of one client region.
@@ -96,6 +110,8 @@ pub struct RunReport {
     pub incomplete_clients: u32,
     /// PASS or FAIL, with what went wrong.
     pub verdict: Verdict,
+    /// What the faults did; `None` in a run without faults.
+    pub faults: Option<FaultReport>,
 }
 
 /// Where a duration run measures throughput.
@@ -167,6 +183,15 @@ pub struct Simulation<P: Protocol> {
     messages_sent: u64,
     bytes_sent: u64,
     executions: u64,
+    /// True if the run has faults: the only fault check the hot paths
+    /// make in a run without them.
+    faults_active: bool,
+    faults: FaultState,
+    client_timeout_ns: u64,
+    /// Per client region, the processes by distance (where retries go).
+    retry_order: Vec<Vec<ProcessId>>,
+    /// What runs with faults observe (timeline, retries, drops).
+    observed: FaultObserver,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -186,6 +211,8 @@ impl<P: Protocol> Simulation<P> {
         let regions_in_use: Vec<RegionId> = config.sites.iter().chain(&config.client_regions).copied().collect();
         let wan = Wan::new(&config.matrix, config.delay, &regions_in_use);
         let n = config.n();
+        let faults_active = config.faults.any();
+        let client_count = config.client_regions.len() * config.clients_per_region as usize;
         let ids: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         let processes = ids
             .iter()
@@ -204,6 +231,7 @@ impl<P: Protocol> Simulation<P> {
                     executor,
                     store: KvStore::new(),
                     timers: BTreeMap::new(),
+                    dedup: faults_active.then(|| ClientTable::new(client_count)),
                 }
             })
             .collect();
@@ -221,10 +249,26 @@ impl<P: Protocol> Simulation<P> {
                     sent_at: Time::ZERO,
                     keys: ClientKeyState::default(),
                     rng: streams.client_stream(index),
+                    submissions: 0,
+                    timeout_generation: 0,
                 });
             }
         }
+        let schedule = if faults_active { config.faults.resolve(n, &streams) } else { Vec::new() };
+        let mut queue = EventQueue::new();
+        for (index, fault) in schedule.iter().enumerate() {
+            queue.push(Time::from_ns(fault.at_ns), Event::Fault { index, start: true });
+            if let Some(until) = fault.until_ns {
+                queue.push(Time::from_ns(until), Event::Fault { index, start: false });
+            }
+        }
+        let retry_order = config.client_regions.iter().map(|&region| by_distance_from(config, &wan, region)).collect();
         Simulation {
+            faults_active,
+            faults: FaultState::new(n, schedule, &streams),
+            client_timeout_ns: config.faults.client_timeout_ns,
+            retry_order,
+            observed: FaultObserver::new(config.client_regions.len(), config.faults.timeline_window_ns),
             processes,
             client_process: clients.iter().map(|c| c.process).collect(),
             checker: if config.checks { ExecutionChecker::new(n, clients.len()) } else { ExecutionChecker::disabled() },
@@ -239,7 +283,7 @@ impl<P: Protocol> Simulation<P> {
             commands_per_client: config.commands_per_client,
             duration: config.duration,
             generator: CommandGenerator::new(config.workload),
-            queue: EventQueue::new(),
+            queue,
             wan,
             reorder: config.delay.reorder,
             network_rng: streams.stream(Purpose::Network, 0),
@@ -303,17 +347,29 @@ impl<P: Protocol> Simulation<P> {
 
     fn dispatch(&mut self, event: Event<P>) {
         match event {
-            Event::Submit { client } => {
+            Event::Submit { client, process } => {
+                if self.faults_active && !self.faults.is_up(process) {
+                    return; // a crashed process hears nothing; the client times out
+                }
                 let client = &self.clients[client.index()];
-                let (process, cmd) = (client.process, client.pending.clone().expect("a submitted command is pending"));
+                let Some(cmd) = client.pending.clone() else {
+                    return; // a retry's earlier submission, answered meanwhile
+                };
                 self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
                 self.flush(process);
             }
             Event::Deliver { from, to, msg } => {
+                if self.faults_active && !self.faults.is_up(to) {
+                    self.observed.messages_dropped += 1;
+                    return;
+                }
                 self.processes[to.index()].protocol.handle(from, msg, self.now, &mut self.outbox);
                 self.flush(to);
             }
             Event::Timer { process, timer, generation } => {
+                if self.faults_active && !self.faults.is_up(process) {
+                    return; // a crashed process's timers do not fire
+                }
                 let timers = &mut self.processes[process.index()].timers;
                 if timers.get(&timer) != Some(&generation) {
                     return; // replaced or cancelled since it was set
@@ -323,6 +379,8 @@ impl<P: Protocol> Simulation<P> {
                 self.flush(process);
             }
             Event::Reply { client, id, results } => self.complete(client, id, results),
+            Event::Fault { index, start } => self.faults.set_active(index, start),
+            Event::ClientTimeout { client, generation } => self.retry(client, generation),
         }
     }
 
@@ -358,7 +416,24 @@ impl<P: Protocol> Simulation<P> {
 
     fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Message) {
         let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
-        let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        let mut delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        if self.faults_active {
+            match self.faults.on_send(from, to, delay_ns) {
+                SendFate::Dropped => {
+                    self.observed.messages_dropped += 1;
+                    self.messages_sent += 1;
+                    self.bytes_sent += msg.size_bytes();
+                    return;
+                }
+                SendFate::Deliver { delay_ns: slowed, duplicate } => {
+                    delay_ns = slowed;
+                    if duplicate {
+                        self.observed.messages_duplicated += 1;
+                        self.send_copy(from, to, msg.clone());
+                    }
+                }
+            }
+        }
         let mut arrival = self.now.plus_ns(delay_ns);
         if !self.reorder {
             // FIFO links: a message never overtakes an earlier one on the
@@ -369,6 +444,20 @@ impl<P: Protocol> Simulation<P> {
         }
         self.messages_sent += 1;
         self.bytes_sent += msg.size_bytes();
+        self.queue.push(arrival, Event::Deliver { from, to, msg });
+    }
+
+    /// A duplicated message's extra copy: its own fault-free delay draw
+    /// (a duplicate is not slowed), FIFO like any other message.
+    fn send_copy(&mut self, from: ProcessId, to: ProcessId, msg: P::Message) {
+        let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
+        let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        let mut arrival = self.now.plus_ns(delay_ns);
+        if !self.reorder {
+            let last = &mut self.link_last_delivery[from.index() * self.processes.len() + to.index()];
+            arrival = arrival.max(*last);
+            *last = arrival;
+        }
         self.queue.push(arrival, Event::Deliver { from, to, msg });
     }
 
@@ -388,6 +477,9 @@ impl<P: Protocol> Simulation<P> {
             self.outbox.metrics_mut(),
             &mut self.feedback,
         );
+        if let Some(table) = state.dedup.as_mut() {
+            apply = apply.with_dedup(table);
+        }
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
         if !self.feedback.is_empty() {
@@ -436,6 +528,9 @@ impl<P: Protocol> Simulation<P> {
         }
         let latency_ns = self.now.since(client.sent_at);
         self.completed += 1;
+        if self.faults_active {
+            self.observed.completed(client.region_slot, self.now, latency_ns);
+        }
         let more = match self.duration {
             None => {
                 self.latency[client.region_slot].record(latency_ns);
@@ -466,9 +561,41 @@ impl<P: Protocol> Simulation<P> {
         self.checker.on_submit(id);
         client.pending = Some(Arc::new(cmd));
         client.sent_at = self.now;
-        let process_region = self.processes[client.process.index()].region;
+        self.submit(client_id);
+    }
+
+    /// Sends the client's pending command to its current process and, in
+    /// a run with faults, sets its timeout.
+    fn submit(&mut self, client_id: ClientId) {
+        let client = &mut self.clients[client_id.index()];
+        client.submissions += 1;
+        let process = client.process;
+        let process_region = self.processes[process.index()].region;
         let delay_ns = self.wan.sample_delay_ns(client.region, process_region, &mut self.network_rng);
-        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id });
+        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id, process });
+        if self.faults_active {
+            client.timeout_generation += 1;
+            let generation = client.timeout_generation;
+            self.queue
+                .push(self.now.plus_ns(self.client_timeout_ns), Event::ClientTimeout { client: client_id, generation });
+        }
+    }
+
+    /// A client's timeout: if its command is still unanswered, it resubmits
+    /// the same command (same id) to the next process of its region's
+    /// order, which then answers it (and keeps answering it afterwards).
+    fn retry(&mut self, client_id: ClientId, generation: u64) {
+        let client = &mut self.clients[client_id.index()];
+        let Some(cmd) = client.pending.as_ref().filter(|_| client.timeout_generation == generation) else {
+            return; // answered, or a later submission's timeout is live
+        };
+        self.checker.on_retry(cmd.id);
+        self.observed.retries += 1;
+        let order = &self.retry_order[client.region_slot];
+        let current = order.iter().position(|&p| p == client.process).unwrap_or(0);
+        client.process = order[(current + 1) % order.len()];
+        self.client_process[client_id.index()] = client.process;
+        self.submit(client_id);
     }
 
     /// Ends the run's checks: commands still pending may or may not have
@@ -495,6 +622,31 @@ impl<P: Protocol> Simulation<P> {
         incomplete.truncate(5);
         let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
         Verdict::new(checker, &std::mem::take(&mut self.history), incomplete, count)
+    }
+
+    /// What the faults did, for a run that has them.
+    fn fault_report(&self, verdict: &Verdict) -> FaultReport {
+        let regions = self
+            .client_region_names
+            .iter()
+            .enumerate()
+            .map(|(slot, name)| {
+                let waiting = self.clients.iter().any(|c| c.region_slot == slot && c.pending.is_some());
+                self.observed.region(slot, name, self.now, waiting)
+            })
+            .collect();
+        let stuck: Vec<CommandId> = self.clients.iter().filter_map(|c| c.pending.as_ref().map(|cmd| cmd.id)).collect();
+        FaultReport {
+            schedule: self.faults.faults().iter().map(ToString::to_string).collect(),
+            window_ns: self.observed.window_ns(),
+            regions,
+            retries: self.observed.retries,
+            messages_dropped: self.observed.messages_dropped,
+            messages_duplicated: self.observed.messages_duplicated,
+            duplicates_suppressed: verdict.duplicates_suppressed,
+            stuck_count: stuck.len() as u64,
+            stuck: stuck.into_iter().take(STUCK_LISTED).collect(),
+        }
     }
 
     fn report(&mut self) -> RunReport {
@@ -532,9 +684,21 @@ impl<P: Protocol> Simulation<P> {
             executions: self.executions,
             protocol: self.outbox.metrics().summary(),
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
+            faults: self.faults_active.then(|| self.fault_report(&verdict)),
             verdict,
         }
     }
+}
+
+/// The processes sorted by their base delay from a client in `region`,
+/// ties by region name then id: where its retries go, closest first.
+fn by_distance_from(config: &RunConfig, wan: &Wan, region: RegionId) -> Vec<ProcessId> {
+    let mut processes: Vec<ProcessId> = (0..config.n()).map(ProcessId::from_index).collect();
+    processes.sort_by_key(|&p| {
+        let site = config.region_of(p);
+        (wan.base_delay_ns(region, site), &config.matrix.regions()[site.index()], p)
+    });
+    processes
 }
 
 /// The processes sorted by `id`'s base one-way delay to them, itself first,
