@@ -138,11 +138,8 @@ fn a_healed_partition_only_delays() {
     // One way, p2 -> p1: forwards from p2 are lost meanwhile, and its
     // clients retry to the next-closest process.
     let cut = Links { from: vec![ProcessId(2)], to: vec![ProcessId(1)], one_way: true };
-    let partition = Fault {
-        at_ns: 200 * NS_PER_MS,
-        until_ns: Some(3 * NS_PER_S),
-        kind: FaultKind::Partition { links: cut },
-    };
+    let partition =
+        Fault { at_ns: 200 * NS_PER_MS, until_ns: Some(3 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
     let (report, _) = run(&config(vec![partition]), false);
     assert!(report.verdict.passed(), "{}", report.verdict);
     assert_eq!(report.commands_completed, report.commands_expected);

@@ -4,6 +4,7 @@
 //! each run kept as a `record`, and the `results` written. Library
 //! scenarios are embedded in the binary.
 
+pub mod faults;
 pub mod journal;
 pub mod overrides;
 pub mod record;
