@@ -307,29 +307,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("nested").join("out.csv");
-        write_atomically(&path, b"first").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        let names: Vec<_> =
-            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
-    }
-
-    #[test]
-    fn display_rounds_to_the_microsecond() {
-        assert_eq!(ms3(139_875_500), "139.876");
-        assert_eq!(ms3(0), "0.000");
-    }
-}
-
 /// Columns of `timeline.csv` after the point and seed: per client region
 /// and window, the commands completed and their latency.
 pub const TIMELINE_HEADER: [&str; 5] = ["region", "window_start_ms", "commands", "latency_ms_p50", "latency_ms_p99"];
@@ -432,4 +409,27 @@ pub fn fault_summary(report: &RunReport) -> String {
         text.push_str(&format!("  {} command(s) never completed: {}\n", faults.stuck_count, stuck.join(", ")));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_files_and_leaves_no_temporaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("out.csv");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.csv")]);
+    }
+
+    #[test]
+    fn display_rounds_to_the_microsecond() {
+        assert_eq!(ms3(139_875_500), "139.876");
+        assert_eq!(ms3(0), "0.000");
+    }
 }

@@ -65,11 +65,15 @@ pub struct ProtocolConfig {
     pub leader: Option<ProcessId>,
     /// Period of garbage collection of per-command state.
     pub gc_interval_ns: u64,
+    /// Run failure detection (heartbeats, timeouts, recovery): set by the
+    /// engine in runs with faults, so that failure-free runs pay nothing
+    /// for it. It says only that faults may happen, never which.
+    pub failure_detection: bool,
 }
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
-        ProtocolConfig { f: 1, leader: None, gc_interval_ns: 50 * crate::time::NS_PER_MS }
+        ProtocolConfig { f: 1, leader: None, gc_interval_ns: 50 * crate::time::NS_PER_MS, failure_detection: false }
     }
 }
 

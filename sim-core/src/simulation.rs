@@ -10,7 +10,8 @@ use crate::kv::OpResults;
 use crate::metrics::{LatencyRecorder, LatencySummary, ProtocolSummary};
 use crate::observe::{FaultObserver, FaultReport, STUCK_LISTED};
 use crate::protocol::{
-    Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol, Reply,
+    Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol,
+    ProtocolConfig, Reply,
 };
 use crate::queue::EventQueue;
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
@@ -221,7 +222,10 @@ impl<P: Protocol> Simulation<P> {
                     id,
                     processes: ids.clone(),
                     by_distance: by_distance(config, &wan, id),
-                    config: config.protocol,
+                    config: ProtocolConfig {
+                        failure_detection: config.protocol.failure_detection || faults_active,
+                        ..config.protocol
+                    },
                     rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
                 };
                 let (protocol, executor) = P::new(setup, options);

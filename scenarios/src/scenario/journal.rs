@@ -204,7 +204,14 @@ mod tests {
             messages_per_command_milli: 10,
             passed: true,
         };
-        RunRecord { point, seed, rows: vec![vec!["a,b".into(), "\"c\"".into()]], totals }
+        RunRecord {
+            point,
+            seed,
+            rows: vec![vec!["a,b".into(), "\"c\"".into()]],
+            totals,
+            timeline: Vec::new(),
+            faults: Vec::new(),
+        }
     }
 
     #[test]

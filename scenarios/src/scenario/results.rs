@@ -287,6 +287,8 @@ mod tests {
             point,
             seed,
             rows: Vec::new(),
+            timeline: Vec::new(),
+            faults: Vec::new(),
             totals: RunTotals {
                 commands: 10,
                 latency_ns_mean: latency_ns,
