@@ -755,6 +755,15 @@ mod tests {
     use sim_core::{ClientId, CommandId, Op};
 
     fn process(id: u32, n: u32, f: usize, leader: u32) -> FPaxos {
+        process_with(id, n, f, leader, false)
+    }
+
+    /// A process of a run with faults (failure detection on).
+    fn detecting(id: u32, n: u32, f: usize, leader: u32) -> FPaxos {
+        process_with(id, n, f, leader, true)
+    }
+
+    fn process_with(id: u32, n: u32, f: usize, leader: u32, failure_detection: bool) -> FPaxos {
         let processes: Vec<ProcessId> = (1..=n).map(ProcessId).collect();
         // Distances by id distance: closest first is itself, then neighbours.
         let mut by_distance = processes.clone();
@@ -763,7 +772,12 @@ mod tests {
             id: ProcessId(id),
             processes,
             by_distance,
-            config: ProtocolConfig { f, leader: Some(ProcessId(leader)), ..ProtocolConfig::default() },
+            config: ProtocolConfig {
+                f,
+                leader: Some(ProcessId(leader)),
+                failure_detection,
+                ..ProtocolConfig::default()
+            },
             rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
         };
         FPaxos::new(setup, &()).0
@@ -845,5 +859,156 @@ mod tests {
         assert_eq!(acceptor.accepted_len(), 3, "process 3 has not reported yet");
         acceptor.handle(ProcessId(3), Message::GarbageCollection { committed: 2 }, Time::ZERO, &mut out);
         assert_eq!(acceptor.accepted_len(), 1, "slots 1 and 2 are stable");
+    }
+
+    fn command(client: u32, name: u64) -> Value {
+        let id = CommandId { client: ClientId(client), seq: name };
+        Some(Arc::new(Command { id, ops: vec![(7, Op::Put(name))].into(), payload_bytes: 0 }))
+    }
+
+    fn accepted(slot: u64, ballot: Ballot, value: &Value) -> PromiseEntry {
+        PromiseEntry { slot, ballot, value: value.clone(), chosen: false }
+    }
+
+    /// Ballot (round, owner) with n = 5, as numbers: owner + 5·round.
+    fn b5(round: u64, owner: u64) -> Ballot {
+        owner + 5 * round
+    }
+
+    /// multipaxos-leader-election.md §11 E1: slot recovery with n = 5,
+    /// f = 1 (Q1 = 4). Candidate A5 with ballot (3, A5) and start slot 10
+    /// hears from A2, A3, A4 and itself: s10 = x, s11 = z (highest
+    /// vballot), s12 = w, s13 = no-op, s14 = u, next slot 15.
+    #[test]
+    fn leader_election_11_e1_slot_recovery() {
+        let (x, z, w, u) = (command(0, 1), command(1, 1), command(2, 1), command(3, 1));
+        let mut a5 = detecting(5, 5, 1, 1);
+        let mut out = Outbox::new();
+        for slot in 1..=9 {
+            a5.handle(ProcessId(1), Message::Chosen { slot, cmd: None }, Time::ZERO, &mut out);
+        }
+        // A3 ran round 2: A5 saw its ballot.
+        a5.handle(ProcessId(3), Message::Heartbeat { ballot: b5(2, 3), chosen_upto: 9 }, Time::ZERO, &mut out);
+        let mut out = Outbox::new();
+        a5.handle_timer(Timer::Suspect, Time::from_ns(100 * 1_000 * NS_PER_MS), &mut out);
+        let prepare = Message::Prepare { ballot: b5(3, 5), start_slot: 10 };
+        assert_eq!(sends(&out), (1..=5).map(|p| (ProcessId(p), prepare.clone())).collect::<Vec<_>>());
+        assert_eq!(out.metrics().recovery.recoveries_started, 1);
+
+        let promises = [
+            (2, vec![accepted(10, b5(1, 1), &x)]),
+            (3, vec![accepted(11, b5(2, 3), &z)]),
+            (4, vec![accepted(12, b5(1, 1), &w), accepted(14, b5(2, 3), &u)]),
+            (5, vec![]),
+        ];
+        let mut out = Outbox::new();
+        for (from, entries) in promises {
+            assert!(!a5.is_leading());
+            a5.handle(ProcessId(from), Message::Promise { ballot: b5(3, 5), entries }, Time::ZERO, &mut out);
+        }
+        assert!(a5.is_leading() && a5.leader() == ProcessId(5));
+        let proposals: Vec<(u64, Value)> = sends(&out)
+            .into_iter()
+            .filter_map(|(to, msg)| match msg {
+                Message::Accept { ballot, slot, cmd } if to == ProcessId(1) => {
+                    assert_eq!(ballot, b5(3, 5));
+                    Some((slot, cmd))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(proposals, vec![(10, x), (11, z), (12, w), (13, None), (14, u)]);
+        assert_eq!((out.metrics().recovery.leader_changes, out.metrics().recovery.recoveries_finished), (1, 1));
+        let mut out = Outbox::new();
+        a5.submit(cmd(9), Time::ZERO, &mut out);
+        assert!(matches!(sends(&out)[0].1, Message::Accept { slot: 15, .. }), "next slot 15: {out:?}");
+    }
+
+    /// §11 E1's rule that a slot some acceptor knows chosen is learned,
+    /// not proposed again (§5.3 first case, §12.2).
+    #[test]
+    fn leader_election_chosen_slots_are_learned_not_reproposed() {
+        let x = command(0, 1);
+        let candidacy = Candidacy {
+            ballot: b5(3, 5),
+            start_slot: 1,
+            promises: BTreeMap::from([
+                (ProcessId(2), vec![PromiseEntry { slot: 1, ballot: 0, value: x.clone(), chosen: true }]),
+                (ProcessId(3), vec![accepted(1, b5(2, 3), &command(9, 9)), accepted(2, b5(1, 1), &x)]),
+            ]),
+        };
+        let plan = recovery_plan(&candidacy);
+        assert_eq!(plan, RecoveryPlan { chosen: vec![(1, x.clone())], proposals: vec![(2, x)], last_slot: 2 });
+    }
+
+    /// §11 E2 duel resolution: an acceptor that promised (5, A1) then
+    /// (5, A2) refuses A1's accept; A1 steps down at that Nack and follows
+    /// A2.
+    #[test]
+    fn leader_election_11_e2_duel_resolution() {
+        let (a1_ballot, a2_ballot) = (b5(5, 1), b5(5, 2));
+        let mut acceptor = detecting(3, 5, 1, 1);
+        let mut out = Outbox::new();
+        acceptor.handle(ProcessId(1), Message::Prepare { ballot: a1_ballot, start_slot: 1 }, Time::ZERO, &mut out);
+        acceptor.handle(ProcessId(2), Message::Prepare { ballot: a2_ballot, start_slot: 1 }, Time::ZERO, &mut out);
+        let promised: Vec<_> =
+            sends(&out).into_iter().map(|(to, msg)| (to, matches!(msg, Message::Promise { .. }))).collect();
+        assert_eq!(promised, vec![(ProcessId(1), true), (ProcessId(2), true)]);
+        let mut out = Outbox::new();
+        acceptor.handle(ProcessId(1), Message::Accept { ballot: a1_ballot, slot: 1, cmd: None }, Time::ZERO, &mut out);
+        let nack = Message::Nack { ballot: a1_ballot, promised: a2_ballot };
+        assert_eq!(sends(&out), vec![(ProcessId(1), nack.clone())]);
+        // The reverse order: A2 first, then A1's prepare is refused.
+        let mut other = detecting(4, 5, 1, 1);
+        let mut out = Outbox::new();
+        other.handle(ProcessId(2), Message::Prepare { ballot: a2_ballot, start_slot: 1 }, Time::ZERO, &mut out);
+        other.handle(ProcessId(1), Message::Prepare { ballot: a1_ballot, start_slot: 1 }, Time::ZERO, &mut out);
+        assert_eq!(sends(&out)[1], (ProcessId(1), nack.clone()));
+
+        // A1, a candidate at (5, A1), steps down at the Nack.
+        let mut a1 = detecting(1, 5, 1, 1);
+        a1.max_seen = b5(4, 4);
+        let mut out = Outbox::new();
+        a1.start_candidacy(Time::ZERO, &mut out);
+        assert_eq!(a1.ballot(), a1_ballot);
+        a1.handle(ProcessId(3), nack, Time::ZERO, &mut out);
+        assert!(!a1.is_leading() && a1.leader() == ProcessId(2));
+        let mut out = Outbox::new();
+        a1.submit(cmd(1), Time::ZERO, &mut out);
+        assert_eq!(sends(&out), vec![(ProcessId(2), Message::ForwardSubmit { cmd: cmd(1) })], "forwards to A2");
+    }
+
+    /// §11 E4 (the candidacy's start): with ST = 1000 ms and Δ = 400 ms,
+    /// A2 (rank 1 after the leader A1) first suspects at 1400 ms; A3 (rank
+    /// 2) at 1800 ms.
+    #[test]
+    fn leader_election_11_e4_ranked_start() {
+        for (id, expected_ms) in [(2, 1_400), (3, 1_800)] {
+            let mut process = detecting(id, 5, 2, 1);
+            process.timeouts = Timeouts { rank_step_ns: 400 * NS_PER_MS, ..Timeouts::default() };
+            let mut out = Outbox::new();
+            process.start(Time::ZERO, &mut out);
+            let suspect = out.effects().iter().find_map(|effect| match effect {
+                sim_core::Effect::SetTimer { timer: Timer::Suspect, after_ns } => Some(*after_ns),
+                _ => None,
+            });
+            assert_eq!(suspect, Some(expected_ms * NS_PER_MS));
+            let mut out = Outbox::new();
+            process.handle_timer(Timer::Suspect, Time::from_ns(expected_ms * NS_PER_MS - 1), &mut out);
+            assert!(sends(&out).is_empty(), "not yet");
+            process.handle_timer(Timer::Suspect, Time::from_ns(expected_ms * NS_PER_MS), &mut out);
+            assert!(matches!(sends(&out)[0].1, Message::Prepare { start_slot: 1, .. }));
+        }
+    }
+
+    /// Without failure detection (failure-free runs) no heartbeat or
+    /// suspicion timer is set and phase 2 goes to the closest f + 1 only.
+    #[test]
+    fn no_failure_detection_without_faults() {
+        let mut leader = process(1, 5, 1, 1);
+        let mut out = Outbox::new();
+        leader.start(Time::ZERO, &mut out);
+        assert_eq!(out.effects().len(), 1, "the garbage-collection timer only: {out:?}");
+        assert_eq!(detecting(1, 5, 1, 1).phase2_targets.len(), 5);
     }
 }
