@@ -30,7 +30,7 @@ use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::next_ballot;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{Command, ProcessId, Time};
+use sim_core::{ClientId, Command, FixedHashMap, ProcessId, Time};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -263,6 +263,16 @@ pub struct FPaxos {
     chosen_log: SlotLog<Value>,
     /// Commands submitted while a candidate, proposed once elected.
     waiting: Vec<Arc<Command>>,
+    /// Per client, the highest command seq this process learned chosen
+    /// (failure detection only). Clients are closed-loop, so a lower or
+    /// equal seq was chosen already: a duplicated or retried copy is not
+    /// proposed again (the engine's client table answers a retry at a
+    /// process that applied it).
+    chosen_seq: FixedHashMap<ClientId, u64>,
+    /// Per client, the highest seq proposed in this process's current
+    /// leadership (cleared when it takes office: an earlier term's
+    /// proposal may have been lost).
+    proposed_seq: FixedHashMap<ClientId, u64>,
 }
 
 impl FPaxos {
@@ -333,9 +343,33 @@ impl FPaxos {
         out.send_to_each(&self.phase2_targets, Message::Accept { ballot: self.ballot, slot, cmd });
     }
 
+    /// Records `value` in `seqs`; false if its command (or a later one of
+    /// its client) was there already.
+    fn note(seqs: &mut FixedHashMap<ClientId, u64>, value: &Value) -> bool {
+        let Some(cmd) = value else { return true };
+        let seq = seqs.entry(cmd.id.client).or_insert(0);
+        if cmd.id.seq <= *seq {
+            return false;
+        }
+        *seq = cmd.id.seq;
+        true
+    }
+
+    /// True if the leader should order `cmd`: neither chosen nor proposed
+    /// in this leadership yet.
+    fn first_proposal(&mut self, cmd: &Arc<Command>) -> bool {
+        let chosen = self.chosen_seq.get(&cmd.id.client).is_some_and(|&seq| cmd.id.seq <= seq);
+        !chosen && Self::note(&mut self.proposed_seq, &Some(cmd.clone()))
+    }
+
     /// A client command reached this process (directly or forwarded).
     fn on_command(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         match self.role {
+            Role::Leader if self.failure_detection => {
+                if self.first_proposal(&cmd) {
+                    self.propose(cmd, now, out);
+                }
+            }
             Role::Leader => self.propose(cmd, now, out),
             Role::Candidate(_) => self.waiting.push(cmd),
             Role::Follower => out.send(self.leader, Message::ForwardSubmit { cmd }),
@@ -444,6 +478,7 @@ impl FPaxos {
             return; // already learned
         }
         if self.failure_detection {
+            Self::note(&mut self.chosen_seq, &cmd);
             let _ = self.chosen_log.insert(slot, cmd.clone());
         }
         out.execute(ChosenSlot { slot, cmd });
@@ -526,7 +561,9 @@ impl FPaxos {
             out.send_to_each(&others, Message::Chosen { slot, cmd: value.clone() });
             self.handle_chosen(slot, value, out);
         }
+        self.proposed_seq = FixedHashMap::default();
         for (slot, value) in plan.proposals {
+            Self::note(&mut self.proposed_seq, &value);
             self.propose_in(slot, value, now, out);
         }
         out.leader_change();
@@ -689,6 +726,8 @@ impl Protocol for FPaxos {
             last_heard: Time::ZERO,
             chosen_log: SlotLog::new(),
             waiting: Vec::new(),
+            chosen_seq: FixedHashMap::default(),
+            proposed_seq: FixedHashMap::default(),
         };
         (fpaxos, SlotExecutor::new())
     }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod output;
 pub mod progress;
 pub mod scenario;
+pub mod swarm;
 
 pub use error::UserError;
 

@@ -70,6 +70,12 @@ impl ClientTable {
         }
     }
 
+    /// The results to answer a resubmitted `id` with: those stored, if it
+    /// was applied here and is its client's latest.
+    pub fn answer(&mut self, id: CommandId) -> Option<&OpResults> {
+        if self.applied(id) { self.results(id) } else { None }
+    }
+
     /// The stored results of `id`, if it is its client's latest applied
     /// command (the only one its client may still be waiting for).
     pub fn results(&mut self, id: CommandId) -> Option<&OpResults> {

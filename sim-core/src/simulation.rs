@@ -359,6 +359,19 @@ impl<P: Protocol> Simulation<P> {
                 let Some(cmd) = client.pending.clone() else {
                     return; // a retry's earlier submission, answered meanwhile
                 };
+                if let Some(results) = self.processes[process.index()].dedup.as_mut().and_then(|t| t.answer(cmd.id)) {
+                    // Already applied here: the client table answers, as
+                    // a VR replica does, without ordering it again.
+                    let (id, results) = (cmd.id, results.clone());
+                    let delay_ns = self.wan.sample_delay_ns(
+                        self.processes[process.index()].region,
+                        client.region,
+                        &mut self.network_rng,
+                    );
+                    let client = id.client;
+                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results });
+                    return;
+                }
                 self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
                 self.flush(process);
             }
