@@ -188,6 +188,16 @@ impl Default for Timeouts {
     }
 }
 
+/// FPaxos options. Not reachable from scenario files: the only one
+/// plants a bug, for tests that the verdict catches unsafe recovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Planted bug (tests only): a new leader ignores what its phase 1
+    /// found and starts proposing right after the slots it learned,
+    /// overwriting slots others may have chosen.
+    pub skip_phase1_value_rule: bool,
+}
+
 /// Most chosen values one catch-up message carries.
 const CATCH_UP_BATCH: usize = 256;
 
@@ -263,6 +273,8 @@ pub struct FPaxos {
     chosen_log: SlotLog<Value>,
     /// Commands submitted while a candidate, proposed once elected.
     waiting: Vec<Arc<Command>>,
+    /// See [`Options::skip_phase1_value_rule`].
+    skip_phase1_value_rule: bool,
     /// Per client, the highest command seq this process learned chosen
     /// (failure detection only). Clients are closed-loop, so a lower or
     /// equal seq was chosen already: a duplicated or retried copy is not
@@ -551,7 +563,10 @@ impl FPaxos {
             return;
         }
         let Role::Candidate(candidacy) = std::mem::replace(&mut self.role, Role::Leader) else { unreachable!() };
-        let plan = recovery_plan(&candidacy);
+        let mut plan = recovery_plan(&candidacy);
+        if self.skip_phase1_value_rule {
+            plan = RecoveryPlan { chosen: Vec::new(), proposals: Vec::new(), last_slot: candidacy.start_slot - 1 };
+        }
         self.leader = self.id;
         self.leader_ballot = self.ballot;
         self.commanders = SlotLog::new();
@@ -690,9 +705,9 @@ impl Protocol for FPaxos {
     type Message = Message;
     type Timer = Timer;
     type Executor = SlotExecutor;
-    type Options = ();
+    type Options = Options;
 
-    fn new(setup: ProcessSetup, _options: &()) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
         let n = setup.n();
         let f = setup.config.f;
         debug_assert!(quorum::check_f(n, f).is_ok());
@@ -728,6 +743,7 @@ impl Protocol for FPaxos {
             waiting: Vec::new(),
             chosen_seq: FixedHashMap::default(),
             proposed_seq: FixedHashMap::default(),
+            skip_phase1_value_rule: options.skip_phase1_value_rule,
         };
         (fpaxos, SlotExecutor::new())
     }
@@ -819,7 +835,7 @@ mod tests {
             },
             rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
         };
-        FPaxos::new(setup, &()).0
+        FPaxos::new(setup, &Options::default()).0
     }
 
     fn cmd(seq: u64) -> Arc<Command> {
@@ -976,7 +992,10 @@ mod tests {
                 (ProcessId(3), vec![accepted(1, b5(2, 3), &command(9, 9)), accepted(2, b5(1, 1), &x)]),
             ]),
         };
-        let plan = recovery_plan(&candidacy);
+        let mut plan = recovery_plan(&candidacy);
+        if self.skip_phase1_value_rule {
+            plan = RecoveryPlan { chosen: Vec::new(), proposals: Vec::new(), last_slot: candidacy.start_slot - 1 };
+        }
         assert_eq!(plan, RecoveryPlan { chosen: vec![(1, x.clone())], proposals: vec![(2, x)], last_slot: 2 });
     }
 
