@@ -992,10 +992,7 @@ mod tests {
                 (ProcessId(3), vec![accepted(1, b5(2, 3), &command(9, 9)), accepted(2, b5(1, 1), &x)]),
             ]),
         };
-        let mut plan = recovery_plan(&candidacy);
-        if self.skip_phase1_value_rule {
-            plan = RecoveryPlan { chosen: Vec::new(), proposals: Vec::new(), last_slot: candidacy.start_slot - 1 };
-        }
+        let plan = recovery_plan(&candidacy);
         assert_eq!(plan, RecoveryPlan { chosen: vec![(1, x.clone())], proposals: vec![(2, x)], last_slot: 2 });
     }
 
