@@ -275,6 +275,11 @@ pub struct FPaxos {
     waiting: Vec<Arc<Command>>,
     /// See [`Options::skip_phase1_value_rule`].
     skip_phase1_value_rule: bool,
+    /// Commands this follower forwarded and has not learned chosen
+    /// (failure detection only): forwarded again to each new leader, so
+    /// its clients need not time out (leader election §6 "redirects its
+    /// clients").
+    forwarded: BTreeMap<sim_core::CommandId, Arc<Command>>,
     /// Per client, the highest command seq this process learned chosen
     /// (failure detection only). Clients are closed-loop, so a lower or
     /// equal seq was chosen already: a duplicated or retried copy is not
@@ -384,7 +389,12 @@ impl FPaxos {
             }
             Role::Leader => self.propose(cmd, now, out),
             Role::Candidate(_) => self.waiting.push(cmd),
-            Role::Follower => out.send(self.leader, Message::ForwardSubmit { cmd }),
+            Role::Follower => {
+                if self.failure_detection {
+                    self.forwarded.insert(cmd.id, cmd.clone());
+                }
+                out.send(self.leader, Message::ForwardSubmit { cmd });
+            }
         }
     }
 
@@ -427,6 +437,9 @@ impl FPaxos {
         }
         for cmd in std::mem::take(&mut self.waiting) {
             out.send(leader, Message::ForwardSubmit { cmd });
+        }
+        for cmd in self.forwarded.values() {
+            out.send(leader, Message::ForwardSubmit { cmd: cmd.clone() });
         }
     }
 
@@ -490,6 +503,9 @@ impl FPaxos {
             return; // already learned
         }
         if self.failure_detection {
+            if let Some(cmd) = &cmd {
+                self.forwarded.remove(&cmd.id);
+            }
             Self::note(&mut self.chosen_seq, &cmd);
             let _ = self.chosen_log.insert(slot, cmd.clone());
         }
@@ -583,8 +599,11 @@ impl FPaxos {
         }
         out.leader_change();
         out.recovery_finished();
-        for cmd in std::mem::take(&mut self.waiting) {
-            self.propose(cmd, now, out);
+        let held = std::mem::take(&mut self.forwarded).into_values();
+        for cmd in std::mem::take(&mut self.waiting).into_iter().chain(held) {
+            if self.first_proposal(&cmd) {
+                self.propose(cmd, now, out);
+            }
         }
         out.send_to_each(&others, Message::Heartbeat { ballot: self.ballot, chosen_upto: self.chosen_upto });
         out.set_timer(Timer::Heartbeat, self.timeouts.heartbeat_ns);
@@ -744,6 +763,7 @@ impl Protocol for FPaxos {
             chosen_seq: FixedHashMap::default(),
             proposed_seq: FixedHashMap::default(),
             skip_phase1_value_rule: options.skip_phase1_value_rule,
+            forwarded: BTreeMap::new(),
         };
         (fpaxos, SlotExecutor::new())
     }

@@ -386,6 +386,9 @@ struct StateMachine<'a> {
     /// The replica's client table in runs where clients retry (see
     /// [`crate::dedup`]); `None` otherwise.
     dedup: Option<&'a mut ClientTable>,
+    /// With the table: per client, a bit per process (by index) it
+    /// submitted its current command to; each of them answers it.
+    submitted_to: &'a [u64],
 }
 
 impl<'a, F> Apply<'a, F> {
@@ -405,15 +408,28 @@ impl<'a, F> Apply<'a, F> {
         metrics: &'a mut ProtocolMetrics,
         feedback: &'a mut Vec<F>,
     ) -> Apply<'a, F> {
-        let machine =
-            StateMachine { process, now, metrics, store, client_process, replies, checker, executed: 0, dedup: None };
+        let machine = StateMachine {
+            process,
+            now,
+            metrics,
+            store,
+            client_process,
+            replies,
+            checker,
+            executed: 0,
+            dedup: None,
+            submitted_to: &[],
+        };
         Apply { machine, feedback }
     }
 
     /// Applies each client's command at most once, answering a retried
-    /// command from `table` (see [`crate::dedup`]).
-    pub fn with_dedup(mut self, table: &'a mut ClientTable) -> Apply<'a, F> {
+    /// command from `table` (see [`crate::dedup`]); every process a client
+    /// submitted its current command to answers it (`submitted_to[c]`: a
+    /// bit per process index).
+    pub fn with_dedup(mut self, table: &'a mut ClientTable, submitted_to: &'a [u64]) -> Apply<'a, F> {
         self.machine.dedup = Some(table);
+        self.machine.submitted_to = submitted_to;
         self
     }
 
@@ -462,7 +478,9 @@ impl StateMachine<'_> {
     /// [`StateMachine::apply`] with the client table: a command applied
     /// here before takes no effect; its client gets the stored results.
     fn apply_at_most_once(&mut self, cmd: &Command, committed_at: Time) {
-        let serves = self.serves(cmd.id.client);
+        let bit = 1u64.checked_shl(self.process.index() as u32).unwrap_or(0);
+        let submitted_here = self.submitted_to.get(cmd.id.client.index()).is_some_and(|mask| mask & bit != 0);
+        let serves = submitted_here || self.serves(cmd.id.client);
         let table = self.dedup.as_deref_mut().expect("called with a table");
         if table.applied(cmd.id) {
             self.checker.on_duplicate(self.process, cmd.id);

@@ -29,8 +29,8 @@ enum Event<P: Protocol> {
     Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
     /// A timer of `process` is due, if `generation` is still its latest.
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
-    /// A result reaches its client.
-    Reply { client: ClientId, id: CommandId, results: OpResults },
+    /// A result from process `from` reaches its client.
+    Reply { client: ClientId, id: CommandId, results: OpResults, from: ProcessId },
     /// Fault `index` of the schedule starts (`start`) or ends.
     Fault { index: usize, start: bool },
     /// A client's timeout, if `generation` is still its latest.
@@ -59,8 +59,7 @@ struct Client {
     sent_at: Time,
     keys: ClientKeyState,
     rng: ClientRng,
-    /// Submissions so far (retries included): the next retry goes to the
-    /// next process in the region's order.
+    /// Submissions of the current command (1 + its retries).
     submissions: usize,
     /// The generation of the client's live timeout.
     timeout_generation: u64,
@@ -191,6 +190,9 @@ pub struct Simulation<P: Protocol> {
     client_timeout_ns: u64,
     /// Per client region, the processes by distance (where retries go).
     retry_order: Vec<Vec<ProcessId>>,
+    /// Per client (runs with faults), a bit per process index it submitted
+    /// its current command to: each of them answers it.
+    submitted_to: Vec<u64>,
     /// What runs with faults observe (timeline, retries, drops).
     observed: FaultObserver,
 }
@@ -272,6 +274,7 @@ impl<P: Protocol> Simulation<P> {
             faults: FaultState::new(n, schedule, &streams),
             client_timeout_ns: config.faults.client_timeout_ns,
             retry_order,
+            submitted_to: vec![0; if faults_active { client_count } else { 0 }],
             observed: FaultObserver::new(config.client_regions.len(), config.faults.timeline_window_ns),
             processes,
             client_process: clients.iter().map(|c| c.process).collect(),
@@ -369,7 +372,7 @@ impl<P: Protocol> Simulation<P> {
                         &mut self.network_rng,
                     );
                     let client = id.client;
-                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results });
+                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results, from: process });
                     return;
                 }
                 self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
@@ -395,7 +398,7 @@ impl<P: Protocol> Simulation<P> {
                 self.processes[process.index()].protocol.handle_timer(timer, self.now, &mut self.outbox);
                 self.flush(process);
             }
-            Event::Reply { client, id, results } => self.complete(client, id, results),
+            Event::Reply { client, id, results, from } => self.complete(client, id, results, from),
             Event::Fault { index, start } => self.faults.set_active(index, start),
             Event::ClientTimeout { client, generation } => self.retry(client, generation),
         }
@@ -495,7 +498,7 @@ impl<P: Protocol> Simulation<P> {
             &mut self.feedback,
         );
         if let Some(table) = state.dedup.as_mut() {
-            apply = apply.with_dedup(table);
+            apply = apply.with_dedup(table, &self.submitted_to);
         }
         state.executor.execute(info, self.now, &mut apply);
         self.executions += apply.executed();
@@ -514,15 +517,20 @@ impl<P: Protocol> Simulation<P> {
             }
             let delay_ns = self.wan.sample_delay_ns(region, client.region, &mut self.network_rng);
             let (client, id, results) = (reply.id.client, reply.id, reply.results);
-            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results });
+            self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results, from: process });
         }
     }
 
-    fn complete(&mut self, client_id: ClientId, id: CommandId, results: OpResults) {
+    fn complete(&mut self, client_id: ClientId, id: CommandId, results: OpResults, from: ProcessId) {
         let client = &mut self.clients[client_id.index()];
         let Some(cmd) = client.pending.take_if(|cmd| cmd.id == id) else {
             return; // a second reply for a command already answered
         };
+        if self.faults_active && client.process != from {
+            // After a retry: stay with the process that answered.
+            client.process = from;
+            self.client_process[client_id.index()] = from;
+        }
         debug_assert_eq!(results.len(), cmd.ops.len(), "one result per operation");
         let checks = self.checker.enabled();
         // Single-use keys have one operation each, always finding the key
@@ -578,6 +586,7 @@ impl<P: Protocol> Simulation<P> {
         self.checker.on_submit(id);
         client.pending = Some(Arc::new(cmd));
         client.sent_at = self.now;
+        client.submissions = 0;
         self.submit(client_id);
     }
 
@@ -591,6 +600,9 @@ impl<P: Protocol> Simulation<P> {
         let delay_ns = self.wan.sample_delay_ns(client.region, process_region, &mut self.network_rng);
         self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id, process });
         if self.faults_active {
+            let bit = 1u64.checked_shl(process.index() as u32).unwrap_or(0);
+            let mask = &mut self.submitted_to[client_id.index()];
+            *mask = if client.submissions == 1 { bit } else { *mask | bit };
             client.timeout_generation += 1;
             let generation = client.timeout_generation;
             self.queue

@@ -26,6 +26,7 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("sites-3-to-13", include_str!("../../library/sites-3-to-13.toml")),
     ("fairness-tail", include_str!("../../library/fairness-tail.toml")),
     ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
+    ("leader-crash", include_str!("../../library/leader-crash.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 
