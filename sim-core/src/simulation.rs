@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 enum Event<P: Protocol> {
-    /// A client's current command reaches `process`.
-    Submit { client: ClientId, process: ProcessId },
+    /// Command `seq` of a client reaches `process`.
+    Submit { client: ClientId, process: ProcessId, seq: u64 },
     /// A message reaches process `to`.
     Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
     /// A timer of `process` is due, if `generation` is still its latest.
@@ -354,13 +354,13 @@ impl<P: Protocol> Simulation<P> {
 
     fn dispatch(&mut self, event: Event<P>) {
         match event {
-            Event::Submit { client, process } => {
+            Event::Submit { client, process, seq } => {
                 if self.faults_active && !self.faults.is_up(process) {
                     return; // a crashed process hears nothing; the client times out
                 }
                 let client = &self.clients[client.index()];
-                let Some(cmd) = client.pending.clone() else {
-                    return; // a retry's earlier submission, answered meanwhile
+                let Some(cmd) = client.pending.clone().filter(|cmd| cmd.id.seq == seq) else {
+                    return; // a submission of a command answered meanwhile
                 };
                 if let Some(results) = self.processes[process.index()].dedup.as_mut().and_then(|t| t.answer(cmd.id)) {
                     // Already applied here: the client table answers, as
@@ -598,7 +598,8 @@ impl<P: Protocol> Simulation<P> {
         let process = client.process;
         let process_region = self.processes[process.index()].region;
         let delay_ns = self.wan.sample_delay_ns(client.region, process_region, &mut self.network_rng);
-        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id, process });
+        let seq = client.issued;
+        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id, process, seq });
         if self.faults_active {
             let bit = 1u64.checked_shl(process.index() as u32).unwrap_or(0);
             let mask = &mut self.submitted_to[client_id.index()];

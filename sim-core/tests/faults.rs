@@ -186,3 +186,26 @@ fn random_faults_replay_exactly_and_runs_without_faults_report_none() {
     let drawn = a.faults.as_ref().expect("faults").schedule.len();
     assert!((1..=6).contains(&drawn), "{drawn}");
 }
+
+#[test]
+fn a_late_submission_of_an_answered_command_submits_nothing() {
+    // p3's forwards arrive around its clients' 2 s timeout: some retries
+    // are still on their way when the first submission's answer arrives.
+    // Those late submissions must not put the client's next command into
+    // the protocol a second time (which the checker would call a double
+    // execution: it was never retried).
+    for add_ms in (1_850..=2_300).step_by(50) {
+        let slow = Fault {
+            at_ns: 0,
+            until_ns: Some(30 * NS_PER_S),
+            kind: FaultKind::Slow {
+                links: Links { from: vec![ProcessId(3)], to: vec![ProcessId(1)], one_way: true },
+                add_ns: add_ms * NS_PER_MS,
+                factor_permille: 1_000,
+            },
+        };
+        let (report, _) = run(&config(vec![slow]), false);
+        assert!(report.verdict.passed(), "add {add_ms} ms: {}", report.verdict);
+        assert_eq!(report.commands_completed, report.commands_expected);
+    }
+}
