@@ -194,7 +194,7 @@ fn a_late_submission_of_an_answered_command_submits_nothing() {
     // Those late submissions must not put the client's next command into
     // the protocol a second time (which the checker would call a double
     // execution: it was never retried).
-    for add_ms in (1_850..=2_300).step_by(50) {
+    for add_ms in (1_700..=2_400).step_by(10) {
         let slow = Fault {
             at_ns: 0,
             until_ns: Some(30 * NS_PER_S),
