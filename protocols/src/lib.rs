@@ -102,6 +102,14 @@ impl ProtocolName {
         !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar | ProtocolName::Raft)
     }
 
+    /// True if the protocol recovers from crashes (up to `f`) and from
+    /// lost messages (it retransmits and catches up), so fault swarms may
+    /// draw crashes, partitions, loss and duplication for it; the others
+    /// have no recovery yet and are only tested under slow links.
+    pub fn recovers(self) -> bool {
+        matches!(self, ProtocolName::FPaxos)
+    }
+
     /// True if the protocol has a leader (so `leader` means something).
     pub fn has_leader(self) -> bool {
         match self {

@@ -9,6 +9,7 @@ pub mod output;
 pub mod progress;
 pub mod resources;
 pub mod scenario;
+pub mod swarm;
 
 pub use error::UserError;
 

@@ -313,6 +313,110 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Columns of `timeline.csv` after the point and seed: per client region
+/// and window, the commands completed and their latency.
+pub const TIMELINE_HEADER: [&str; 5] = ["region", "window_start_ms", "commands", "latency_ms_p50", "latency_ms_p99"];
+
+/// Columns of `faults.csv` after the point and seed: per client region,
+/// its longest unavailability, then the run's fault counters.
+pub const FAULTS_HEADER: [&str; 13] = [
+    "region",
+    "unavailable_ms",
+    "unavailable_from_ms",
+    "retries",
+    "messages_dropped",
+    "messages_duplicated",
+    "duplicates_suppressed",
+    "stuck_commands",
+    "stuck_first",
+    "leader_changes",
+    "recoveries_started",
+    "recoveries_finished",
+    "schedule",
+];
+
+/// `timeline.csv` rows of a run with faults (none without).
+pub fn timeline_rows(report: &RunReport) -> Vec<Vec<String>> {
+    let Some(faults) = &report.faults else { return Vec::new() };
+    faults
+        .regions
+        .iter()
+        .flat_map(|region| {
+            region.timeline.iter().map(|w| {
+                vec![
+                    region.region.clone(),
+                    format_ns_as_ms(w.start_ns),
+                    w.count.to_string(),
+                    format_ns_as_ms(w.p50_ns),
+                    format_ns_as_ms(w.p99_ns),
+                ]
+            })
+        })
+        .collect()
+}
+
+/// `faults.csv` rows of a run with faults (none without).
+pub fn fault_rows(report: &RunReport) -> Vec<Vec<String>> {
+    let Some(faults) = &report.faults else { return Vec::new() };
+    let recovery = report.protocol.recovery;
+    let stuck: Vec<String> = faults.stuck.iter().map(|id| format!("{}#{}", id.client, id.seq)).collect();
+    faults
+        .regions
+        .iter()
+        .map(|region| {
+            vec![
+                region.region.clone(),
+                format_ns_as_ms(region.unavailable_ns),
+                format_ns_as_ms(region.unavailable_from_ns),
+                faults.retries.to_string(),
+                faults.messages_dropped.to_string(),
+                faults.messages_duplicated.to_string(),
+                faults.duplicates_suppressed.to_string(),
+                faults.stuck_count.to_string(),
+                stuck.join(" "),
+                recovery.leader_changes.to_string(),
+                recovery.recoveries_started.to_string(),
+                recovery.recoveries_finished.to_string(),
+                faults.schedule.join("; "),
+            ]
+        })
+        .collect()
+}
+
+/// What the faults did, for the terminal (empty without faults).
+pub fn fault_summary(report: &RunReport) -> String {
+    let Some(faults) = &report.faults else { return String::new() };
+    let mut text = String::from("faults:\n");
+    for fault in &faults.schedule {
+        text.push_str(&format!("  {fault}\n"));
+    }
+    for region in &faults.regions {
+        text.push_str(&format!(
+            "  {:<24} longest without a completion {} ms from {} ms\n",
+            region.region,
+            ms3(region.unavailable_ns),
+            ms3(region.unavailable_from_ns)
+        ));
+    }
+    let recovery = report.protocol.recovery;
+    text.push_str(&format!(
+        "  {} retries | {} messages dropped, {} duplicated | {} re-executions suppressed | leader changes {} | \
+         recoveries {} started, {} finished\n",
+        faults.retries,
+        faults.messages_dropped,
+        faults.messages_duplicated,
+        faults.duplicates_suppressed,
+        recovery.leader_changes,
+        recovery.recoveries_started,
+        recovery.recoveries_finished
+    ));
+    if faults.stuck_count > 0 {
+        let stuck: Vec<String> = faults.stuck.iter().map(|id| format!("{}#{}", id.client, id.seq)).collect();
+        text.push_str(&format!("  {} command(s) never completed: {}\n", faults.stuck_count, stuck.join(", ")));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

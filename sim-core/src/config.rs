@@ -1,5 +1,6 @@
 //! What one simulation run is: sites, clients, workload, delays, seed.
 
+use crate::faults::FaultPlan;
 use crate::id::{ProcessId, RegionId};
 use crate::protocol::ProtocolConfig;
 use crate::resources::ResourceModel;
@@ -44,6 +45,9 @@ pub struct RunConfig {
     /// Finite CPU and NIC per process ([`crate::resources`]); `None` (the
     /// default): infinite, the engine's latency-only behaviour.
     pub resources: Option<ResourceModel>,
+    /// Crashes, partitions and other faults, and how clients cope with
+    /// them; none by default.
+    pub faults: FaultPlan,
 }
 
 /// A run measured over simulated time: clients issue commands until
@@ -93,6 +97,7 @@ impl RunConfig {
             max_time_ns: DEFAULT_MAX_TIME_NS,
             checks: true,
             resources: None,
+            faults: FaultPlan::default(),
         }
     }
 
@@ -149,6 +154,7 @@ impl RunConfig {
         if let Some(model) = &self.resources {
             model.check().map_err(ConfigError)?;
         }
+        self.faults.check(self.n()).map_err(ConfigError)?;
         if self.protocol.gc_interval_ns == 0 {
             return fail("garbage-collection interval is 0: give a positive interval".into());
         }

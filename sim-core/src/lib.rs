@@ -8,10 +8,13 @@
 
 pub mod command;
 pub mod config;
+pub mod dedup;
+pub mod faults;
 pub mod fixed_hash;
 pub mod id;
 pub mod kv;
 pub mod metrics;
+pub mod observe;
 pub mod protocol;
 pub mod queue;
 pub mod resources;
@@ -25,6 +28,7 @@ pub mod workload;
 
 pub use command::{Command, CommandId, Key, Op, Ops, Value};
 pub use config::{ConfigError, RunConfig, RunDuration};
+pub use faults::{Fault, FaultKind, FaultPlan, Links, RandomFaults};
 pub use fixed_hash::{FixedHashMap, FixedHashSet};
 pub use id::{ClientId, ProcessId, RegionId};
 pub use protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, ProtocolConfig};

@@ -221,6 +221,27 @@ pub struct ProtocolMetrics {
     /// Work units reported ([`Outbox::work`](crate::Outbox::work)), a
     /// running total the CPU model reads per step; not part of the summary.
     pub work_units: u64,
+    /// Recovery counters (leader changes and the like).
+    pub recovery: RecoveryCounts,
+}
+
+/// What protocols report about recovering from faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryCounts {
+    /// A process became leader after the initial one (a leader change).
+    pub leader_changes: u64,
+    /// Recoveries started (an election, a command's recovery).
+    pub recoveries_started: u64,
+    /// Recoveries finished.
+    pub recoveries_finished: u64,
+}
+
+impl RecoveryCounts {
+    fn merge(&mut self, other: &RecoveryCounts) {
+        self.leader_changes += other.leader_changes;
+        self.recoveries_started += other.recoveries_started;
+        self.recoveries_finished += other.recoveries_finished;
+    }
 }
 
 impl ProtocolMetrics {
@@ -232,6 +253,7 @@ impl ProtocolMetrics {
         self.execution_wait.merge(&other.execution_wait);
         self.dependencies.merge(&other.dependencies);
         self.work_units += other.work_units;
+        self.recovery.merge(&other.recovery);
     }
 
     /// Summaries for a report.
@@ -243,6 +265,7 @@ impl ProtocolMetrics {
             execution_wait: self.execution_wait.summary(),
             dependencies: self.dependencies.summary(),
             dependencies_sum: self.dependencies.sum(),
+            recovery: self.recovery,
         }
     }
 }
@@ -262,6 +285,8 @@ pub struct ProtocolSummary {
     pub dependencies: LatencySummary,
     /// Exact sum of the dependency-set sizes.
     pub dependencies_sum: u128,
+    /// Leader changes and recoveries.
+    pub recovery: RecoveryCounts,
 }
 
 impl ProtocolSummary {

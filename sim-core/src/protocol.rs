@@ -38,6 +38,7 @@
 //! execution step.
 
 use crate::command::{Command, CommandId};
+use crate::dedup::ClientTable;
 use crate::id::{ClientId, ProcessId};
 use crate::kv::{KvStore, OpResults};
 use crate::metrics::ProtocolMetrics;
@@ -64,11 +65,15 @@ pub struct ProtocolConfig {
     pub leader: Option<ProcessId>,
     /// Period of garbage collection of per-command state.
     pub gc_interval_ns: u64,
+    /// Run failure detection (heartbeats, timeouts, recovery): set by the
+    /// engine in runs with faults, so that failure-free runs pay nothing
+    /// for it. It says only that faults may happen, never which.
+    pub failure_detection: bool,
 }
 
 impl Default for ProtocolConfig {
     fn default() -> Self {
-        ProtocolConfig { f: 1, leader: None, gc_interval_ns: 50 * crate::time::NS_PER_MS }
+        ProtocolConfig { f: 1, leader: None, gc_interval_ns: 50 * crate::time::NS_PER_MS, failure_detection: false }
     }
 }
 
@@ -291,6 +296,23 @@ impl<P: Protocol> Outbox<P> {
         self.metrics.work_units += units as u64;
     }
 
+    /// This process became leader, replacing another (not the initial
+    /// leader taking office).
+    pub fn leader_change(&mut self) {
+        self.metrics.recovery.leader_changes += 1;
+    }
+
+    /// This process started a recovery (an election, or recovering a
+    /// command whose coordinator is suspected).
+    pub fn recovery_started(&mut self) {
+        self.metrics.recovery.recoveries_started += 1;
+    }
+
+    /// A recovery this process started finished.
+    pub fn recovery_finished(&mut self) {
+        self.metrics.recovery.recoveries_finished += 1;
+    }
+
     /// What was reported through this outbox so far.
     pub fn metrics(&self) -> &ProtocolMetrics {
         &self.metrics
@@ -377,6 +399,12 @@ struct StateMachine<'a> {
     replies: &'a mut Vec<Reply>,
     checker: &'a mut ExecutionChecker,
     executed: u64,
+    /// The replica's client table in runs where clients retry (see
+    /// [`crate::dedup`]); `None` otherwise.
+    dedup: Option<&'a mut ClientTable>,
+    /// With the table: per client, a bit per process (by index) it
+    /// submitted its current command to; each of them answers it.
+    submitted_to: &'a [u64],
 }
 
 impl<'a, F> Apply<'a, F> {
@@ -396,8 +424,29 @@ impl<'a, F> Apply<'a, F> {
         metrics: &'a mut ProtocolMetrics,
         feedback: &'a mut Vec<F>,
     ) -> Apply<'a, F> {
-        let machine = StateMachine { process, now, metrics, store, client_process, replies, checker, executed: 0 };
+        let machine = StateMachine {
+            process,
+            now,
+            metrics,
+            store,
+            client_process,
+            replies,
+            checker,
+            executed: 0,
+            dedup: None,
+            submitted_to: &[],
+        };
         Apply { machine, feedback }
+    }
+
+    /// Applies each client's command at most once, answering a retried
+    /// command from `table` (see [`crate::dedup`]); every process a client
+    /// submitted its current command to answers it (`submitted_to[c]`: a
+    /// bit per process index).
+    pub fn with_dedup(mut self, table: &'a mut ClientTable, submitted_to: &'a [u64]) -> Apply<'a, F> {
+        self.machine.dedup = Some(table);
+        self.machine.submitted_to = submitted_to;
+        self
     }
 
     /// Tells the co-located protocol `feedback`: the engine hands it to
@@ -434,6 +483,9 @@ impl<'a, F> Apply<'a, F> {
 
 impl StateMachine<'_> {
     fn apply(&mut self, cmd: &Command, committed_at: Time) {
+        if self.dedup.is_some() {
+            return self.apply_at_most_once(cmd, committed_at);
+        }
         self.executed += 1;
         self.metrics.execution_wait.record(self.now.since(committed_at));
         self.checker.on_execute(self.process, cmd);
@@ -443,6 +495,31 @@ impl StateMachine<'_> {
             self.replies.push(Reply { id: cmd.id, results });
         } else {
             self.store.apply(cmd, None);
+        }
+    }
+
+    /// [`StateMachine::apply`] with the client table: a command applied
+    /// here before takes no effect; its client gets the stored results.
+    fn apply_at_most_once(&mut self, cmd: &Command, committed_at: Time) {
+        let bit = 1u64.checked_shl(self.process.index() as u32).unwrap_or(0);
+        let submitted_here = self.submitted_to.get(cmd.id.client.index()).is_some_and(|mask| mask & bit != 0);
+        let serves = submitted_here || self.serves(cmd.id.client);
+        let table = self.dedup.as_deref_mut().expect("called with a table");
+        if table.applied(cmd.id) {
+            self.checker.on_duplicate(self.process, cmd.id);
+            if serves && let Some(results) = table.results(cmd.id) {
+                self.replies.push(Reply { id: cmd.id, results: results.clone() });
+            }
+            return;
+        }
+        self.executed += 1;
+        self.metrics.execution_wait.record(self.now.since(committed_at));
+        self.checker.on_execute(self.process, cmd);
+        let mut results = OpResults::with_capacity(cmd.ops.len());
+        self.store.apply(cmd, Some(&mut results));
+        table.record(cmd.id, &results);
+        if serves {
+            self.replies.push(Reply { id: cmd.id, results });
         }
     }
 

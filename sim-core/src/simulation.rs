@@ -2,12 +2,16 @@
 
 use crate::command::{Command, CommandId, Op, is_single_use};
 use crate::config::{RunConfig, RunDuration};
+use crate::dedup::ClientTable;
+use crate::faults::{FaultState, SendFate};
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
 use crate::metrics::{LatencyRecorder, LatencySummary, ProtocolSummary};
+use crate::observe::{FaultObserver, FaultReport, STUCK_LISTED};
 use crate::protocol::{
-    Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol, Reply,
+    Apply, Effect, ExecutionInfo, Executor, ExecutorFeedback, MessageSize, Outbox, ProcessSetup, Protocol,
+    ProtocolConfig, Reply,
 };
 use crate::queue::EventQueue;
 use crate::resources::{ProcessResourceReport, Resources};
@@ -20,14 +24,18 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 enum Event<P: Protocol> {
-    /// A client's current command reaches its process.
-    Submit { client: ClientId },
+    /// Command `seq` of a client reaches `process`.
+    Submit { client: ClientId, process: ProcessId, seq: u64 },
     /// A message reaches process `to`.
     Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
     /// A timer of `process` is due, if `generation` is still its latest.
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
-    /// A result reaches its client.
-    Reply { client: ClientId, id: CommandId, results: OpResults },
+    /// A result from process `from` reaches its client.
+    Reply { client: ClientId, id: CommandId, results: OpResults, from: ProcessId },
+    /// Fault `index` of the schedule starts (`start`) or ends.
+    Fault { index: usize, start: bool },
+    /// A client's timeout, if `generation` is still its latest.
+    ClientTimeout { client: ClientId, generation: u64 },
     /// A core of `process` may take its next queued input (CPU model only).
     Wake { process: ProcessId },
 }
@@ -40,6 +48,8 @@ struct Process<P: Protocol> {
     /// The live generation of each set timer; a fired timer whose
     /// generation differs was replaced or cancelled.
     timers: BTreeMap<P::Timer, u64>,
+    /// The state machine's client table, in runs where clients retry.
+    dedup: Option<ClientTable>,
 }
 
 struct Client {
@@ -52,6 +62,10 @@ struct Client {
     sent_at: Time,
     keys: ClientKeyState,
     rng: ClientRng,
+    /// Submissions of the current command (1 + its retries).
+    submissions: usize,
+    /// The generation of the client's live timeout.
+    timeout_generation: u64,
 }
 
 /// Latency of one client region.
@@ -107,6 +121,8 @@ pub struct RunReport {
     /// measurement window (a duration run's, or the whole run); `None`
     /// when resources are infinite.
     pub resources: Option<Vec<ProcessResourceReport>>,
+    /// What the faults did; `None` in a run without faults.
+    pub faults: Option<FaultReport>,
 }
 
 /// Where a duration run measures throughput.
@@ -183,6 +199,18 @@ pub struct Simulation<P: Protocol> {
     resources: Option<Resources<Event<P>>>,
     /// Work units already charged (a running total of the protocol metrics).
     work_charged: u64,
+    /// True if the run has faults: the only fault check the hot paths
+    /// make in a run without them.
+    faults_active: bool,
+    faults: FaultState,
+    client_timeout_ns: u64,
+    /// Per client region, the processes by distance (where retries go).
+    retry_order: Vec<Vec<ProcessId>>,
+    /// Per client (runs with faults), a bit per process index it submitted
+    /// its current command to: each of them answers it.
+    submitted_to: Vec<u64>,
+    /// What runs with faults observe (timeline, retries, drops).
+    observed: FaultObserver,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -202,6 +230,8 @@ impl<P: Protocol> Simulation<P> {
         let regions_in_use: Vec<RegionId> = config.sites.iter().chain(&config.client_regions).copied().collect();
         let wan = Wan::new(&config.matrix, config.delay, &regions_in_use);
         let n = config.n();
+        let faults_active = config.faults.any();
+        let client_count = config.client_regions.len() * config.clients_per_region as usize;
         let ids: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         let processes = ids
             .iter()
@@ -210,7 +240,10 @@ impl<P: Protocol> Simulation<P> {
                     id,
                     processes: ids.clone(),
                     by_distance: by_distance(config, &wan, id),
-                    config: config.protocol,
+                    config: ProtocolConfig {
+                        failure_detection: config.protocol.failure_detection || faults_active,
+                        ..config.protocol
+                    },
                     rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
                 };
                 let (protocol, executor) = P::new(setup, options);
@@ -220,6 +253,7 @@ impl<P: Protocol> Simulation<P> {
                     executor,
                     store: KvStore::new(),
                     timers: BTreeMap::new(),
+                    dedup: faults_active.then(|| ClientTable::new(client_count)),
                 }
             })
             .collect();
@@ -237,10 +271,27 @@ impl<P: Protocol> Simulation<P> {
                     sent_at: Time::ZERO,
                     keys: ClientKeyState::default(),
                     rng: streams.client_stream(index),
+                    submissions: 0,
+                    timeout_generation: 0,
                 });
             }
         }
+        let schedule = if faults_active { config.faults.resolve(n, &streams) } else { Vec::new() };
+        let mut queue = EventQueue::new();
+        for (index, fault) in schedule.iter().enumerate() {
+            queue.push(Time::from_ns(fault.at_ns), Event::Fault { index, start: true });
+            if let Some(until) = fault.until_ns {
+                queue.push(Time::from_ns(until), Event::Fault { index, start: false });
+            }
+        }
+        let retry_order = config.client_regions.iter().map(|&region| by_distance_from(config, &wan, region)).collect();
         Simulation {
+            faults_active,
+            faults: FaultState::new(n, schedule, &streams),
+            client_timeout_ns: config.faults.client_timeout_ns,
+            retry_order,
+            submitted_to: vec![0; if faults_active { client_count } else { 0 }],
+            observed: FaultObserver::new(config.client_regions.len(), config.faults.timeline_window_ns),
             processes,
             client_process: clients.iter().map(|c| c.process).collect(),
             checker: if config.checks { ExecutionChecker::new(n, clients.len()) } else { ExecutionChecker::disabled() },
@@ -255,7 +306,7 @@ impl<P: Protocol> Simulation<P> {
             commands_per_client: config.commands_per_client,
             duration: config.duration,
             generator: CommandGenerator::new(config.workload),
-            queue: EventQueue::new(),
+            queue,
             wan,
             reorder: config.delay.reorder,
             network_rng: streams.stream(Purpose::Network, 0),
@@ -333,7 +384,12 @@ impl<P: Protocol> Simulation<P> {
     }
 
     fn dispatch(&mut self, event: Event<P>) {
-        if self.resources.is_some() && !matches!(event, Event::Reply { .. } | Event::Wake { .. }) {
+        if self.resources.is_some()
+            && !matches!(
+                event,
+                Event::Reply { .. } | Event::Wake { .. } | Event::Fault { .. } | Event::ClientTimeout { .. }
+            )
+        {
             return self.admit(event);
         }
         self.handle(event);
@@ -341,17 +397,42 @@ impl<P: Protocol> Simulation<P> {
 
     fn handle(&mut self, event: Event<P>) {
         match event {
-            Event::Submit { client } => {
+            Event::Submit { client, process, seq } => {
+                if self.faults_active && !self.faults.is_up(process) {
+                    return; // a crashed process hears nothing; the client times out
+                }
                 let client = &self.clients[client.index()];
-                let (process, cmd) = (client.process, client.pending.clone().expect("a submitted command is pending"));
+                let Some(cmd) = client.pending.clone().filter(|cmd| cmd.id.seq == seq) else {
+                    return; // a submission of a command answered meanwhile
+                };
+                if let Some(results) = self.processes[process.index()].dedup.as_mut().and_then(|t| t.answer(cmd.id)) {
+                    // Already applied here: the client table answers, as
+                    // a VR replica does, without ordering it again.
+                    let (id, results) = (cmd.id, results.clone());
+                    let delay_ns = self.wan.sample_delay_ns(
+                        self.processes[process.index()].region,
+                        client.region,
+                        &mut self.network_rng,
+                    );
+                    let client = id.client;
+                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results, from: process });
+                    return;
+                }
                 self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
                 self.flush(process);
             }
             Event::Deliver { from, to, msg } => {
+                if self.faults_active && !self.faults.is_up(to) {
+                    self.observed.messages_dropped += 1;
+                    return;
+                }
                 self.processes[to.index()].protocol.handle(from, msg, self.now, &mut self.outbox);
                 self.flush(to);
             }
             Event::Timer { process, timer, generation } => {
+                if self.faults_active && !self.faults.is_up(process) {
+                    return; // a crashed process's timers do not fire
+                }
                 let timers = &mut self.processes[process.index()].timers;
                 if timers.get(&timer) != Some(&generation) {
                     return; // replaced or cancelled since it was set
@@ -360,7 +441,9 @@ impl<P: Protocol> Simulation<P> {
                 self.processes[process.index()].protocol.handle_timer(timer, self.now, &mut self.outbox);
                 self.flush(process);
             }
-            Event::Reply { client, id, results } => self.complete(client, id, results),
+            Event::Reply { client, id, results, from } => self.complete(client, id, results, from),
+            Event::Fault { index, start } => self.faults.set_active(index, start),
+            Event::ClientTimeout { client, generation } => self.retry(client, generation),
             Event::Wake { process } => self.wake(process),
         }
     }
@@ -403,7 +486,24 @@ impl<P: Protocol> Simulation<P> {
 
     fn send(&mut self, from: ProcessId, to: ProcessId, msg: P::Message) {
         let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
-        let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        let mut delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        if self.faults_active {
+            match self.faults.on_send(from, to, delay_ns) {
+                SendFate::Dropped => {
+                    self.observed.messages_dropped += 1;
+                    self.messages_sent += 1;
+                    self.bytes_sent += msg.size_bytes();
+                    return;
+                }
+                SendFate::Deliver { delay_ns: slowed, duplicate } => {
+                    delay_ns = slowed;
+                    if duplicate {
+                        self.observed.messages_duplicated += 1;
+                        self.send_copy(from, to, msg.clone());
+                    }
+                }
+            }
+        }
         let mut arrival = self.now.plus_ns(delay_ns);
         if let Some(resources) = &mut self.resources {
             let bytes = msg.size_bytes();
@@ -419,6 +519,20 @@ impl<P: Protocol> Simulation<P> {
         }
         self.messages_sent += 1;
         self.bytes_sent += msg.size_bytes();
+        self.queue.push(arrival, Event::Deliver { from, to, msg });
+    }
+
+    /// A duplicated message's extra copy: its own fault-free delay draw
+    /// (a duplicate is not slowed), FIFO like any other message.
+    fn send_copy(&mut self, from: ProcessId, to: ProcessId, msg: P::Message) {
+        let (from_region, to_region) = (self.processes[from.index()].region, self.processes[to.index()].region);
+        let delay_ns = self.wan.sample_delay_ns(from_region, to_region, &mut self.network_rng);
+        let mut arrival = self.now.plus_ns(delay_ns);
+        if !self.reorder {
+            let last = &mut self.link_last_delivery[from.index() * self.processes.len() + to.index()];
+            arrival = arrival.max(*last);
+            *last = arrival;
+        }
         self.queue.push(arrival, Event::Deliver { from, to, msg });
     }
 
@@ -438,6 +552,9 @@ impl<P: Protocol> Simulation<P> {
             self.outbox.metrics_mut(),
             &mut self.feedback,
         );
+        if let Some(table) = state.dedup.as_mut() {
+            apply = apply.with_dedup(table, &self.submitted_to);
+        }
         state.executor.execute(info, self.now, &mut apply);
         let executed = apply.executed();
         self.executions += executed;
@@ -468,15 +585,20 @@ impl<P: Protocol> Simulation<P> {
                 arrival = resources.transmit(process.index(), bytes, departure).plus_ns(delay_ns);
             }
             let (client, id, results) = (reply.id.client, reply.id, reply.results);
-            self.queue.push(arrival, Event::Reply { client, id, results });
+            self.queue.push(arrival, Event::Reply { client, id, results, from: process });
         }
     }
 
-    fn complete(&mut self, client_id: ClientId, id: CommandId, results: OpResults) {
+    fn complete(&mut self, client_id: ClientId, id: CommandId, results: OpResults, from: ProcessId) {
         let client = &mut self.clients[client_id.index()];
         let Some(cmd) = client.pending.take_if(|cmd| cmd.id == id) else {
             return; // a second reply for a command already answered
         };
+        if self.faults_active && client.process != from {
+            // After a retry: stay with the process that answered.
+            client.process = from;
+            self.client_process[client_id.index()] = from;
+        }
         debug_assert_eq!(results.len(), cmd.ops.len(), "one result per operation");
         let checks = self.checker.enabled();
         // Single-use keys have one operation each, always finding the key
@@ -499,6 +621,9 @@ impl<P: Protocol> Simulation<P> {
         }
         let latency_ns = self.now.since(client.sent_at);
         self.completed += 1;
+        if self.faults_active {
+            self.observed.completed(client.region_slot, self.now, latency_ns);
+        }
         let more = match self.duration {
             None => {
                 self.latency[client.region_slot].record(latency_ns);
@@ -529,9 +654,46 @@ impl<P: Protocol> Simulation<P> {
         self.checker.on_submit(id);
         client.pending = Some(Arc::new(cmd));
         client.sent_at = self.now;
-        let process_region = self.processes[client.process.index()].region;
+        client.submissions = 0;
+        self.submit(client_id);
+    }
+
+    /// Sends the client's pending command to its current process and, in
+    /// a run with faults, sets its timeout.
+    fn submit(&mut self, client_id: ClientId) {
+        let client = &mut self.clients[client_id.index()];
+        client.submissions += 1;
+        let process = client.process;
+        let process_region = self.processes[process.index()].region;
         let delay_ns = self.wan.sample_delay_ns(client.region, process_region, &mut self.network_rng);
-        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id });
+        let seq = client.issued;
+        self.queue.push(self.now.plus_ns(delay_ns), Event::Submit { client: client_id, process, seq });
+        if self.faults_active {
+            let bit = 1u64.checked_shl(process.index() as u32).unwrap_or(0);
+            let mask = &mut self.submitted_to[client_id.index()];
+            *mask = if client.submissions == 1 { bit } else { *mask | bit };
+            client.timeout_generation += 1;
+            let generation = client.timeout_generation;
+            self.queue
+                .push(self.now.plus_ns(self.client_timeout_ns), Event::ClientTimeout { client: client_id, generation });
+        }
+    }
+
+    /// A client's timeout: if its command is still unanswered, it resubmits
+    /// the same command (same id) to the next process of its region's
+    /// order, which then answers it (and keeps answering it afterwards).
+    fn retry(&mut self, client_id: ClientId, generation: u64) {
+        let client = &mut self.clients[client_id.index()];
+        let Some(cmd) = client.pending.as_ref().filter(|_| client.timeout_generation == generation) else {
+            return; // answered, or a later submission's timeout is live
+        };
+        self.checker.on_retry(cmd.id);
+        self.observed.retries += 1;
+        let order = &self.retry_order[client.region_slot];
+        let current = order.iter().position(|&p| p == client.process).unwrap_or(0);
+        client.process = order[(current + 1) % order.len()];
+        self.client_process[client_id.index()] = client.process;
+        self.submit(client_id);
     }
 
     /// Ends the run's checks: commands still pending may or may not have
@@ -558,6 +720,31 @@ impl<P: Protocol> Simulation<P> {
         incomplete.truncate(5);
         let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
         Verdict::new(checker, &std::mem::take(&mut self.history), incomplete, count)
+    }
+
+    /// What the faults did, for a run that has them.
+    fn fault_report(&self, verdict: &Verdict) -> FaultReport {
+        let regions = self
+            .client_region_names
+            .iter()
+            .enumerate()
+            .map(|(slot, name)| {
+                let waiting = self.clients.iter().any(|c| c.region_slot == slot && c.pending.is_some());
+                self.observed.region(slot, name, self.now, waiting)
+            })
+            .collect();
+        let stuck: Vec<CommandId> = self.clients.iter().filter_map(|c| c.pending.as_ref().map(|cmd| cmd.id)).collect();
+        FaultReport {
+            schedule: self.faults.faults().iter().map(ToString::to_string).collect(),
+            window_ns: self.observed.window_ns(),
+            regions,
+            retries: self.observed.retries,
+            messages_dropped: self.observed.messages_dropped,
+            messages_duplicated: self.observed.messages_duplicated,
+            duplicates_suppressed: verdict.duplicates_suppressed,
+            stuck_count: stuck.len() as u64,
+            stuck: stuck.into_iter().take(STUCK_LISTED).collect(),
+        }
     }
 
     fn report(&mut self) -> RunReport {
@@ -596,6 +783,7 @@ impl<P: Protocol> Simulation<P> {
             executions: self.executions,
             protocol: self.outbox.metrics().summary(),
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
+            faults: self.faults_active.then(|| self.fault_report(&verdict)),
             verdict,
             resources: self.resources.as_ref().map(|resources| {
                 let window_ns = match self.duration {
@@ -614,13 +802,15 @@ impl<P: Protocol> Simulation<P> {
     /// does not cross the NIC).
     fn input_of(&self, event: &Event<P>) -> (ProcessId, u64) {
         match event {
-            Event::Submit { client } => {
+            Event::Submit { client, process, .. } => {
                 let client = &self.clients[client.index()];
-                (client.process, client.pending.as_ref().map_or(0, |cmd| cmd.size_bytes()))
+                (*process, client.pending.as_ref().map_or(0, |cmd| cmd.size_bytes()))
             }
             Event::Deliver { to, msg, .. } => (*to, msg.size_bytes()),
             Event::Timer { process, .. } => (*process, 0),
-            Event::Reply { .. } | Event::Wake { .. } => unreachable!("not a process input"),
+            Event::Reply { .. } | Event::Wake { .. } | Event::Fault { .. } | Event::ClientTimeout { .. } => {
+                unreachable!("not a process input")
+            }
         }
     }
 
@@ -674,6 +864,17 @@ impl<P: Protocol> Simulation<P> {
 /// operation.
 fn reply_bytes(results: &OpResults) -> u64 {
     16 + 8 * results.len() as u64
+}
+
+/// The processes sorted by their base delay from a client in `region`,
+/// ties by region name then id: where its retries go, closest first.
+fn by_distance_from(config: &RunConfig, wan: &Wan, region: RegionId) -> Vec<ProcessId> {
+    let mut processes: Vec<ProcessId> = (0..config.n()).map(ProcessId::from_index).collect();
+    processes.sort_by_key(|&p| {
+        let site = config.region_of(p);
+        (wan.base_delay_ns(region, site), &config.matrix.regions()[site.index()], p)
+    });
+    processes
 }
 
 /// The processes sorted by `id`'s base one-way delay to them, itself first,

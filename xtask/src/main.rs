@@ -3,6 +3,7 @@
 mod bench;
 mod figures;
 mod import_latency;
+mod swarm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,32 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Run seeded random fault schedules (within the protocol's budget,
+    /// with contention) and report PASS/FAIL per seed, with the command
+    /// that replays each failure.
+    Swarm {
+        /// Protocol to test.
+        #[arg(long)]
+        protocol: String,
+        /// Number of seeds.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Percentage of commands on the hot key.
+        #[arg(long, default_value_t = 100.0)]
+        conflicts: f64,
+        /// Failures tolerated (most crashes drawn).
+        #[arg(short, long, default_value_t = 1)]
+        f: usize,
+        /// Commands per client.
+        #[arg(long, default_value_t = 20)]
+        commands_per_client: u64,
+        /// Worker threads [default: all cores].
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +85,22 @@ fn main() -> ExitCode {
             let root = workspace_root();
             let out = out.unwrap_or_else(|| root.join("target/figures"));
             figures::run(&root, &out).map_err(Into::into)
+        }
+        Command::Swarm { protocol, seeds, first_seed, conflicts, f, commands_per_client, threads } => {
+            let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let options = swarm::protocol(&protocol).map(|protocol| scenarios::swarm::SwarmOptions {
+                protocol,
+                seeds: seeds.max(1),
+                first_seed,
+                conflict_percent: conflicts,
+                f,
+                commands_per_client,
+            });
+            match options.and_then(|options| swarm::run(&workspace_root(), &options, threads)) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(error) => Err(error.into()),
+            }
         }
     };
     match result {

@@ -80,6 +80,7 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
 
     writeln!(stdout)?;
     write!(stdout, "{}", output::table(&report))?;
+    write!(stdout, "{}", output::fault_summary(&report))?;
     let csv = output::csv_text(&run, &report).map_err(|e| Failure::Io(std::io::Error::other(e)))?;
     output::write_atomically(&run.out, &csv)
         .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", run.out.display()))))?;
@@ -106,6 +107,10 @@ fn run(args: &Args) -> Result<ExitCode, Failure> {
         );
     }
     if report.incomplete_clients > 0 {
+        if let Some(faults) = &report.faults {
+            let stuck: Vec<String> = faults.stuck.iter().map(|id| format!("{}#{}", id.client, id.seq)).collect();
+            eprintln!("stuck commands ({} in all): {}", faults.stuck_count, stuck.join(", "));
+        }
         eprintln!(
             "FAIL: {} of {} commands completed; {} client(s) still waiting at the time limit ({} s simulated)",
             report.commands_completed, report.commands_expected, report.incomplete_clients, args.max_time_s
@@ -193,7 +198,9 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
         results::latency_cdf_csv(&scenario, &records).map_err(csv_error)?,
         results::manifest(&scenario),
     ];
-    for (file, bytes) in OUTPUT_FILES.into_iter().zip(files) {
+    let fault_files = results::fault_csvs(&records).map_err(csv_error)?;
+    let fault_files = fault_files.into_iter().flat_map(|files| FAULT_OUTPUT_FILES.into_iter().zip(files));
+    for (file, bytes) in OUTPUT_FILES.into_iter().zip(files).chain(fault_files) {
         let path = out.join(file);
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
@@ -238,7 +245,7 @@ fn open_journal(args: &Args, out: &Path, scenario: &Scenario) -> Result<(Journal
         }
     }
     // The outputs of an earlier sweep would not match the new journal.
-    for file in OUTPUT_FILES.into_iter().chain([RESOURCES_FILE]) {
+    for file in OUTPUT_FILES.into_iter().chain([RESOURCES_FILE]).chain(FAULT_OUTPUT_FILES) {
         match std::fs::remove_file(out.join(file)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
             _ => {}
@@ -253,6 +260,9 @@ const OUTPUT_FILES: [&str; 4] = ["runs.csv", "summary.csv", "latency-cdf.csv", "
 /// Per (point, seed) and process, what the CPU and NIC model measured;
 /// written only when some run had the model on.
 const RESOURCES_FILE: &str = "resources.csv";
+
+/// The files a finished sweep with faults writes too.
+const FAULT_OUTPUT_FILES: [&str; 2] = ["timeline.csv", "faults.csv"];
 
 /// The first 12 characters of the git revision (all of "unknown").
 fn short_revision() -> &'static str {

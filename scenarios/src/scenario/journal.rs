@@ -211,6 +211,8 @@ mod tests {
             totals,
             quantiles_ns: vec![1, 2],
             resource_rows: Vec::new(),
+            timeline: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! each run kept as a `record`, and the `results` written. Library
 //! scenarios are embedded in the binary.
 
+pub mod faults;
 pub mod journal;
 pub mod overrides;
 pub mod record;
@@ -27,6 +28,7 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
     ("throughput-vs-load", include_str!("../../library/throughput-vs-load.toml")),
     ("tail-under-load", include_str!("../../library/tail-under-load.toml")),
+    ("leader-crash", include_str!("../../library/leader-crash.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 

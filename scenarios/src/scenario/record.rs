@@ -29,6 +29,14 @@ pub struct RunRecord {
     /// one per process; empty (and absent from the journal) otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource_rows: Vec<Vec<String>>,
+    /// `timeline.csv` rows (point, seed, then
+    /// [`output::TIMELINE_HEADER`]); empty without faults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Vec<String>>,
+    /// `faults.csv` rows (point, seed, then [`output::FAULTS_HEADER`]);
+    /// empty without faults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<Vec<String>>,
 }
 
 /// The numbers of one run that the per-point summary aggregates; integers,
@@ -86,10 +94,17 @@ impl RunRecord {
         let rows =
             output::csv_records(&run, report).into_iter().map(|record| front.iter().cloned().chain(record).collect());
         let total = &report.total;
+        let prefixed = |rows: Vec<Vec<String>>| -> Vec<Vec<String>> {
+            rows.into_iter()
+                .map(|row| [point_ref.index.to_string(), seed.to_string()].into_iter().chain(row).collect())
+                .collect()
+        };
         RunRecord {
             point,
             seed,
             rows: rows.collect(),
+            timeline: prefixed(output::timeline_rows(report)),
+            faults: prefixed(output::fault_rows(report)),
             totals: RunTotals {
                 commands: total.count,
                 latency_ns_mean: total.mean_ns,

@@ -33,6 +33,26 @@ pub fn resources_csv(records: &[RunRecord]) -> Result<Option<Vec<u8>>, csv::Erro
     writer.into_inner().map(Some).map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// `timeline.csv` and `faults.csv` of a sweep with faults: the header,
+/// then every record's rows in the order given; `None` if no run had
+/// faults (the files are then not written).
+pub fn fault_csvs(records: &[RunRecord]) -> Result<Option<[Vec<u8>; 2]>, csv::Error> {
+    if records.iter().all(|r| r.faults.is_empty()) {
+        return Ok(None);
+    }
+    let write = |header: &[&str], rows: &mut dyn Iterator<Item = &Vec<String>>| -> Result<Vec<u8>, csv::Error> {
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(["point", "seed"].iter().chain(header))?;
+        for row in rows {
+            writer.write_record(row)?;
+        }
+        writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+    };
+    let timeline = write(&output::TIMELINE_HEADER, &mut records.iter().flat_map(|r| &r.timeline))?;
+    let faults = write(&output::FAULTS_HEADER, &mut records.iter().flat_map(|r| &r.faults))?;
+    Ok(Some([timeline, faults]))
+}
+
 /// One point aggregated over its seeds: the mean over seeds of each
 /// statistic of the runs' `all` rows, except `commands` (summed) and
 /// `latency_ns_max` (the largest).
@@ -324,6 +344,8 @@ mod tests {
             point,
             seed,
             rows: Vec::new(),
+            timeline: Vec::new(),
+            faults: Vec::new(),
             totals: RunTotals {
                 commands: 10,
                 latency_ns_mean: latency_ns,

@@ -7,6 +7,7 @@
 //! something else (regions, protocols, f) keep their span for the same
 //! reason.
 
+use super::faults::{FaultEntry, RandomFaultsSection};
 use crate::cli::{BaseArg, IntraArg};
 use crate::resources::ResourcesSection;
 use protocols::ProtocolOptions;
@@ -58,6 +59,17 @@ pub struct ScenarioFile {
     /// The CPU and NIC model (off unless `enabled = true`).
     #[serde(default)]
     pub resources: ResourcesSection,
+    /// Timed faults (`[[faults]]`, see [`super::faults`]).
+    #[serde(default)]
+    pub faults: Vec<FaultEntry>,
+    /// Faults drawn from each run's seed.
+    pub random_faults: Option<RandomFaultsSection>,
+    /// In runs with faults: seconds a client waits before resubmitting
+    /// elsewhere (default 2).
+    pub client_timeout_s: Option<Spanned<f64>>,
+    /// In runs with faults: width of the latency timeline's windows, in
+    /// milliseconds (default 100).
+    pub timeline_window_ms: Option<Spanned<f64>>,
 }
 
 /// `[workload]`.

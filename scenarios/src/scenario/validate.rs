@@ -2,6 +2,7 @@
 //! file is collected and reported at once, each as `file:line:column:
 //! what is wrong; what would be valid` (with the nearest match of a typo).
 
+use super::faults::FaultSettings;
 use super::overrides::{self, EditedText, Origin, Override};
 use super::schema::ScenarioFile;
 use crate::cli::{self, Args, Run, Switch};
@@ -441,6 +442,12 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
     args.resources_section = file.resources.clone();
     let options_given = options_given(source.text);
 
+    let fault_settings = FaultSettings {
+        entries: &file.faults,
+        random: file.random_faults.as_ref(),
+        client_timeout_s: file.client_timeout_s.as_ref(),
+        timeline_window_ms: file.timeline_window_ms.as_ref(),
+    };
     let mut points = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for &protocol in &protocols {
@@ -462,7 +469,15 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                         point_args.conflict_percent = conflict_percent;
                         point_args.clients_per_region = clients_per_region;
                         match cli::resolve_config(&point_args) {
-                            Ok((protocol, config)) => {
+                            Ok((protocol, mut config)) => {
+                                let at = |span: &Range<usize>, message: String| source.at(span, message);
+                                let mut fault_errors = Vec::new();
+                                config.faults = fault_settings.resolve(sites, f as usize, &at, &mut fault_errors);
+                                for error in fault_errors {
+                                    if seen.insert(error.clone()) {
+                                        errors.push(error);
+                                    }
+                                }
                                 let given = options_given
                                     .iter()
                                     .filter(|(p, _)| p == protocol.as_str())

@@ -8,8 +8,12 @@
 //!   command was submitted by a client;
 //! - **linearizability**: each key's client-observed history (results with
 //!   invocation and response times) has a linearization;
-//! - **completion**: in a run without faults, every submitted command
-//!   completes.
+//! - **completion**: every submitted command completes (a run with more
+//!   faults than its protocol tolerates is expected to fail here);
+//! - with faults, clients retry, and replicas apply a command at most once
+//!   (see [`crate::dedup`]): a suppressed re-execution of a *retried*
+//!   command is allowed and counted, of any other command it is a double
+//!   execution.
 //!
 //! Multi-key commands are checked key by key (a necessary condition of
 //! their atomicity, not a proof of it).
@@ -198,6 +202,9 @@ pub struct Verdict {
     /// False if order and linearizability checks were switched off (only
     /// completion was checked).
     pub checked: bool,
+    /// Re-executions of retried commands that replicas' client tables made
+    /// no-ops (allowed: a retried command may be ordered twice).
+    pub duplicates_suppressed: u64,
 }
 
 impl Verdict {
@@ -210,13 +217,20 @@ impl Verdict {
     ) -> Verdict {
         let executions_checked = order.executions();
         let checked = order.enabled();
+        let duplicates_suppressed = order.duplicates_suppressed();
         let mut violations = order.into_violations();
         let linearizability = history.check();
         violations.extend(linearizability);
         if incomplete_count > 0 {
             violations.push(Violation::Incomplete { count: incomplete_count, cmds: incomplete });
         }
-        Verdict { violations, executions_checked, operations_checked: history.len() as u64, checked }
+        Verdict {
+            violations,
+            executions_checked,
+            operations_checked: history.len() as u64,
+            checked,
+            duplicates_suppressed,
+        }
     }
 
     /// True if nothing went wrong.
@@ -231,11 +245,15 @@ impl fmt::Display for Verdict {
             return write!(f, "PASS (completion only: order and linearizability checks were off)");
         }
         if self.passed() {
-            return write!(
+            write!(
                 f,
-                "PASS ({} executions in order, {} operations linearizable)",
+                "PASS ({} executions in order, {} operations linearizable",
                 self.executions_checked, self.operations_checked
-            );
+            )?;
+            if self.duplicates_suppressed > 0 {
+                write!(f, ", {} re-execution(s) of retried commands suppressed", self.duplicates_suppressed)?;
+            }
+            return write!(f, ")");
         }
         write!(f, "FAIL: {} violation(s)", self.violations.total())?;
         for violation in self.violations.kept() {

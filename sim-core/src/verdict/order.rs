@@ -92,6 +92,11 @@ pub struct ExecutionChecker {
     executed: ExecutedSeqs,
     violations: Violations,
     executions: u64,
+    /// Commands a client resubmitted after a timeout.
+    retried: BTreeSet<CommandId>,
+    /// Executions of a retried command that the client table turned into
+    /// no-ops.
+    duplicates_suppressed: u64,
 }
 
 impl ExecutionChecker {
@@ -105,6 +110,8 @@ impl ExecutionChecker {
             executed: ExecutedSeqs::new(replicas, clients),
             violations: Violations::default(),
             executions: 0,
+            retried: BTreeSet::new(),
+            duplicates_suppressed: 0,
         }
     }
 
@@ -124,6 +131,34 @@ impl ExecutionChecker {
             return;
         }
         self.executed.issue(id.client.index(), id.seq);
+    }
+
+    /// A client resubmitted `id` after a timeout: the protocol may order
+    /// it twice.
+    pub fn on_retry(&mut self, id: CommandId) {
+        if self.enabled {
+            self.retried.insert(id);
+        }
+    }
+
+    /// `replica` was asked to execute `id` again and its client table
+    /// made it a no-op: allowed (and counted) for a retried command; a
+    /// double execution otherwise, since only a retry may put a command
+    /// into a protocol twice.
+    pub fn on_duplicate(&mut self, replica: ProcessId, id: CommandId) {
+        if !self.enabled {
+            return;
+        }
+        if self.retried.contains(&id) {
+            self.duplicates_suppressed += 1;
+        } else {
+            self.violations.push(Violation::DoubleExecution { replica, cmd: id });
+        }
+    }
+
+    /// Re-executions of retried commands made no-ops by the client table.
+    pub fn duplicates_suppressed(&self) -> u64 {
+        self.duplicates_suppressed
     }
 
     /// `replica` executed `cmd`.

@@ -1,0 +1,135 @@
+//! Fault swarms: many seeded runs of one protocol under random faults
+//! within a budget, with contention; each failure replays exactly with
+//! `sim --scenario FILE --seed S`.
+//!
+//! A swarm is a scenario file (written out, so replays use the same
+//! text) whose `[random_faults]` draw a different schedule per seed. What
+//! is drawn depends on what the protocol recovers from
+//! ([`ProtocolName::recovers`]): crashes (at most `f`, for good),
+//! partitions that heal, slow links, loss and duplication for a protocol
+//! with recovery; slow links only for the others (they assume reliable
+//! links and no crash), and the swarm says so rather than report a PASS
+//! for what it did not test.
+
+use crate::error::UserError;
+use crate::scenario::{self, Scenario};
+use protocols::ProtocolName;
+use rayon::prelude::*;
+use std::path::Path;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct SwarmOptions {
+    /// The protocol.
+    pub protocol: ProtocolName,
+    /// Seeds `first_seed .. first_seed + seeds`.
+    pub seeds: u64,
+    /// The first seed.
+    pub first_seed: u64,
+    /// Percentage of commands on the one hot key.
+    pub conflict_percent: f64,
+    /// Failures tolerated (and most crashes drawn).
+    pub f: usize,
+    /// Commands each client issues.
+    pub commands_per_client: u64,
+}
+
+/// One failing seed.
+#[derive(Clone, Debug)]
+pub struct SwarmFailure {
+    /// The seed.
+    pub seed: u64,
+    /// The verdict, first line.
+    pub verdict: String,
+    /// The fault schedule drawn.
+    pub schedule: Vec<String>,
+}
+
+/// What a swarm found.
+#[derive(Clone, Debug)]
+pub struct SwarmResult {
+    /// Runs that passed.
+    pub passed: u64,
+    /// Runs that failed, by seed.
+    pub failed: Vec<SwarmFailure>,
+    /// The faults drawn, in words.
+    pub tested: String,
+    /// What was not tested, in words (empty if everything was).
+    pub not_tested: String,
+}
+
+/// The swarm's scenario file text.
+pub fn scenario_text(options: &SwarmOptions) -> String {
+    let recovers = options.protocol.recovers();
+    let faults = if recovers {
+        "max_crashed = \"f\"\npartitions = true\nslow_links = true\nmax_loss = 0.05\nmax_duplicate = 0.05\n"
+    } else {
+        "max_crashed = 0\npartitions = false\nslow_links = true\n"
+    };
+    format!(
+        "# Swarm: does {protocol} stay safe and live under random faults within its budget, at {conflicts}% conflicts?\n\
+         protocols = \"{protocol}\"\n\
+         f = {f}\n\
+         clients_per_region = 3\n\
+         commands_per_client = {commands}\n\
+         max_time_s = 120\n\
+         seeds = [{seed}]\n\
+         \n[workload]\nconflict_percent = {conflicts}\nread_percent = 30\n\
+         \n[delay]\njitter = true\nreorder = true\n\
+         \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}",
+        protocol = options.protocol,
+        conflicts = options.conflict_percent,
+        f = options.f,
+        commands = options.commands_per_client,
+        seed = options.first_seed,
+    )
+}
+
+/// Loads the swarm's scenario from its text (as `sim` would from `path`).
+pub fn load(options: &SwarmOptions, path: &Path) -> Result<Scenario, UserError> {
+    let text = scenario_text(options);
+    let name = path.file_stem().map_or_else(|| "swarm".into(), |s| s.to_string_lossy().into_owned());
+    scenario::validate::load(&name, &path.display().to_string(), &text, Path::new("."))
+}
+
+/// Runs every seed of the swarm on `pool`.
+pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool) -> SwarmResult {
+    let point = &scenario.points[0].run;
+    let seeds: Vec<u64> = (options.first_seed..options.first_seed + options.seeds).collect();
+    let reports: Vec<(u64, sim_core::RunReport)> = pool.install(|| {
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                let mut config = point.config.clone();
+                config.seed = seed;
+                (seed, point.protocol.run_with(&config, &point.options))
+            })
+            .collect()
+    });
+    let mut result = SwarmResult {
+        passed: 0,
+        failed: Vec::new(),
+        tested: if options.protocol.recovers() {
+            format!("up to f={} crashes, partitions that heal, slow links, loss <5%, duplication <5%", options.f)
+        } else {
+            "slow links only".into()
+        },
+        not_tested: if options.protocol.recovers() {
+            "restarts (not supported yet)".into()
+        } else {
+            format!("crashes, partitions, loss and duplication: {} has no recovery yet", options.protocol)
+        },
+    };
+    for (seed, report) in reports {
+        if report.verdict.passed() && report.incomplete_clients == 0 {
+            result.passed += 1;
+        } else {
+            result.failed.push(SwarmFailure {
+                seed,
+                verdict: report.verdict.to_string().lines().take(3).collect::<Vec<_>>().join(" | "),
+                schedule: report.faults.map(|f| f.schedule).unwrap_or_default(),
+            });
+        }
+    }
+    result
+}

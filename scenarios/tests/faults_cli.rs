@@ -1,0 +1,134 @@
+//! Faults end to end through the `sim` binary: the leader-crash library
+//! scenario writes its timeline and fault files and every command
+//! completes; more crashes than f exit 1 naming stuck commands; a bad
+//! `[[faults]]` entry exits 2 at its position; a CI-sized swarm passes
+//! and one of its seeds replays with `sim --scenario FILE --seed S`.
+
+use protocols::ProtocolName;
+use scenarios::swarm::{self, SwarmOptions};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn sim(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sim")).current_dir(dir).args(args).output().expect("sim starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn expect_code(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(!text(&output.stderr).contains("panicked"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn leader_crash_writes_a_timeline_and_recovers_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sim(dir.path(), &["--scenario", "leader-crash", "--set", "f=1", "--seed", "1", "--out", "out"]);
+    expect_code(&output, 0);
+    let folder = dir.path().join("out");
+    let faults = std::fs::read_to_string(folder.join("faults.csv")).expect("faults.csv");
+    let mut lines = faults.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 5, "one row per client region: {faults}");
+    for row in &rows {
+        assert_eq!(row[column("leader_changes")], "1", "{faults}");
+        assert_eq!(row[column("stuck_commands")], "0", "{faults}");
+        let unavailable: f64 = row[column("unavailable_ms")].parse().unwrap();
+        // Suspicion (1 s + 0.6 s per rank) then phase 1 and 2; below
+        // two client timeouts.
+        assert!((1_000.0..4_000.0).contains(&unavailable), "{faults}");
+    }
+    let timeline = std::fs::read_to_string(folder.join("timeline.csv")).expect("timeline.csv");
+    assert!(timeline.starts_with("point,seed,region,window_start_ms,commands,latency_ms_p50,latency_ms_p99\n"));
+    let empty_windows = timeline.lines().filter(|l| l.contains(",us-central1,") && l.contains(",0,0.000000,")).count();
+    assert!(empty_windows >= 10, "a second or more without completions after the crash:\n{timeline}");
+    let runs = std::fs::read_to_string(folder.join("runs.csv")).unwrap();
+    assert!(runs.lines().skip(1).all(|l| l.ends_with("PASS")), "{runs}");
+}
+
+#[test]
+fn more_crashes_than_f_exit_1_with_the_stuck_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("two.toml");
+    let scenario = "# two crashes\nprotocols = \"fpaxos\"\nf = 1\nclients_per_region = 1\ncommands_per_client = 50\n\
+                    max_time_s = 20\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\", \"us-west1\", \
+                    \"southamerica-east1\"]\n\n[[faults]]\nkind = \"crash\"\nat_s = 0.5\nprocesses = [\"p1\", \"p2\"]\n";
+    std::fs::write(&file, scenario).unwrap();
+    let output = sim(dir.path(), &["--scenario", "two.toml", "--out", "out"]);
+    expect_code(&output, 1);
+    let faults = std::fs::read_to_string(dir.path().join("out").join("faults.csv")).unwrap();
+    assert!(faults.lines().nth(1).unwrap().contains(",c0#"), "stuck commands listed: {faults}");
+    let runs = std::fs::read_to_string(dir.path().join("out").join("runs.csv")).unwrap();
+    assert!(runs.lines().skip(1).all(|l| l.ends_with("FAIL")), "{runs}");
+    assert!(text(&output.stderr).contains("FAIL: 1 of 1 run(s) failed their verdict"), "{}", text(&output.stderr));
+}
+
+#[test]
+fn a_bad_fault_entry_exits_2_at_its_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    let scenario = "# bad faults\nprotocols = \"fpaxos\"\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n\n\
+                    [[faults]]\nkind = \"crsh\"\nat_s = 1\n\n[[faults]]\nkind = \"crash\"\nat_s = 1\nuntil_s = 2\n\
+                    processes = [\"p1\"]\n\n[[faults]]\nkind = \"partition\"\nat_s = 1\nfrom = [\"mars\"]\n";
+    std::fs::write(&file, scenario).unwrap();
+    let output = sim(dir.path(), &["--scenario", "bad.toml"]);
+    expect_code(&output, 2);
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("bad.toml:6:8: kind: unknown fault \"crsh\" (did you mean \"crash\"?)"), "{stderr}");
+    assert!(stderr.contains("bad.toml:10:8: crash: restart (a crash with an end) is not supported yet"), "{stderr}");
+    assert!(stderr.contains("bad.toml:18:8: from: \"mars\" is neither a process (p1 to p3) nor a site"), "{stderr}");
+}
+
+#[test]
+fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    for conflict_percent in [100.0, 10.0] {
+        let options = SwarmOptions {
+            protocol: ProtocolName::FPaxos,
+            seeds: 8,
+            first_seed: 1,
+            conflict_percent,
+            f: 1,
+            commands_per_client: 15,
+        };
+        let path = dir.path().join(format!("swarm-{conflict_percent}.toml"));
+        std::fs::write(&path, swarm::scenario_text(&options)).unwrap();
+        let scenario = swarm::load(&options, &path).unwrap();
+        let pool = scenarios::scenario::sweep::pool(2).unwrap();
+        let result = swarm::run(&options, &scenario, &pool);
+        assert_eq!((result.passed, result.failed.len()), (8, 0), "{:?}", result.failed);
+        assert!(result.tested.contains("crashes") && result.tested.contains("loss"));
+    }
+    let output = sim(dir.path(), &["--scenario", "swarm-100.toml", "--seed", "3", "--out", "replay"]);
+    expect_code(&output, 0);
+    assert!(dir.path().join("replay").join("faults.csv").is_file());
+}
+
+#[test]
+fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
+    let options = SwarmOptions {
+        protocol: ProtocolName::Tempo,
+        seeds: 2,
+        first_seed: 1,
+        conflict_percent: 100.0,
+        f: 1,
+        commands_per_client: 5,
+    };
+    let text = swarm::scenario_text(&options);
+    assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
+    let scenario = swarm::load(&options, Path::new("tempo.toml")).unwrap();
+    let result = swarm::run(&options, &scenario, &scenarios::scenario::sweep::pool(1).unwrap());
+    assert_eq!(result.tested, "slow links only");
+    assert!(result.not_tested.contains("crashes, partitions, loss and duplication: tempo has no recovery yet"));
+}
