@@ -45,7 +45,7 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
         }
         let mut caption = Slice { clients_per_region: Some(clients), ..slice }.caption(results);
         if axes.clients.len() > 1 {
-            caption = caption.replacen(" per region", " per region (the highest load)", 1);
+            caption = caption.replacen(" per region", " per region, the highest load", 1);
         }
         figures.push(RegionBars {
             stem: format!("{KIND}{}", slice.file_suffix(&axes)),
@@ -88,7 +88,7 @@ pub(crate) mod tests {
         assert_eq!(figures.len(), 2);
         let figure = &figures[0];
         assert_eq!(figure.stem, "cpu-utilisation-conflict0");
-        assert!(figure.title.contains("8 clients per region (the highest load)"), "{}", figure.title);
+        assert!(figure.title.contains("8 clients per region, the highest load, mean of 2 seeds"), "{}", figure.title);
         assert_eq!(figure.regions, ["p1 us-central1", "p2 europe-west1", "p3 asia-east1"]);
         let labels: Vec<String> = figure.bars.iter().map(|(s, _)| s.label()).collect();
         assert_eq!(labels, ["Tempo f=1", "EPaxos"]);

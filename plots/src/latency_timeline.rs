@@ -29,13 +29,17 @@ pub(crate) struct FaultSpan {
     pub end_s: Option<f64>,
 }
 
+/// Runs of consecutive windows as (seconds, ms), one `Vec` per run.
+type Segments = Vec<Vec<(f64, f64)>>;
+
 /// One region's line: segments of consecutive windows with completions
-/// (a window without any is a gap), as (seconds, ms).
+/// (a window without any is a gap), as (seconds, ms). Drawn with a dot
+/// per window, so a window alone between empty ones shows.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct RegionLine {
     region: String,
-    p50: Vec<Vec<(f64, f64)>>,
-    p99: Vec<Vec<(f64, f64)>>,
+    p50: Segments,
+    p99: Segments,
 }
 
 /// One figure: one run's timeline.
@@ -78,7 +82,10 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<LatencyTimeline>, String>
             .find(|r| r.point == point.point && r.seed == seed)
             .map(|r| r.schedule.as_str())
             .unwrap_or_default();
-        let faults = parse_schedule(schedule);
+        let mut faults = parse_schedule(schedule);
+        for fault in faults.iter_mut().filter(|f| f.kind == "crash") {
+            fault.detail = name_processes(&fault.detail, &point.sites);
+        }
         let f = if point.uses_f { format!("-f{}", point.f) } else { String::new() };
         let series = point.series().label();
         let mut fixed = vec![format!("{} clients per region", point.clients_per_region)];
@@ -113,8 +120,8 @@ fn window_s(rows: &[&TimelineRow]) -> f64 {
 
 /// Runs of consecutive windows with completions, as (window start in s,
 /// latency in ms).
-fn segments(rows: &[&&TimelineRow], pick: fn(&TimelineRow) -> Option<f64>) -> Vec<Vec<(f64, f64)>> {
-    let mut segments: Vec<Vec<(f64, f64)>> = Vec::new();
+fn segments(rows: &[&&TimelineRow], pick: fn(&TimelineRow) -> Option<f64>) -> Segments {
+    let mut segments: Segments = Vec::new();
     let mut current: Vec<(f64, f64)> = Vec::new();
     for row in rows {
         match pick(row).filter(|_| row.commands > 0) {
@@ -145,6 +152,25 @@ pub(crate) fn parse_schedule(schedule: &str) -> Vec<FaultSpan> {
             Some(FaultSpan { kind: kind.trim().into(), detail: detail.trim().into(), start_s: start, end_s: end })
         })
         .collect()
+}
+
+/// `p1,p3` as `p1 (us-central1), p3 (asia-east1)`: a crash's processes
+/// with their sites (`p1` is the first site); ids without a site stay.
+fn name_processes(ids: &str, sites: &[String]) -> String {
+    ids.split(',')
+        .map(|id| {
+            let site = id
+                .trim()
+                .strip_prefix('p')
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| sites.get(n.checked_sub(1)?));
+            match site {
+                Some(site) => format!("{} ({site})", id.trim()),
+                None => id.trim().to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Colour of region `index`: the Okabe–Ito palette (then again, dashed).
@@ -188,7 +214,7 @@ impl LatencyTimeline {
         area: &DrawingArea<DB, Shift>,
         x: &Axis,
         name: &str,
-        pick: fn(&RegionLine) -> &Vec<Vec<(f64, f64)>>,
+        pick: fn(&RegionLine) -> &Segments,
         x_desc: bool,
     ) -> DrawResult<DB> {
         let max = self.regions.iter().flat_map(|l| pick(l).iter().flatten()).map(|p| p.1).fold(0.0, f64::max);
@@ -232,6 +258,8 @@ impl LatencyTimeline {
                 } else {
                     chart.draw_series(LineSeries::new(segment.clone(), style))?;
                 }
+                // A dot per window, so a window alone between empty ones shows.
+                chart.draw_series(segment.iter().map(|&at| Circle::new(at, 3, region_color(i).filled())))?;
             }
         }
         // Labels last, over the lines, at the top of each fault's span.
@@ -265,7 +293,7 @@ impl LatencyTimeline {
         area.draw(&Rectangle::new([(left + 10, y - 9), (left + 50, y + 9)], FAULT_SHADE.filled()))?;
         area.draw(&PathElement::new(vec![(left + 10, y - 9), (left + 10, y + 9)], FAULT_EDGE.stroke_width(2)))?;
         area.draw(&Text::new("fault", (left + 58, y), label.clone()))?;
-        let note = ["client regions;", "a gap: no completion", "in that window"];
+        let note = ["client regions; a dot per", "window, a gap where a", "window had no completion"];
         for (i, line) in note.iter().enumerate() {
             let y = bottom + 14 + 22 * i as i32;
             let text = style::text(style::TICK_PX - 3).pos(Pos::new(HPos::Left, VPos::Top));
@@ -289,6 +317,14 @@ pub(crate) mod tests {
         assert_eq!((spans[1].start_s, spans[1].end_s), (3.5, Some(4.0)));
         assert_eq!(spans[1].detail, "p2<->p3,p4");
         assert!(parse_schedule("").is_empty());
+    }
+
+    #[test]
+    fn crashed_processes_are_named_with_their_sites() {
+        let sites = ["us-central1".to_string(), "asia-east1".to_string()];
+        assert_eq!(name_processes("p2", &sites), "p2 (asia-east1)");
+        assert_eq!(name_processes("p1,p3", &sites), "p1 (us-central1), p3");
+        assert_eq!(name_processes("p0", &sites), "p0");
     }
 
     /// Adds a timeline (first point only, seeds 1 and 2) and its faults to
@@ -325,7 +361,7 @@ pub(crate) mod tests {
         let figure = &figures[0];
         assert_eq!(figure.stem, "latency-timeline-point0-tempo-f1-seed1");
         assert!(figure.title.contains("Tempo f=1") && figure.title.contains("seed 1"), "{}", figure.title);
-        assert_eq!(figure.faults, parse_schedule("crash at 0.15 s until 0.25 s: p1"));
+        assert_eq!(figure.faults, parse_schedule("crash at 0.15 s until 0.25 s: p1 (us-central1)"));
         assert_eq!(figure.end_s, 0.4);
         let regions: Vec<&str> = figure.regions.iter().map(|l| l.region.as_str()).collect();
         assert_eq!(regions, ["us-central1", "asia-east1"]);

@@ -5,7 +5,7 @@
 //! (placement, conflict rate), when the sweep has two or more client
 //! counts.
 
-use crate::data::{Results, Slice, SummaryRow};
+use crate::data::{Results, Series, Slice, SummaryRow};
 use crate::lines::{self, Axis, Line, Panel};
 use crate::render::{DrawResult, Figure};
 use plotters::coord::Shift;
@@ -34,8 +34,9 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<ThroughputLatency>, Strin
     let mut figures = Vec::new();
     for slice in Slice::all(results, true, true, false) {
         let metric = |pick: fn(&SummaryRow) -> f64| -> Vec<Line> {
-            // (clients, throughput, latency) per series, sorted by clients.
-            let mut curves: Vec<(crate::data::Series, Vec<(u32, f64, f64)>)> = Vec::new();
+            // Per series: (clients, throughput, latency), sorted by clients below.
+            type Curve = (Series, Vec<(u32, f64, f64)>);
+            let mut curves: Vec<Curve> = Vec::new();
             for point in results.points.iter().filter(|p| slice.contains(p)) {
                 let Some(row) = summary.iter().find(|r| r.point == point.point) else { continue };
                 let at = (point.clients_per_region, row.throughput_ops_per_s, pick(row));
