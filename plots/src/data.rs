@@ -1,7 +1,9 @@
 //! Reading a results folder: `manifest.json` (the sweep's points),
 //! `runs.csv` (one row per point, seed and client region, plus `all`) and,
 //! if present, `latency-cdf.csv` (latency at fixed quantiles per point and
-//! seed). Only the columns the figures use are read; others are ignored.
+//! seed), `summary.csv` (per point), `timeline.csv` and `faults.csv` (runs
+//! with faults) and `resources.csv` (runs with the CPU and NIC model).
+//! Only the columns the figures use are read; others are ignored.
 
 use crate::PlotError;
 use serde::Deserialize;
@@ -84,6 +86,66 @@ pub struct CdfRow {
     pub latency_ms: f64,
 }
 
+/// One row of `summary.csv` (the columns figures use): a point over its
+/// seeds.
+#[derive(Clone, Debug, Deserialize)]
+pub struct SummaryRow {
+    /// The sweep point.
+    pub point: usize,
+    /// Mean over seeds of the mean latency.
+    pub latency_ms_mean: f64,
+    /// Mean over seeds of the 99th percentile.
+    pub latency_ms_p99: f64,
+    /// Mean over seeds of the throughput.
+    pub throughput_ops_per_s: f64,
+}
+
+/// One row of `timeline.csv`: a client region's completions in one window
+/// of a run with faults.
+#[derive(Clone, Debug, Deserialize)]
+pub struct TimelineRow {
+    /// The sweep point.
+    pub point: usize,
+    /// The root seed.
+    pub seed: u64,
+    /// Client region.
+    pub region: String,
+    /// Start of the window, ms of simulated time.
+    pub window_start_ms: f64,
+    /// Commands completed in the window.
+    pub commands: u64,
+    /// Median latency of those commands.
+    pub latency_ms_p50: Option<f64>,
+    /// 99th percentile of those commands.
+    pub latency_ms_p99: Option<f64>,
+}
+
+/// One row of `faults.csv` (the columns figures use).
+#[derive(Clone, Debug, Deserialize)]
+pub struct FaultRow {
+    /// The sweep point.
+    pub point: usize,
+    /// The root seed.
+    pub seed: u64,
+    /// The run's faults as `sim` prints them, `; `-separated, e.g.
+    /// `crash at 2 s: p1; partition at 3 s until 4 s: p2<->p3`.
+    pub schedule: String,
+}
+
+/// One row of `resources.csv`: one process of one run with the CPU and
+/// NIC model.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ResourceRow {
+    /// The sweep point.
+    pub point: usize,
+    /// The root seed.
+    pub seed: u64,
+    /// `p1`, `p2`, ... in the placement's site order.
+    pub process: String,
+    /// Busy time over the cores' time, percent.
+    pub cpu_utilisation_percent: f64,
+}
+
 /// A line or group of bars: one protocol with one f (`None` for protocols
 /// that ignore f).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -126,6 +188,14 @@ pub struct Results {
     pub runs: Vec<RunRow>,
     /// `latency-cdf.csv`, if the folder has one.
     pub cdf: Option<Vec<CdfRow>>,
+    /// `summary.csv`, if the folder has one.
+    pub summary: Option<Vec<SummaryRow>>,
+    /// `timeline.csv`, if the folder has one (a sweep with faults).
+    pub timeline: Option<Vec<TimelineRow>>,
+    /// `faults.csv`, if the folder has one (a sweep with faults).
+    pub faults: Option<Vec<FaultRow>>,
+    /// `resources.csv`, if the folder has one (the CPU and NIC model on).
+    pub resources: Option<Vec<ResourceRow>>,
 }
 
 impl Results {
@@ -142,10 +212,17 @@ impl Results {
         let manifest: Manifest = serde_json::from_str(&text)
             .map_err(|e| PlotError::new(format!("{}:{}:{}: {e}", manifest_path.display(), e.line(), e.column())))?;
         let runs: Vec<RunRow> = read_csv(&dir.join("runs.csv"))?;
-        let cdf_path = dir.join("latency-cdf.csv");
-        let cdf = if cdf_path.is_file() { Some(read_csv(&cdf_path)?) } else { None };
-        let results =
-            Results { dir: dir.to_path_buf(), scenario: manifest.scenario, points: manifest.points, runs, cdf };
+        let results = Results {
+            dir: dir.to_path_buf(),
+            scenario: manifest.scenario,
+            points: manifest.points,
+            runs,
+            cdf: read_optional_csv(&dir.join("latency-cdf.csv"))?,
+            summary: read_optional_csv(&dir.join("summary.csv"))?,
+            timeline: read_optional_csv(&dir.join("timeline.csv"))?,
+            faults: read_optional_csv(&dir.join("faults.csv"))?,
+            resources: read_optional_csv(&dir.join("resources.csv"))?,
+        };
         results.check()?;
         Ok(results)
     }
@@ -161,7 +238,15 @@ impl Results {
             )));
         }
         let known = |point: usize| point < self.points.len();
-        let unknown = self.runs.iter().map(|r| r.point).chain(self.cdf.iter().flatten().map(|r| r.point));
+        let unknown = self
+            .runs
+            .iter()
+            .map(|r| r.point)
+            .chain(self.cdf.iter().flatten().map(|r| r.point))
+            .chain(self.summary.iter().flatten().map(|r| r.point))
+            .chain(self.timeline.iter().flatten().map(|r| r.point))
+            .chain(self.faults.iter().flatten().map(|r| r.point))
+            .chain(self.resources.iter().flatten().map(|r| r.point));
         if let Some(point) = unknown.into_iter().find(|&p| !known(p)) {
             return Err(PlotError::new(format!(
                 "{}: rows name point {point}, but manifest.json lists {} point(s); the files come from different runs",
@@ -322,6 +407,11 @@ impl Slice {
 pub(crate) fn mean(values: impl Iterator<Item = f64>) -> Option<f64> {
     let (sum, count) = values.fold((0.0, 0usize), |(sum, count), v| (sum + v, count + 1));
     (count > 0).then(|| sum / count as f64)
+}
+
+/// The rows of `path`, or `None` if there is no such file.
+fn read_optional_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<Vec<T>>, PlotError> {
+    if path.is_file() { read_csv(path).map(Some) } else { Ok(None) }
 }
 
 fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, PlotError> {

@@ -13,14 +13,23 @@ use plotters::prelude::*;
 /// File-name prefix of this kind.
 pub(crate) const KIND: &str = "latency-by-region";
 
-/// One bar chart.
+/// One bar chart: a group of bars per region (or process), a bar per
+/// series. The CPU utilisation figure draws with it too.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct RegionBars {
-    stem: String,
-    title: String,
-    regions: Vec<String>,
-    /// Per series, the mean latency in each region (`None`: no commands).
-    bars: Vec<(Series, Vec<Option<f64>>)>,
+    pub(crate) stem: String,
+    pub(crate) title: String,
+    /// Describes the groups, e.g. `client region`.
+    pub(crate) x_desc: String,
+    /// Describes the values with their unit, e.g. `mean latency (ms)`.
+    pub(crate) y_desc: String,
+    /// Top of the value axis if fixed (100 for percentages); else a
+    /// little above the largest value.
+    pub(crate) y_top: Option<f64>,
+    /// Group labels.
+    pub(crate) regions: Vec<String>,
+    /// Per series, the value in each group (`None`: no value).
+    pub(crate) bars: Vec<(Series, Vec<Option<f64>>)>,
 }
 
 /// One figure per slice of the sweep.
@@ -53,6 +62,9 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
         figures.push(RegionBars {
             stem: format!("{KIND}{}", slice.file_suffix(&axes)),
             title: format!("Mean latency per client region ({})", slice.caption(results)),
+            x_desc: "client region".into(),
+            y_desc: "mean latency (ms)".into(),
+            y_top: None,
             regions,
             bars,
         });
@@ -69,7 +81,10 @@ impl Figure for RegionBars {
         let body = render::titled(root, &self.title)?;
         let (chart_area, legend_area) = body.split_horizontally(SIZE.0 - LEGEND_WIDTH);
         let max = self.bars.iter().flat_map(|(_, v)| v.iter().flatten()).copied().fold(0.0, f64::max);
-        let y = Axis::linear("mean latency (ms)", 0.0, max);
+        let y = match self.y_top {
+            Some(top) if top >= max => Axis::linear(self.y_desc.as_str(), 0.0, top / 1.08),
+            _ => Axis::linear(self.y_desc.as_str(), 0.0, max),
+        };
         let groups = self.regions.len() as f64;
         let plot_px = (SIZE.0 - LEGEND_WIDTH).saturating_sub(96 + 38);
         let staggered = region_labels::stagger(&self.regions, plot_px / self.regions.len().max(1) as u32);
@@ -82,7 +97,7 @@ impl Figure for RegionBars {
         chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_desc("client region")
+            .x_desc(self.x_desc.as_str())
             .y_desc(y.desc.as_str())
             .y_label_formatter(&|v| style::number(*v))
             .label_style(style::text(style::TICK_PX))

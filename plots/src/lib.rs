@@ -1,5 +1,7 @@
 //! Figures drawn from a planetsim results folder (what `sim --scenario`
-//! writes: `manifest.json`, `runs.csv`, `latency-cdf.csv`), so figures can
+//! writes: `manifest.json`, `runs.csv`, `latency-cdf.csv`, `summary.csv`,
+//! and with faults or the CPU model `timeline.csv`, `faults.csv`,
+//! `resources.csv`), so figures can
 //! be redrawn without re-running a simulation.
 //!
 //! [`draw_all`] draws every figure kind the sweep supports into
@@ -13,15 +15,20 @@
 //! | `fast-path-vs-conflict`: fast-path ratio versus conflict rate | placement, clients | two or more conflict rates, a protocol with a fast path |
 //! | `latency-vs-sites`: mean and p99 latency versus the number of sites | conflict rate, clients | placements of two or more sizes |
 //! | `rtt-heatmap`: measured RTT between the sites | placement | the matrix (built in, or its file still there) |
+//! | `throughput-vs-latency`: mean and p99 latency versus throughput, a curve per protocol and f over client counts | placement, conflict rate | `summary.csv`, two or more client counts |
+//! | `cpu-utilisation`: CPU utilisation per process at the highest client count, a bar per protocol and f | placement, conflict rate | `resources.csv` |
+//! | `latency-timeline`: p50 and p99 per window of each client region over time, faults shaded | point (first seed) | `timeline.csv` (and `faults.csv` for the spans) |
 //!
 //! A kind the sweep cannot support is skipped with the reason, never drawn
 //! empty. Values are means over the sweep's seeds. Text uses DejaVu Sans,
 //! embedded in the crate: drawing needs no system font.
 
+mod cpu_utilisation;
 mod data;
 mod fast_path;
 mod latency_by_region;
 mod latency_cdf;
+mod latency_timeline;
 mod latency_vs_sites;
 mod legend;
 mod lines;
@@ -31,8 +38,9 @@ mod rtt_heatmap;
 mod style;
 mod tail_vs_clients;
 mod text;
+mod throughput_latency;
 
-pub use data::{Axes, CdfRow, Point, Results, RunRow, Series};
+pub use data::{Axes, CdfRow, FaultRow, Point, ResourceRow, Results, RunRow, Series, SummaryRow, TimelineRow};
 
 use render::Figure;
 use std::fmt;
@@ -82,6 +90,9 @@ pub fn draw_all(dir: &Path) -> Result<Drawn, PlotError> {
     drawn.add(fast_path::KIND, fast_path::figures(&results))?;
     drawn.add(latency_vs_sites::KIND, latency_vs_sites::figures(&results))?;
     drawn.add(rtt_heatmap::KIND, rtt_heatmap::figures(&results))?;
+    drawn.add(throughput_latency::KIND, throughput_latency::figures(&results))?;
+    drawn.add(cpu_utilisation::KIND, cpu_utilisation::figures(&results))?;
+    drawn.add(latency_timeline::KIND, latency_timeline::figures(&results))?;
     Ok(drawn)
 }
 
@@ -121,11 +132,16 @@ mod tests {
     fn draws_every_supported_kind_as_svg_and_png() {
         let dir = tempfile::tempdir().unwrap();
         write_sample(dir.path());
+        throughput_latency::tests::write_summary(dir.path(), &Results::load(dir.path()).unwrap());
+        cpu_utilisation::tests::write_resources(dir.path());
+        latency_timeline::tests::write_timeline(dir.path());
         let drawn = draw_all(dir.path()).unwrap();
         // 4 bar charts, 4 CDFs (2 conflict rates x 2 client counts), 2
         // tail and 2 fast-path figures (one per conflict rate or client
-        // count), 1 heat map; no sites figure (one placement).
-        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1), "{:#?}", drawn.files);
+        // count), 1 heat map, 2 throughput and 2 CPU figures (one per
+        // conflict rate), 1 timeline (one point has faults); no sites
+        // figure (one placement).
+        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1 + 2 + 2 + 1), "{:#?}", drawn.files);
         assert_eq!(drawn.skipped.len(), 1, "{:?}", drawn.skipped);
         assert!(drawn.skipped[0].starts_with("latency-vs-sites: every placement has 3 sites"), "{:?}", drawn.skipped);
         for file in &drawn.files {
@@ -138,7 +154,7 @@ mod tests {
                 let text = String::from_utf8(bytes).unwrap();
                 assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{name}");
                 assert!(text.contains(style::FAMILY), "{name} does not name the embedded font's family");
-                if !name.starts_with(rtt_heatmap::KIND) {
+                if !name.starts_with(rtt_heatmap::KIND) && !name.starts_with(latency_timeline::KIND) {
                     assert!(text.contains("Tempo f=1") && text.contains("EPaxos"), "{name} lacks its legend");
                 }
             }

@@ -55,6 +55,11 @@ fn leader_crash_writes_a_timeline_and_recovers_everywhere() {
     assert!(empty_windows >= 10, "a second or more without completions after the crash:\n{timeline}");
     let runs = std::fs::read_to_string(folder.join("runs.csv")).unwrap();
     assert!(runs.lines().skip(1).all(|l| l.ends_with("PASS")), "{runs}");
+    // The timeline figure: a line per region, the crash marked and named.
+    let figure = folder.join("figures").join("latency-timeline-point0-fpaxos-f1-seed1");
+    assert!(figure.with_extension("png").is_file(), "{}", text(&output.stdout));
+    let svg = std::fs::read_to_string(figure.with_extension("svg")).unwrap();
+    assert!(svg.contains("crash p1 (us-central1)") && svg.contains("southamerica-east1"), "{svg}");
 }
 
 #[test]
