@@ -7,6 +7,7 @@ pub mod atlas;
 pub mod caesar;
 pub mod epaxos;
 pub mod fpaxos;
+pub mod primary_backup;
 pub mod raft;
 pub mod shared;
 pub mod tempo;
@@ -38,6 +39,9 @@ pub enum ProtocolName {
     Vr,
     /// Raft (`raft.md`).
     Raft,
+    /// Primary/backup log shipping, async, sync or semi-sync
+    /// (`primary-backup.md`).
+    PrimaryBackup,
 }
 
 impl ProtocolName {
@@ -51,6 +55,7 @@ impl ProtocolName {
         ProtocolName::Caesar,
         ProtocolName::Vr,
         ProtocolName::Raft,
+        ProtocolName::PrimaryBackup,
     ];
 
     /// The name used on the command line and in outputs.
@@ -64,6 +69,7 @@ impl ProtocolName {
             ProtocolName::Caesar => "caesar",
             ProtocolName::Vr => "vr",
             ProtocolName::Raft => "raft",
+            ProtocolName::PrimaryBackup => "primary-backup",
         }
     }
 
@@ -93,6 +99,10 @@ impl ProtocolName {
                 "Raft: leader, majority quorums, randomized elections, current-term commit rule; \
                  always tolerates a minority (ignores f)"
             }
+            ProtocolName::PrimaryBackup => {
+                "Primary/backup: the primary ships its log; mode async (answers before shipping), \
+                 sync (waits for every backup) or semi-sync (f backups); timeout failover without fencing"
+            }
         }
     }
 
@@ -112,6 +122,7 @@ impl ProtocolName {
             ProtocolName::Caesar => false,
             ProtocolName::Vr => true,
             ProtocolName::Raft => true,
+            ProtocolName::PrimaryBackup => true,
         }
     }
 
@@ -126,6 +137,7 @@ impl ProtocolName {
             ProtocolName::Caesar => caesar::Caesar::check(n, f),
             ProtocolName::Vr => vr::Vr::check(n, f),
             ProtocolName::Raft => raft::Raft::check(n, f),
+            ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::check(n, f),
         }
     }
 
@@ -149,6 +161,9 @@ impl ProtocolName {
             ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
             ProtocolName::Vr => Simulation::<vr::Vr>::with_options(config, &options.vr).run(),
             ProtocolName::Raft => Simulation::<raft::Raft>::with_options(config, &options.raft).run(),
+            ProtocolName::PrimaryBackup => {
+                Simulation::<primary_backup::PrimaryBackup>::with_options(config, &options.primary_backup).run()
+            }
         }
     }
 }
@@ -181,6 +196,8 @@ pub struct ProtocolOptions {
     pub vr: vr::Options,
     /// Raft's options (`raft.md` §8 timers).
     pub raft: raft::Options,
+    /// Primary/backup's options (`primary-backup.md` §1 mode, §6 timers).
+    pub primary_backup: primary_backup::Options,
 }
 
 /// An unknown protocol name, with the valid ones.
