@@ -160,6 +160,10 @@ pub struct PrimaryBackup {
     log: Vec<Entry>,
     /// Entries up to here may be applied (answered).
     commit: u64,
+    /// Highest commit the primary of this epoch announced; may exceed
+    /// the log while REPLICATEs are in flight or reordered, so it is kept
+    /// apart from `commit` (which never exceeds the log).
+    primary_commit: u64,
     /// Log seqs applied.
     applied: u64,
     /// Executor slots handed out: differs from `applied` after a rollback,
@@ -390,7 +394,7 @@ impl PrimaryBackup {
 
     /// Epoch checks shared by the primary's messages; true if the message
     /// comes from the primary this node follows in its epoch.
-    fn from_current_primary(&mut self, from: ProcessId, epoch: Epoch, now: Time, out: &mut Outbox<Self>) -> bool {
+    fn accept_from_primary(&mut self, from: ProcessId, epoch: Epoch, now: Time, out: &mut Outbox<Self>) -> bool {
         if epoch < self.epoch {
             if self.role == Role::Primary {
                 // §7 step 2: tell the stale sender the current epoch.
@@ -418,7 +422,7 @@ impl PrimaryBackup {
         out: &mut Outbox<Self>,
     ) {
         let (epoch, prev_seq, prev_epoch, entries, commit) = msg;
-        if !self.from_current_primary(from, epoch, now, out) || self.syncing.is_some() {
+        if !self.accept_from_primary(from, epoch, now, out) || self.syncing.is_some() {
             return;
         }
         let last = self.last_seq();
@@ -427,6 +431,7 @@ impl PrimaryBackup {
             for (i, e) in entries.into_iter().enumerate() {
                 self.ahead.insert(prev_seq + 1 + i as u64, e);
             }
+            self.primary_commit = self.primary_commit.max(commit);
             self.lagging_since.get_or_insert(now);
             return;
         }
@@ -446,10 +451,7 @@ impl PrimaryBackup {
             self.log.push(e);
         }
         self.append_ahead();
-        self.commit = self.commit.max(commit.min(self.last_seq()));
-        if commit > self.last_seq() {
-            self.lagging_since.get_or_insert(now);
-        }
+        self.learn_commit(commit, now);
         self.apply_committed(out);
         self.ack(out);
     }
@@ -484,6 +486,7 @@ impl PrimaryBackup {
         self.log.truncate(keep as usize);
         self.applied = self.applied.min(keep);
         self.commit = self.commit.min(keep);
+        self.primary_commit = self.primary_commit.min(keep);
     }
 
     fn handle_ack(&mut self, from: ProcessId, epoch: Epoch, acked_seq: u64, now: Time, out: &mut Outbox<Self>) {
@@ -504,14 +507,20 @@ impl PrimaryBackup {
     }
 
     fn handle_commit(&mut self, from: ProcessId, epoch: Epoch, commit: u64, now: Time, out: &mut Outbox<Self>) {
-        if !self.from_current_primary(from, epoch, now, out) {
+        if !self.accept_from_primary(from, epoch, now, out) {
             return;
         }
-        self.commit = self.commit.max(commit.min(self.last_seq()));
-        if commit > self.last_seq() {
+        self.learn_commit(commit, now);
+        self.apply_committed(out);
+    }
+
+    /// Raises `commit` to what the primary announced, as far as the log goes.
+    fn learn_commit(&mut self, commit: u64, now: Time) {
+        self.primary_commit = self.primary_commit.max(commit);
+        self.commit = self.commit.max(self.primary_commit.min(self.last_seq()));
+        if self.primary_commit > self.last_seq() {
             self.lagging_since.get_or_insert(now);
         }
-        self.apply_committed(out);
     }
 
     // ---- Failover and rejoin (§7) ----
@@ -552,6 +561,8 @@ impl PrimaryBackup {
         self.epoch = epoch;
         self.role = Role::Backup;
         self.primary = primary;
+        // The old primary's commit says nothing about the new one's log.
+        self.primary_commit = self.commit;
         self.last_heard = now;
         self.ahead.clear();
         self.appended_at.clear();
@@ -602,7 +613,7 @@ impl PrimaryBackup {
         out: &mut Outbox<Self>,
     ) {
         let (epoch, truncate_to, entries, commit) = msg;
-        if !self.from_current_primary(from, epoch, now, out) || self.syncing.is_none() {
+        if !self.accept_from_primary(from, epoch, now, out) || self.syncing.is_none() {
             return;
         }
         self.syncing = None;
@@ -611,7 +622,7 @@ impl PrimaryBackup {
         }
         self.log.truncate(truncate_to as usize); // no-op unless ours was shorter
         self.log.extend(entries);
-        self.commit = self.commit.max(commit.min(self.last_seq()));
+        self.learn_commit(commit, now);
         self.apply_committed(out);
         self.ack(out);
     }
@@ -722,6 +733,7 @@ impl Protocol for PrimaryBackup {
             primary: leader,
             log: Vec::new(),
             commit: 0,
+            primary_commit: 0,
             applied: 0,
             slots: 0,
             applied_seq: FixedHashMap::default(),
