@@ -5,6 +5,7 @@
 
 pub mod atlas;
 pub mod caesar;
+pub mod chain;
 pub mod epaxos;
 pub mod fpaxos;
 pub mod primary_backup;
@@ -42,6 +43,8 @@ pub enum ProtocolName {
     /// Primary/backup log shipping, async, sync or semi-sync
     /// (`primary-backup.md`).
     PrimaryBackup,
+    /// Chain replication with a master role (`chain-replication.md`).
+    Chain,
 }
 
 impl ProtocolName {
@@ -56,6 +59,7 @@ impl ProtocolName {
         ProtocolName::Vr,
         ProtocolName::Raft,
         ProtocolName::PrimaryBackup,
+        ProtocolName::Chain,
     ];
 
     /// The name used on the command line and in outputs.
@@ -70,6 +74,7 @@ impl ProtocolName {
             ProtocolName::Vr => "vr",
             ProtocolName::Raft => "raft",
             ProtocolName::PrimaryBackup => "primary-backup",
+            ProtocolName::Chain => "chain",
         }
     }
 
@@ -103,6 +108,10 @@ impl ProtocolName {
                 "Primary/backup: the primary ships its log; mode async (answers before shipping), \
                  sync (waits for every backup) or semi-sync (f backups); timeout failover without fencing"
             }
+            ProtocolName::Chain => {
+                "Chain replication: head orders, updates pass down the chain, the tail commits and replies; \
+                 a master role on the head's process reconfigures after failures"
+            }
         }
     }
 
@@ -123,6 +132,7 @@ impl ProtocolName {
             ProtocolName::Vr => true,
             ProtocolName::Raft => true,
             ProtocolName::PrimaryBackup => true,
+            ProtocolName::Chain => true,
         }
     }
 
@@ -138,6 +148,7 @@ impl ProtocolName {
             ProtocolName::Vr => vr::Vr::check(n, f),
             ProtocolName::Raft => raft::Raft::check(n, f),
             ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::check(n, f),
+            ProtocolName::Chain => chain::Chain::check(n, f),
         }
     }
 
@@ -164,6 +175,7 @@ impl ProtocolName {
             ProtocolName::PrimaryBackup => {
                 Simulation::<primary_backup::PrimaryBackup>::with_options(config, &options.primary_backup).run()
             }
+            ProtocolName::Chain => Simulation::<chain::Chain>::with_options(config, &options.chain).run(),
         }
     }
 }
@@ -198,6 +210,8 @@ pub struct ProtocolOptions {
     pub raft: raft::Options,
     /// Primary/backup's options (`primary-backup.md` §1 mode, §6 timers).
     pub primary_backup: primary_backup::Options,
+    /// Chain replication's options (`chain-replication.md` §6 timers).
+    pub chain: chain::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

@@ -101,3 +101,9 @@ fn primary_backup_semi_sync_under_contention() {
 fn primary_backup_async_under_contention() {
     contention_with_options_passes_for_20_seeds(ProtocolName::PrimaryBackup, &primary_backup_options(Mode::Async));
 }
+
+/// Chain replication: linearizable without failures.
+#[test]
+fn chain_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Chain);
+}

@@ -108,7 +108,19 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         ProtocolName::Raft => leader_first_acks_latency_ns(matrix, sites, leader, quorum::majority(n) - 1),
         // primary-backup.md §5, default mode SYNC_ALL: every backup acks.
         ProtocolName::PrimaryBackup => primary_backup_latency_ns(matrix, sites, leader, f, Mode::Sync),
+        ProtocolName::Chain => chain_latency_ns(matrix, sites, leader),
     }
+}
+
+/// chain-replication.md §5: `d(p,H) + Σ_i d(S_i,S_i+1) + d(T,p)`, the
+/// chain being the head (`sites[head]`) then the others in site order,
+/// and a client at `p` routed through its own process.
+fn chain_latency_ns(matrix: &Matrix, sites: &[&str], head: usize) -> Vec<u64> {
+    let n = sites.len();
+    let chain: Vec<&str> = (0..n).map(|i| sites[(head + i) % n]).collect();
+    let hops: u64 = chain.windows(2).map(|w| d(matrix, w[0], w[1])).sum();
+    let (h, t) = (chain[0], chain[n - 1]);
+    sites.iter().map(|&p| d(matrix, p, h) + hops + d(matrix, t, p)).collect()
 }
 
 /// primary-backup.md §5 for a client at each site, routed through its own
@@ -214,13 +226,13 @@ fn every_protocol_meets_its_formula_without_contention() {
     }
 }
 
-/// VR and Raft, leader at the first and at the last site, 3, 5 and 7
+/// VR, Raft and chain replication (head), leader at the first and at the last site, 3, 5 and 7
 /// sites, f = 1 and 2, conflict-free and all on one key.
 #[test]
 fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
     let matrix = gcp();
     let mut cases = 0;
-    for protocol in [ProtocolName::Vr, ProtocolName::Raft] {
+    for protocol in [ProtocolName::Vr, ProtocolName::Raft, ProtocolName::Chain] {
         for sites in [SITES_3, SITES_5, SITES_7] {
             for leader in [0, sites.len() - 1] {
                 for f in 1..=2.min(sites.len() / 2) {
@@ -234,7 +246,7 @@ fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
             }
         }
     }
-    assert_eq!(cases, 2 * 2 * (2 + 4 + 4));
+    assert_eq!(cases, 3 * 2 * (2 + 4 + 4));
 }
 
 /// Primary/backup in each mode, primary at the first and at the last
