@@ -87,6 +87,8 @@ pub struct Chain {
     ahead: BTreeMap<u64, Entry>,
     /// Highest seq known committed (ACKed or REPLYed).
     committed: u64,
+    /// Highest seq ACKed by the successor (and passed upstream).
+    acked: u64,
     /// Log seqs handed to the executor.
     applied: u64,
     /// Per client, the highest request applied (the client table, which
@@ -134,9 +136,10 @@ impl Chain {
         self.log.len() as u64
     }
 
-    /// Updates forwarded but not known committed (the spec's `|sent|`).
+    /// Updates not acknowledged from downstream yet (the spec's `|sent|`;
+    /// the tail holds none).
     pub fn sent_len(&self) -> u64 {
-        self.hist_upto() - self.committed.min(self.hist_upto())
+        if self.is_tail() { 0 } else { self.hist_upto() - self.acked.min(self.hist_upto()) }
     }
 
     fn position(&self) -> Option<usize> {
@@ -277,12 +280,15 @@ impl Chain {
 
     /// §4 step 4.
     fn handle_ack(&mut self, from: ProcessId, version: u64, seq: u64, now: Time, out: &mut Outbox<Self>) {
-        if version != self.version || Some(from) != self.succ() || seq <= self.committed {
+        if version != self.version || Some(from) != self.succ() || seq <= self.acked {
             return;
         }
+        // Tracked apart from `committed`: a REPLY may have told this
+        // process the commit first, and the ACK must still travel on.
+        self.acked = seq.min(self.hist_upto());
         self.learn_committed(seq, now, out);
         if let Some(pred) = self.pred() {
-            out.send(pred, Message::Ack { version: self.version, seq: self.committed });
+            out.send(pred, Message::Ack { version: self.version, seq: self.acked });
         }
     }
 
@@ -412,6 +418,7 @@ impl Protocol for Chain {
             log: Vec::new(),
             ahead: BTreeMap::new(),
             committed: 0,
+            acked: 0,
             applied: 0,
             applied_seq: FixedHashMap::default(),
             appended_seq: FixedHashMap::default(),
