@@ -5,8 +5,10 @@
 
 pub mod atlas;
 pub mod caesar;
+pub mod chain;
 pub mod epaxos;
 pub mod fpaxos;
+pub mod primary_backup;
 pub mod raft;
 pub mod shared;
 pub mod tempo;
@@ -38,6 +40,11 @@ pub enum ProtocolName {
     Vr,
     /// Raft (`raft.md`).
     Raft,
+    /// Primary/backup log shipping, async, sync or semi-sync
+    /// (`primary-backup.md`).
+    PrimaryBackup,
+    /// Chain replication with a master role (`chain-replication.md`).
+    Chain,
 }
 
 impl ProtocolName {
@@ -51,6 +58,8 @@ impl ProtocolName {
         ProtocolName::Caesar,
         ProtocolName::Vr,
         ProtocolName::Raft,
+        ProtocolName::PrimaryBackup,
+        ProtocolName::Chain,
     ];
 
     /// The name used on the command line and in outputs.
@@ -64,6 +73,8 @@ impl ProtocolName {
             ProtocolName::Caesar => "caesar",
             ProtocolName::Vr => "vr",
             ProtocolName::Raft => "raft",
+            ProtocolName::PrimaryBackup => "primary-backup",
+            ProtocolName::Chain => "chain",
         }
     }
 
@@ -93,6 +104,14 @@ impl ProtocolName {
                 "Raft: leader, majority quorums, randomized elections, current-term commit rule; \
                  always tolerates a minority (ignores f)"
             }
+            ProtocolName::PrimaryBackup => {
+                "Primary/backup: the primary ships its log; mode async (answers before shipping), \
+                 sync (waits for every backup) or semi-sync (f backups); timeout failover without fencing"
+            }
+            ProtocolName::Chain => {
+                "Chain replication: head orders, updates pass down the chain, the tail commits and replies; \
+                 a master role on the head's process reconfigures after failures"
+            }
         }
     }
 
@@ -120,6 +139,8 @@ impl ProtocolName {
             ProtocolName::Caesar => false,
             ProtocolName::Vr => true,
             ProtocolName::Raft => true,
+            ProtocolName::PrimaryBackup => true,
+            ProtocolName::Chain => true,
         }
     }
 
@@ -134,6 +155,8 @@ impl ProtocolName {
             ProtocolName::Caesar => caesar::Caesar::check(n, f),
             ProtocolName::Vr => vr::Vr::check(n, f),
             ProtocolName::Raft => raft::Raft::check(n, f),
+            ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::check(n, f),
+            ProtocolName::Chain => chain::Chain::check(n, f),
         }
     }
 
@@ -157,6 +180,10 @@ impl ProtocolName {
             ProtocolName::Caesar => Simulation::<caesar::Caesar>::with_options(config, &options.caesar).run(),
             ProtocolName::Vr => Simulation::<vr::Vr>::with_options(config, &options.vr).run(),
             ProtocolName::Raft => Simulation::<raft::Raft>::with_options(config, &options.raft).run(),
+            ProtocolName::PrimaryBackup => {
+                Simulation::<primary_backup::PrimaryBackup>::with_options(config, &options.primary_backup).run()
+            }
+            ProtocolName::Chain => Simulation::<chain::Chain>::with_options(config, &options.chain).run(),
         }
     }
 }
@@ -189,6 +216,10 @@ pub struct ProtocolOptions {
     pub vr: vr::Options,
     /// Raft's options (`raft.md` §8 timers).
     pub raft: raft::Options,
+    /// Primary/backup's options (`primary-backup.md` §1 mode, §6 timers).
+    pub primary_backup: primary_backup::Options,
+    /// Chain replication's options (`chain-replication.md` §6 timers).
+    pub chain: chain::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

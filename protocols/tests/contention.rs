@@ -3,11 +3,16 @@
 //! seeds, f = 1 and 2.
 
 use latency_data::Matrix;
-use protocols::ProtocolName;
+use protocols::primary_backup::{self, Mode};
+use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{DelayOptions, RegionId, RunConfig};
 
 fn contention_with_jitter_and_reordering_passes_for_20_seeds(protocol: ProtocolName) {
+    contention_with_options_passes_for_20_seeds(protocol, &ProtocolOptions::default());
+}
+
+fn contention_with_options_passes_for_20_seeds(protocol: ProtocolName, options: &ProtocolOptions) {
     let matrix = Matrix::builtin("gcp").expect("built-in matrix");
     let sites = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"]
         .map(|name| RegionId(matrix.region_index(name).expect("known region") as u16))
@@ -25,7 +30,7 @@ fn contention_with_jitter_and_reordering_passes_for_20_seeds(protocol: ProtocolN
                 read_ratio: 0.3,
                 ..Workload::default()
             };
-            let report = protocol.run(&config);
+            let report = protocol.run_with(&config, options);
             assert!(report.verdict.passed(), "{protocol} f={f} seed {seed}: {}", report.verdict);
             assert_eq!(report.total.count, 5 * 4 * 15);
             // Every replica executed every command, and the checker saw it.
@@ -73,4 +78,32 @@ fn vr_under_contention() {
 #[test]
 fn raft_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Raft);
+}
+
+fn primary_backup_options(mode: Mode) -> ProtocolOptions {
+    ProtocolOptions { primary_backup: primary_backup::Options { mode, ..Default::default() }, ..Default::default() }
+}
+
+/// SYNC_ALL (the default mode): linearizable without failures.
+#[test]
+fn primary_backup_sync_under_contention() {
+    contention_with_options_passes_for_20_seeds(ProtocolName::PrimaryBackup, &primary_backup_options(Mode::Sync));
+}
+
+/// SYNC_K with k = f.
+#[test]
+fn primary_backup_semi_sync_under_contention() {
+    contention_with_options_passes_for_20_seeds(ProtocolName::PrimaryBackup, &primary_backup_options(Mode::SemiSync));
+}
+
+/// ASYNC is linearizable too while nothing fails (primary-backup.md §9).
+#[test]
+fn primary_backup_async_under_contention() {
+    contention_with_options_passes_for_20_seeds(ProtocolName::PrimaryBackup, &primary_backup_options(Mode::Async));
+}
+
+/// Chain replication: linearizable without failures.
+#[test]
+fn chain_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Chain);
 }

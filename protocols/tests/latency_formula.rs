@@ -15,8 +15,9 @@
 //!   smallest `RT(p, q)` over all processes (itself at 0).
 
 use latency_data::Matrix;
-use protocols::ProtocolName;
+use protocols::primary_backup::{self, Mode};
 use protocols::shared::quorum;
+use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{DelayOptions, IntraRegionDelay, ProcessId, RegionId, RunConfig};
 
@@ -84,7 +85,7 @@ fn leader_first_acks_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, 
     let mut round_trips: Vec<u64> =
         sites.iter().filter(|&&s| s != leader_region).map(|&q| rt(matrix, leader_region, q)).collect();
     round_trips.sort_unstable();
-    let replication = round_trips[acks - 1];
+    let replication = if acks == 0 { 0 } else { round_trips[acks - 1] };
     sites.iter().map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site)).collect()
 }
 
@@ -105,11 +106,49 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         // raft.md §7: d(X,L) + 2·d_q(L) + d(L,X), q = floor(n/2)+1 with the
         // leader: the first floor(n/2) follower acks. f is ignored.
         ProtocolName::Raft => leader_first_acks_latency_ns(matrix, sites, leader, quorum::majority(n) - 1),
+        // primary-backup.md §5, default mode SYNC_ALL: every backup acks.
+        ProtocolName::PrimaryBackup => primary_backup_latency_ns(matrix, sites, leader, f, Mode::Sync),
+        ProtocolName::Chain => chain_latency_ns(matrix, sites, leader),
     }
+}
+
+/// chain-replication.md §5: `d(p,H) + Σ_i d(S_i,S_i+1) + d(T,p)`, the
+/// chain being the head (`sites[head]`) then the others in site order,
+/// and a client at `p` routed through its own process.
+fn chain_latency_ns(matrix: &Matrix, sites: &[&str], head: usize) -> Vec<u64> {
+    let n = sites.len();
+    let chain: Vec<&str> = (0..n).map(|i| sites[(head + i) % n]).collect();
+    let hops: u64 = chain.windows(2).map(|w| d(matrix, w[0], w[1])).sum();
+    let (h, t) = (chain[0], chain[n - 1]);
+    sites.iter().map(|&p| d(matrix, p, h) + hops + d(matrix, t, p)).collect()
+}
+
+/// primary-backup.md §5 for a client at each site, routed through its own
+/// process: ASYNC `d(p,P) + d(P,p)`; SYNC_ALL adds `2·max_b d(P,b)`;
+/// SYNC_K adds `2·d_{k+1}(P)` with k = f (the default).
+fn primary_backup_latency_ns(matrix: &Matrix, sites: &[&str], primary: usize, f: usize, mode: Mode) -> Vec<u64> {
+    let acks = match mode {
+        Mode::Async => 0,
+        Mode::Sync => sites.len() - 1,
+        Mode::SemiSync => f,
+    };
+    leader_first_acks_latency_ns(matrix, sites, primary, acks)
 }
 
 fn simulated_mean_latency_ns(
     protocol: ProtocolName,
+    matrix: &Matrix,
+    sites: &[&str],
+    leader: usize,
+    f: usize,
+    conflict_rate: f64,
+) -> Vec<u64> {
+    simulated_mean_latency_with_ns(protocol, &ProtocolOptions::default(), matrix, sites, leader, f, conflict_rate)
+}
+
+fn simulated_mean_latency_with_ns(
+    protocol: ProtocolName,
+    options: &ProtocolOptions,
     matrix: &Matrix,
     sites: &[&str],
     leader: usize,
@@ -128,7 +167,7 @@ fn simulated_mean_latency_ns(
         Workload { keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 }, ..Workload::default() };
     config.check().expect("valid config");
     protocol.check(sites.len(), f).expect("valid f");
-    let report = protocol.run(&config);
+    let report = protocol.run_with(&config, options);
     assert_eq!(report.incomplete_clients, 0, "{protocol}");
     assert!(report.verdict.passed(), "{protocol}: {}", report.verdict);
     assert_eq!(report.total.count, 3 * 20 * sites.len() as u64);
@@ -187,13 +226,13 @@ fn every_protocol_meets_its_formula_without_contention() {
     }
 }
 
-/// VR and Raft, leader at the first and at the last site, 3, 5 and 7
+/// VR, Raft and chain replication (head), leader at the first and at the last site, 3, 5 and 7
 /// sites, f = 1 and 2, conflict-free and all on one key.
 #[test]
 fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
     let matrix = gcp();
     let mut cases = 0;
-    for protocol in [ProtocolName::Vr, ProtocolName::Raft] {
+    for protocol in [ProtocolName::Vr, ProtocolName::Raft, ProtocolName::Chain] {
         for sites in [SITES_3, SITES_5, SITES_7] {
             for leader in [0, sites.len() - 1] {
                 for f in 1..=2.min(sites.len() / 2) {
@@ -207,7 +246,43 @@ fn classic_leader_protocols_meet_their_formula_for_two_leaders() {
             }
         }
     }
-    assert_eq!(cases, 2 * 2 * (2 + 4 + 4));
+    assert_eq!(cases, 3 * 2 * (2 + 4 + 4));
+}
+
+/// Primary/backup in each mode, primary at the first and at the last
+/// site, 3, 5 and 7 sites, f = 1 and 2 (SYNC_K's k), conflict-free and
+/// all on one key.
+#[test]
+fn primary_backup_modes_meet_their_formula_for_two_primaries() {
+    let matrix = gcp();
+    let mut cases = 0;
+    for mode in [Mode::Async, Mode::Sync, Mode::SemiSync] {
+        let options = ProtocolOptions {
+            primary_backup: primary_backup::Options { mode, ..Default::default() },
+            ..Default::default()
+        };
+        for sites in [SITES_3, SITES_5, SITES_7] {
+            for primary in [0, sites.len() - 1] {
+                for f in 1..=2.min(sites.len() / 2) {
+                    for conflict_rate in [0.0, 1.0] {
+                        let expected = primary_backup_latency_ns(&matrix, sites, primary, f, mode);
+                        let simulated = simulated_mean_latency_with_ns(
+                            ProtocolName::PrimaryBackup,
+                            &options,
+                            &matrix,
+                            sites,
+                            primary,
+                            f,
+                            conflict_rate,
+                        );
+                        assert_eq!(simulated, expected, "{mode:?}, sites {sites:?}, primary {primary}, f {f}");
+                        cases += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 3 * 2 * (2 + 4 + 4));
 }
 
 /// fpaxos.md §8 example 2, to the nanosecond.
