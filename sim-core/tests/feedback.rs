@@ -184,8 +184,10 @@ fn the_harness_returns_what_the_executor_notified() {
 
 /// A protocol that forgets to implement `handle_executed` for an executor
 /// that notifies something: caught in debug builds.
+#[cfg(debug_assertions)]
 struct Forgetful;
 
+#[cfg(debug_assertions)]
 impl Protocol for Forgetful {
     type Message = Message;
     type Timer = ();
