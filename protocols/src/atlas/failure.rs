@@ -21,7 +21,7 @@
 
 use super::message::{Message, ProcessSet, Timer, Value};
 use super::recovery::{RecoveryAck, recovery_value};
-use super::{Atlas, Deps, Instance, RECOVERY_RANK_STEP_NS, Status, Watch};
+use super::{Atlas, Deps, Instance, RECOVERY_RANK_STEP_NS, SUSPECT_AFTER_NS, Status, Watch};
 use crate::shared::dot::Dot;
 use crate::shared::quorum;
 use crate::shared::synod::{self, Ballot, Synod};
@@ -61,7 +61,50 @@ pub(super) fn postpone(instance: &mut Instance, patience: Option<u64>, own: bool
     }
 }
 
+/// The `size` closest processes heard from within [`SUSPECT_AFTER_NS`]
+/// (`last_heard` is empty without failure detection), if some process is
+/// suspected and enough others are not: fast and slow quorums are the
+/// coordinator's choice (the fast quorum travels in the MCollect, §9.3
+/// reads it from there), so a crashed process does not stall every
+/// command whose fixed quorum holds it until its recovery timeout.
+pub(super) fn live_closest(
+    by_distance: &[ProcessId],
+    last_heard: &[Time],
+    size: usize,
+    now: Time,
+) -> Option<Vec<ProcessId>> {
+    if last_heard.is_empty() {
+        return None;
+    }
+    let live = |p: &&ProcessId| {
+        p.0.checked_sub(1)
+            .and_then(|index| last_heard.get(index as usize))
+            .is_none_or(|&heard| now.since(heard) <= SUSPECT_AFTER_NS)
+    };
+    // This process (first) is always live to itself: it never messages
+    // itself but for its own MRec/MConsensus.
+    let alive: Vec<ProcessId> =
+        by_distance.iter().enumerate().filter(|(rank, p)| *rank == 0 || live(p)).map(|(_, &p)| p).collect();
+    (alive.len() < by_distance.len() && alive.len() >= size).then(|| alive[..size].to_vec())
+}
+
 impl Atlas {
+    /// True if some process of `quorum` was not heard from lately (with
+    /// failure detection only): a fast path through it would wait for the
+    /// recovery timeout.
+    pub(super) fn suspects_some(&self, quorum: ProcessSet, now: Time) -> bool {
+        self.last_heard.iter().enumerate().any(|(index, &heard)| {
+            index != self.id.index()
+                && quorum.contains(ProcessId(index as u32 + 1))
+                && now.since(heard) > SUSPECT_AFTER_NS
+        })
+    }
+
+    /// [`live_closest`] for this process.
+    pub(super) fn live_closest(&self, size: usize, now: Time) -> Option<Vec<ProcessId>> {
+        live_closest(&self.by_distance, &self.last_heard, size, now)
+    }
+
     /// [`patience_of`] for this process.
     pub(super) fn patience(&self, dot: Dot) -> Option<u64> {
         patience_of(self.recovery_timeout_ns, self.id, self.n, dot)

@@ -86,6 +86,11 @@ pub const DEFAULT_RECOVERY_TIMEOUT_NS: u64 = 1_000 * NS_PER_MS;
 /// rounds).
 pub const RECOVERY_RANK_STEP_NS: u64 = 600 * NS_PER_MS;
 
+/// With failure detection, a process not heard from for this long is left
+/// out of the quorums a coordinator picks (the periodic §10 message comes
+/// every few tens of milliseconds).
+pub const SUSPECT_AFTER_NS: u64 = 500 * NS_PER_MS;
+
 /// Where a dot is in the commit protocol at this process (atlas.md §4;
 /// `RECOVER` arrives with recovery).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,6 +242,11 @@ pub struct Atlas {
     gc_interval_ns: u64,
     /// §9 recovery's timeout, if failure detection is on (runs with faults).
     recovery_timeout_ns: Option<u64>,
+    /// Every process, closest first (this one first).
+    by_distance: Vec<ProcessId>,
+    /// With failure detection, when this process last heard from each
+    /// process (index `id - 1`); empty without.
+    last_heard: Vec<Time>,
 }
 
 /// The most processes a shard may have (process sets and Synod acks are
@@ -348,6 +358,9 @@ impl Atlas {
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
+        // With failure detection, a quorum of processes heard from lately
+        // (the fast quorum is the coordinator's choice, §5 step 1).
+        let quorum = self.live_closest(quorum.len(), now).map_or(quorum, |live| ProcessSet::from_ids(&live));
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
         // before anything else anyway, and this way no ack can ever find
@@ -357,7 +370,12 @@ impl Atlas {
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
         instance.set_initial(Value::command(deps.clone()));
-        watch(&mut instance, self.patience(dot), dot, now, out);
+        // Too few processes heard from lately for a fast quorum: the fast
+        // path cannot complete, so recover the dot right away (the MCollect
+        // still goes out: every process learns the command) rather than
+        // after the timeout.
+        let stalled = self.suspects_some(quorum, now);
+        watch(&mut instance, self.patience(dot).map(|patience| if stalled { 0 } else { patience }), dot, now, out);
         let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         let coordinator =
@@ -365,7 +383,7 @@ impl Atlas {
         let fresh = self.coordinating.insert(dot.seq, coordinator);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         out.send_to_each(&self.others, Message::MCollect { dot, cmd, deps: deps.clone(), quorum });
-        self.handle_mcollectack(self.id, dot, deps, out);
+        self.handle_mcollectack(self.id, dot, deps, now, out);
     }
 
     /// §5 step 2, for `collect`, an MCollect.
@@ -418,7 +436,7 @@ impl Atlas {
     }
 
     /// §5 step 3 (with §7.1 when `prune` is on).
-    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, out: &mut Outbox<Self>) {
+    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, now: Time, out: &mut Outbox<Self>) {
         if dot.origin != self.id {
             return; // not the coordinator
         }
@@ -471,7 +489,8 @@ impl Atlas {
             instance.synod().propose(ballot);
             coordinator.proposed = Some(value.clone());
             out.slow_path();
-            out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, value });
+            let live = failure::live_closest(&self.by_distance, &self.last_heard, self.slow_quorum.len(), now);
+            out.send_to_each(live.as_deref().unwrap_or(&self.slow_quorum), Message::MConsensus { dot, ballot, value });
         }
     }
 
@@ -645,6 +664,8 @@ impl Protocol for Atlas {
                 .config
                 .failure_detection
                 .then(|| options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS)),
+            by_distance: setup.by_distance.clone(),
+            last_heard: if setup.config.failure_detection { vec![Time::ZERO; n] } else { Vec::new() },
         };
         (atlas, GraphExecutor::new())
     }
@@ -658,9 +679,14 @@ impl Protocol for Atlas {
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        // Failure detection: every message (the periodic §10 one at least)
+        // says its sender is alive; empty without failure detection.
+        if let Some(heard) = from.0.checked_sub(1).and_then(|index| self.last_heard.get_mut(index as usize)) {
+            *heard = now;
+        }
         match msg {
             collect @ Message::MCollect { .. } => self.handle_mcollect(from, collect, now, out),
-            Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, out),
+            Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, now, out),
             Message::MCommit { dot, value } => self.handle_mcommit(dot, value, now, out),
             Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, now, out),
             Message::MRec { dot, cmd, ballot } => self.handle_mrec(from, dot, cmd, ballot, now, out),
