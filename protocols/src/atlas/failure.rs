@@ -150,8 +150,9 @@ impl Atlas {
         // ballot (`1..=n`).
         let seen = bal.max(watch.ballot).max(self.n as Ballot);
         watch.ballot = synod::next_ballot(self.id, self.n, seen);
+        // `proposed` stays: an earlier ballot's proposal may still be
+        // chosen, and its value is then the one to commit.
         watch.acks.clear();
-        watch.proposed = None;
         out.recovery_started();
         out.send_to_each(&self.processes, Message::MRec { dot, cmd: cmd.clone(), ballot: watch.ballot });
     }
@@ -228,7 +229,8 @@ impl Atlas {
         let (Some(watch), false) = (instance.watch.as_mut(), instance.status == Status::Commit) else {
             return;
         };
-        if watch.ballot != ballot || watch.proposed.is_some() || watch.acks.iter().any(|seen| seen.from == ack.from) {
+        let proposed = watch.proposed.as_ref().is_some_and(|(at, _)| *at == ballot);
+        if watch.ballot != ballot || proposed || watch.acks.iter().any(|seen| seen.from == ack.from) {
             return; // stale, done or duplicate
         }
         watch.acks.push(ack);
@@ -240,7 +242,7 @@ impl Atlas {
         } else {
             recovery_value(dot.origin, &watch.acks)
         };
-        watch.proposed = Some(value.clone());
+        watch.proposed = Some((ballot, value.clone()));
         instance.synod().propose(ballot);
         out.send_to_each(&self.processes, Message::MConsensus { dot, ballot, value });
     }

@@ -122,8 +122,9 @@ struct Watch {
     ballot: Ballot,
     /// The MRecAcks of `ballot` counted so far.
     acks: Vec<recovery::RecoveryAck>,
-    /// The value proposed at `ballot`, once `n - f` acks chose it.
-    proposed: Option<Value>,
+    /// The value this process proposed in its latest recovery round that
+    /// reached `n - f` acks, and that round's ballot.
+    proposed: Option<(Ballot, Value)>,
 }
 
 /// The coordinator's bookkeeping for a dot it submitted.
@@ -530,8 +531,17 @@ impl Atlas {
         }
         // Chosen: commit the value this process proposed at `ballot`, as
         // a recovery (§9.3) or as the coordinator's slow path (§5).
-        let recovered = instance.watch.as_mut().filter(|watch| watch.ballot == ballot).and_then(|w| w.proposed.take());
-        let coordinator = if dot.origin == self.id { self.coordinating.get_mut(dot.seq) } else { None };
+        // (The synod counts acks of its latest proposal only, so `ballot`
+        // says which of the two it was.)
+        let recovered = instance.watch.as_mut().and_then(|watch| match watch.proposed.take() {
+            Some((at, value)) if at == ballot => Some(value),
+            other => {
+                watch.proposed = other;
+                None
+            }
+        });
+        let slow_path = dot.origin == self.id && ballot == Ballot::from(self.id.0);
+        let coordinator = if slow_path { self.coordinating.get_mut(dot.seq) } else { None };
         if let Some(value) = recovered.or_else(|| coordinator.and_then(|coordinator| coordinator.proposed.take())) {
             out.send_to_each(&self.processes, Message::MCommit { dot, value });
         }
