@@ -63,10 +63,9 @@ pub(super) fn postpone(instance: &mut Instance, patience: Option<u64>, own: bool
 
 /// The `size` closest processes heard from within [`SUSPECT_AFTER_NS`]
 /// (`last_heard` is empty without failure detection), if some process is
-/// suspected and enough others are not: fast and slow quorums are the
-/// coordinator's choice (the fast quorum travels in the MCollect, §9.3
-/// reads it from there), so a crashed process does not stall every
-/// command whose fixed quorum holds it until its recovery timeout.
+/// suspected and enough others are not: the coordinator's slow-path
+/// acceptors (any `f + 1` meet every `n - f` recovery quorum), so a crashed
+/// process does not stall a slow path until the recovery timeout.
 pub(super) fn live_closest(
     by_distance: &[ProcessId],
     last_heard: &[Time],
@@ -98,11 +97,6 @@ impl Atlas {
                 && quorum.contains(ProcessId(index as u32 + 1))
                 && now.since(heard) > SUSPECT_AFTER_NS
         })
-    }
-
-    /// [`live_closest`] for this process.
-    pub(super) fn live_closest(&self, size: usize, now: Time) -> Option<Vec<ProcessId>> {
-        live_closest(&self.by_distance, &self.last_heard, size, now)
     }
 
     /// [`patience_of`] for this process.

@@ -359,9 +359,12 @@ impl Atlas {
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
-        // With failure detection, a quorum of processes heard from lately
-        // (the fast quorum is the coordinator's choice, §5 step 1).
-        let quorum = self.live_closest(quorum.len(), now).map_or(quorum, |live| ProcessSet::from_ids(&live));
+        // The fast quorum stays fixed even with failure detection: choosing
+        // one of processes heard from lately (leaving a crashed one out)
+        // broke agreement in swarms (atlas f=1 10% seed 145, f=2 100% seed
+        // 3): the §9.3 b rule counts only `Q ∩ R`, and its argument was
+        // made for each coordinator's fixed quorum. A stalled quorum is
+        // recovered at once instead (below).
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
         // before anything else anyway, and this way no ack can ever find
@@ -371,8 +374,8 @@ impl Atlas {
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
         instance.set_initial(Value::command(deps.clone()));
-        // Too few processes heard from lately for a fast quorum: the fast
-        // path cannot complete, so recover the dot right away (the MCollect
+        // A fast-quorum member not heard from lately: the fast path would
+        // wait for the recovery timeout, so recover the dot right away (the MCollect
         // still goes out: every process learns the command) rather than
         // after the timeout.
         let stalled = self.suspects_some(quorum, now);
