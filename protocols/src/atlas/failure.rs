@@ -191,14 +191,8 @@ impl Atlas {
         }
         if bal == 0 && matches!(instance.status, Status::Start | Status::Payload) {
             // Never computed its dependencies: `conflicts(dot, cmd, none)`.
-            let deps = Atlas::register(
-                &mut self.key_deps,
-                &mut self.indexed,
-                &mut self.scratch,
-                dot,
-                &cmd,
-                &Deps::default(),
-            );
+            let deps =
+                Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &Deps::default());
             out.work(deps.len());
             instance.set_initial(Value::command(deps));
         }

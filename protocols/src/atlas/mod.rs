@@ -35,13 +35,13 @@ mod tests;
 pub use message::{Deps, Message, ProcessSet, Timer, Value};
 
 use crate::shared::dot::Dot;
-use failure::{patience_of, postpone, watch};
 use crate::shared::gc::GcTracker;
 use crate::shared::graph_executor::{Committed, GraphExecutor};
 use crate::shared::key_deps::KeyDeps;
 use crate::shared::quorum;
 use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::{self, Ballot, Synod};
+use failure::{patience_of, postpone, watch};
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{Command, Key, ProcessId, Time};
@@ -434,7 +434,16 @@ impl Atlas {
         if let Some(value) = instance.decided.take() {
             let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
             let deps = self.recovery_timeout_ns.map(|_| value.deps.clone());
-            Atlas::commit(instance, &mut self.gc, coordinator, dot, value, self.recovery_timeout_ns.is_some(), now, out);
+            Atlas::commit(
+                instance,
+                &mut self.gc,
+                coordinator,
+                dot,
+                value,
+                self.recovery_timeout_ns.is_some(),
+                now,
+                out,
+            );
             self.watch_deps(deps, now, out);
         }
     }
@@ -567,7 +576,16 @@ impl Atlas {
             Status::Payload | Status::Collect | Status::Recover => {
                 let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
                 let deps = self.recovery_timeout_ns.map(|_| value.deps.clone());
-                Atlas::commit(instance, &mut self.gc, coordinator, dot, value, self.recovery_timeout_ns.is_some(), now, out);
+                Atlas::commit(
+                    instance,
+                    &mut self.gc,
+                    coordinator,
+                    dot,
+                    value,
+                    self.recovery_timeout_ns.is_some(),
+                    now,
+                    out,
+                );
                 self.watch_deps(deps, now, out);
             }
         }
