@@ -15,10 +15,12 @@
 //!
 //! This module covers one shard: the commit protocol (§5), its execution
 //! (§6, `shared::graph_executor`), both options of §7 and garbage
-//! collection (§10, plus the §3 index: see [`Atlas`]). Partial replication (§8) and recovery (§9) come with
-//! later issues; each dot keeps its acceptor state (`Synod<Value>`,
-//! ballot 0 holding the dependencies this process computed) so recovery can
-//! be added without changing the commit path.
+//! collection (§10, plus the §3 index: see [`Atlas`]), and recovery (§9,
+//! in `failure.rs`, only with failure detection: each dot's acceptor
+//! state is a `Synod<Value>`, ballot 0 holding the dependencies this
+//! process computed). Partial replication (§8) comes with a later issue.
+//! Garbage collection waits for every process, so after a crash it stops
+//! and per-dot state grows for the rest of the run.
 //!
 //! **Janus\*** (§8) is this protocol in a configuration, not a second
 //! implementation: Atlas with the read/write distinction (reads do not
