@@ -94,3 +94,63 @@ fn a_planted_bug_in_phase_1_is_caught_under_faults() {
     let caught = (1..=5).filter(|&seed| !run(&takeover_while_behind(seed), &planted).verdict.passed()).count();
     assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
 }
+
+/// Atlas (atlas.md §9) under faults: a process crash mid-run, every
+/// command completes through recovery.
+mod atlas {
+    use super::*;
+    use protocols::atlas::{Atlas, Options};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<Atlas>::with_options(config, options).run()
+    }
+
+    fn with_f(mut config: RunConfig, f: usize) -> RunConfig {
+        config.protocol.f = f;
+        config
+    }
+
+    #[test]
+    fn a_coordinator_crash_is_survived_by_recovery() {
+        for (seed, f) in [(1, 1), (2, 1), (3, 2), (4, 2)] {
+            let report = run(&with_f(config(vec![crash(700, &[1])], seed), f), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} f {f}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed} f {f}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.recoveries_finished >= 1, "seed {seed} f {f}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn f_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let faults = vec![partition.clone(), crash(900, &[1, 2])];
+            let report = run(&with_f(config(faults, seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_planted_bug_in_the_recovery_value_is_caught() {
+        let planted = Options { plant_recovery_first_ack: true, ..Options::default() };
+        // f = 2 crashes leave 3 processes, fewer than a fast quorum (4):
+        // every later command is recovered, by its coordinator at once.
+        let caught = (1..=5)
+            .filter(|&seed| {
+                let report = run(&with_f(config(vec![crash(700, &[1, 2])], seed), 2), &planted);
+                !report.verdict.passed()
+            })
+            .count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&with_f(config(vec![crash(700, &[1, 2])], seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}

@@ -71,8 +71,8 @@ impl ProcessSet {
     }
 }
 
-/// Atlas messages (atlas.md §4), single shard: the §8 shard messages and
-/// the §9 recovery messages come with partial replication and recovery.
+/// Atlas messages (atlas.md §4 and §9), single shard: the §8 shard
+/// messages come with partial replication.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
     /// Coordinator → every other process: collect dependencies for `dot`.
@@ -117,6 +117,47 @@ pub enum Message {
         /// The ballot accepted.
         ballot: Ballot,
     },
+    /// §9.1 recovery (phase 1a): the sender recovers `dot` at `ballot`;
+    /// the command travels along so every process can compute its
+    /// dependencies (§9.2).
+    MRec {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The recovery ballot.
+        ballot: Ballot,
+    },
+    /// §9.2 (phase 1b): the sender joined `ballot`.
+    MRecAck {
+        /// The command's id.
+        dot: Dot,
+        /// The sender's accepted value (its own dependencies at `abal` 0).
+        value: Value,
+        /// The fast quorum, if the sender saw the MCollect (empty if not).
+        quorum: ProcessSet,
+        /// The ballot `value` was accepted at.
+        abal: Ballot,
+        /// The ballot joined.
+        ballot: Ballot,
+    },
+    /// Failure detection: the sender knows of `dot` (a dependency, a
+    /// commit or a consensus round) but never got its command.
+    MPayloadRequest {
+        /// The command's id.
+        dot: Dot,
+    },
+    /// Answer to MPayloadRequest from a process that has the command.
+    MPayload {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The fast quorum, if known (empty if not).
+        quorum: ProcessSet,
+        /// The committed value, if committed at the sender.
+        value: Option<Value>,
+    },
     /// Periodic (§10): the sender's committed and executed frontiers, per
     /// origin the highest seq up to which it committed (executed) every
     /// dot. The executed frontier is not in atlas.md §10: it tells when a
@@ -156,6 +197,12 @@ impl MessageSize for Message {
                 Message::MConsensus { value, .. } => DOT_BYTES + BALLOT_BYTES + value_bytes(value),
                 Message::MConsensusAck { .. } => DOT_BYTES + BALLOT_BYTES,
                 Message::MGarbageCollection { committed, executed } => 8 * (committed.len() + executed.len()) as u64,
+                Message::MRec { cmd, .. } => DOT_BYTES + cmd.size_bytes() + BALLOT_BYTES,
+                Message::MRecAck { value, .. } => DOT_BYTES + value_bytes(value) + 8 + 2 * BALLOT_BYTES,
+                Message::MPayloadRequest { .. } => DOT_BYTES,
+                Message::MPayload { cmd, value, .. } => {
+                    DOT_BYTES + cmd.size_bytes() + 8 + value.as_ref().map_or(1, |value| 1 + value_bytes(value))
+                }
             }
     }
 }
@@ -165,6 +212,9 @@ impl MessageSize for Message {
 pub enum Timer {
     /// Time to send this process's committed frontier (§10).
     GarbageCollection,
+    /// Failure detection: is `dot` committed yet (§9.1)? Set once per dot
+    /// a process hears of, only in runs with failure detection.
+    Watch(Dot),
 }
 
 #[cfg(test)]

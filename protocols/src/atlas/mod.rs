@@ -15,10 +15,12 @@
 //!
 //! This module covers one shard: the commit protocol (§5), its execution
 //! (§6, `shared::graph_executor`), both options of §7 and garbage
-//! collection (§10, plus the §3 index: see [`Atlas`]). Partial replication (§8) and recovery (§9) come with
-//! later issues; each dot keeps its acceptor state (`Synod<Value>`,
-//! ballot 0 holding the dependencies this process computed) so recovery can
-//! be added without changing the commit path.
+//! collection (§10, plus the §3 index: see [`Atlas`]), and recovery (§9,
+//! in `failure.rs`, only with failure detection: each dot's acceptor
+//! state is a `Synod<Value>`, ballot 0 holding the dependencies this
+//! process computed). Partial replication (§8) comes with a later issue.
+//! Garbage collection waits for every process, so after a crash it stops
+//! and per-dot state grows for the rest of the run.
 //!
 //! **Janus\*** (§8) is this protocol in a configuration, not a second
 //! implementation: Atlas with the read/write distinction (reads do not
@@ -26,6 +28,7 @@
 //! `ProtocolName::Janus` runs this same type with its own [`Options`];
 //! until the engine has shards it behaves exactly like Atlas.
 
+mod failure;
 mod message;
 pub mod recovery;
 #[cfg(test)]
@@ -40,7 +43,9 @@ use crate::shared::key_deps::KeyDeps;
 use crate::shared::quorum;
 use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::{self, Ballot, Synod};
+use failure::{patience_of, postpone, watch};
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
+use sim_core::time::NS_PER_MS;
 use sim_core::{Command, Key, ProcessId, Time};
 use smallvec::SmallVec;
 use std::sync::Arc;
@@ -58,7 +63,35 @@ pub struct Options {
     /// commit on the fast path only the dependencies reported at least `T`
     /// times, dropping the others.
     pub prune: bool,
+    /// §9.1 `recovery_timeout`: how long a process holds a dot it knows
+    /// of but has not seen committed before it recovers it (or asks for
+    /// its payload), only in runs with failure detection. `None`: the
+    /// default [`DEFAULT_RECOVERY_TIMEOUT_NS`].
+    pub recovery_timeout_ns: Option<u64>,
+    /// Planted bug (tests only, not reachable from scenario files): a
+    /// recovering process proposes the value of the first ack it counts
+    /// instead of applying the §9.3 rule, so the verdict's power to
+    /// catch an unsafe recovery can be tested.
+    #[serde(skip)]
+    pub plant_recovery_first_ack: bool,
 }
+
+/// Default §9.1 `recovery_timeout`: `max(1000 ms, 4·RTT_max)` for the GCP
+/// matrices (largest RTT below 250 ms); protocols do not see delays, so a
+/// fixed value, as FPaxos's suspicion timeout.
+pub const DEFAULT_RECOVERY_TIMEOUT_NS: u64 = 1_000 * NS_PER_MS;
+
+/// Extra wait per rank: the process `k` places after a dot's origin (in id
+/// order, wrapping) waits `k` of these more, so one process recovers a dot
+/// at a time rather than all of them at once with competing ballots
+/// (about two of the largest RTTs: one recovery's MRec and MConsensus
+/// rounds).
+pub const RECOVERY_RANK_STEP_NS: u64 = 600 * NS_PER_MS;
+
+/// With failure detection, a process not heard from for this long is left
+/// out of the quorums a coordinator picks (the periodic §10 message comes
+/// every few tens of milliseconds).
+pub const SUSPECT_AFTER_NS: u64 = 500 * NS_PER_MS;
 
 /// Where a dot is in the commit protocol at this process (atlas.md §4;
 /// `RECOVER` arrives with recovery).
@@ -70,8 +103,30 @@ enum Status {
     Payload,
     /// This process computed (and reported) its dependencies.
     Collect,
+    /// The payload is known and this process joined a recovery ballot
+    /// (§9.2 `RECOVER`): it no longer answers an MCollect, and as the
+    /// coordinator it ignores MCollectAcks.
+    Recover,
     /// Committed; only the value is kept, until garbage collection.
     Commit,
+}
+
+/// Failure detection's state for one dot at one process (runs with
+/// failure detection only; boxed so a failure-free instance pays one
+/// pointer).
+#[derive(Debug)]
+struct Watch {
+    /// When this process acts next if the dot is still not committed
+    /// (recover it, or ask for its payload); postponed when another
+    /// process's recovery is seen.
+    next_at: Time,
+    /// The ballot of this process's latest recovery of the dot (0: none).
+    ballot: Ballot,
+    /// The MRecAcks of `ballot` counted so far.
+    acks: Vec<recovery::RecoveryAck>,
+    /// The value this process proposed in its latest recovery round that
+    /// reached `n - f` acks, and that round's ballot.
+    proposed: Option<(Ballot, Value)>,
 }
 
 /// The coordinator's bookkeeping for a dot it submitted.
@@ -103,6 +158,8 @@ struct Instance {
     /// In `Start`: an MCommit that arrived before the MCollect. In
     /// `Commit`: the committed value (answers late MConsensus).
     decided: Option<Value>,
+    /// Failure detection (runs with faults only).
+    watch: Option<Box<Watch>>,
 }
 
 impl Instance {
@@ -120,7 +177,14 @@ impl Instance {
     }
 
     fn new() -> Instance {
-        Instance { status: Status::Start, cmd: None, quorum: ProcessSet::default(), synod: None, decided: None }
+        Instance {
+            status: Status::Start,
+            cmd: None,
+            quorum: ProcessSet::default(),
+            synod: None,
+            decided: None,
+            watch: None,
+        }
     }
 }
 
@@ -179,6 +243,13 @@ pub struct Atlas {
     /// Fed with every dot the co-located executor executes.
     executed_gc: GcTracker,
     gc_interval_ns: u64,
+    /// §9 recovery's timeout, if failure detection is on (runs with faults).
+    recovery_timeout_ns: Option<u64>,
+    /// Every process, closest first (this one first).
+    by_distance: Vec<ProcessId>,
+    /// With failure detection, when this process last heard from each
+    /// process (index `id - 1`); empty without.
+    last_heard: Vec<Time>,
 }
 
 /// The most processes a shard may have (process sets and Synod acks are
@@ -290,6 +361,12 @@ impl Atlas {
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
+        // The fast quorum stays fixed even with failure detection: choosing
+        // one of processes heard from lately (leaving a crashed one out)
+        // broke agreement in swarms (atlas f=1 10% seed 145, f=2 100% seed
+        // 3): the §9.3 b rule counts only `Q ∩ R`, and its argument was
+        // made for each coordinator's fixed quorum. A stalled quorum is
+        // recovered at once instead (below).
         // The coordinator's own MCollect (§5 step 2b, `D_p = D`) is handled
         // here rather than sent to itself: the engine would deliver it
         // before anything else anyway, and this way no ack can ever find
@@ -299,6 +376,12 @@ impl Atlas {
         instance.cmd = Some(cmd.clone());
         instance.quorum = quorum;
         instance.set_initial(Value::command(deps.clone()));
+        // A fast-quorum member not heard from lately: the fast path would
+        // wait for the recovery timeout, so recover the dot right away (the MCollect
+        // still goes out: every process learns the command) rather than
+        // after the timeout.
+        let stalled = self.suspects_some(quorum, now);
+        watch(&mut instance, self.patience(dot).map(|patience| if stalled { 0 } else { patience }), dot, now, out);
         let fresh = self.instances[self.id.index()].insert(dot.seq, instance);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         let coordinator =
@@ -306,7 +389,7 @@ impl Atlas {
         let fresh = self.coordinating.insert(dot.seq, coordinator);
         debug_assert!(matches!(fresh, Ok(None)), "dot {dot} assigned twice");
         out.send_to_each(&self.others, Message::MCollect { dot, cmd, deps: deps.clone(), quorum });
-        self.handle_mcollectack(self.id, dot, deps, out);
+        self.handle_mcollectack(self.id, dot, deps, now, out);
     }
 
     /// §5 step 2, for `collect`, an MCollect.
@@ -317,14 +400,20 @@ impl Atlas {
         if from != dot.origin || from == self.id {
             return; // only the coordinator sends its MCollect, to the others
         }
+        let patience = self.patience(dot);
         let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
             return; // stale: committed everywhere and collected
         };
+        watch(instance, patience, dot, now, out);
         if instance.status != Status::Start {
-            return; // duplicate
+            return; // duplicate, or the payload came with a recovery first
         }
         instance.quorum = quorum;
-        if quorum.contains(self.id) {
+        // Joined a recovery's consensus before the MCollect came (only
+        // with failure detection): like §9.2 `RECOVER`, no reply, so the
+        // coordinator cannot complete its fast path behind the recovery.
+        let joined = instance.synod.as_ref().is_some_and(|synod| synod.ballot() > 0);
+        if quorum.contains(self.id) && !joined {
             // §5 steps 2b-2c: the coordinator's deps are always included.
             let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past);
             out.work(deps.len() + past.len());
@@ -343,15 +432,26 @@ impl Atlas {
         }
         // §5 step 2a (a non-member does not register the command in the
         // §3 index), and any buffered MCommit.
-        instance.status = Status::Payload;
+        instance.status = if joined { Status::Recover } else { Status::Payload };
         if let Some(value) = instance.decided.take() {
             let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
-            Atlas::commit(instance, &mut self.gc, coordinator, dot, value, now, out);
+            let deps = self.recovery_timeout_ns.map(|_| value.deps.clone());
+            Atlas::commit(
+                instance,
+                &mut self.gc,
+                coordinator,
+                dot,
+                value,
+                self.recovery_timeout_ns.is_some(),
+                now,
+                out,
+            );
+            self.watch_deps(deps, now, out);
         }
     }
 
     /// §5 step 3 (with §7.1 when `prune` is on).
-    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, out: &mut Outbox<Self>) {
+    fn handle_mcollectack(&mut self, from: ProcessId, dot: Dot, deps: Deps, now: Time, out: &mut Outbox<Self>) {
         if dot.origin != self.id {
             return; // not the coordinator
         }
@@ -364,6 +464,7 @@ impl Atlas {
         // `replied` only holds quorum members, so it is the quorum once
         // every member replied.
         if instance.status != Status::Collect
+            || instance.synod.as_ref().is_some_and(|synod| synod.ballot() > 0)
             || !instance.quorum.contains(from)
             || coordinator.replied.contains(from)
             || coordinator.replied == instance.quorum
@@ -403,20 +504,32 @@ impl Atlas {
             instance.synod().propose(ballot);
             coordinator.proposed = Some(value.clone());
             out.slow_path();
-            out.send_to_each(&self.slow_quorum, Message::MConsensus { dot, ballot, value });
+            let live = failure::live_closest(&self.by_distance, &self.last_heard, self.slow_quorum.len(), now);
+            out.send_to_each(live.as_deref().unwrap_or(&self.slow_quorum), Message::MConsensus { dot, ballot, value });
         }
     }
 
     /// §5 step 4.
-    fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, value: Value, out: &mut Outbox<Self>) {
+    fn handle_mconsensus(
+        &mut self,
+        from: ProcessId,
+        dot: Dot,
+        ballot: Ballot,
+        value: Value,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
+        let patience = self.patience(dot);
         let Some(instance) = Atlas::instance(&mut self.instances, dot) else {
             return;
         };
+        watch(instance, patience, dot, now, out);
         if let Some(decided) = &instance.decided {
             // Committed here (or the commit is buffered): tell the proposer.
             out.send(from, Message::MCommit { dot, value: decided.clone() });
         } else if instance.synod().accept(ballot, value) {
             out.send(from, Message::MConsensusAck { dot, ballot });
+            postpone(instance, patience, from == self.id, now);
         }
     }
 
@@ -430,9 +543,20 @@ impl Atlas {
         {
             return; // committed, stale, duplicate, or not enough acks yet
         }
-        // Chosen: commit the value this process proposed at `ballot`.
-        let coordinator = if dot.origin == self.id { self.coordinating.get_mut(dot.seq) } else { None };
-        if let Some(value) = coordinator.and_then(|coordinator| coordinator.proposed.take()) {
+        // Chosen: commit the value this process proposed at `ballot`, as
+        // a recovery (§9.3) or as the coordinator's slow path (§5).
+        // (The synod counts acks of its latest proposal only, so `ballot`
+        // says which of the two it was.)
+        let recovered = instance.watch.as_mut().and_then(|watch| match watch.proposed.take() {
+            Some((at, value)) if at == ballot => Some(value),
+            other => {
+                watch.proposed = other;
+                None
+            }
+        });
+        let slow_path = dot.origin == self.id && ballot == Ballot::from(self.id.0);
+        let coordinator = if slow_path { self.coordinating.get_mut(dot.seq) } else { None };
+        if let Some(value) = recovered.or_else(|| coordinator.and_then(|coordinator| coordinator.proposed.take())) {
             out.send_to_each(&self.processes, Message::MCommit { dot, value });
         }
     }
@@ -445,12 +569,26 @@ impl Atlas {
         match instance.status {
             Status::Commit => {}
             Status::Start => {
-                // Before the MCollect: keep it until the payload arrives.
+                // Before the MCollect: keep it until the payload arrives
+                // (with failure detection, asked for if it does not).
                 instance.decided.get_or_insert(value);
+                let patience = patience_of(self.recovery_timeout_ns, self.id, self.n, dot);
+                watch(instance, patience, dot, now, out);
             }
-            Status::Payload | Status::Collect => {
+            Status::Payload | Status::Collect | Status::Recover => {
                 let coordinator = Atlas::coordinator_done(&mut self.coordinating, self.id, dot);
-                Atlas::commit(instance, &mut self.gc, coordinator, dot, value, now, out);
+                let deps = self.recovery_timeout_ns.map(|_| value.deps.clone());
+                Atlas::commit(
+                    instance,
+                    &mut self.gc,
+                    coordinator,
+                    dot,
+                    value,
+                    self.recovery_timeout_ns.is_some(),
+                    now,
+                    out,
+                );
+                self.watch_deps(deps, now, out);
             }
         }
     }
@@ -470,19 +608,25 @@ impl Atlas {
 
     /// Commits `dot` with `value` here: hands it to the executor, records
     /// it for GC and, at the coordinator (`coordinator` is its
-    /// bookkeeping), reports the metrics.
+    /// bookkeeping), reports the metrics. With `keep_payload` (failure
+    /// detection) the command stays, to answer MPayloadRequests.
+    #[allow(clippy::too_many_arguments)] // one call's worth of disjoint borrows of `self`
     fn commit(
         instance: &mut Instance,
         gc: &mut GcTracker,
         coordinator: Option<Coordinator>,
         dot: Dot,
         value: Value,
+        keep_payload: bool,
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        debug_assert!(matches!(instance.status, Status::Payload | Status::Collect));
+        debug_assert!(matches!(instance.status, Status::Payload | Status::Collect | Status::Recover));
         instance.status = Status::Commit;
-        let cmd = instance.cmd.take();
+        let cmd = if keep_payload { instance.cmd.clone() } else { instance.cmd.take() };
+        if instance.watch.take().is_some_and(|watch| watch.ballot > 0) {
+            out.recovery_finished();
+        }
         debug_assert!(cmd.is_some(), "committing {dot} without its payload");
         let cmd = if value.is_noop { None } else { cmd };
         if let Some(coordinator) = coordinator {
@@ -549,6 +693,12 @@ impl Protocol for Atlas {
             gc: GcTracker::new(n),
             executed_gc: GcTracker::new(n),
             gc_interval_ns: setup.config.gc_interval_ns,
+            recovery_timeout_ns: setup
+                .config
+                .failure_detection
+                .then(|| options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS)),
+            by_distance: setup.by_distance.clone(),
+            last_heard: if setup.config.failure_detection { vec![Time::ZERO; n] } else { Vec::new() },
         };
         (atlas, GraphExecutor::new())
     }
@@ -562,11 +712,23 @@ impl Protocol for Atlas {
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        // Failure detection: every message (the periodic §10 one at least)
+        // says its sender is alive; empty without failure detection.
+        if let Some(heard) = from.0.checked_sub(1).and_then(|index| self.last_heard.get_mut(index as usize)) {
+            *heard = now;
+        }
         match msg {
             collect @ Message::MCollect { .. } => self.handle_mcollect(from, collect, now, out),
-            Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, out),
+            Message::MCollectAck { dot, deps } => self.handle_mcollectack(from, dot, deps, now, out),
             Message::MCommit { dot, value } => self.handle_mcommit(dot, value, now, out),
-            Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, out),
+            Message::MConsensus { dot, ballot, value } => self.handle_mconsensus(from, dot, ballot, value, now, out),
+            Message::MRec { dot, cmd, ballot } => self.handle_mrec(from, dot, cmd, ballot, now, out),
+            Message::MRecAck { dot, value, quorum, abal, ballot } => {
+                let ack = recovery::RecoveryAck { from, value, quorum, abal };
+                self.handle_mrecack(dot, ack, ballot, out)
+            }
+            Message::MPayloadRequest { dot } => self.handle_mpayloadrequest(from, dot, out),
+            Message::MPayload { dot, cmd, quorum, value } => self.handle_mpayload(dot, cmd, quorum, value, now, out),
             Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
             Message::MGarbageCollection { committed, executed } => {
                 self.handle_garbage_collection(from, &committed, &executed)
@@ -574,8 +736,9 @@ impl Protocol for Atlas {
         }
     }
 
-    fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
         match timer {
+            Timer::Watch(dot) => self.handle_watch(dot, now, out),
             Timer::GarbageCollection => {
                 // Shared by every copy of the message.
                 let committed: Arc<[u64]> = self.gc.frontier().into();

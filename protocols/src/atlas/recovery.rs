@@ -35,23 +35,27 @@ pub struct RecoveryAck {
 ///    besides the coordinator: any dependency committed on the fast path
 ///    was reported by `f` of them, so by one in `R`, or came from the
 ///    coordinator's own, which every member includes);
-/// c. else nobody saw the command: a no-op without dependencies.
+/// c. else nobody saw the command: a no-op. **Divergence:** the spec's
+///    no-op has no dependencies; this one keeps the union of every
+///    reply's. Each replier registered the command in its §3 index when it
+///    joined the recovery (§9.2), and that index reports only the latest
+///    command per key, so a later command may depend on the no-op alone:
+///    without dependencies the no-op would cut its chain to the earlier
+///    commands on the key (swarm atlas f=2 100% seed 101 diverged so).
 pub fn recovery_value(coordinator: ProcessId, acks: &[RecoveryAck]) -> Value {
     if let Some(accepted) = acks.iter().filter(|ack| ack.abal > 0).max_by_key(|ack| ack.abal) {
         return accepted.value.clone();
     }
-    let Some(quorum) = acks.iter().map(|ack| ack.quorum).find(|quorum| !quorum.is_empty()) else {
-        return Value { is_noop: true, deps: Arc::from([]) };
-    };
+    let quorum = acks.iter().map(|ack| ack.quorum).find(|quorum| !quorum.is_empty());
     let coordinator_replied = acks.iter().any(|ack| ack.from == coordinator);
     let mut deps: Vec<Dot> = acks
         .iter()
-        .filter(|ack| coordinator_replied || quorum.contains(ack.from))
+        .filter(|ack| quorum.is_none_or(|quorum| coordinator_replied || quorum.contains(ack.from)))
         .flat_map(|ack| ack.value.deps.iter().copied())
         .collect();
     deps.sort_unstable();
     deps.dedup();
-    Value::command(Arc::from(deps))
+    Value { is_noop: quorum.is_none(), deps: Arc::from(deps) }
 }
 
 #[cfg(test)]
@@ -98,11 +102,15 @@ mod tests {
         assert_eq!(recovery_value(ProcessId(1), &acks), Value::command(Arc::from([x, z])));
     }
 
-    /// §9.3 c: nobody in R saw the MCollect: a no-op.
+    /// §9.3 c: nobody in R saw the MCollect: a no-op, which keeps the
+    /// dependencies the repliers computed when they joined (divergence,
+    /// see [`recovery_value`]).
     #[test]
-    fn nobody_saw_it_gives_a_noop() {
-        let acks = [ack(3, &[Dot::new(2, 2)], &[], 0), ack(4, &[], &[], 0), ack(5, &[], &[], 0)];
+    fn nobody_saw_it_gives_a_noop_that_keeps_the_chain() {
+        let (x, y) = (Dot::new(2, 2), Dot::new(4, 1));
+        let acks = [ack(3, &[x], &[], 0), ack(4, &[y, x], &[], 0), ack(5, &[], &[], 0)];
         let value = recovery_value(ProcessId(1), &acks);
-        assert!(value.is_noop && value.deps.is_empty(), "{value:?}");
+        assert!(value.is_noop, "{value:?}");
+        assert_eq!(value.deps[..], [x, y]);
     }
 }

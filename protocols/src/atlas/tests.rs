@@ -681,3 +681,97 @@ fn random_delivery_orders_agree_and_collect() {
     }
     assert!(slow_paths > 0, "some runs took the slow path");
 }
+
+/// Process `id` of 5 with f=2, failure detection on (runs with faults).
+fn watching(id: u32) -> Atlas {
+    let setup = ProcessSetup {
+        id: ProcessId(id),
+        processes: (1..=5).map(ProcessId).collect(),
+        by_distance: by_id_distance(id, 5).into_iter().map(ProcessId).collect(),
+        config: ProtocolConfig { f: 2, failure_detection: true, ..ProtocolConfig::default() },
+        rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
+    };
+    Atlas::new(setup, &Options::default()).0
+}
+
+/// Every message `out` sent to `to`.
+fn sent_to(out: &Outbox<Atlas>, to: u32) -> Vec<Message> {
+    out.sent().into_iter().filter(|(p, _)| *p == ProcessId(to)).map(|(_, msg)| msg).collect()
+}
+
+/// atlas.md §9 driven through the protocol on §11 example 5: n=5, f=2,
+/// Q={1,2,3,4}; 1 and 3 crash after 1's MCollect; 5 (not in Q) times out
+/// and recovers with R={2,4,5}: MRec to all, the three MRecAcks, then
+/// MConsensus of deps_2 ∪ deps_4 (5's own dependency `z`, computed when
+/// it joined, does not count), and MCommit after f+1 acks.
+#[test]
+fn atlas_11_5_recovery_through_the_protocol() {
+    let (mut p2, mut p4, mut p5) = (watching(2), watching(4), watching(5));
+    let key = 7;
+    // 4 first registers y (3's command, 4 in its quorum); 5 registers z.
+    let y = Dot::new(3, 1);
+    let mut out = Outbox::new();
+    let quorum_y = ProcessSet::from_ids(&ids(&[1, 2, 3, 4]));
+    let collect_y = Message::MCollect { dot: y, cmd: write(1, key), deps: deps(&[]), quorum: quorum_y };
+    p4.handle(ProcessId(3), collect_y, Time::ZERO, &mut out);
+    p5.submit(write(2, key), Time::ZERO, &mut Outbox::new());
+    let z = Dot::new(5, 1);
+    // 1's MCollect for x reaches 2, 4 and 5.
+    let x = Dot::new(1, 1);
+    let quorum = ProcessSet::from_ids(&ids(&[1, 2, 3, 4]));
+    let collect = Message::MCollect { dot: x, cmd: write(3, key), deps: deps(&[]), quorum };
+    let at = Time::from_ns(1_000_000);
+    for process in [&mut p2, &mut p4, &mut p5] {
+        process.handle(ProcessId(1), collect.clone(), at, &mut Outbox::new());
+    }
+    // Nothing commits: 5's watch fires after its patience (the timeout
+    // plus 4 rank steps: 5 is 4 places after origin 1).
+    let late = at.plus_ns(DEFAULT_RECOVERY_TIMEOUT_NS + 5 * RECOVERY_RANK_STEP_NS);
+    let mut out = Outbox::new();
+    p5.handle_timer(Timer::Watch(x), late, &mut out);
+    let rec = sent_to(&out, 2).pop().expect("MRec to 2");
+    let Message::MRec { ballot, .. } = rec else { panic!("{rec:?}") };
+    assert!(ballot > 5, "a recovery ballot is above every coordinator's: {ballot}");
+    assert_eq!(out.sent().len(), 5, "MRec to all");
+    // R = {5, 2, 4} join and reply.
+    let mut acks = Vec::new();
+    for process in [&mut p5, &mut p2, &mut p4] {
+        let mut out = Outbox::new();
+        process.handle(ProcessId(5), rec.clone(), late, &mut out);
+        acks.push((process.id, sent_to(&out, 5).pop().expect("MRecAck")));
+    }
+    let mut out = Outbox::new();
+    for (from, ack) in acks {
+        p5.handle(from, ack, late, &mut out);
+    }
+    let consensus = sent_to(&out, 1).pop().expect("MConsensus to all");
+    let Message::MConsensus { value, .. } = &consensus else { panic!("{consensus:?}") };
+    assert_eq!(*value, Value::command(deps(&[y])), "deps_2 ∪ deps_4, not 5's own z = {z}");
+    // f+1 = 3 acceptors accept; then MCommit to all and the recovery counts.
+    let mut accepted = Vec::new();
+    for process in [&mut p5, &mut p2, &mut p4] {
+        let mut out = Outbox::new();
+        process.handle(ProcessId(5), consensus.clone(), late, &mut out);
+        accepted.push((process.id, sent_to(&out, 5).pop().expect("MConsensusAck")));
+    }
+    let mut out = Outbox::new();
+    for (from, ack) in accepted {
+        p5.handle(from, ack, late, &mut out);
+    }
+    assert!(matches!(sent_to(&out, 3).pop(), Some(Message::MCommit { dot, .. }) if dot == x));
+}
+
+/// Without failure detection (failure-free runs) no watch is set and no
+/// recovery message exists: outputs stay as before recovery existed.
+#[test]
+fn no_watch_without_failure_detection() {
+    let mut p1 = process(1, 5, 2, Options::default());
+    let mut out = Outbox::new();
+    p1.submit(write(1, 3), Time::ZERO, &mut out);
+    let timers = out.effects().iter().filter(|effect| matches!(effect, Effect::SetTimer { .. })).count();
+    assert_eq!(timers, 0);
+    let mut p5 = watching(5);
+    let mut out = Outbox::new();
+    p5.submit(write(1, 3), Time::ZERO, &mut out);
+    assert!(out.effects().iter().any(|effect| matches!(effect, Effect::SetTimer { timer: Timer::Watch(_), .. })));
+}
