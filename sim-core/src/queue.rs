@@ -22,11 +22,15 @@
 use crate::time::Time;
 use std::collections::VecDeque;
 
-const BUCKETS: usize = 65;
+/// Bits per radix digit: a bucket is a (digit position, digit value) pair.
+const DIGIT_BITS: u32 = 4;
+const DIGIT_VALUES: usize = 1 << DIGIT_BITS;
+const LEVELS: usize = (u64::BITS / DIGIT_BITS) as usize;
+const BUCKETS: usize = LEVELS * DIGIT_VALUES;
 
 /// A bucket this small is sorted into `due` whole instead of being split
 /// further: every event in it precedes every event in higher buckets, and
-/// sorting a few events moves them less than splitting bit by bit.
+/// sorting a few events moves them less than splitting them.
 const SORT_WHOLE: usize = 64;
 
 /// A min-queue of events keyed by time, FIFO among equal times. Events may
@@ -36,10 +40,12 @@ pub struct EventQueue<E> {
     /// The next events, sorted by time, ties in push order; none is later
     /// than any event in a bucket.
     due: VecDeque<(Time, E)>,
-    /// `buckets[b]` (b >= 1) holds events whose time differs from `base`
-    /// first at bit `b - 1` (counting from 0 at the least significant), in
-    /// push order.
+    /// `buckets[level * 16 + digit]` holds events whose time agrees with
+    /// `base` above digit `level` and has `digit` there (greater than
+    /// `base`'s), in push order. Bucket order is time order.
     buckets: Vec<Vec<(Time, E)>>,
+    /// One bit per non-empty bucket.
+    occupied: [u64; BUCKETS / 64],
     /// The radix base: no bucketed event is earlier.
     base: Time,
     /// The last popped time: nothing may be scheduled before it.
@@ -53,6 +59,7 @@ impl<E> Default for EventQueue<E> {
         EventQueue {
             due: VecDeque::new(),
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
+            occupied: [0; BUCKETS / 64],
             base: Time::ZERO,
             last: Time::ZERO,
             len: 0,
@@ -61,8 +68,15 @@ impl<E> Default for EventQueue<E> {
     }
 }
 
-fn bucket_of(time: Time, base: Time) -> usize {
-    (u64::BITS - (time.as_ns() ^ base.as_ns()).leading_zeros()) as usize
+/// The bucket of `time` relative to `base`, or `None` if they are equal.
+fn bucket_of(time: Time, base: Time) -> Option<usize> {
+    let differing = time.as_ns() ^ base.as_ns();
+    if differing == 0 {
+        return None;
+    }
+    let level = (u64::BITS - 1 - differing.leading_zeros()) / DIGIT_BITS;
+    let digit = (time.as_ns() >> (level * DIGIT_BITS)) as usize & (DIGIT_VALUES - 1);
+    Some(level as usize * DIGIT_VALUES + digit)
 }
 
 impl<E> EventQueue<E> {
@@ -82,12 +96,24 @@ impl<E> EventQueue<E> {
             self.due.insert(at, (time, event));
         } else {
             match bucket_of(time, self.base) {
-                0 => self.due.push_back((time, event)),
-                bucket => self.buckets[bucket].push((time, event)),
+                None => self.due.push_back((time, event)),
+                Some(bucket) => self.bucket_push(bucket, time, event),
             }
         }
         self.len += 1;
         self.scheduled += 1;
+    }
+
+    #[inline(always)]
+    fn bucket_push(&mut self, bucket: usize, time: Time, event: E) {
+        self.occupied[bucket / 64] |= 1 << (bucket % 64);
+        self.buckets[bucket].push((time, event));
+    }
+
+    /// The lowest non-empty bucket.
+    fn lowest_bucket(&self) -> Option<usize> {
+        let (word, bits) = self.occupied.iter().enumerate().find(|(_, bits)| **bits != 0)?;
+        Some(word * 64 + bits.trailing_zeros() as usize)
     }
 
     /// Removes and returns the earliest event (the first scheduled among
@@ -102,22 +128,29 @@ impl<E> EventQueue<E> {
         Some(entry)
     }
 
-    /// Moves the earliest events into `due`; `None` if the queue is empty.
+    /// Moves the earliest events into the empty `due`; `None` if the queue
+    /// is empty.
     fn refill(&mut self) -> Option<()> {
-        let bucket = (1..BUCKETS).find(|&b| !self.buckets[b].is_empty())?;
+        debug_assert!(self.due.is_empty());
+        let bucket = self.lowest_bucket()?;
+        self.occupied[bucket / 64] &= !(1 << (bucket % 64));
         let mut events = std::mem::take(&mut self.buckets[bucket]);
         if events.len() <= SORT_WHOLE {
             // Stable: ties keep push order.
             events.sort_by_key(|(time, _)| *time);
-            self.due.extend(events.drain(..));
+            // `due` is empty: take the sorted bucket as it is and give the
+            // bucket `due`'s spare allocation (no event is copied).
+            let spare = std::mem::replace(&mut self.due, VecDeque::from(events));
+            self.buckets[bucket] = Vec::from(spare);
+            return Some(());
         } else {
             self.base = events.iter().map(|(time, _)| *time).min().expect("non-empty bucket");
             for (time, event) in events.drain(..) {
                 match bucket_of(time, self.base) {
-                    0 => self.due.push_back((time, event)),
-                    lower => {
+                    None => self.due.push_back((time, event)),
+                    Some(lower) => {
                         debug_assert!(lower < bucket);
-                        self.buckets[lower].push((time, event));
+                        self.bucket_push(lower, time, event);
                     }
                 }
             }

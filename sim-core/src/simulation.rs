@@ -30,8 +30,8 @@ enum Event<P: Protocol> {
     Deliver { from: ProcessId, to: ProcessId, msg: P::Message },
     /// A timer of `process` is due, if `generation` is still its latest.
     Timer { process: ProcessId, timer: P::Timer, generation: u64 },
-    /// A result from process `from` reaches its client.
-    Reply { client: ClientId, id: CommandId, results: OpResults, from: ProcessId },
+    /// A result from process `from` reaches the client of `id`.
+    Reply { id: CommandId, results: OpResults, from: ProcessId },
     /// Fault `index` of the schedule starts (`start`) or ends.
     Fault { index: usize, start: bool },
     /// A client's timeout, if `generation` is still its latest.
@@ -414,8 +414,7 @@ impl<P: Protocol> Simulation<P> {
                         client.region,
                         &mut self.network_rng,
                     );
-                    let client = id.client;
-                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { client, id, results, from: process });
+                    self.queue.push(self.now.plus_ns(delay_ns), Event::Reply { id, results, from: process });
                     return;
                 }
                 self.processes[process.index()].protocol.submit(cmd, self.now, &mut self.outbox);
@@ -441,7 +440,7 @@ impl<P: Protocol> Simulation<P> {
                 self.processes[process.index()].protocol.handle_timer(timer, self.now, &mut self.outbox);
                 self.flush(process);
             }
-            Event::Reply { client, id, results, from } => self.complete(client, id, results, from),
+            Event::Reply { id, results, from } => self.complete(id.client, id, results, from),
             Event::Fault { index, start } => self.faults.set_active(index, start),
             Event::ClientTimeout { client, generation } => self.retry(client, generation),
             Event::Wake { process } => self.wake(process),
@@ -584,8 +583,7 @@ impl<P: Protocol> Simulation<P> {
                 let departure = resources.charge_send(bytes);
                 arrival = resources.transmit(process.index(), bytes, departure).plus_ns(delay_ns);
             }
-            let (client, id, results) = (reply.id.client, reply.id, reply.results);
-            self.queue.push(arrival, Event::Reply { client, id, results, from: process });
+            self.queue.push(arrival, Event::Reply { id: reply.id, results: reply.results, from: process });
         }
     }
 
