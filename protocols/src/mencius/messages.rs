@@ -180,10 +180,10 @@ impl MessageSize for Message {
                 Message::Skip { .. } | Message::SuggestNack { .. } => 16,
                 Message::Commit { cmd, .. } => 8 + cmd.size_bytes(),
                 Message::Prepare { .. } => 28,
-                Message::Promise { reports, .. } => {
-                    8 + reports.iter().map(|r| 17 + value_bytes(&r.value)).sum::<u64>()
+                Message::Promise { reports, .. } => 8 + reports.iter().map(|r| 17 + value_bytes(&r.value)).sum::<u64>(),
+                Message::RevokeAccept { values, .. } | Message::RevokeCommit { values, .. } => {
+                    28 + values_bytes(values)
                 }
-                Message::RevokeAccept { values, .. } | Message::RevokeCommit { values, .. } => 28 + values_bytes(values),
                 Message::RevokeAccepted { .. } | Message::GarbageCollection { .. } => 8,
                 Message::RevokeNack { .. } | Message::Heartbeat { .. } => 16,
                 Message::CatchUpRequest { .. } => 8,

@@ -104,6 +104,11 @@ pub struct Options {
     pub skip_delay_ns: Option<u64>,
     /// `REVOKE_AHEAD` K (default [`DEFAULT_REVOKE_AHEAD`]).
     pub revoke_ahead: Option<u64>,
+    /// Planted bug (tests only, not reachable from scenario files): a
+    /// revoker ignores what its phase 1 found and proposes no-ops, so the
+    /// verdict's power to catch an unsafe revocation can be tested.
+    #[serde(skip)]
+    pub plant_ignore_promises: bool,
 }
 
 /// Mencius timers.
@@ -170,6 +175,8 @@ pub struct Mencius {
     skip_delay_ns: u64,
     revoke_ahead: u64,
     failure_detection: bool,
+    /// See [`Options::plant_ignore_promises`].
+    plant_ignore_promises: bool,
 
     /// `I_p`: the smallest own slot not used yet (always an own slot).
     next_own: u64,
@@ -614,8 +621,11 @@ impl Mencius {
                 })
                 .or_insert(candidate);
         }
-        let values: Vec<(u64, Arc<Command>)> =
+        let mut values: Vec<(u64, Arc<Command>)> =
             best.into_iter().filter_map(|(slot, (_, _, value))| value.map(|cmd| (slot, cmd))).collect();
+        if self.plant_ignore_promises {
+            values.clear();
+        }
         revocation.phase2 = Some((values.clone(), 0));
         out.send_to_each(&self.processes, Message::RevokeAccept { ballot, owner, lo, hi, values });
     }
@@ -779,7 +789,13 @@ impl Mencius {
         }
     }
 
-    fn handle_catch_up_request(&mut self, from: ProcessId, from_slot: u64, out: &mut Outbox<Self>) {
+    fn handle_catch_up_request(&mut self, from: ProcessId, from_slot: u64, now: Time, out: &mut Outbox<Self>) {
+        if from_slot >= self.next_own && from_slot - self.next_own <= MAX_RANGE_SLOTS && self.is_own(from_slot) {
+            // The requester is blocked at an own slot not used yet: a
+            // higher slot is in use that this process never heard of (its
+            // SUGGEST lost, the suggester gone), so Rule 2 applies.
+            self.skip_below(from_slot + 1, None, now, out);
+        }
         let slots: Vec<(u64, Value)> = self
             .log
             .iter_from(from_slot)
@@ -825,6 +841,7 @@ impl Protocol for Mencius {
             skip_delay_ns: options.skip_delay_ns.unwrap_or(DEFAULT_SKIP_DELAY_NS),
             revoke_ahead: options.revoke_ahead.unwrap_or(DEFAULT_REVOKE_AHEAD).max(1),
             failure_detection: setup.config.failure_detection,
+            plant_ignore_promises: options.plant_ignore_promises,
             next_own: setup.id.index() as u64 + 1,
             log: SlotLog::new(),
             promised: vec![Vec::new(); n],
@@ -891,7 +908,7 @@ impl Protocol for Mencius {
                 self.note_decided_upto(from, decided_upto);
             }
             Message::GarbageCollection { decided_upto } => self.note_decided_upto(from, decided_upto),
-            Message::CatchUpRequest { from_slot } => self.handle_catch_up_request(from, from_slot, out),
+            Message::CatchUpRequest { from_slot } => self.handle_catch_up_request(from, from_slot, now, out),
             Message::CatchUp { slots } => {
                 for (slot, value) in slots {
                     if slot > 0 {

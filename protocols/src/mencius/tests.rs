@@ -119,7 +119,9 @@ fn mencius_9_e3_revocation() {
         .delivered
         .iter()
         .filter_map(|(at, from, to, msg)| match msg {
-            Message::Prepare { ballot, owner, lo, hi } => Some((at.as_ns() / NS_PER_MS, from.0, to.0, *ballot, *owner, *lo, *hi)),
+            Message::Prepare { ballot, owner, lo, hi } => {
+                Some((at.as_ns() / NS_PER_MS, from.0, to.0, *ballot, *owner, *lo, *hi))
+            }
             _ => None,
         })
         .collect();
@@ -160,7 +162,9 @@ fn mencius_9_e3_revocation() {
 fn mencius_9_e4_rule_4_resuggest() {
     let mut net = detecting_net();
     let cut = |now: Time, from: ProcessId, to: ProcessId| {
-        (from == ProcessId(C) || to == ProcessId(C)) && now >= Time::from_ns(200 * NS_PER_MS) && now < Time::from_ns(3_000 * NS_PER_MS)
+        (from == ProcessId(C) || to == ProcessId(C))
+            && now >= Time::from_ns(200 * NS_PER_MS)
+            && now < Time::from_ns(3_000 * NS_PER_MS)
     };
     net.drop_rule = Box::new(move |now, from, to, _| cut(now, from, to));
     let (cmd0, c0) = (cmd(1, 1), cmd(3, 1));
@@ -250,7 +254,9 @@ fn lazy_skips_piggyback_or_wait_for_the_delay() {
     let mut out = Outbox::new();
     c.handle(ProcessId(A), Message::Suggest { slot: 4, cmd: cmd(1, 1), skip: None }, Time::ZERO, &mut out);
     assert!(skips_sent(&out).is_empty());
-    assert!(out.effects().iter().any(|e| matches!(e, Effect::SetTimer { timer: Timer::SkipFlush, after_ns } if *after_ns == DEFAULT_SKIP_DELAY_NS)));
+    assert!(out.effects().iter().any(
+        |e| matches!(e, Effect::SetTimer { timer: Timer::SkipFlush, after_ns } if *after_ns == DEFAULT_SKIP_DELAY_NS)
+    ));
     c.handle(ProcessId(A), Message::Suggest { slot: 7, cmd: cmd(1, 2), skip: None }, Time::ZERO, &mut out);
     let mut out = Outbox::new();
     c.submit(cmd(3, 1), Time::ZERO, &mut out);
@@ -312,7 +318,12 @@ fn revocation_preserves_reported_commands() {
         value: seq.map(|seq| cmd(3, seq)),
         decided,
     };
-    a.handle(ProcessId(A), Message::Promise { ballot, reports: vec![report(3, 0, Some(1), false)] }, Time::ZERO, &mut out);
+    a.handle(
+        ProcessId(A),
+        Message::Promise { ballot, reports: vec![report(3, 0, Some(1), false)] },
+        Time::ZERO,
+        &mut out,
+    );
     let mut out = Outbox::new();
     let reports = vec![report(3, 4, None, false), report(6, 0, Some(2), false), report(9, 1, None, true)];
     a.handle(ProcessId(B), Message::Promise { ballot, reports }, Time::ZERO, &mut out);
