@@ -150,6 +150,10 @@ struct Proposal {
     proposed_at: Time,
 }
 
+/// Commands recovered by a revocation, by slot (the range's other slots
+/// are no-ops).
+pub type Recovered = Vec<(u64, Arc<Command>)>;
+
 /// A revocation this process runs (§7).
 #[derive(Debug)]
 struct Revocation {
@@ -160,7 +164,7 @@ struct Revocation {
     promises: BTreeMap<ProcessId, Vec<SlotReport>>,
     /// Phase 2: the recovered commands and the acceptors (bits) that
     /// accepted them.
-    phase2: Option<(Vec<(u64, Arc<Command>)>, u64)>,
+    phase2: Option<(Recovered, u64)>,
 }
 
 /// One Mencius server: owner of its slots, acceptor and learner of all.
