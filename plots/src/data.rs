@@ -166,6 +166,7 @@ impl Series {
             "epaxos" => "EPaxos",
             "caesar" => "Caesar",
             "fpaxos" => "FPaxos",
+            "mencius" => "Mencius",
             other => other,
         };
         match self.f {

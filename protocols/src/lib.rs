@@ -8,6 +8,7 @@ pub mod caesar;
 pub mod chain;
 pub mod epaxos;
 pub mod fpaxos;
+pub mod mencius;
 pub mod primary_backup;
 pub mod raft;
 pub mod shared;
@@ -45,6 +46,8 @@ pub enum ProtocolName {
     PrimaryBackup,
     /// Chain replication with a master role (`chain-replication.md`).
     Chain,
+    /// Mencius: rotating-coordinator Multi-Paxos (`mencius.md`).
+    Mencius,
 }
 
 impl ProtocolName {
@@ -60,6 +63,7 @@ impl ProtocolName {
         ProtocolName::Raft,
         ProtocolName::PrimaryBackup,
         ProtocolName::Chain,
+        ProtocolName::Mencius,
     ];
 
     /// The name used on the command line and in outputs.
@@ -75,6 +79,7 @@ impl ProtocolName {
             ProtocolName::Raft => "raft",
             ProtocolName::PrimaryBackup => "primary-backup",
             ProtocolName::Chain => "chain",
+            ProtocolName::Mencius => "mencius",
         }
     }
 
@@ -112,13 +117,18 @@ impl ProtocolName {
                 "Chain replication: head orders, updates pass down the chain, the tail commits and replies; \
                  a master role on the head's process reconfigures after failures"
             }
+            ProtocolName::Mencius => {
+                "Mencius: every server leads its own slots (i mod n), skips unused ones, commits on a majority \
+                 and executes once every lower slot is decided; revokes a silent server's slots; \
+                 always tolerates a minority (ignores f)"
+            }
         }
     }
 
-    /// True if the protocol is parameterised by `f`; EPaxos, Caesar and
-    /// Raft always tolerate a minority and ignore it.
+    /// True if the protocol is parameterised by `f`; EPaxos, Caesar, Raft
+    /// and Mencius always tolerate a minority and ignore it.
     pub fn uses_f(self) -> bool {
-        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar | ProtocolName::Raft)
+        !matches!(self, ProtocolName::EPaxos | ProtocolName::Caesar | ProtocolName::Raft | ProtocolName::Mencius)
     }
 
     /// True if the protocol recovers from crashes (up to `f`) and from
@@ -126,7 +136,7 @@ impl ProtocolName {
     /// draw crashes, partitions, loss and duplication for it; the others
     /// have no recovery yet and are only tested under slow links.
     pub fn recovers(self) -> bool {
-        matches!(self, ProtocolName::FPaxos | ProtocolName::Atlas | ProtocolName::Janus)
+        matches!(self, ProtocolName::FPaxos | ProtocolName::Atlas | ProtocolName::Janus | ProtocolName::Mencius)
     }
 
     /// True if the protocol has a leader (so `leader` means something).
@@ -141,6 +151,7 @@ impl ProtocolName {
             ProtocolName::Raft => true,
             ProtocolName::PrimaryBackup => true,
             ProtocolName::Chain => true,
+            ProtocolName::Mencius => false,
         }
     }
 
@@ -157,6 +168,7 @@ impl ProtocolName {
             ProtocolName::Raft => raft::Raft::check(n, f),
             ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::check(n, f),
             ProtocolName::Chain => chain::Chain::check(n, f),
+            ProtocolName::Mencius => mencius::Mencius::check(n, f),
         }
     }
 
@@ -184,6 +196,7 @@ impl ProtocolName {
                 Simulation::<primary_backup::PrimaryBackup>::with_options(config, &options.primary_backup).run()
             }
             ProtocolName::Chain => Simulation::<chain::Chain>::with_options(config, &options.chain).run(),
+            ProtocolName::Mencius => Simulation::<mencius::Mencius>::with_options(config, &options.mencius).run(),
         }
     }
 }
@@ -220,6 +233,8 @@ pub struct ProtocolOptions {
     pub primary_backup: primary_backup::Options,
     /// Chain replication's options (`chain-replication.md` §6 timers).
     pub chain: chain::Options,
+    /// Mencius's options (`mencius.md` §4 skip dissemination, §6 timers).
+    pub mencius: mencius::Options,
 }
 
 /// An unknown protocol name, with the valid ones.

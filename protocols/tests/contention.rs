@@ -107,3 +107,19 @@ fn primary_backup_async_under_contention() {
 fn chain_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Chain);
 }
+
+/// Mencius: every server proposes in its own slots, skips the rest.
+#[test]
+fn mencius_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Mencius);
+}
+
+/// Mencius with LAZY skips (piggybacked or sent after SKIP_DELAY).
+#[test]
+fn mencius_lazy_skips_under_contention() {
+    let options = ProtocolOptions {
+        mencius: protocols::mencius::Options { skip_send: protocols::mencius::SkipSend::Lazy, ..Default::default() },
+        ..Default::default()
+    };
+    contention_with_options_passes_for_20_seeds(ProtocolName::Mencius, &options);
+}

@@ -79,6 +79,31 @@ fn more_crashes_than_f_exit_1_with_the_stuck_commands() {
     assert!(text(&output.stderr).contains("FAIL: 1 of 1 run(s) failed their verdict"), "{}", text(&output.stderr));
 }
 
+/// Mencius end to end through `sim`: a crashed server's slots are
+/// revoked (mencius.md §7) and every command completes.
+#[test]
+fn mencius_survives_a_crash_by_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mencius.toml");
+    let scenario = "# a Mencius server crashes\nprotocols = \"mencius\"\nclients_per_region = 2\n\
+                    commands_per_client = 30\nmax_time_s = 60\nsites = [\"us-central1\", \"europe-west1\", \
+                    \"asia-east1\", \"us-west1\", \"southamerica-east1\"]\n\n[workload]\nconflict_percent = 100\n\n\
+                    [delay]\njitter = true\n\n[[faults]]\nkind = \"crash\"\nat_s = 0.5\nprocesses = [\"p3\"]\n";
+    std::fs::write(&file, scenario).unwrap();
+    let output = sim(dir.path(), &["--scenario", "mencius.toml", "--out", "out"]);
+    expect_code(&output, 0);
+    let faults = std::fs::read_to_string(dir.path().join("out").join("faults.csv")).unwrap();
+    let mut lines = faults.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    for row in lines.map(|l| l.split(',').collect::<Vec<_>>()) {
+        assert_eq!(row[column("stuck_commands")], "0", "{faults}");
+        assert!(row[column("recoveries_finished")].parse::<u64>().unwrap() >= 1, "{faults}");
+    }
+    let runs = std::fs::read_to_string(dir.path().join("out").join("runs.csv")).unwrap();
+    assert!(runs.lines().skip(1).all(|l| l.ends_with("PASS")), "{runs}");
+}
+
 #[test]
 fn a_bad_fault_entry_exits_2_at_its_position() {
     let dir = tempfile::tempdir().unwrap();

@@ -65,11 +65,21 @@ where
 {
     /// `delays_ms[i][j]` is the one-way delay from process i+1 to j+1.
     pub(crate) fn new(delays_ms: &[&[u64]], f: usize, leader: u32, options: &P::Options) -> Self {
+        Self::with_setup(delays_ms, options, |id, n| setup(id, n, f, leader))
+    }
+
+    /// As [`TestNet::new`], each process built from `make_setup(id, n)`
+    /// (e.g. with failure detection on).
+    pub(crate) fn with_setup(
+        delays_ms: &[&[u64]],
+        options: &P::Options,
+        make_setup: impl Fn(u32, u32) -> ProcessSetup,
+    ) -> Self {
         let n = delays_ms.len() as u32;
         let mut processes = Vec::new();
         let mut executors = Vec::new();
         for id in 1..=n {
-            let (process, executor) = P::new(setup(id, n, f, leader), options);
+            let (process, executor) = P::new(make_setup(id, n), options);
             processes.push(process);
             executors.push(executor);
         }
