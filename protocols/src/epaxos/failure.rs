@@ -305,6 +305,9 @@ impl EPaxos {
             Some(own) if plant => Decision::Accept(own.value.clone()),
             _ => recovery::decide(dot.origin, n, replies),
         };
+        if std::env::var_os("EPAXOS_TRACE").is_some() {
+            eprintln!("TRACE decide p{} {dot} b={ballot} at {now}: {decision:?} from {replies:?}", me.0);
+        }
         watch.round = Round::Idle;
         self.carry_out(dot, ballot, decision, now, out);
     }
@@ -417,7 +420,7 @@ impl EPaxos {
             (old_seq.max(seq), deps.to_vec())
         } else {
             let seq = if known { self.next_seq(&cmd).max(seq) } else { self.index_new(&cmd, seq) };
-            (seq, self.key_deps.conflicts(dot, &cmd, &deps))
+            (seq, self.register(dot, &cmd, &deps))
         };
         if seen {
             union_into(&mut new_deps, &old_deps);
@@ -572,7 +575,7 @@ impl EPaxos {
             if !known {
                 self.index(&value.cmd, value.seq);
             }
-            self.key_deps.conflicts(dot, &value.cmd, &value.deps);
+            self.register(dot, &value.cmd, &value.deps);
         }
         if known && value.seq > old_seq {
             self.raise_seq(&value.cmd, value.seq);
@@ -593,6 +596,73 @@ impl EPaxos {
         instance.deps = value.deps;
         self.postpone(dot, from, ballot, now);
         out.send(from, Message::TryPreAcceptOk { dot, ballot, outcome: TryOutcome::Ok });
+    }
+
+    /// §3 `conflicts`: the dependencies of `cmd` as `dot` here, which
+    /// registers it in the per-key index. With failure detection, also
+    /// guards the chains the index stands for: the index keeps only the
+    /// latest command per key, a transitive reduction that holds only if
+    /// each registered command commits with (at least) the dependencies
+    /// computed here. A recovery may commit it without them (a value
+    /// computed by other processes, or a no-op), and a later command that
+    /// depends only on it here would then no longer reach the commands it
+    /// displaced: two conflicting commands could end up unordered. So
+    /// every command it displaced stays a direct dependency of later
+    /// commands on its keys until it commits with that command among its
+    /// dependencies (or the displaced command executed everywhere).
+    pub(super) fn register(&mut self, dot: Dot, cmd: &Command, past: &[Dot]) -> Vec<Dot> {
+        let mut deps = self.key_deps.conflicts(dot, cmd, past);
+        if self.recovery_timeout_ns.is_none() {
+            return deps;
+        }
+        let before = deps.len();
+        for key in cmd.keys() {
+            if let Some(guards) = self.chain_guards.get(&key) {
+                deps.extend(guards.iter().map(|&(_, displaced)| displaced).filter(|&displaced| displaced != dot));
+            }
+        }
+        if !cmd.is_read_only() {
+            // A write displaces the latest write and the reads since.
+            let displaced: Vec<Dot> = deps[..before].iter().copied().filter(|dep| !past.contains(dep)).collect();
+            if !displaced.is_empty() {
+                for key in cmd.keys() {
+                    let guards = self.chain_guards.entry(key).or_default();
+                    guards.extend(displaced.iter().map(|&d| (dot, d)));
+                }
+            }
+        }
+        if deps.len() > before {
+            deps.sort_unstable();
+            deps.dedup();
+        }
+        deps
+    }
+
+    /// `dot` (a command `cmd`) committed with `deps`: the commands its
+    /// registration here displaced that `deps` contains are reached
+    /// through it again.
+    pub(super) fn release_guards_by(&mut self, dot: Dot, cmd: &Command, deps: &[Dot]) {
+        for key in cmd.keys() {
+            if let Some(guards) = self.chain_guards.get_mut(&key) {
+                guards.retain(|&(by, displaced)| by != dot || !deps.contains(&displaced));
+                if guards.is_empty() {
+                    self.chain_guards.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// `dot` (a command `cmd`) executed at every process: nothing needs
+    /// to depend on it any more.
+    pub(super) fn release_guards_of(&mut self, dot: Dot, cmd: &Command) {
+        for key in cmd.keys() {
+            if let Some(guards) = self.chain_guards.get_mut(&key) {
+                guards.retain(|&(_, displaced)| displaced != dot);
+                if guards.is_empty() {
+                    self.chain_guards.remove(&key);
+                }
+            }
+        }
     }
 
     /// True if `target` is reachable from `sources` through the

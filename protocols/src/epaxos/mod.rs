@@ -36,7 +36,7 @@ use recovery::ReplyStatus;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{Command, CommandId, FixedHashMap, Key, ProcessId, Time};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
@@ -509,6 +509,12 @@ pub struct EPaxos {
     last_heard: Vec<Time>,
     /// The stand-in for an unknown command and for a no-op: no operations.
     noop_cmd: Arc<Command>,
+    /// With failure detection, per key: `(by, displaced)`, a command
+    /// `displaced` that the registration of `by` replaced as the latest in
+    /// [`KeyDeps`] here, while `by` may still commit without depending on
+    /// it (see `failure.rs`, `register`). Every later command on the key
+    /// depends on `displaced` directly.
+    chain_guards: BTreeMap<Key, Vec<(Dot, Dot)>>,
 }
 
 impl EPaxos {
@@ -643,7 +649,7 @@ impl EPaxos {
             return;
         }
         let seq = self.index_new(&cmd, seq);
-        let deps = self.key_deps.conflicts(dot, &cmd, &deps);
+        let deps = self.register(dot, &cmd, &deps);
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let deps = self.share(deps);
@@ -958,6 +964,12 @@ impl EPaxos {
         if recovered {
             out.recovery_finished();
         }
+        if !self.chain_guards.is_empty() {
+            self.release_guards_by(dot, &cmd, &deps);
+        }
+        if std::env::var_os("EPAXOS_TRACE").is_some() {
+            eprintln!("TRACE commit p{} {dot} noop={noop} seq={seq} deps={:?} cmd={:?}", self.id.0, &deps[..], cmd.id);
+        }
         self.committed_gc.committed(dot);
         if self.recovery_timeout_ns.is_some() {
             // This process cannot execute the command before its
@@ -1003,6 +1015,9 @@ impl EPaxos {
                 continue;
             };
             self.key_deps.forget(dot, &cmd);
+            if !self.chain_guards.is_empty() {
+                self.release_guards_of(dot, &cmd);
+            }
             for key in cmd.keys() {
                 let Entry::Occupied(mut entry) = self.key_seqs.entry(key) else {
                     debug_assert!(false, "{dot} indexed without its key {key}");
@@ -1062,6 +1077,7 @@ impl Protocol for EPaxos {
             by_distance: setup.by_distance.clone(),
             last_heard: if failure_detection { vec![Time::ZERO; n] } else { Vec::new() },
             noop_cmd,
+            chain_guards: BTreeMap::new(),
             others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
             fast_quorum_others: others_in(quorum::epaxos_fast(n)),
             slow_quorum_others: others_in(quorum::epaxos_slow(n)),
@@ -1090,7 +1106,7 @@ impl Protocol for EPaxos {
         self.last_dot += 1;
         let dot = Dot { origin: self.id, seq: self.last_dot };
         let seq = self.index_new(&cmd, 0);
-        let deps = self.key_deps.conflicts(dot, &cmd, &[]);
+        let deps = self.register(dot, &cmd, &[]);
         out.work(deps.len());
         let deps = self.share(deps);
         // The initial ballot is the leader's id: it needs no prepare
