@@ -36,8 +36,8 @@ use recovery::ReplyStatus;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{Command, CommandId, FixedHashMap, Key, ProcessId, Time};
-use std::collections::{BTreeMap, VecDeque};
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// Most processes an EPaxos shard may have (replies are counted in a
