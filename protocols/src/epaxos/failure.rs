@@ -305,9 +305,6 @@ impl EPaxos {
             Some(own) if plant => Decision::Accept(own.value.clone()),
             _ => recovery::decide(dot.origin, n, replies),
         };
-        if std::env::var_os("EPAXOS_TRACE").is_some() {
-            eprintln!("TRACE decide p{} {dot} b={ballot} at {now}: {decision:?} from {replies:?}", me.0);
-        }
         watch.round = Round::Idle;
         self.carry_out(dot, ballot, decision, now, out);
     }

@@ -967,9 +967,6 @@ impl EPaxos {
         if !self.chain_guards.is_empty() {
             self.release_guards_by(dot, &cmd, &deps);
         }
-        if std::env::var_os("EPAXOS_TRACE").is_some() {
-            eprintln!("TRACE commit p{} {dot} noop={noop} seq={seq} deps={:?} cmd={:?}", self.id.0, &deps[..], cmd.id);
-        }
         self.committed_gc.committed(dot);
         if self.recovery_timeout_ns.is_some() {
             // This process cannot execute the command before its

@@ -8,6 +8,11 @@ use std::collections::VecDeque;
 /// Process `id` of `n`, closest processes by id distance (ties: lower
 /// id first), with `options`.
 fn process_with(id: u32, n: u32, options: &Options) -> (EPaxos, EPaxosExecutor) {
+    process_configured(id, n, options, false)
+}
+
+/// [`process_with`], with failure detection on or off.
+fn process_configured(id: u32, n: u32, options: &Options, failure_detection: bool) -> (EPaxos, EPaxosExecutor) {
     let processes: Vec<ProcessId> = (1..=n).map(ProcessId).collect();
     let mut by_distance = processes.clone();
     by_distance.sort_by_key(|p| (p.0.abs_diff(id), p.0));
@@ -15,7 +20,7 @@ fn process_with(id: u32, n: u32, options: &Options) -> (EPaxos, EPaxosExecutor) 
         id: ProcessId(id),
         processes,
         by_distance,
-        config: ProtocolConfig { f: 1, leader: None, ..ProtocolConfig::default() },
+        config: ProtocolConfig { f: 1, leader: None, failure_detection, ..ProtocolConfig::default() },
         rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
     };
     EPaxos::new(setup, options)
@@ -429,13 +434,20 @@ struct Net {
     harnesses: Vec<ExecutorHarness>,
     queue: VecDeque<(ProcessId, ProcessId, Message)>,
     held: Vec<(ProcessId, ProcessId, Message)>,
+    /// When messages are delivered.
+    now: Time,
 }
 
 impl Net {
     fn new(n: u32) -> Net {
-        let (processes, executors) = (1..=n).map(|id| process_with(id, n, &Options::default())).unzip();
+        Net::configured(n, false)
+    }
+
+    fn configured(n: u32, failure_detection: bool) -> Net {
+        let (processes, executors) =
+            (1..=n).map(|id| process_configured(id, n, &Options::default(), failure_detection)).unzip();
         let harnesses = (1..=n).map(|id| ExecutorHarness::new(ProcessId(id), 1)).collect();
-        Net { processes, executors, harnesses, queue: VecDeque::new(), held: Vec::new() }
+        Net { processes, executors, harnesses, queue: VecDeque::new(), held: Vec::new(), now: Time::ZERO }
     }
 
     fn apply(&mut self, at: ProcessId, out: Outbox<EPaxos>) {
@@ -466,14 +478,14 @@ impl Net {
 
     /// Delivers everything, except messages `hold` selects, which wait
     /// in `held`.
-    fn run(&mut self, hold: impl Fn(ProcessId, ProcessId, &Message) -> bool) {
+    fn run(&mut self, mut hold: impl FnMut(ProcessId, ProcessId, &Message) -> bool) {
         while let Some((from, to, msg)) = self.queue.pop_front() {
             if hold(from, to, &msg) {
                 self.held.push((from, to, msg));
                 continue;
             }
             let mut out = Outbox::new();
-            self.processes[to.index()].handle(from, msg, Time::ZERO, &mut out);
+            self.processes[to.index()].handle(from, msg, self.now, &mut out);
             self.apply(to, out);
         }
     }
@@ -596,4 +608,151 @@ fn every_process_executes_the_same_order_and_gc_empties_state() {
         assert_eq!(e.pending(), 0);
         assert_eq!((p.instances_len(), p.indexed_keys(), p.key_deps.key_count(), p.retired.len()), (0, 0, 0, 0));
     }
+}
+
+impl Net {
+    /// `at`'s watch on `dot` fires long after every patience ran out.
+    fn fire_watch(&mut self, at: u32, dot: Dot) {
+        self.fire_watch_at(at, dot, 100);
+    }
+
+    /// Also moves the clock there: processes not heard from since are
+    /// suspected.
+    fn fire_watch_at(&mut self, at: u32, dot: Dot, seconds: u64) {
+        self.now = Time::from_ns(seconds * NS_PER_S);
+        let mut out = Outbox::new();
+        self.processes[at as usize - 1].handle_timer(Timer::Watch(dot), self.now, &mut out);
+        self.apply(ProcessId(at), out);
+    }
+
+    /// The value `at` committed `dot` with, if it did.
+    fn committed(&self, at: u32, dot: Dot) -> Option<(u64, Vec<Dot>, bool)> {
+        let instance = self.processes[at as usize - 1].instances.get(dot)?;
+        (instance.status == Status::Committed).then(|| (instance.seq, instance.deps.to_vec(), instance.noop))
+    }
+}
+
+use sim_core::time::NS_PER_S;
+
+/// Drops every message to or from `down`.
+fn crashed(down: &'static [u32]) -> impl Fn(ProcessId, ProcessId, &Message) -> bool {
+    move |from: ProcessId, to: ProcessId, _: &Message| down.contains(&from.0) || down.contains(&to.0)
+}
+
+/// epaxos.md §7.2 d, the case the optimized fast quorum makes hard: n =
+/// 5 (F = 2), leader 1 with fast quorum {1, 2, 3}. `a`, a write of 2 on
+/// the key (fast quorum {2, 1, 3}), is committed everywhere first. 1 commits γ on the fast path
+/// (identical replies from 2 and 3), but its Commits are lost and 1 and 2
+/// crash. 3 recovers γ: its recovery quorum {3, 4, 5} holds one
+/// pre-accept at the initial ballot (its own; floor((F+1)/2) = 1 but fewer
+/// than F = 2), so γ may have been committed on the fast path:
+/// TryPreAccept, which 3, 4 and 5 accept (`a` is a dependency of the value
+/// tried), then an Accept round: γ commits with the fast path's value.
+#[test]
+fn epaxos_7_2d_try_pre_accept_recovers_the_fast_path_value() {
+    let mut net = Net::configured(5, true);
+    let a = Dot::new(2, 1);
+    net.submit(2, put(1, &[7]));
+    net.run(|_, _, _| false);
+    assert!(net.committed(5, a).is_some());
+    let gamma = Dot::new(1, 1);
+    net.submit(1, put(2, &[7]));
+    // Only 1's PreAccepts and the replies get through.
+    net.run(|from, to, msg| {
+        !matches!(msg, Message::PreAccept { .. } | Message::PreAcceptOk { .. }) || from.0 > 3 || to.0 > 3
+    });
+    let fast = net.committed(1, gamma).expect("1 committed on the fast path");
+    assert_eq!((fast.1.clone(), fast.2), (vec![a], false));
+    assert!(net.committed(3, gamma).is_none() && net.committed(4, gamma).is_none());
+    net.held.clear(); // 1's Commits are lost
+    net.fire_watch(3, gamma);
+    let tried = |msg: &Message| matches!(msg, Message::TryPreAccept { .. });
+    let mut saw_try = false;
+    net.run(|from, to, msg| {
+        saw_try |= tried(msg);
+        crashed(&[1, 2])(from, to, msg)
+    });
+    assert!(saw_try, "the value was tried");
+    for at in [3, 4, 5] {
+        assert_eq!(net.committed(at, gamma), Some(fast.clone()), "process {at}");
+    }
+}
+
+/// §7.2 d, the other outcome: 1's PreAccept reached 2 only (no fast path),
+/// and 5 committed `δ` (a write of 5 on the key, fast quorum {5, 4, 3})
+/// without γ, so γ was not committed on the fast path. With 1 and 3 down,
+/// 2 recovers γ from {2, 4, 5}: one pre-accept at the initial ballot
+/// (its own), so TryPreAccept; 4 and 5 hold `δ`, committed, neither a
+/// dependency of the value tried nor depending on γ: a conflict, so phase
+/// 1 again, whose value orders γ after `δ`.
+#[test]
+fn epaxos_7_2d_try_pre_accept_conflict_restarts_phase_1() {
+    let mut net = Net::configured(5, true);
+    let gamma = Dot::new(1, 1);
+    let delta = Dot::new(5, 1);
+    net.submit(1, put(1, &[7]));
+    // 1's PreAccept reaches 2 only; 2's reply is lost.
+    net.run(|from, to, msg| !(from.0 == 1 && to.0 == 2 && matches!(msg, Message::PreAccept { .. })));
+    net.held.clear();
+    net.submit(5, put(2, &[7]));
+    net.run(|from, to, msg| crashed(&[1])(from, to, msg));
+    net.held.clear();
+    assert!(net.committed(5, delta).is_some_and(|(_, deps, _)| deps.is_empty()));
+    net.fire_watch(2, gamma);
+    let mut outcomes = Vec::new();
+    net.run(|from, to, msg| {
+        if let Message::TryPreAcceptOk { outcome, .. } = msg {
+            outcomes.push((from.0, *outcome));
+        }
+        crashed(&[1, 3])(from, to, msg)
+    });
+    assert!(outcomes.contains(&(5, TryOutcome::Conflict(ReplyStatus::Committed))), "{outcomes:?}");
+    let (_, deps, noop) = net.committed(2, gamma).expect("recovered");
+    assert!(!noop && deps.contains(&delta), "γ now follows δ: {deps:?}");
+    assert_eq!(net.committed(5, gamma).map(|(_, deps, _)| deps), Some(deps));
+}
+
+/// §7.2 f: nobody in the recovery quorum has the command (1's PreAccepts
+/// were lost and 1 crashed); 2 knows of the instance from a committed
+/// dependency only, asks for it (CommitRequest), then recovers it: a
+/// no-op, committed everywhere alive, and the command depending on it can
+/// execute.
+#[test]
+fn epaxos_7_2f_an_instance_nobody_saw_becomes_a_noop() {
+    let mut net = Net::configured(5, true);
+    let gamma = Dot::new(1, 1);
+    let mut out = Outbox::new();
+    net.processes[1].watch_deps(&[gamma], Time::ZERO, &mut out);
+    net.apply(ProcessId(2), out);
+    net.fire_watch(2, gamma);
+    net.run(|from, to, msg| crashed(&[1])(from, to, msg));
+    assert!(net.committed(2, gamma).is_none(), "asked first");
+    net.fire_watch_at(2, gamma, 200);
+    net.run(|from, to, msg| crashed(&[1])(from, to, msg));
+    for at in 2..=5 {
+        assert_eq!(net.committed(at, gamma), Some((0, vec![], true)), "process {at}");
+    }
+}
+
+/// Without failure detection nothing of §7 runs: no watch timer, and a
+/// Prepare from a bogus recoverer is still answered (the acceptor side
+/// is always there) but no timer is ever set.
+#[test]
+fn failure_free_runs_set_no_watch() {
+    let mut leader = process(1, 5);
+    let mut out = Outbox::new();
+    leader.submit(put(1, &[7]), Time::ZERO, &mut out);
+    assert!(out.effects().iter().all(|effect| !matches!(effect, Effect::SetTimer { .. })));
+    let (mut watched, _) = process_configured(1, 5, &Options::default(), true);
+    let mut out = Outbox::new();
+    watched.submit(put(1, &[7]), Time::ZERO, &mut out);
+    let timers: Vec<_> = out
+        .effects()
+        .iter()
+        .filter_map(|effect| match effect {
+            Effect::SetTimer { timer, .. } => Some(*timer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timers, vec![Timer::Watch(Dot::new(1, 1))]);
 }
