@@ -136,7 +136,14 @@ impl ProtocolName {
     /// draw crashes, partitions, loss and duplication for it; the others
     /// have no recovery yet and are only tested under slow links.
     pub fn recovers(self) -> bool {
-        matches!(self, ProtocolName::FPaxos | ProtocolName::Atlas | ProtocolName::Janus | ProtocolName::Mencius)
+        matches!(
+            self,
+            ProtocolName::FPaxos
+                | ProtocolName::Atlas
+                | ProtocolName::Janus
+                | ProtocolName::EPaxos
+                | ProtocolName::Mencius
+        )
     }
 
     /// True if the protocol has a leader (so `leader` means something).

@@ -12,10 +12,18 @@
 //! dependencies first and, inside one, by `(seq, dot)`.
 //!
 //! Spec: `shared/specs/epaxos.md`. This module implements §3 (attributes),
-//! §5 (commit protocol) and §8 (garbage collection), single shard. Explicit
-//! prepare (§7, recovery) is a later issue; each instance keeps its own
-//! `bal` and `abal` (§9) so it can be added. EPaxos always tolerates a
-//! minority: the configured `f` is accepted when valid, then ignored.
+//! §5 (commit protocol) and §8 (garbage collection), single shard, and
+//! explicit prepare (§7, recovery, in `failure.rs` and `recovery.rs`) with
+//! failure detection by timeouts, only in runs with failure detection
+//! (`ProtocolConfig::failure_detection`): failure-free runs are unchanged.
+//! Each instance keeps its own `bal` and `abal` (§9). EPaxos always
+//! tolerates a minority: the configured `f` is accepted when valid, then
+//! ignored.
+
+mod failure;
+pub mod recovery;
+#[cfg(test)]
+mod tests;
 
 use crate::shared::dot::Dot;
 use crate::shared::gc::GcTracker;
@@ -23,10 +31,13 @@ use crate::shared::graph_executor::{Committed, GraphExecutor};
 use crate::shared::key_deps::KeyDeps;
 use crate::shared::quorum;
 use crate::shared::synod::Ballot;
+use failure::Watch;
+use recovery::ReplyStatus;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
-use sim_core::{Command, FixedHashMap, Key, ProcessId, Time};
-use std::collections::VecDeque;
+use sim_core::time::NS_PER_MS;
+use sim_core::{Command, CommandId, FixedHashMap, Key, ProcessId, Time};
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// Most processes an EPaxos shard may have (replies are counted in a
@@ -42,7 +53,31 @@ pub struct Options {
     /// or as reported in the PreAcceptOK replies. fantoch does not check
     /// it; off by default. Do not mix both settings in one experiment.
     pub fast_requires_committed_deps: bool,
+    /// §7.1 `recovery_timeout`: how long a process holds an instance it
+    /// knows of but has not seen committed before it recovers it, only in
+    /// runs with failure detection. `None`: [`DEFAULT_RECOVERY_TIMEOUT_NS`].
+    pub recovery_timeout_ns: Option<u64>,
+    /// Planted bug (tests only, not reachable from scenario files): a
+    /// recovering process accepts the value of its own PrepareOK instead
+    /// of applying the §7.2 rule, so the verdict's power to catch an
+    /// unsafe recovery can be tested.
+    #[serde(skip)]
+    pub plant_recovery_own_value: bool,
 }
+
+/// Default §7.1 `recovery_timeout`, as Atlas's (`max(1000 ms, 4·RTT_max)`
+/// for the GCP matrices).
+pub const DEFAULT_RECOVERY_TIMEOUT_NS: u64 = 1_000 * NS_PER_MS;
+
+/// Extra wait per rank: the process `k` places after an instance's leader
+/// (in id order, wrapping) waits `k` of these more, so one process
+/// recovers an instance at a time (about two of the largest RTTs).
+pub const RECOVERY_RANK_STEP_NS: u64 = 600 * NS_PER_MS;
+
+/// With failure detection, a process not heard from for this long is
+/// suspected: a leader whose fast quorum holds one recovers its new
+/// instance at once rather than after the timeout.
+pub const SUSPECT_AFTER_NS: u64 = 500 * NS_PER_MS;
 
 /// EPaxos messages (epaxos.md §4). Dependency sets are shared (`Arc`)
 /// between the copies of a message sent to several processes.
@@ -108,6 +143,61 @@ pub enum Message {
         /// Its dependencies.
         deps: Arc<[Dot]>,
     },
+    /// §7.1: the sender recovers `dot` at `ballot`. Carries the command
+    /// when the sender has it, so that processes that join learn it.
+    Prepare {
+        /// The instance.
+        dot: Dot,
+        /// The recovery ballot.
+        ballot: Ballot,
+        /// The command, or the no-op stand-in if the sender lacks it.
+        cmd: Arc<Command>,
+    },
+    /// §7.1 reply: the instance as this process has it.
+    PrepareOk {
+        /// The instance.
+        dot: Dot,
+        /// The ballot joined.
+        ballot: Ballot,
+        /// Its status here.
+        status: ReplyStatus,
+        /// The command (the no-op stand-in if unknown or a no-op).
+        cmd: Arc<Command>,
+        /// Its sequence number here.
+        seq: u64,
+        /// Its dependencies here.
+        deps: Arc<[Dot]>,
+        /// The ballot of these attributes.
+        abal: Ballot,
+    },
+    /// §7.2 d: would the receiver pre-accept these attributes?
+    TryPreAccept {
+        /// The instance.
+        dot: Dot,
+        /// The recovery ballot.
+        ballot: Ballot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The sequence number tried.
+        seq: u64,
+        /// The dependencies tried.
+        deps: Arc<[Dot]>,
+    },
+    /// §7.2 d reply.
+    TryPreAcceptOk {
+        /// The instance.
+        dot: Dot,
+        /// The recovery ballot.
+        ballot: Ballot,
+        /// What the receiver found.
+        outcome: TryOutcome,
+    },
+    /// The sender knows of `dot` (a committed command depends on it) but
+    /// not its command: a process that committed it answers with Commit.
+    CommitRequest {
+        /// The instance.
+        dot: Dot,
+    },
     /// Periodic (§8): how far the sender has committed and executed.
     GarbageCollection {
         /// Per origin (by index), the sender committed every dot up to it.
@@ -115,6 +205,16 @@ pub enum Message {
         /// Per origin (by index), the sender executed every dot up to it.
         executed: Vec<u64>,
     },
+}
+
+/// A TryPreAccept's answer (TLA+ `ReplyTryPreaccept`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TryOutcome {
+    /// Pre-accepted: no conflicting instance here is unordered with it.
+    Ok,
+    /// A conflicting instance here is neither a dependency of the value
+    /// tried nor depends on the instance; it has this status.
+    Conflict(ReplyStatus),
 }
 
 /// Fixed per-message overhead: a tag and the sender, plus framing.
@@ -138,6 +238,12 @@ impl MessageSize for Message {
                 }
                 Message::AcceptOk { .. } => DOT_BYTES + 8,
                 Message::Commit { cmd, deps, .. } => DOT_BYTES + 8 + cmd.size_bytes() + dots_bytes(deps),
+                Message::Prepare { cmd, .. } => DOT_BYTES + 8 + cmd.size_bytes(),
+                Message::PrepareOk { cmd, deps, .. } | Message::TryPreAccept { cmd, deps, .. } => {
+                    DOT_BYTES + 8 + 1 + 8 + 8 + cmd.size_bytes() + dots_bytes(deps)
+                }
+                Message::TryPreAcceptOk { .. } => DOT_BYTES + 8 + 1,
+                Message::CommitRequest { .. } => DOT_BYTES,
                 Message::GarbageCollection { committed, executed } => 8 * (committed.len() + executed.len()) as u64,
             }
     }
@@ -148,12 +254,19 @@ impl MessageSize for Message {
 pub enum Timer {
     /// Time to send this process's committed and executed frontiers (§8).
     GarbageCollection,
+    /// Failure detection: time to check on an instance not committed yet
+    /// (§7.1).
+    Watch(Dot),
 }
 
-/// Where an instance is (epaxos.md §4; NONE is "not in the map",
-/// EXECUTED is the executor's business).
+/// Where an instance is (epaxos.md §4; NONE is "not in the map" or
+/// `NotSeen`, EXECUTED is the executor's business).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Status {
+    /// Known of (a Prepare joined, or a committed command depends on it)
+    /// but never pre-accepted, accepted or committed here (failure
+    /// detection only).
+    NotSeen,
     PreAccepted,
     Accepted,
     Committed,
@@ -163,7 +276,14 @@ enum Status {
 #[derive(Debug)]
 struct Instance {
     status: Status,
+    /// The command (the no-op stand-in while unknown). Kept when a no-op
+    /// is accepted or committed instead: it is what the per-key index
+    /// registered.
     cmd: Arc<Command>,
+    /// The accepted or committed value is a no-op (recovery only).
+    noop: bool,
+    /// Registered in `KeyDeps` here (pre-accepted here).
+    registered: bool,
     seq: u64,
     deps: Arc<[Dot]>,
     /// Highest ballot joined.
@@ -174,6 +294,8 @@ struct Instance {
     abal: Ballot,
     /// Present at the command leader until the command commits.
     coordinator: Option<Box<Coordinator>>,
+    /// Failure detection (runs with faults only).
+    watch: Option<Box<Watch>>,
 }
 
 /// The command leader's bookkeeping for one instance.
@@ -319,6 +441,16 @@ impl<T> DotLog<T> {
     fn len(&self) -> usize {
         self.0.iter().map(|log| log.len).sum()
     }
+
+    /// Every value held, with its dot, by origin then seq.
+    fn iter(&self) -> impl Iterator<Item = (Dot, &T)> {
+        self.0.iter().enumerate().flat_map(|(index, log)| {
+            log.entries.iter().enumerate().filter_map(move |(offset, entry)| {
+                let dot = Dot { origin: ProcessId::from_index(index), seq: log.base + offset as u64 };
+                entry.as_ref().map(|value| (dot, value))
+            })
+        })
+    }
 }
 
 /// EPaxos's executor: the shared dependency-graph executor (epaxos.md §6,
@@ -366,6 +498,23 @@ pub struct EPaxos {
     /// Commands of freed instances (committed at every process), kept
     /// until they executed everywhere to release their keys in the index.
     retired: DotLog<Arc<Command>>,
+    /// Every process, this one included (recovery's targets).
+    processes: Vec<ProcessId>,
+    /// Every process, closest first (this one first).
+    by_distance: Vec<ProcessId>,
+    /// §7 recovery's timeout, if failure detection is on (runs with faults).
+    recovery_timeout_ns: Option<u64>,
+    /// With failure detection, when this process last heard from each
+    /// process (index `id - 1`); empty without.
+    last_heard: Vec<Time>,
+    /// The stand-in for an unknown command and for a no-op: no operations.
+    noop_cmd: Arc<Command>,
+    /// With failure detection, per key: `(by, displaced)`, a command
+    /// `displaced` that the registration of `by` replaced as the latest in
+    /// [`KeyDeps`] here, while `by` may still commit without depending on
+    /// it (see `failure.rs`, `register`). Every later command on the key
+    /// depends on `displaced` directly.
+    chain_guards: BTreeMap<Key, Vec<(Dot, Dot)>>,
 }
 
 impl EPaxos {
@@ -459,7 +608,9 @@ impl EPaxos {
     }
 
     /// §5 step 2: pre-accept with the leader's attributes plus the
-    /// interfering instances known here, and reply.
+    /// interfering instances known here, and reply. At a ballot above the
+    /// initial one this is a recovery's phase 1 (§7.2 e), which may find
+    /// the instance here already.
     #[allow(clippy::too_many_arguments)]
     fn handle_pre_accept(
         &mut self,
@@ -469,17 +620,36 @@ impl EPaxos {
         cmd: Arc<Command>,
         seq: u64,
         deps: Arc<[Dot]>,
+        now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if !self.instances.in_range(dot) || self.instances.get(dot).is_some() {
-            // Collected (or bogus), a duplicate, or the instance is past
-            // PREACCEPTED here (a Commit overtook the PreAccept). A
-            // PreAccept at a higher ballot only comes from recovery
-            // (§7.2e), not implemented yet.
+        if !self.instances.in_range(dot) {
+            return; // collected (or bogus)
+        }
+        if let Some(instance) = self.instances.get_mut(dot) {
+            // Only with failure detection can an instance be here before
+            // its first PreAccept is handled (NotSeen), or a PreAccept come
+            // at a higher ballot. Otherwise: a duplicate, or the instance
+            // is past PREACCEPTED here (a Commit overtook the PreAccept).
+            if self.recovery_timeout_ns.is_none() {
+                return;
+            }
+            if instance.status == Status::Committed {
+                if from != self.id {
+                    out.send(from, self.commit_of(dot));
+                }
+                return;
+            }
+            let fresh = instance.status == Status::NotSeen && ballot >= instance.bal;
+            let higher = ballot > instance.bal || (ballot == instance.bal && instance.abal != ballot);
+            if !(fresh || higher) || cmd.ops.is_empty() {
+                return; // stale or duplicate
+            }
+            self.pre_accept_again(from, dot, ballot, cmd, seq, deps, now, out);
             return;
         }
         let seq = self.index_new(&cmd, seq);
-        let deps = self.key_deps.conflicts(dot, &cmd, &deps);
+        let deps = self.register(dot, &cmd, &deps);
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let deps = self.share(deps);
@@ -491,14 +661,21 @@ impl EPaxos {
         let instance = Instance {
             status: Status::PreAccepted,
             cmd,
+            noop: false,
+            registered: true,
             seq,
             deps: deps.clone(),
             bal: ballot,
             abal: ballot,
             coordinator: None,
+            watch: None,
         };
         let stored = self.instances.insert(dot, instance);
         debug_assert!(stored, "checked above");
+        if self.recovery_timeout_ns.is_some() {
+            self.watch(dot, now, out);
+            self.postpone(dot, from, ballot, now);
+        }
         out.send(from, Message::PreAcceptOk { dot, ballot, seq, deps, committed_deps });
     }
 
@@ -516,6 +693,11 @@ impl EPaxos {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
+        if self.recovery_timeout_ns.is_some() && ballot != Ballot::from(dot.origin.0) {
+            // A reply to a recovery's phase 1 (§7.2 e).
+            self.recovery_pre_accept_ok(from, dot, ballot, seq, &deps, out);
+            return;
+        }
         if !self.fast_quorum_others.contains(&from) {
             return; // not asked
         }
@@ -611,23 +793,35 @@ impl EPaxos {
         cmd: Arc<Command>,
         seq: u64,
         deps: Arc<[Dot]>,
+        now: Time,
         out: &mut Outbox<Self>,
     ) {
         if !self.instances.in_range(dot) {
             return; // collected (or bogus)
         }
+        let noop = cmd.ops.is_empty();
         match self.instances.get_mut(dot) {
             Some(instance) => {
                 if instance.status == Status::Committed || ballot < instance.bal {
-                    return; // decided already, or a stale ballot
+                    // Decided already, or a stale ballot; with failure
+                    // detection a recoverer learns the decision.
+                    if instance.status == Status::Committed && self.recovery_timeout_ns.is_some() && from != self.id {
+                        out.send(from, self.commit_of(dot));
+                    }
+                    return;
                 }
+                let learned = instance.cmd.ops.is_empty() && !noop;
                 instance.status = Status::Accepted;
                 instance.bal = ballot;
                 instance.abal = ballot;
+                instance.noop = noop;
                 let raised = seq > instance.seq;
                 instance.seq = seq;
                 instance.deps = deps;
-                if raised {
+                if learned {
+                    instance.cmd = cmd.clone();
+                    self.index(&cmd, seq);
+                } else if raised && !noop {
                     let cmd = instance.cmd.clone();
                     self.raise_seq(&cmd, seq);
                 }
@@ -638,17 +832,35 @@ impl EPaxos {
                 // a later command must depend on it only through processes
                 // that computed its dependencies (see `handle_commit`).
                 self.index(&cmd, seq);
-                let instance =
-                    Instance { status: Status::Accepted, cmd, seq, deps, bal: ballot, abal: ballot, coordinator: None };
+                let instance = Instance {
+                    status: Status::Accepted,
+                    cmd,
+                    noop,
+                    registered: false,
+                    seq,
+                    deps,
+                    bal: ballot,
+                    abal: ballot,
+                    coordinator: None,
+                    watch: None,
+                };
                 let stored = self.instances.insert(dot, instance);
                 debug_assert!(stored, "checked above");
             }
+        }
+        if self.recovery_timeout_ns.is_some() {
+            self.watch(dot, now, out);
+            self.postpone(dot, from, ballot, now);
         }
         out.send(from, Message::AcceptOk { dot, ballot });
     }
 
     /// §5 step 5: commit after F acks (F + 1 with the leader).
     fn handle_accept_ok(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, now: Time, out: &mut Outbox<Self>) {
+        if self.recovery_timeout_ns.is_some() && ballot != Ballot::from(dot.origin.0) {
+            self.recovery_accept_ok(from, dot, ballot, now, out); // a recovery's Accept round
+            return;
+        }
         if !self.slow_quorum_others.contains(&from) {
             return; // not asked
         }
@@ -681,27 +893,45 @@ impl EPaxos {
         out.commit_latency(now.since(coordinator.submitted_at));
         out.dependencies(deps.len());
         out.send_to_each(&self.others, Message::Commit { dot, cmd: cmd.clone(), seq, deps: deps.clone() });
-        self.handle_commit(dot, cmd, seq, deps, out);
+        self.handle_commit(dot, cmd, seq, deps, now, out);
     }
 
     /// §5 step 6: record the attributes and hand the command to the
     /// executor. The Commit carries the command, so a Commit that arrives
-    /// before (or instead of) the PreAccept needs no buffering.
-    fn handle_commit(&mut self, dot: Dot, cmd: Arc<Command>, seq: u64, deps: Arc<[Dot]>, out: &mut Outbox<Self>) {
+    /// before (or instead of) the PreAccept needs no buffering. A command
+    /// without operations is a no-op (recovery, §7.2 f).
+    fn handle_commit(
+        &mut self,
+        dot: Dot,
+        cmd: Arc<Command>,
+        seq: u64,
+        deps: Arc<[Dot]>,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
         if !self.instances.in_range(dot) {
             return; // committed and collected long ago (or bogus)
         }
+        let noop = cmd.ops.is_empty();
+        let mut recovered = false;
         match self.instances.get_mut(dot) {
             Some(instance) => {
                 if instance.status == Status::Committed {
                     return; // a duplicate
                 }
+                let learned = instance.cmd.ops.is_empty() && !noop;
                 instance.status = Status::Committed;
+                instance.noop = noop;
                 let raised = seq > instance.seq;
                 instance.seq = seq;
                 instance.deps = deps.clone();
                 instance.coordinator = None;
-                if raised {
+                recovered = instance.watch.take().is_some_and(|watch| watch.ballot > 0);
+                if learned {
+                    instance.cmd = cmd.clone();
+                    self.index(&cmd, seq);
+                } else if raised && !noop {
+                    let cmd = instance.cmd.clone();
                     self.raise_seq(&cmd, seq);
                 }
             }
@@ -718,21 +948,43 @@ impl EPaxos {
                 let instance = Instance {
                     status: Status::Committed,
                     cmd: cmd.clone(),
+                    noop,
+                    registered: false,
                     seq,
                     deps: deps.clone(),
                     bal: 0,
                     abal: 0,
                     coordinator: None,
+                    watch: None,
                 };
                 let stored = self.instances.insert(dot, instance);
                 debug_assert!(stored, "checked above");
             }
         }
+        if recovered {
+            out.recovery_finished();
+        }
+        if !self.chain_guards.is_empty() {
+            self.release_guards_by(dot, &cmd, &deps);
+        }
         self.committed_gc.committed(dot);
+        if self.recovery_timeout_ns.is_some() {
+            // This process cannot execute the command before its
+            // dependencies: it must learn each one.
+            self.watch_deps(&deps, now, out);
+        }
         // A command never depends on itself (§9); the index guarantees it,
         // a message could still say otherwise.
         let deps: Vec<Dot> = deps.iter().copied().filter(|&dep| dep != dot).collect();
-        out.execute(Committed { dot, cmd: Some(cmd), deps, order: seq });
+        out.execute(Committed { dot, cmd: (!noop).then_some(cmd), deps, order: seq });
+    }
+
+    /// The Commit message of `dot`, committed here.
+    fn commit_of(&self, dot: Dot) -> Message {
+        let instance = self.instances.get(dot).expect("committed here");
+        debug_assert_eq!(instance.status, Status::Committed);
+        let cmd = if instance.noop { self.noop_cmd.clone() } else { instance.cmd.clone() };
+        Message::Commit { dot, cmd, seq: instance.seq, deps: instance.deps.clone() }
     }
 
     /// §8: `from` reports how far it committed and executed.
@@ -760,6 +1012,9 @@ impl EPaxos {
                 continue;
             };
             self.key_deps.forget(dot, &cmd);
+            if !self.chain_guards.is_empty() {
+                self.release_guards_of(dot, &cmd);
+            }
             for key in cmd.keys() {
                 let Entry::Occupied(mut entry) = self.key_seqs.entry(key) else {
                     debug_assert!(false, "{dot} indexed without its key {key}");
@@ -797,10 +1052,29 @@ impl Protocol for EPaxos {
         let others_in = |size: usize| -> Vec<ProcessId> {
             setup.closest(size).iter().copied().filter(|&p| p != setup.id).collect()
         };
+        let failure_detection = setup.config.failure_detection;
+        let mut options = options.clone();
+        // The authors' TLA+ spec requires known-committed dependencies for
+        // a fast path on the optimized fast quorum; its recovery (§7.2 d)
+        // relies on it. Only with failure detection: failure-free runs
+        // keep the spec's default.
+        options.fast_requires_committed_deps |= failure_detection;
+        let noop_cmd = Arc::new(Command {
+            id: CommandId { client: sim_core::ClientId(0), seq: 0 },
+            ops: Default::default(),
+            payload_bytes: 0,
+        });
         let epaxos = EPaxos {
             id: setup.id,
             n,
-            options: options.clone(),
+            recovery_timeout_ns: failure_detection
+                .then(|| options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS)),
+            options,
+            processes: setup.processes.clone(),
+            by_distance: setup.by_distance.clone(),
+            last_heard: if failure_detection { vec![Time::ZERO; n] } else { Vec::new() },
+            noop_cmd,
+            chain_guards: BTreeMap::new(),
             others: setup.processes.iter().copied().filter(|&p| p != setup.id).collect(),
             fast_quorum_others: others_in(quorum::epaxos_fast(n)),
             slow_quorum_others: others_in(quorum::epaxos_slow(n)),
@@ -829,7 +1103,7 @@ impl Protocol for EPaxos {
         self.last_dot += 1;
         let dot = Dot { origin: self.id, seq: self.last_dot };
         let seq = self.index_new(&cmd, 0);
-        let deps = self.key_deps.conflicts(dot, &cmd, &[]);
+        let deps = self.register(dot, &cmd, &[]);
         out.work(deps.len());
         let deps = self.share(deps);
         // The initial ballot is the leader's id: it needs no prepare
@@ -848,39 +1122,71 @@ impl Protocol for EPaxos {
         let instance = Instance {
             status: Status::PreAccepted,
             cmd: cmd.clone(),
+            noop: false,
+            registered: true,
             seq,
             deps: deps.clone(),
             bal: ballot,
             abal: ballot,
             coordinator: Some(Box::new(coordinator)),
+            watch: None,
         };
         let stored = self.instances.insert(dot, instance);
         debug_assert!(stored, "a fresh dot");
+        if self.recovery_timeout_ns.is_some() {
+            // A fast-quorum member not heard from lately: the fast path
+            // would wait for the recovery timeout, so recover at once (the
+            // PreAccepts still go out).
+            let stalled = self.suspects_some(now);
+            self.watch(dot, now, out);
+            if stalled {
+                self.recover_now(dot, now, out);
+            }
+        }
         debug_assert!(!self.fast_quorum_others.is_empty(), "n >= 3 gives a fast quorum of at least 2");
         out.send_to_each(&self.fast_quorum_others, Message::PreAccept { dot, ballot, cmd, seq, deps });
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        // Failure detection: every message (the periodic §8 one at least)
+        // says its sender is alive; empty without failure detection.
+        if let Some(heard) = from.0.checked_sub(1).and_then(|index| self.last_heard.get_mut(index as usize)) {
+            *heard = now;
+        }
         match msg {
             Message::PreAccept { dot, ballot, cmd, seq, deps } => {
-                self.handle_pre_accept(from, dot, ballot, cmd, seq, deps, out)
+                self.handle_pre_accept(from, dot, ballot, cmd, seq, deps, now, out)
             }
             Message::PreAcceptOk { dot, ballot, seq, deps, committed_deps } => {
                 self.handle_pre_accept_ok(from, dot, ballot, seq, deps, &committed_deps, now, out)
             }
             Message::Accept { dot, ballot, cmd, seq, deps } => {
-                self.handle_accept(from, dot, ballot, cmd, seq, deps, out)
+                self.handle_accept(from, dot, ballot, cmd, seq, deps, now, out)
             }
             Message::AcceptOk { dot, ballot } => self.handle_accept_ok(from, dot, ballot, now, out),
-            Message::Commit { dot, cmd, seq, deps } => self.handle_commit(dot, cmd, seq, deps, out),
+            Message::Commit { dot, cmd, seq, deps } => self.handle_commit(dot, cmd, seq, deps, now, out),
+            Message::Prepare { dot, ballot, cmd } => self.handle_prepare(from, dot, ballot, cmd, now, out),
+            Message::PrepareOk { dot, ballot, status, cmd, seq, deps, abal } => {
+                let value = recovery::Attributes { cmd, seq, deps };
+                let reply = recovery::PrepareReply { from, status, value, abal };
+                self.handle_prepare_ok(dot, ballot, reply, now, out)
+            }
+            Message::TryPreAccept { dot, ballot, cmd, seq, deps } => {
+                self.handle_try_pre_accept(from, dot, ballot, recovery::Attributes { cmd, seq, deps }, now, out)
+            }
+            Message::TryPreAcceptOk { dot, ballot, outcome } => {
+                self.handle_try_pre_accept_ok(from, dot, ballot, outcome, now, out)
+            }
+            Message::CommitRequest { dot } => self.handle_commit_request(from, dot, out),
             Message::GarbageCollection { committed, executed } => {
                 self.handle_garbage_collection(from, &committed, &executed)
             }
         }
     }
 
-    fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
         match timer {
+            Timer::Watch(dot) => self.handle_watch(dot, now, out),
             Timer::GarbageCollection => {
                 let committed = self.committed_gc.frontier();
                 let executed = self.executed_gc.frontier();
@@ -895,628 +1201,5 @@ impl Protocol for EPaxos {
     /// executed frontier, sent at the next garbage collection (§8).
     fn handle_executed(&mut self, dot: Dot, _now: Time, _out: &mut Outbox<Self>) {
         self.executed_gc.committed(dot);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sim_core::protocol::{Effect, ProtocolConfig};
-    use sim_core::rng::{Purpose, RngStreams};
-    use sim_core::testing::ExecutorHarness;
-    use sim_core::{ClientId, CommandId, Op};
-    use std::collections::VecDeque;
-
-    /// Process `id` of `n`, closest processes by id distance (ties: lower
-    /// id first), with `options`.
-    fn process_with(id: u32, n: u32, options: &Options) -> (EPaxos, EPaxosExecutor) {
-        let processes: Vec<ProcessId> = (1..=n).map(ProcessId).collect();
-        let mut by_distance = processes.clone();
-        by_distance.sort_by_key(|p| (p.0.abs_diff(id), p.0));
-        let setup = ProcessSetup {
-            id: ProcessId(id),
-            processes,
-            by_distance,
-            config: ProtocolConfig { f: 1, leader: None, ..ProtocolConfig::default() },
-            rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
-        };
-        EPaxos::new(setup, options)
-    }
-
-    fn process(id: u32, n: u32) -> EPaxos {
-        process_with(id, n, &Options::default()).0
-    }
-
-    /// A command of client 0 numbered `number` writing `keys`.
-    fn put(number: u64, keys: &[Key]) -> Arc<Command> {
-        let id = CommandId { client: ClientId(0), seq: number };
-        Arc::new(Command { id, ops: keys.iter().map(|&key| (key, Op::Put(number))).collect(), payload_bytes: 0 })
-    }
-
-    fn sends(out: &Outbox<EPaxos>) -> Vec<(ProcessId, Message)> {
-        out.sent()
-    }
-
-    fn executions(out: &Outbox<EPaxos>) -> Vec<Committed> {
-        out.executions()
-    }
-
-    fn to_each(targets: &[u32], msg: &Message) -> Vec<(ProcessId, Message)> {
-        targets.iter().map(|&p| (ProcessId(p), msg.clone())).collect()
-    }
-
-    fn deps(dots: &[Dot]) -> Arc<[Dot]> {
-        dots.into()
-    }
-
-    fn pre_accept_ok(dot: Dot, seq: u64, dots: &[Dot]) -> Message {
-        Message::PreAcceptOk { dot, ballot: 1, seq, deps: deps(dots), committed_deps: Vec::new() }
-    }
-
-    /// Delivers `msg` from `from` to `to` at time 0; returns the effects.
-    fn deliver(to: &mut EPaxos, from: u32, msg: Message) -> Outbox<EPaxos> {
-        let mut out = Outbox::new();
-        to.handle(ProcessId(from), msg, Time::ZERO, &mut out);
-        out
-    }
-
-    /// Process 1 of 5 has pre-accepted `a = (4,1)`, a write on key 7 with
-    /// seq 2, and submits a write on key 7: its attributes are (3, {a}).
-    fn leader_after_a() -> (EPaxos, Dot, Dot) {
-        let mut leader = process(1, 5);
-        let a = Dot::new(4, 1);
-        deliver(&mut leader, 4, Message::PreAccept { dot: a, ballot: 4, cmd: put(1, &[7]), seq: 2, deps: deps(&[]) });
-        let mut out = Outbox::new();
-        leader.submit(put(2, &[7]), Time::ZERO, &mut out);
-        let gamma = Dot::new(1, 1);
-        let pre_accept = Message::PreAccept { dot: gamma, ballot: 1, cmd: put(2, &[7]), seq: 3, deps: deps(&[a]) };
-        assert_eq!(sends(&out), to_each(&[2, 3], &pre_accept), "PreAccept to the other FQ members only");
-        (leader, a, gamma)
-    }
-
-    /// epaxos.md §10.1: fast quorum sizes, and which processes form the
-    /// quorums (the closest ones, the leader included).
-    #[test]
-    fn epaxos_10_1_fast_quorum_sizes() {
-        assert_eq!((quorum::epaxos_f(5), quorum::epaxos_fast(5)), (2, 3), "n=5: leader + 2");
-        assert_eq!((quorum::epaxos_f(7), quorum::epaxos_fast(7)), (3, 5), "n=7: leader + 4 identical replies");
-        assert_eq!((quorum::epaxos_f(13), quorum::epaxos_fast(13)), (6, 9));
-        let ids = |ps: &[ProcessId]| ps.iter().map(|p| p.0).collect::<Vec<_>>();
-        let five = process(1, 5);
-        assert_eq!((ids(five.fast_quorum_others()), ids(five.slow_quorum_others())), (vec![2, 3], vec![2, 3]));
-        let seven = process(4, 7);
-        assert_eq!(ids(seven.fast_quorum_others()), vec![3, 5, 2, 6], "the 4 closest others");
-        assert_eq!(ids(seven.slow_quorum_others()), vec![3, 5, 2], "F = 3 closest others");
-        let thirteen = process(1, 13);
-        assert_eq!((thirteen.fast_quorum_others().len(), thirteen.slow_quorum_others().len()), (8, 6));
-    }
-
-    /// epaxos.md §10.2: replies 2:(3,{a}) and 3:(3,{a}) are identical →
-    /// commit (3,{a}) after one round trip.
-    #[test]
-    fn epaxos_10_2_fast_path() {
-        let (mut leader, a, gamma) = leader_after_a();
-        let mut out = Outbox::new();
-        leader.handle(ProcessId(2), pre_accept_ok(gamma, 3, &[a]), Time::from_ns(100), &mut out);
-        assert!(out.effects().is_empty(), "one of two replies");
-        leader.handle(ProcessId(3), pre_accept_ok(gamma, 3, &[a]), Time::from_ns(120), &mut out);
-        let commit = Message::Commit { dot: gamma, cmd: put(2, &[7]), seq: 3, deps: deps(&[a]) };
-        assert_eq!(sends(&out), to_each(&[2, 3, 4, 5], &commit));
-        let committed = Committed { dot: gamma, cmd: Some(put(2, &[7])), deps: vec![a], order: 3 };
-        assert_eq!(executions(&out), vec![committed]);
-        let metrics = out.metrics().summary();
-        assert_eq!((metrics.fast_paths, metrics.slow_paths), (1, 0));
-        assert_eq!((metrics.commit_latency.count, metrics.commit_latency.mean_ns), (1, 120));
-        assert_eq!((metrics.dependencies.count, metrics.dependencies.mean_ns), (1, 1));
-        let late = deliver(&mut leader, 3, pre_accept_ok(gamma, 3, &[a]));
-        assert!(late.effects().is_empty(), "a late duplicate after the commit does nothing");
-    }
-
-    /// epaxos.md §10.3: replies 2:(3,{a}) and 3:(4,{a,b}) differ → Accept
-    /// (4,{a,b}) to the 2 closest others, commit after both AcceptOK (3 of
-    /// 5 with the leader).
-    #[test]
-    fn epaxos_10_3_slow_path() {
-        let (mut leader, a, gamma) = leader_after_a();
-        let b = Dot::new(5, 1);
-        deliver(&mut leader, 2, pre_accept_ok(gamma, 3, &[a]));
-        let out = deliver(&mut leader, 3, pre_accept_ok(gamma, 4, &[a, b]));
-        let accept = Message::Accept { dot: gamma, ballot: 1, cmd: put(2, &[7]), seq: 4, deps: deps(&[a, b]) };
-        assert_eq!(sends(&out), to_each(&[2, 3], &accept));
-        assert_eq!((out.metrics().fast_paths, out.metrics().slow_paths), (0, 1));
-        assert!(executions(&out).is_empty());
-
-        let ack = Message::AcceptOk { dot: gamma, ballot: 1 };
-        assert!(deliver(&mut leader, 2, ack.clone()).effects().is_empty(), "2 of 3");
-        assert!(deliver(&mut leader, 2, ack.clone()).effects().is_empty(), "a duplicate ack does not count");
-        assert!(deliver(&mut leader, 4, ack.clone()).effects().is_empty(), "4 was not asked");
-        let stale = Message::AcceptOk { dot: gamma, ballot: 6 };
-        assert!(deliver(&mut leader, 3, stale).effects().is_empty(), "another ballot does not count");
-        let out = deliver(&mut leader, 3, ack);
-        let commit = Message::Commit { dot: gamma, cmd: put(2, &[7]), seq: 4, deps: deps(&[a, b]) };
-        assert_eq!(sends(&out), to_each(&[2, 3, 4, 5], &commit));
-        assert_eq!(
-            executions(&out),
-            vec![Committed { dot: gamma, cmd: Some(put(2, &[7])), deps: vec![a, b], order: 4 }]
-        );
-        assert_eq!(out.metrics().summary().dependencies.mean_ns, 2);
-    }
-
-    /// The acceptor side of §5.4: Accept at the current or a higher ballot
-    /// is accepted (bal and abal follow), a lower one ignored.
-    #[test]
-    fn accept_keeps_bal_and_abal() {
-        let mut replica = process(2, 5);
-        let gamma = Dot::new(1, 1);
-        deliver(
-            &mut replica,
-            1,
-            Message::PreAccept { dot: gamma, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-        );
-        let instance = replica.instances.get(gamma).expect("pre-accepted");
-        assert_eq!((instance.status, instance.bal, instance.abal), (Status::PreAccepted, 1, 1));
-        let accept = |ballot| Message::Accept { dot: gamma, ballot, cmd: put(1, &[7]), seq: 2, deps: deps(&[]) };
-        let out = deliver(&mut replica, 1, accept(1));
-        assert_eq!(sends(&out), vec![(ProcessId(1), Message::AcceptOk { dot: gamma, ballot: 1 })]);
-        let out = deliver(&mut replica, 3, accept(8));
-        assert_eq!(sends(&out), vec![(ProcessId(3), Message::AcceptOk { dot: gamma, ballot: 8 })]);
-        assert!(deliver(&mut replica, 1, accept(1)).effects().is_empty(), "ballot 1 < 8");
-        let instance = replica.instances.get(gamma).expect("accepted");
-        assert_eq!((instance.status, instance.bal, instance.abal, instance.seq), (Status::Accepted, 8, 8, 2));
-    }
-
-    /// epaxos.md §10.4: the leader's interfering instances have seq 2 and
-    /// 5 → it proposes 6; a replica that also knows one with seq 7 replies
-    /// 8 → the replies differ → slow path with seq 8.
-    #[test]
-    fn epaxos_10_4_seq() {
-        let (x, y, z, gamma) = (Dot::new(4, 1), Dot::new(5, 1), Dot::new(4, 2), Dot::new(1, 1));
-        let pre_accept = |dot, number, keys: &[Key], seq| Message::PreAccept {
-            dot,
-            ballot: u64::from(dot.origin.0),
-            cmd: put(number, keys),
-            seq,
-            deps: deps(&[]),
-        };
-        let (mut leader, mut two, mut three) = (process(1, 5), process(2, 5), process(3, 5));
-        for p in [&mut leader, &mut two, &mut three] {
-            deliver(p, 4, pre_accept(x, 1, &[7], 2));
-            deliver(p, 5, pre_accept(y, 2, &[8], 5));
-        }
-        deliver(&mut two, 4, pre_accept(z, 3, &[7], 7));
-
-        let mut out = Outbox::new();
-        leader.submit(put(4, &[7, 8]), Time::ZERO, &mut out);
-        let [(_, to_two), (_, to_three)] = <[_; 2]>::try_from(sends(&out)).expect("two PreAccepts");
-        let Message::PreAccept { seq: 6, deps: ref leader_deps, .. } = to_two else {
-            panic!("the leader proposes seq 6: {to_two:?}");
-        };
-        assert_eq!(**leader_deps, [x, y]);
-        let reply_two = sends(&deliver(&mut two, 1, to_two)).remove(0).1;
-        let reply_three = sends(&deliver(&mut three, 1, to_three)).remove(0).1;
-        assert_eq!(reply_two, pre_accept_ok(gamma, 8, &[x, z, y]), "1 + 7");
-        assert_eq!(reply_three, pre_accept_ok(gamma, 6, &[x, y]));
-        deliver(&mut leader, 2, reply_two);
-        let out = deliver(&mut leader, 3, reply_three);
-        let accept = Message::Accept { dot: gamma, ballot: 1, cmd: put(4, &[7, 8]), seq: 8, deps: deps(&[x, z, y]) };
-        assert_eq!(sends(&out), to_each(&[2, 3], &accept));
-    }
-
-    /// §3: the per-key maxima follow an instance whose seq a slow path
-    /// (Accept) or a Commit raised above what was pre-accepted, and count
-    /// instances learned from a Commit alone.
-    #[test]
-    fn seq_follows_raised_and_commit_only_instances() {
-        let mut replica = process(2, 5);
-        let (g1, g2, g3) = (Dot::new(1, 1), Dot::new(3, 1), Dot::new(4, 1));
-        deliver(&mut replica, 1, Message::PreAccept { dot: g1, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) });
-        deliver(&mut replica, 1, Message::Accept { dot: g1, ballot: 1, cmd: put(1, &[7]), seq: 6, deps: deps(&[]) });
-        assert_eq!(replica.next_seq(&put(9, &[7])), 7, "raised by Accept");
-        deliver(&mut replica, 3, Message::PreAccept { dot: g2, ballot: 3, cmd: put(2, &[8]), seq: 1, deps: deps(&[]) });
-        deliver(&mut replica, 3, Message::Commit { dot: g2, cmd: put(2, &[8]), seq: 9, deps: deps(&[]) });
-        assert_eq!(replica.next_seq(&put(9, &[8])), 10, "raised by Commit");
-        deliver(&mut replica, 4, Message::Commit { dot: g3, cmd: put(3, &[9]), seq: 4, deps: deps(&[]) });
-        assert_eq!(replica.next_seq(&put(9, &[9])), 5, "learned from a Commit alone");
-        let read = Arc::new(Command {
-            id: CommandId { client: ClientId(0), seq: 9 },
-            ops: vec![(9, Op::Get)].into(),
-            payload_bytes: 0,
-        });
-        assert_eq!(replica.next_seq(&read), 5, "a read interferes with writes");
-        deliver(&mut replica, 4, Message::Commit { dot: Dot::new(4, 2), cmd: read.clone(), seq: 11, deps: deps(&[]) });
-        assert_eq!(replica.next_seq(&read), 5, "reads do not interfere with reads");
-        assert_eq!(replica.next_seq(&put(9, &[9])), 12, "but with writes");
-    }
-
-    /// epaxos.md §10.5: the committed component {x: seq 4, (2,1); y: seq
-    /// 4, (1,3); z: seq 3, (3,1)} executes z, y, x (fantoch's dot-only
-    /// order would be y, x, z), through the Commits of a process outside
-    /// every fast quorum and its executor.
-    #[test]
-    fn epaxos_10_5_execution_order() {
-        let (x, y, z) = (Dot::new(2, 1), Dot::new(1, 3), Dot::new(3, 1));
-        let (mut replica, mut executor) = process_with(4, 5, &Options::default());
-        let mut harness = ExecutorHarness::new(ProcessId(4), 1);
-        let mut executed = Vec::new();
-        for (dot, number, seq, dep) in [(x, 1, 4, y), (y, 2, 4, z), (z, 3, 3, x)] {
-            let out = deliver(
-                &mut replica,
-                dot.origin.0,
-                Message::Commit { dot, cmd: put(number, &[7]), seq, deps: deps(&[dep]) },
-            );
-            for info in executions(&out) {
-                assert_eq!(info.order, seq, "order = seq");
-                executed.extend(harness.step(&mut executor, info, Time::ZERO).into_iter().map(|id| id.seq));
-            }
-        }
-        assert_eq!(executed, vec![3, 2, 1], "z, y, x");
-        assert_eq!(executor.pending(), 0);
-        assert!([x, y, z].iter().all(|&dot| executor.has_executed(dot)));
-    }
-
-    /// n = 3: FQ = 2, so the single reply is compared with nothing and
-    /// every command takes the fast path, even when the reply adds deps.
-    #[test]
-    fn n3_always_fast() {
-        let mut leader = process(1, 3);
-        let mut out = Outbox::new();
-        leader.submit(put(1, &[7]), Time::ZERO, &mut out);
-        assert_eq!(sends(&out).len(), 1, "PreAccept to the one closest other");
-        let other = Dot::new(3, 1);
-        let out = deliver(&mut leader, 2, pre_accept_ok(Dot::new(1, 1), 5, &[other]));
-        assert_eq!(out.metrics().fast_paths, 1);
-        assert_eq!(executions(&out)[0].deps, vec![other]);
-        assert_eq!(executions(&out)[0].order, 5);
-    }
-
-    /// §5.3 with `fast_requires_committed_deps`: identical replies whose
-    /// dependency nobody knows committed go slow; reported committed, or
-    /// known committed at the leader, they go fast. Off, they go fast.
-    #[test]
-    fn fast_path_can_require_committed_deps() {
-        let strict = Options { fast_requires_committed_deps: true };
-        let a = Dot::new(4, 1);
-        let run = |options: &Options, committed_at_leader: bool, reported: &[Dot]| {
-            let mut leader = process_with(1, 5, options).0;
-            deliver(
-                &mut leader,
-                4,
-                Message::PreAccept { dot: a, ballot: 4, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-            );
-            if committed_at_leader {
-                deliver(&mut leader, 4, Message::Commit { dot: a, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) });
-            }
-            leader.submit(put(2, &[7]), Time::ZERO, &mut Outbox::new());
-            let gamma = Dot::new(1, 1);
-            let reply = Message::PreAcceptOk {
-                dot: gamma,
-                ballot: 1,
-                seq: 2,
-                deps: deps(&[a]),
-                committed_deps: reported.to_vec(),
-            };
-            deliver(&mut leader, 2, reply);
-            let out = deliver(&mut leader, 3, pre_accept_ok(gamma, 2, &[a]));
-            (out.metrics().fast_paths, out.metrics().slow_paths)
-        };
-        assert_eq!(run(&Options::default(), false, &[]), (1, 0), "off: fantoch's rule");
-        assert_eq!(run(&strict, false, &[]), (0, 1), "a not known committed");
-        assert_eq!(run(&strict, false, &[a]), (1, 0), "reported committed by a reply");
-        assert_eq!(run(&strict, true, &[]), (1, 0), "committed at the leader");
-
-        // A replica reports the dependencies it knows committed, only then.
-        for (options, expected) in [(strict, vec![a]), (Options::default(), vec![])] {
-            let mut replica = process_with(2, 5, &options).0;
-            deliver(
-                &mut replica,
-                4,
-                Message::PreAccept { dot: a, ballot: 4, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-            );
-            deliver(&mut replica, 4, Message::Commit { dot: a, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) });
-            let pre_accept =
-                Message::PreAccept { dot: Dot::new(1, 1), ballot: 1, cmd: put(2, &[7]), seq: 1, deps: deps(&[]) };
-            let Message::PreAcceptOk { committed_deps, .. } = sends(&deliver(&mut replica, 1, pre_accept)).remove(0).1
-            else {
-                panic!("a PreAcceptOK");
-            };
-            assert_eq!(committed_deps, expected);
-        }
-    }
-
-    /// A Commit that overtakes the PreAccept commits (it carries the
-    /// command); the late PreAccept is ignored; duplicate Commits execute
-    /// nothing twice.
-    #[test]
-    fn commit_before_pre_accept() {
-        let mut replica = process(2, 5);
-        let gamma = Dot::new(1, 1);
-        let commit = Message::Commit { dot: gamma, cmd: put(1, &[7]), seq: 3, deps: deps(&[Dot::new(3, 1), gamma]) };
-        let out = deliver(&mut replica, 1, commit.clone());
-        assert_eq!(
-            executions(&out),
-            vec![Committed { dot: gamma, cmd: Some(put(1, &[7])), deps: vec![Dot::new(3, 1)], order: 3 }],
-            "never its own dep"
-        );
-        let pre_accept = Message::PreAccept { dot: gamma, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) };
-        assert!(deliver(&mut replica, 1, pre_accept).effects().is_empty(), "past PREACCEPTED");
-        assert!(deliver(&mut replica, 1, commit).effects().is_empty(), "committed already");
-        let accept = Message::Accept { dot: gamma, ballot: 1, cmd: put(1, &[7]), seq: 9, deps: deps(&[]) };
-        assert!(deliver(&mut replica, 1, accept).effects().is_empty(), "committed already");
-    }
-
-    /// Replies from outside the fast quorum, duplicates and replies to
-    /// another ballot are ignored; the leader waits for all FQ-1 replies.
-    #[test]
-    fn duplicate_and_foreign_replies_are_ignored() {
-        let (mut leader, a, gamma) = leader_after_a();
-        assert!(deliver(&mut leader, 2, pre_accept_ok(gamma, 3, &[a])).effects().is_empty());
-        assert!(deliver(&mut leader, 2, pre_accept_ok(gamma, 4, &[a])).effects().is_empty(), "duplicate");
-        assert!(deliver(&mut leader, 4, pre_accept_ok(gamma, 3, &[a])).effects().is_empty(), "not asked");
-        let other_ballot =
-            Message::PreAcceptOk { dot: gamma, ballot: 6, seq: 3, deps: deps(&[a]), committed_deps: vec![] };
-        assert!(deliver(&mut leader, 3, other_ballot).effects().is_empty(), "another ballot");
-        let unknown = pre_accept_ok(Dot::new(1, 9), 3, &[a]);
-        assert!(deliver(&mut leader, 3, unknown).effects().is_empty(), "unknown instance");
-        let out = deliver(&mut leader, 3, pre_accept_ok(gamma, 3, &[a]));
-        assert_eq!(out.metrics().fast_paths, 1, "the duplicate (seq 4) did not count");
-        let pre_accept = Message::PreAccept { dot: gamma, ballot: 1, cmd: put(2, &[7]), seq: 3, deps: deps(&[a]) };
-        let mut replica = process(2, 5);
-        assert_eq!(sends(&deliver(&mut replica, 1, pre_accept.clone())).len(), 1);
-        assert!(deliver(&mut replica, 1, pre_accept).effects().is_empty(), "a duplicate PreAccept");
-    }
-
-    #[test]
-    fn dot_log_inserts_out_of_order_and_discards_in_order() {
-        let mut log = DotLog::new(2);
-        assert!(log.insert(Dot::new(1, 3), 'c') && log.insert(Dot::new(1, 1), 'a'));
-        assert!(!log.insert(Dot::new(1, 3), 'x'), "taken");
-        assert!(!log.insert(Dot::new(3, 1), 'x'), "unknown origin");
-        assert_eq!((log.get(Dot::new(1, 2)), log.get(Dot::new(1, 3)), log.len()), (None, Some(&'c'), 2));
-        assert_eq!(log.discard(Dot::new(1, 1)), Some('a'));
-        assert_eq!(log.discard(Dot::new(1, 2)), None);
-        assert!(log.is_discarded(Dot::new(1, 2)) && !log.is_discarded(Dot::new(1, 3)));
-        assert!(!log.insert(Dot::new(1, 2), 'b'), "below the floor");
-        assert_eq!(log.discard(Dot::new(1, 5)), None, "past the end");
-        assert!(log.is_discarded(Dot::new(1, 5)) && log.insert(Dot::new(1, 6), 'f'));
-        assert_eq!((log.len(), log.get(Dot::new(1, 6))), (1, Some(&'f')));
-    }
-
-    /// Messages naming dots of unknown origins or absurdly far ahead are
-    /// ignored, not stored.
-    #[test]
-    fn bogus_dots_are_ignored() {
-        let mut replica = process(2, 5);
-        for dot in [Dot::new(9, 1), Dot::new(1, u64::MAX), Dot::new(1, MAX_DOTS_AHEAD + 1)] {
-            let msgs = [
-                Message::PreAccept { dot, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-                Message::Accept { dot, ballot: 1, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-                Message::Commit { dot, cmd: put(1, &[7]), seq: 1, deps: deps(&[]) },
-            ];
-            for msg in msgs {
-                assert!(deliver(&mut replica, 1, msg).effects().is_empty(), "{dot}");
-            }
-        }
-        assert_eq!((replica.instances_len(), replica.indexed_keys()), (0, 0));
-        assert!(replica.instances.in_range(Dot::new(1, MAX_DOTS_AHEAD)));
-    }
-
-    #[test]
-    fn check_accepts_any_valid_f_and_ignores_it() {
-        assert!(EPaxos::check(5, 1).is_ok() && EPaxos::check(5, 2).is_ok());
-        assert!(EPaxos::check(5, 3).unwrap_err().contains("between 1 and floor(n/2) = 2"));
-        assert!(EPaxos::check(2, 1).unwrap_err().contains("between 3 and 64"));
-        assert!(EPaxos::check(65, 1).is_err());
-    }
-
-    /// Whole runs with garbage collection every millisecond (so the
-    /// per-key index is pruned while commands on the key are in flight),
-    /// multi-key commands and reads on a few hot keys, jitter and link
-    /// reordering, with and without the committed-deps rule: every run
-    /// passes the verdict and completes.
-    #[test]
-    fn runs_with_aggressive_gc_pass_the_verdict() {
-        use sim_core::workload::{KeyDistribution, Workload};
-        use sim_core::{DelayOptions, RegionId, RunConfig, Simulation};
-        let matrix = latency_data::Matrix::builtin("gcp").expect("built-in matrix");
-        let sites = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"]
-            .map(|name| RegionId(matrix.region_index(name).expect("known region") as u16))
-            .to_vec();
-        for (seed, options) in
-            [(1, Options::default()), (2, Options::default()), (3, Options { fast_requires_committed_deps: true })]
-        {
-            let mut config = RunConfig::new(matrix.clone(), sites.clone());
-            config.protocol.gc_interval_ns = sim_core::time::NS_PER_MS;
-            config.clients_per_region = 4;
-            config.commands_per_client = 20;
-            config.seed = seed;
-            config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-            config.workload = Workload {
-                keys: KeyDistribution::ConflictPool { conflict_rate: 0.5, hot_keys: 3 },
-                keys_per_command: 2,
-                read_ratio: 0.4,
-                ..Workload::default()
-            };
-            let report = Simulation::<EPaxos>::with_options(&config, &options).run();
-            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
-            assert_eq!(report.total.count, 5 * 4 * 20);
-            assert!(report.protocol.slow_paths > 0, "contention sends some commands on the slow path");
-        }
-    }
-
-    /// A little FIFO network of processes and their executors.
-    struct Net {
-        processes: Vec<EPaxos>,
-        executors: Vec<EPaxosExecutor>,
-        harnesses: Vec<ExecutorHarness>,
-        queue: VecDeque<(ProcessId, ProcessId, Message)>,
-        held: Vec<(ProcessId, ProcessId, Message)>,
-    }
-
-    impl Net {
-        fn new(n: u32) -> Net {
-            let (processes, executors) = (1..=n).map(|id| process_with(id, n, &Options::default())).unzip();
-            let harnesses = (1..=n).map(|id| ExecutorHarness::new(ProcessId(id), 1)).collect();
-            Net { processes, executors, harnesses, queue: VecDeque::new(), held: Vec::new() }
-        }
-
-        fn apply(&mut self, at: ProcessId, out: Outbox<EPaxos>) {
-            for effect in out.take_all() {
-                match effect {
-                    Effect::Send { to, msg } => self.queue.push_back((at, to, msg)),
-                    Effect::Execute(info) => {
-                        // As the engine does: what the executor notifies
-                        // goes to its protocol at once.
-                        let i = at.index();
-                        let (_, executed) =
-                            self.harnesses[i].step_with_feedback(&mut self.executors[i], info, Time::ZERO);
-                        for dot in executed {
-                            let mut out = Outbox::new();
-                            self.processes[i].handle_executed(dot, Time::ZERO, &mut out);
-                            self.apply(at, out);
-                        }
-                    }
-                    Effect::SetTimer { .. } | Effect::CancelTimer { .. } => {}
-                }
-            }
-        }
-
-        fn submit(&mut self, at: u32, cmd: Arc<Command>) {
-            let mut out = Outbox::new();
-            self.processes[at as usize - 1].submit(cmd, Time::ZERO, &mut out);
-            self.apply(ProcessId(at), out);
-        }
-
-        /// Delivers everything, except messages `hold` selects, which wait
-        /// in `held`.
-        fn run(&mut self, hold: impl Fn(ProcessId, ProcessId, &Message) -> bool) {
-            while let Some((from, to, msg)) = self.queue.pop_front() {
-                if hold(from, to, &msg) {
-                    self.held.push((from, to, msg));
-                    continue;
-                }
-                let mut out = Outbox::new();
-                self.processes[to.index()].handle(from, msg, Time::ZERO, &mut out);
-                self.apply(to, out);
-            }
-        }
-
-        fn release_held(&mut self) {
-            self.queue.extend(self.held.drain(..));
-            self.run(|_, _, _| false);
-        }
-
-        /// One GC round: every process's timer fires, then all the
-        /// GarbageCollection messages are delivered.
-        fn gc_round(&mut self) {
-            for i in 0..self.processes.len() {
-                let mut out = Outbox::new();
-                self.processes[i].handle_timer(Timer::GarbageCollection, Time::ZERO, &mut out);
-                self.apply(ProcessId::from_index(i), out);
-            }
-            self.run(|_, _, _| false);
-        }
-    }
-
-    trait TakeAll {
-        fn take_all(self) -> Vec<Effect<EPaxos>>;
-    }
-
-    impl TakeAll for Outbox<EPaxos> {
-        fn take_all(mut self) -> Vec<Effect<EPaxos>> {
-            self.take()
-        }
-    }
-
-    /// §8: instances are freed once committed everywhere; the per-key
-    /// index only once executed everywhere — a command committed at every
-    /// process but blocked at one of them on a dependency it has not
-    /// committed keeps its key indexed.
-    #[test]
-    fn gc_frees_instances_then_the_key_index() {
-        let mut net = Net::new(3);
-        net.submit(1, put(1, &[7]));
-        net.submit(2, put(2, &[7]));
-        // Hold the Commit of (1,1) to process 3: there, (2,1), which
-        // depends on it, commits but cannot execute.
-        let held = |_, to: ProcessId, msg: &Message| {
-            to == ProcessId(3) && matches!(msg, Message::Commit { dot, .. } if *dot == Dot::new(1, 1))
-        };
-        net.run(held);
-        assert_eq!(net.held.len(), 1);
-        assert!(net.executors[2].pending() == 1 && !net.executors[2].has_executed(Dot::new(2, 1)));
-        net.gc_round();
-        // (2,1) is freed everywhere, (1,1) (not committed at 3, which only
-        // learns commands from Commits) is not; key 7 stays indexed as
-        // (2,1) has not executed at 3. Process 3 learned (2,1) from its
-        // Commit, so it counts its seq but never registered it in KeyDeps.
-        let state = |p: &EPaxos| (p.instances_len(), p.indexed_keys(), p.key_deps.key_count(), p.retired.len());
-        let expected = [(1, 1, 1, 1), (1, 1, 1, 1), (0, 1, 0, 1)];
-        assert_eq!(net.processes.iter().map(state).collect::<Vec<_>>(), expected);
-        net.release_held();
-        assert!(net.executors[2].has_executed(Dot::new(2, 1)));
-        net.gc_round();
-        assert!(net.processes.iter().all(|p| state(p) == (0, 0, 0, 0)));
-        // Late messages about collected instances are ignored.
-        let late = Message::Commit { dot: Dot::new(1, 1), cmd: put(1, &[7]), seq: 1, deps: deps(&[]) };
-        assert!(deliver(&mut net.processes[2], 1, late).effects().is_empty());
-        let late = Message::PreAccept { dot: Dot::new(2, 1), ballot: 2, cmd: put(2, &[7]), seq: 1, deps: deps(&[]) };
-        assert!(deliver(&mut net.processes[0], 2, late).effects().is_empty());
-        assert_eq!(net.processes[0].instances_len(), 0);
-    }
-
-    /// Why the per-key index waits for execution everywhere: `w` (keys 7
-    /// and 8) depends on `x` (key 8), whose Commit to process 3 is late,
-    /// so `w` is committed everywhere but blocked at 3. Had processes 1 and
-    /// 2 forgotten `w` then, a new write `d` on key 7 would commit without
-    /// depending on it, run before `w` at 3 and after it elsewhere.
-    #[test]
-    fn the_index_keeps_a_command_until_it_executed_everywhere() {
-        let (x, w, d) = (Dot::new(1, 1), Dot::new(2, 1), Dot::new(1, 2));
-        let mut net = Net::new(3);
-        let held = move |_, to: ProcessId, msg: &Message| {
-            to == ProcessId(3) && matches!(msg, Message::Commit { dot, .. } if *dot == x)
-        };
-        net.submit(1, put(1, &[8]));
-        net.run(held);
-        net.submit(2, put(2, &[7, 8]));
-        net.run(held);
-        assert!(!net.executors[2].has_executed(w) && net.executors[0].has_executed(w));
-        net.gc_round();
-        net.gc_round();
-        net.submit(1, put(3, &[7]));
-        net.run(held);
-        let deps_of_d = net.processes[0].instances.get(d).map(|i| i.deps.to_vec());
-        assert_eq!(deps_of_d, Some(vec![w]), "d still depends on w");
-        assert!(!net.executors[2].has_executed(d), "d waits for w at 3");
-        net.release_held();
-        let stores: Vec<_> = net.harnesses.iter().map(|h| format!("{:?}", h.store)).collect();
-        assert!(stores.iter().all(|s| *s == stores[0]), "same order everywhere: {stores:?}");
-    }
-
-    /// A longer run through the little network: every process executes
-    /// every command, in the same order, and GC leaves nothing behind.
-    #[test]
-    fn every_process_executes_the_same_order_and_gc_empties_state() {
-        let mut net = Net::new(5);
-        for round in 0..20u64 {
-            for at in 1..=5u32 {
-                let number = round * 5 + u64::from(at);
-                let keys: &[Key] = if number % 3 == 0 { &[1, 2] } else { &[number % 2 + 1] };
-                net.submit(at, put(number, keys));
-            }
-            if round % 4 == 3 {
-                net.run(|_, _, _| false);
-                net.gc_round();
-            }
-        }
-        net.run(|_, _, _| false);
-        net.gc_round();
-        net.gc_round();
-        let stores: Vec<_> = net.harnesses.iter().map(|h| format!("{:?}", h.store)).collect();
-        assert!(stores.iter().all(|s| *s == stores[0]), "same final store everywhere");
-        for (p, e) in net.processes.iter().zip(&net.executors) {
-            assert_eq!(e.pending(), 0);
-            assert_eq!((p.instances_len(), p.indexed_keys(), p.key_deps.key_count(), p.retired.len()), (0, 0, 0, 0));
-        }
     }
 }
