@@ -38,6 +38,7 @@
 use super::clocks::{VoteRange, Votes};
 use super::instances::Status;
 use super::recovery::{Phase, RecoveryAck, recovery_ts};
+use super::executor::Stall;
 use super::{Message, Payload, ProcessSet, RecAck, Tempo, Timer};
 use crate::shared::dot::Dot;
 use crate::shared::quorum;
@@ -239,6 +240,7 @@ impl Tempo {
         watch.next_at = now.plus_ns(patience);
         out.set_timer(Timer::Watch(dot), patience);
         let Some(cmd) = &instance.cmd else {
+            super::trace!(self, now, "payload request {dot}");
             out.send_to_each(&self.others, Message::MPayloadRequest { dot });
             return;
         };
@@ -251,6 +253,7 @@ impl Tempo {
         watch.acks.clear();
         watch.votes.clear();
         out.recovery_started();
+        super::trace!(self, now, "recover {dot} ballot {}", watch.ballot);
         out.send_to_each(&self.processes, Message::MRec { dot, cmd: cmd.clone(), ballot: watch.ballot });
     }
 
@@ -357,6 +360,7 @@ impl Tempo {
             recovery_ts(dot.origin, &watch.acks)
         };
         let votes = Arc::new(Votes::from(std::mem::take(&mut watch.votes)));
+        if self.debug { eprintln!("[p{}] recovered {dot} b{ballot} ts {ts} acks {:?}", self.id.0, watch.acks); }
         watch.proposed = Some((ballot, ts, votes));
         instance.synod().propose(ballot);
         out.send_to_each(&self.processes, Message::MConsensus { dot, ballot, ts });
@@ -420,22 +424,43 @@ impl Tempo {
         }
     }
 
-    /// The executor reports `key` stalled below `ts`: ask each process
-    /// behind for its promises on the key above what arrived.
-    pub(super) fn handle_stall(&mut self, key: Key, behind: &[(ProcessId, u64)], out: &mut Outbox<Self>) {
-        for &(voter, above) in behind {
+    /// The executor reports a key stalled: ask each process behind for its
+    /// promises on the key above what arrived.
+    pub(super) fn handle_stall(&mut self, stall: &Stall, out: &mut Outbox<Self>) {
+        let (key, ts) = (stall.key, stall.ts);
+        if self.debug { eprintln!("[p{}] stall {stall:?}", self.id.0); }
+        for &(voter, above) in &stall.behind {
             if self.processes.contains(&voter) {
-                out.send(voter, Message::MPromisesRequest { key, above });
+                out.send(voter, Message::MPromisesRequest { key, above, ts });
             }
         }
     }
 
-    /// `from` misses this process's promises on `key` above `above`: the
-    /// detached ones in one MDetached, each attached one whose dot is
-    /// committed here in an MCommit of that dot (an attached promise
-    /// counts only with its dot's commit); those of dots not committed
-    /// here follow with their commit (this process watches them).
-    pub(super) fn handle_mpromisesrequest(&mut self, from: ProcessId, key: Key, above: u64, out: &mut Outbox<Self>) {
+    /// `from` waits on `key` for a command at `ts` and misses this
+    /// process's promises above `above`. First the clock of `key` moves to
+    /// `ts` if it is lower (a detached bump, as §8 ClockBump: always safe):
+    /// a process that never heard of the waiting command (or of the later
+    /// commands that would have bumped it) would otherwise never promise
+    /// that far, and with `f` processes crashed every live one must. Then
+    /// the answer: the detached promises in one MDetached, each attached
+    /// one whose dot is committed here in an MCommit of that dot (an
+    /// attached promise counts only with its dot's commit); those of dots
+    /// not committed here follow with their commit (this process watches
+    /// them).
+    pub(super) fn handle_mpromisesrequest(
+        &mut self,
+        from: ProcessId,
+        key: Key,
+        above: u64,
+        ts: u64,
+        out: &mut Outbox<Self>,
+    ) {
+        if !self.detects_failures() || !self.processes.contains(&from) {
+            return;
+        }
+        if self.debug { eprintln!("[p{}] request from {from} key {key} above {above} ts {ts} clock {}", self.id.0, self.clocks.clock(key)); }
+        let detached_buffer = &mut self.detached;
+        self.clocks.bump_key(key, ts, |key, range| detached_buffer.add(key, range));
         let Some(failures) = &self.failures else { return };
         let clock = self.clocks.clock(key);
         if clock <= above {
@@ -460,6 +485,9 @@ impl Tempo {
                 let mut votes = Votes::new();
                 votes.push(key, range);
                 out.send(from, Message::MCommit { dot, ts: *ts, votes: Arc::new(votes) });
+            } else if self.debug {
+                let st = self.instances.get(dot).map(|i| (i.status, i.cmd.is_some(), i.synod.as_ref().map(|s| s.ballot())));
+                eprintln!("[p{}] promises to {from} key {key}: {dot} pending {st:?} range {start}..{end}", self.id.0);
             }
             cursor = end + 1;
         }
@@ -467,6 +495,7 @@ impl Tempo {
             detached.push(key, VoteRange::new(me, cursor, clock));
         }
         if !detached.is_empty() {
+            if self.debug { eprintln!("[p{}] detached answer to {from}: {:?}", self.id.0, detached.as_slice().iter().map(|(k, r)| (k, r.voter.0, r.start, r.end)).collect::<Vec<_>>()); }
             out.send(from, Message::MDetached { votes: Arc::new(detached) });
         }
     }
@@ -476,6 +505,7 @@ impl Tempo {
     /// the commit was computed from (or repeat known ones); the dot is
     /// known to the executor, so they count as detached.
     pub(super) fn late_promises(&mut self, votes: Arc<Votes>, out: &mut Outbox<Self>) {
+        if self.debug { eprintln!("[p{}] late promises {:?}", self.id.0, votes.as_slice().iter().map(|(k, r)| (k, r.voter.0, r.start, r.end)).collect::<Vec<_>>()); }
         if self.detects_failures() && !votes.is_empty() {
             out.execute(super::TableInfo::DetachedVotes { votes });
         }

@@ -223,13 +223,16 @@ pub enum Message {
     },
     /// Answer to MPayloadRequest from a process that has the command.
     MPayload(Box<Payload>),
-    /// Failure detection: the sender's executor waits on `key`, where the
-    /// receiver's promises it has stop at `above`.
+    /// Failure detection: the sender's executor waits on `key` for a
+    /// command with timestamp `ts`, and the receiver's promises it has
+    /// stop at `above`.
     MPromisesRequest {
         /// The key.
         key: Key,
         /// The receiver's highest contiguous promise at the sender.
         above: u64,
+        /// The timestamp waiting.
+        ts: u64,
     },
 }
 
@@ -291,7 +294,7 @@ impl MessageSize for Message {
                         + 8
                         + payload.commit.as_ref().map_or(1, |(_, votes)| 9 + votes.size_bytes())
                 }
-                Message::MPromisesRequest { .. } => 8 + 8,
+                Message::MPromisesRequest { .. } => 8 + 8 + 8,
             }
     }
 }
@@ -358,7 +361,15 @@ pub struct Tempo {
     gc: GcTracker,
     /// Failure detection and recovery (§11), in runs with faults only.
     failures: Option<Failures>,
+    debug: bool,
 }
+
+macro_rules! trace {
+    ($self:expr, $now:expr, $($arg:tt)*) => {
+        if $self.debug { eprintln!("[{:.3} p{}] {}", $now.as_ns() as f64 / 1e9, $self.id.0, format!($($arg)*)); }
+    };
+}
+pub(crate) use trace;
 
 impl Tempo {
     /// Checks the rules Tempo puts on a configuration: `1 <= f <= n/2`
@@ -447,6 +458,7 @@ impl Tempo {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
+        trace!(self, now, "submit {dot} {:?}", cmd.id);
         let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
         // Room for every member's promises (at most one range per key).
         let mut collected = Vec::with_capacity(quorum.len() * cmd.ops.len());
@@ -645,6 +657,7 @@ impl Tempo {
         }
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
+        trace!(self, now, "commit {dot} ts {ts} votes {:?}", votes.as_slice().iter().map(|(_, r)| (r.voter.0, r.start, r.end)).collect::<Vec<_>>());
         if dot.origin == me {
             if let Some(coordinator) = self.coordinating.remove(dot.seq) {
                 out.commit_latency(now.since(coordinator.submitted_at));
@@ -743,6 +756,7 @@ impl Protocol for Tempo {
             instances: Instances::new(n),
             coordinating: SlotLog::new(),
             gc: GcTracker::new(n),
+            debug: std::env::var("TEMPO_DEBUG").is_ok(),
             failures: setup.config.failure_detection.then(|| {
                 Failures::new(n, options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS))
             }),
@@ -783,7 +797,7 @@ impl Protocol for Tempo {
             Message::MRecAck(reply) => self.handle_mrecack(from, *reply, out),
             Message::MPayloadRequest { dot } => self.handle_mpayloadrequest(from, dot, out),
             Message::MPayload(payload) => self.handle_mpayload(*payload, now, out),
-            Message::MPromisesRequest { key, above } => self.handle_mpromisesrequest(from, key, above, out),
+            Message::MPromisesRequest { key, above, ts } => self.handle_mpromisesrequest(from, key, above, ts, out),
         }
     }
 
@@ -812,6 +826,6 @@ impl Protocol for Tempo {
     /// The executor reports a key that stays unstable (failure detection
     /// only): ask for the promises it misses.
     fn handle_executed(&mut self, stall: Stall, _now: Time, out: &mut Outbox<Self>) {
-        self.handle_stall(stall.key, &stall.behind, out);
+        self.handle_stall(&stall, out);
     }
 }
