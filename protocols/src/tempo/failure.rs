@@ -36,9 +36,9 @@
 //! dot learns of it this way (and asks for its command).
 
 use super::clocks::{VoteRange, Votes};
+use super::executor::Stall;
 use super::instances::Status;
 use super::recovery::{Phase, RecoveryAck, recovery_ts};
-use super::executor::Stall;
 use super::{Message, Payload, ProcessSet, RecAck, Tempo, Timer};
 use crate::shared::dot::Dot;
 use crate::shared::quorum;
@@ -240,7 +240,6 @@ impl Tempo {
         watch.next_at = now.plus_ns(patience);
         out.set_timer(Timer::Watch(dot), patience);
         let Some(cmd) = &instance.cmd else {
-            super::trace!(self, now, "payload request {dot}");
             out.send_to_each(&self.others, Message::MPayloadRequest { dot });
             return;
         };
@@ -253,7 +252,6 @@ impl Tempo {
         watch.acks.clear();
         watch.votes.clear();
         out.recovery_started();
-        super::trace!(self, now, "recover {dot} ballot {}", watch.ballot);
         out.send_to_each(&self.processes, Message::MRec { dot, cmd: cmd.clone(), ballot: watch.ballot });
     }
 
@@ -360,7 +358,6 @@ impl Tempo {
             recovery_ts(dot.origin, &watch.acks)
         };
         let votes = Arc::new(Votes::from(std::mem::take(&mut watch.votes)));
-        if self.debug { eprintln!("[p{}] recovered {dot} b{ballot} ts {ts} acks {:?}", self.id.0, watch.acks); }
         watch.proposed = Some((ballot, ts, votes));
         instance.synod().propose(ballot);
         out.send_to_each(&self.processes, Message::MConsensus { dot, ballot, ts });
@@ -428,7 +425,6 @@ impl Tempo {
     /// promises on the key above what arrived.
     pub(super) fn handle_stall(&mut self, stall: &Stall, out: &mut Outbox<Self>) {
         let (key, ts) = (stall.key, stall.ts);
-        if self.debug { eprintln!("[p{}] stall {stall:?}", self.id.0); }
         for &(voter, above) in &stall.behind {
             if self.processes.contains(&voter) {
                 out.send(voter, Message::MPromisesRequest { key, above, ts });
@@ -458,7 +454,6 @@ impl Tempo {
         if !self.detects_failures() || !self.processes.contains(&from) {
             return;
         }
-        if self.debug { eprintln!("[p{}] request from {from} key {key} above {above} ts {ts} clock {}", self.id.0, self.clocks.clock(key)); }
         let detached_buffer = &mut self.detached;
         self.clocks.bump_key(key, ts, |key, range| detached_buffer.add(key, range));
         let Some(failures) = &self.failures else { return };
@@ -485,9 +480,6 @@ impl Tempo {
                 let mut votes = Votes::new();
                 votes.push(key, range);
                 out.send(from, Message::MCommit { dot, ts: *ts, votes: Arc::new(votes) });
-            } else if self.debug {
-                let st = self.instances.get(dot).map(|i| (i.status, i.cmd.is_some(), i.synod.as_ref().map(|s| s.ballot())));
-                eprintln!("[p{}] promises to {from} key {key}: {dot} pending {st:?} range {start}..{end}", self.id.0);
             }
             cursor = end + 1;
         }
@@ -495,7 +487,6 @@ impl Tempo {
             detached.push(key, VoteRange::new(me, cursor, clock));
         }
         if !detached.is_empty() {
-            if self.debug { eprintln!("[p{}] detached answer to {from}: {:?}", self.id.0, detached.as_slice().iter().map(|(k, r)| (k, r.voter.0, r.start, r.end)).collect::<Vec<_>>()); }
             out.send(from, Message::MDetached { votes: Arc::new(detached) });
         }
     }
@@ -505,7 +496,6 @@ impl Tempo {
     /// the commit was computed from (or repeat known ones); the dot is
     /// known to the executor, so they count as detached.
     pub(super) fn late_promises(&mut self, votes: Arc<Votes>, out: &mut Outbox<Self>) {
-        if self.debug { eprintln!("[p{}] late promises {:?}", self.id.0, votes.as_slice().iter().map(|(k, r)| (k, r.voter.0, r.start, r.end)).collect::<Vec<_>>()); }
         if self.detects_failures() && !votes.is_empty() {
             out.execute(super::TableInfo::DetachedVotes { votes });
         }

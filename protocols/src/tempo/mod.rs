@@ -43,8 +43,8 @@ use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::Ballot;
 use clocks::{DetachedBuffer, KeyClocks, VoteRange, Votes};
 use executor::{Stall, TableExecutor, TableInfo};
-use failure::Failures;
 pub use failure::DEFAULT_RECOVERY_TIMEOUT_NS;
+use failure::Failures;
 use instances::{Instances, Status};
 use recovery::Phase;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
@@ -361,15 +361,7 @@ pub struct Tempo {
     gc: GcTracker,
     /// Failure detection and recovery (§11), in runs with faults only.
     failures: Option<Failures>,
-    debug: bool,
 }
-
-macro_rules! trace {
-    ($self:expr, $now:expr, $($arg:tt)*) => {
-        if $self.debug { eprintln!("[{:.3} p{}] {}", $now.as_ns() as f64 / 1e9, $self.id.0, format!($($arg)*)); }
-    };
-}
-pub(crate) use trace;
 
 impl Tempo {
     /// Checks the rules Tempo puts on a configuration: `1 <= f <= n/2`
@@ -458,7 +450,6 @@ impl Tempo {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        trace!(self, now, "submit {dot} {:?}", cmd.id);
         let quorum = if self.is_nfr_read(&cmd) { self.majority_quorum } else { self.fast_quorum };
         // Room for every member's promises (at most one range per key).
         let mut collected = Vec::with_capacity(quorum.len() * cmd.ops.len());
@@ -657,7 +648,6 @@ impl Tempo {
         }
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
-        trace!(self, now, "commit {dot} ts {ts} votes {:?}", votes.as_slice().iter().map(|(_, r)| (r.voter.0, r.start, r.end)).collect::<Vec<_>>());
         if dot.origin == me {
             if let Some(coordinator) = self.coordinating.remove(dot.seq) {
                 out.commit_latency(now.since(coordinator.submitted_at));
@@ -756,10 +746,10 @@ impl Protocol for Tempo {
             instances: Instances::new(n),
             coordinating: SlotLog::new(),
             gc: GcTracker::new(n),
-            debug: std::env::var("TEMPO_DEBUG").is_ok(),
-            failures: setup.config.failure_detection.then(|| {
-                Failures::new(n, options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS))
-            }),
+            failures: setup
+                .config
+                .failure_detection
+                .then(|| Failures::new(n, options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS))),
         };
         (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
     }
