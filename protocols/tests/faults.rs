@@ -1,7 +1,8 @@
-//! FPaxos under faults, end to end: a leader crash is survived with one
-//! leader change and every command completes; more crashes than `f`
-//! leave commands stuck (reported); a planted bug in the new leader's
-//! phase 1 is caught by the verdict under faults.
+//! FPaxos, Atlas and Tempo under faults, end to end: a leader crash is
+//! survived with one leader change and every command completes; more
+//! crashes than `f` leave commands stuck (reported); a planted bug in the
+//! new leader's phase 1 (the recovered value, for the leaderless ones) is
+//! caught by the verdict under faults.
 
 use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
@@ -216,17 +217,21 @@ mod tempo {
     #[test]
     fn a_planted_bug_in_the_recovery_value_is_caught() {
         let planted = Options { plant_recovery_first_ack: true, ..Options::default() };
-        // f = 2 crashes leave 3 processes, fewer than a fast quorum (4):
-        // every later command is recovered, by its coordinator at once.
+        // f = 2, one crash: every command whose fast quorum holds p1 is
+        // recovered by its coordinator at once, which (planted) commits
+        // its own proposal, below the others': with four processes alive
+        // a majority can promise past it without knowing the command.
+        // (With two crashed, the three left always include the
+        // coordinator, whose own promise holds stability back: no harm.)
         let caught = (1..=5)
             .filter(|&seed| {
-                let report = run(&with_f(config(vec![crash(700, &[1, 2])], seed), 2), &planted);
+                let report = run(&with_f(config(vec![crash(700, &[1])], seed), 2), &planted);
                 !report.verdict.passed()
             })
             .count();
         assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
         for seed in 1..=5 {
-            let report = run(&with_f(config(vec![crash(700, &[1, 2])], seed), 2), &Options::default());
+            let report = run(&with_f(config(vec![crash(700, &[1])], seed), 2), &Options::default());
             assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
             assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
         }

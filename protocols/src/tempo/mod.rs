@@ -751,7 +751,8 @@ impl Protocol for Tempo {
                 .failure_detection
                 .then(|| Failures::new(n, options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS))),
         };
-        (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
+        let executor = TableExecutor::new(n, Tempo::stability_threshold(n, f, options));
+        (tempo, if options.plant_recovery_first_ack { executor.without_stability_assertion() } else { executor })
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
