@@ -7,9 +7,12 @@
 //! skipped timestamps; a command runs once its timestamp is *stable*: a
 //! majority promised everything up to it, so no unknown command can still
 //! take a lower one. Spec: `shared/specs/tempo.md`. This module implements
-//! one shard (§5–§9, §12); partial replication (§10) and recovery (§11)
-//! are not implemented, but each command keeps its acceptor state
-//! ([`Synod`](crate::shared::synod::Synod)) for recovery to build on.
+//! one shard (§5–§9, §12) and, only in runs with failure detection,
+//! recovery (§11, `failure.rs` and `recovery.rs`: per-dot watches,
+//! MRec/MRecAck at a ballot of one's own with the §11.3 rule, consensus
+//! with `f + 1`, payload requests, and a repair of the promises an
+//! executor misses); partial replication (§10) is not implemented.
+//! Garbage collection waits for every process, so after a crash it stops.
 //!
 //! Non-fault-tolerant reads (§9, option `nfr`): a single-key read proposes
 //! its key's clock without adding 1, so it can tie with a write's
@@ -26,6 +29,10 @@
 //! `|quorum| - floor(n/2)` can be 0; the acceptor of a command is created
 //! by its first consensus message, its ballot-0 value being the proposal
 //! kept in the command's state; "skip fast ack" (§9) is not implemented.
+//! Recovery's departures are listed in `failure.rs`: executors ask for
+//! promises they miss (not in the spec), a process without a command asks
+//! for it, fast quorums stay fixed, and with failure detection there are
+//! no NFR reads (§9's majority quorum is outside §11.3's argument).
 
 pub mod clocks;
 pub mod executor;
