@@ -687,10 +687,10 @@ fn tempo_11_recovering_a_committed_dot() {
     assert_eq!(committed_ts(&cluster, 5, dot), Some(6));
     for p in [3, 4] {
         if committed_ts(&cluster, p, dot).is_none() {
-            watch_fires(&mut cluster, p as u32, dot);
+            watch_fires(&mut cluster, p, dot);
             cluster.deliver_all();
         }
-        assert_eq!(committed_ts(&cluster, p as u32, dot), Some(6), "p{p}");
+        assert_eq!(committed_ts(&cluster, p, dot), Some(6), "p{p}");
     }
 }
 
