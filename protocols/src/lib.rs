@@ -143,6 +143,7 @@ impl ProtocolName {
                 | ProtocolName::Janus
                 | ProtocolName::EPaxos
                 | ProtocolName::Mencius
+                | ProtocolName::Tempo
         )
     }
 

@@ -473,6 +473,11 @@ impl<P: Protocol> Simulation<P> {
                 }
             }
             self.effects = effects;
+            if !self.outbox.effects().is_empty() {
+                // Recorded by `handle_executed` during the batch: carried
+                // out now, from this process, like the batch's own.
+                continue;
+            }
             let Some(msg) = self.self_messages.pop_front() else {
                 break;
             };

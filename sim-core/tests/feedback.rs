@@ -213,3 +213,60 @@ impl Protocol for Forgetful {
 fn unhandled_feedback_is_caught_in_debug_builds() {
     Simulation::<Forgetful>::new(&gcp_config(&["europe-west1", "us-central1", "asia-east1"])).run();
 }
+
+/// Executes each command on arrival (no message to itself afterwards) and,
+/// on the second notification of each, pings the next process.
+struct Relay {
+    id: ProcessId,
+    previous: ProcessId,
+    next: ProcessId,
+    pings: u64,
+}
+
+impl Protocol for Relay {
+    type Message = Message;
+    type Timer = ();
+    type Executor = Reporting;
+    type Options = ();
+
+    fn new(setup: ProcessSetup, _options: &()) -> (Self, Reporting) {
+        let n = setup.n() as u32;
+        let (id, previous, next) = (setup.id, ProcessId((setup.id.0 + n - 2) % n + 1), ProcessId(setup.id.0 % n + 1));
+        (Relay { id, previous, next, pings: 0 }, Reporting)
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
+        out.execute(cmd);
+    }
+
+    fn handle(&mut self, from: ProcessId, msg: Message, _now: Time, _out: &mut Outbox<Self>) {
+        assert!(matches!(msg, Message::Ping), "p{}: {msg:?}", self.id.0);
+        assert_eq!(from, self.previous, "a ping to p{} comes from the process before it", self.id.0);
+        self.pings += 1;
+    }
+
+    fn handle_timer(&mut self, _timer: (), _now: Time, _out: &mut Outbox<Self>) {}
+
+    fn handle_executed(&mut self, (_, number, _): (CommandId, u8, Time), _now: Time, out: &mut Outbox<Self>) {
+        if number == 1 {
+            out.send(self.next, Message::Ping);
+        }
+    }
+}
+
+/// The effects of `handle_executed` are carried out in the step that
+/// executed, from its process, even when no message to itself follows
+/// (they once waited in the outbox for the next step, of any process).
+#[test]
+fn effects_of_handle_executed_leave_from_their_own_process() {
+    let mut config = gcp_config(&["europe-west1", "us-central1", "asia-east1"]);
+    // Long enough for pings to arrive before the clients are done (each
+    // command takes an intra-region round trip, a ping a WAN delay).
+    config.commands_per_client = 2_000;
+    let mut simulation = Simulation::<Relay>::new(&config);
+    let report = simulation.run();
+    assert_eq!(report.incomplete_clients, 0);
+    assert_eq!(report.messages_sent, report.executions, "one ping per execution");
+    let pings: u64 = (1..=3).map(|id| simulation.protocol(ProcessId(id)).pings).sum();
+    assert!(pings > 0 && pings <= report.executions, "{pings} pings arrived");
+}

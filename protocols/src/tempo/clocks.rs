@@ -206,6 +206,13 @@ impl KeyClocks {
         }
     }
 
+    /// Moves `key`'s clock to `t` if that is higher, calling `emit` with the
+    /// promise the move makes (a bump of one key, as §8 ClockBump does).
+    pub fn bump_key(&mut self, key: Key, t: u64, mut emit: impl FnMut(Key, VoteRange)) {
+        let clock = self.clocks.lookup(key);
+        self.move_to(key, clock, t, &mut emit);
+    }
+
     /// Moves `key`'s clock from `clock` to `t` if that is higher, with the
     /// promise it makes; either way the key has a clock afterwards.
     #[inline]

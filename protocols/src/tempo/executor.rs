@@ -57,6 +57,28 @@ pub enum TableInfo {
         /// The promises.
         votes: Arc<Votes>,
     },
+    /// Failure detection only: report (as [`Stall`] feedback) every key
+    /// whose first waiting command committed at least `min_age_ns` ago and
+    /// is still not stable, with the processes whose promises are missing.
+    FindStalls {
+        /// How long a command may wait before its key counts as stalled.
+        min_age_ns: u64,
+    },
+}
+
+/// What the executor tells its protocol (runs with failure detection
+/// only): a key whose first waiting command is not stable after a long
+/// wait, so promises of some processes were lost or are attached to a
+/// command this process has not seen committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stall {
+    /// The key.
+    pub key: Key,
+    /// The waiting command's timestamp.
+    pub ts: u64,
+    /// Each process whose contiguous promises `H_j` stop below `ts`, with
+    /// its `H_j`.
+    pub behind: Vec<(ProcessId, u64)>,
 }
 
 /// Execution order of a key's queue: timestamp, then NFR reads after
@@ -98,6 +120,9 @@ struct Extra {
     above: Vec<(usize, u64, u64)>,
     /// Committed commands not executed yet, in [`Order`].
     queue: VecDeque<Pending>,
+    /// The key whose table this is, while `queue` is not empty (for
+    /// [`TableInfo::FindStalls`]).
+    key: Key,
 }
 
 impl KeyTable {
@@ -290,8 +315,10 @@ impl KeyTable {
         *values.select_nth_unstable(n - stability).1
     }
 
-    fn insert(&mut self, pending: Pending) {
-        let queue = &mut self.extra().queue;
+    fn insert(&mut self, key: Key, pending: Pending) {
+        let extra = self.extra();
+        extra.key = key;
+        let queue = &mut extra.queue;
         let position = queue.partition_point(|queued| queued.order <= pending.order);
         queue.insert(position, pending);
     }
@@ -554,6 +581,10 @@ pub struct TableExecutor {
     /// sorting before it would mean stability was violated.
     #[cfg(debug_assertions)]
     last_executed: FixedHashMap<Key, Order>,
+    /// Whether a late command panics (debug builds): not under a planted
+    /// bug, whose violations are for the verdict to catch.
+    #[cfg(debug_assertions)]
+    assert_stability: bool,
 }
 
 impl TableExecutor {
@@ -572,7 +603,19 @@ impl TableExecutor {
             work: Vec::new(),
             #[cfg(debug_assertions)]
             last_executed: FixedHashMap::default(),
+            #[cfg(debug_assertions)]
+            assert_stability: true,
         }
+    }
+
+    /// Stops asserting stability (debug builds): for runs with a planted
+    /// bug (see `Options::plant_recovery_first_ack`).
+    pub fn without_stability_assertion(mut self) -> TableExecutor {
+        #[cfg(debug_assertions)]
+        {
+            self.assert_stability = false;
+        }
+        self
     }
 
     /// The stable timestamp of `key` (0 if nothing is known about it).
@@ -724,7 +767,7 @@ impl TableExecutor {
     fn check_not_late(&self, key: Key, order: Order) {
         #[cfg(debug_assertions)]
         debug_assert!(
-            order.1 || self.last_executed.get(&key).is_none_or(|&last| last < order),
+            !self.assert_stability || order.1 || self.last_executed.get(&key).is_none_or(|&last| last < order),
             "{order:?} committed on key {key} after {:?} executed: stability was violated",
             self.last_executed.get(&key)
         );
@@ -734,7 +777,7 @@ impl TableExecutor {
     /// A committed command: runs it at once if it is a single-key command
     /// already stable with nothing before it (every command in a
     /// conflict-free run), otherwise queues it on each of its keys.
-    fn commit(&mut self, pending: Pending, votes: &Votes, apply: &mut Apply<'_>) {
+    fn commit(&mut self, pending: Pending, votes: &Votes, apply: &mut Apply<'_, Stall>) {
         let cmd = pending.cmd.clone();
         if let [(key, _)] = cmd.ops[..] {
             let (on_key, others) =
@@ -760,7 +803,7 @@ impl TableExecutor {
                     apply.apply(&cmd, pending.committed_at);
                     true
                 } else {
-                    table.insert(pending);
+                    table.insert(key, pending);
                     false
                 }
             });
@@ -775,13 +818,13 @@ impl TableExecutor {
         self.add_votes(votes.as_slice());
         for key in cmd.keys() {
             self.check_not_late(key, pending.order);
-            self.with_table(key, |table| table.insert(pending.clone()));
+            self.with_table(key, |table| table.insert(key, pending.clone()));
             self.work.push(key);
         }
     }
 
     /// Executes what is ready at the head of `key`'s queue, repeatedly.
-    fn run_key(&mut self, key: Key, apply: &mut Apply<'_>) {
+    fn run_key(&mut self, key: Key, apply: &mut Apply<'_, Stall>) {
         let Some(index) = self.table_index(key) else { return };
         loop {
             let table = &self.tables[index];
@@ -823,11 +866,30 @@ impl TableExecutor {
     }
 }
 
+impl TableExecutor {
+    /// [`TableInfo::FindStalls`]: every key whose head committed at least
+    /// `min_age_ns` before `now` and is not stable yet.
+    fn find_stalls(&self, min_age_ns: u64, now: Time, apply: &mut Apply<'_, Stall>) {
+        for table in &self.tables {
+            let (Some(head), Some(extra)) = (table.head(), table.extra.as_deref()) else { continue };
+            if head.order.0 <= table.stable || now.since(head.committed_at) < min_age_ns {
+                continue;
+            }
+            let ts = head.order.0;
+            let behind = (0..self.n)
+                .map(|voter| (ProcessId::from_index(voter), table.h(voter)))
+                .filter(|&(_, h)| h < ts)
+                .collect();
+            apply.notify(Stall { key: extra.key, ts, behind });
+        }
+    }
+}
+
 impl Executor for TableExecutor {
     type Info = TableInfo;
-    type Feedback = ();
+    type Feedback = Stall;
 
-    fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: TableInfo, now: Time, apply: &mut Apply<'_, Stall>) {
         match info {
             TableInfo::AttachedVotes { dot, cmd, ts, votes, nfr_read } => {
                 // CPU model: each vote is merged into a key's table.
@@ -839,6 +901,7 @@ impl Executor for TableExecutor {
                 apply.work(votes.as_slice().len());
                 self.add_votes(votes.as_slice())
             }
+            TableInfo::FindStalls { min_age_ns } => self.find_stalls(min_age_ns, now, apply),
         }
         while let Some(key) = self.work.pop() {
             self.run_key(key, apply);

@@ -14,16 +14,22 @@ use sim_core::Command;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-/// Where a command is at this process (§3; recovery's states are not
-/// implemented).
+/// Where a command is at this process (§3, with §11's two recovery
+/// states).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Status {
     /// Nothing but perhaps an early MCommit or MConsensus.
     Start,
-    /// The payload, at a process outside the fast quorum.
+    /// The payload, at a process outside the fast quorum (or one that got
+    /// it from a payload request): no proposal made.
     Payload,
     /// Proposed (fast-quorum member), not committed.
     Collect,
+    /// §11 `RECOVER_R`: joined a recovery without having proposed before,
+    /// so it proposed then; it never answered the MCollect.
+    RecoverR,
+    /// §11 `RECOVER_P`: joined a recovery after proposing in `Collect`.
+    RecoverP,
     /// Committed.
     Commit,
 }
@@ -164,6 +170,12 @@ impl Instances {
             }
             log.base += 1;
         }
+    }
+
+    /// True if `dot` was garbage-collected here: every process committed
+    /// it (§12).
+    pub(super) fn is_collected(&self, dot: Dot) -> bool {
+        self.log(dot).is_some_and(|log| dot.seq < log.base)
     }
 
     /// Commands with state here.

@@ -7,9 +7,12 @@
 //! skipped timestamps; a command runs once its timestamp is *stable*: a
 //! majority promised everything up to it, so no unknown command can still
 //! take a lower one. Spec: `shared/specs/tempo.md`. This module implements
-//! one shard (§5–§9, §12); partial replication (§10) and recovery (§11)
-//! are not implemented, but each command keeps its acceptor state
-//! ([`Synod`](crate::shared::synod::Synod)) for recovery to build on.
+//! one shard (§5–§9, §12) and, only in runs with failure detection,
+//! recovery (§11, `failure.rs` and `recovery.rs`: per-dot watches,
+//! MRec/MRecAck at a ballot of one's own with the §11.3 rule, consensus
+//! with `f + 1`, payload requests, and a repair of the promises an
+//! executor misses); partial replication (§10) is not implemented.
+//! Garbage collection waits for every process, so after a crash it stops.
 //!
 //! Non-fault-tolerant reads (§9, option `nfr`): a single-key read proposes
 //! its key's clock without adding 1, so it can tie with a write's
@@ -26,11 +29,17 @@
 //! `|quorum| - floor(n/2)` can be 0; the acceptor of a command is created
 //! by its first consensus message, its ballot-0 value being the proposal
 //! kept in the command's state; "skip fast ack" (§9) is not implemented.
+//! Recovery's departures are listed in `failure.rs`: executors ask for
+//! promises they miss (not in the spec), a process without a command asks
+//! for it, fast quorums stay fixed, and with failure detection there are
+//! no NFR reads (§9's majority quorum is outside §11.3's argument).
 
 pub mod clocks;
 pub mod executor;
+mod failure;
 mod instances;
 mod key_map;
+pub mod recovery;
 #[cfg(test)]
 mod tests;
 
@@ -40,8 +49,11 @@ use crate::shared::quorum;
 use crate::shared::slot_log::SlotLog;
 use crate::shared::synod::Ballot;
 use clocks::{DetachedBuffer, KeyClocks, VoteRange, Votes};
-use executor::{TableExecutor, TableInfo};
+use executor::{Stall, TableExecutor, TableInfo};
+pub use failure::DEFAULT_RECOVERY_TIMEOUT_NS;
+use failure::Failures;
 use instances::{Instances, Status};
+use recovery::Phase;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{Command, Key, ProcessId, Time};
@@ -69,6 +81,17 @@ pub struct Options {
     /// The paper's promise variant (§5): only the proposed timestamp is
     /// attached to a command, the timestamps it skipped are detached.
     pub attach_only_top: bool,
+    /// §11.1 `recovery_timeout`: how long a process holds a dot it knows
+    /// of but has not seen committed before it recovers it (or asks for
+    /// its payload), only in runs with failure detection. `None`: the
+    /// default [`DEFAULT_RECOVERY_TIMEOUT_NS`].
+    pub recovery_timeout_ns: Option<u64>,
+    /// Planted bug (tests only, not reachable from scenario files): a
+    /// recovering process proposes the timestamp of the first ack it
+    /// counts instead of applying the §11.3 rule, so the verdict's power
+    /// to catch an unsafe recovery can be tested.
+    #[serde(skip)]
+    pub plant_recovery_first_ack: bool,
 }
 
 impl Default for Options {
@@ -79,6 +102,8 @@ impl Default for Options {
             tiny_quorums: false,
             nfr: false,
             attach_only_top: false,
+            recovery_timeout_ns: None,
+            plant_recovery_first_ack: false,
         }
     }
 }
@@ -185,6 +210,70 @@ pub enum Message {
         /// The frontier, by origin index.
         committed: Vec<u64>,
     },
+    /// §11.1: the sender recovers `dot` at `ballot`; the command travels
+    /// along so every process can propose for it (§11.2).
+    MRec {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The recovery ballot.
+        ballot: Ballot,
+    },
+    /// §11.2: the sender joined a recovery ballot.
+    MRecAck(Box<RecAck>),
+    /// Failure detection: the sender knows of `dot` (a commit, a consensus
+    /// round) but never got its command.
+    MPayloadRequest {
+        /// The command's id.
+        dot: Dot,
+    },
+    /// Answer to MPayloadRequest from a process that has the command.
+    MPayload(Box<Payload>),
+    /// Failure detection: the sender's executor waits on `key` for a
+    /// command with timestamp `ts`, and the receiver's promises it has
+    /// stop at `above`.
+    MPromisesRequest {
+        /// The key.
+        key: Key,
+        /// The receiver's highest contiguous promise at the sender.
+        above: u64,
+        /// The timestamp waiting.
+        ts: u64,
+    },
+}
+
+/// An MRecAck (§4, §11.2), with the replier's attached promises for the
+/// dot (§11: "piggyback them").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecAck {
+    /// The command's id.
+    pub dot: Dot,
+    /// The ballot joined.
+    pub ballot: Ballot,
+    /// The replier's accepted timestamp (its proposal at `abal` 0).
+    pub ts: u64,
+    /// Where the replier was when it joined.
+    pub phase: Phase,
+    /// The ballot `ts` was accepted at.
+    pub abal: Ballot,
+    /// The fast quorum, if the replier saw the MCollect (empty if not).
+    pub quorum: ProcessSet,
+    /// The replier's attached promises for the dot.
+    pub votes: Votes,
+}
+
+/// An MPayload: a command, and its commit if committed at the sender.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Payload {
+    /// The command's id.
+    pub dot: Dot,
+    /// The command.
+    pub cmd: Arc<Command>,
+    /// The fast quorum, if known (empty if not).
+    pub quorum: ProcessSet,
+    /// The committed timestamp and promises, if committed at the sender.
+    pub commit: Option<(u64, Arc<Votes>)>,
 }
 
 /// Fixed per-message overhead: a tag and the sender, plus framing.
@@ -203,6 +292,16 @@ impl MessageSize for Message {
                 Message::MConsensusAck { .. } => DOT_BYTES + 8,
                 Message::MDetached { votes } => votes.size_bytes(),
                 Message::MGarbageCollection { committed } => 8 * committed.len() as u64,
+                Message::MRec { cmd, .. } => DOT_BYTES + cmd.size_bytes() + 8,
+                Message::MRecAck(reply) => DOT_BYTES + 8 + 8 + 1 + 8 + 8 + reply.votes.size_bytes(),
+                Message::MPayloadRequest { .. } => DOT_BYTES,
+                Message::MPayload(payload) => {
+                    DOT_BYTES
+                        + payload.cmd.size_bytes()
+                        + 8
+                        + payload.commit.as_ref().map_or(1, |(_, votes)| 9 + votes.size_bytes())
+                }
+                Message::MPromisesRequest { .. } => 8 + 8 + 8,
             }
     }
 }
@@ -216,6 +315,11 @@ pub enum Timer {
     ClockBump,
     /// Send the committed frontier for garbage collection (§12).
     GarbageCollection,
+    /// Failure detection: is `dot` committed yet (§11.1)? Set for each dot
+    /// a process hears of, only in runs with failure detection.
+    Watch(Dot),
+    /// Failure detection: ask the executor for keys that stay unstable.
+    StallCheck,
 }
 
 /// The coordinator's bookkeeping for a command it submitted.
@@ -262,6 +366,8 @@ pub struct Tempo {
     /// seq.
     coordinating: SlotLog<Coordinator>,
     gc: GcTracker,
+    /// Failure detection and recovery (§11), in runs with faults only.
+    failures: Option<Failures>,
 }
 
 impl Tempo {
@@ -301,8 +407,11 @@ impl Tempo {
     }
 
     /// A single-key read-only command under the NFR option (§9).
+    /// With failure detection there are none: an NFR read's majority
+    /// quorum and fast-path threshold of 1 are outside §11.3's argument
+    /// (a fast-path timestamp need not be reported by `Q ∩ R`).
     fn is_nfr_read(&self, cmd: &Command) -> bool {
-        self.options.nfr && cmd.ops.len() == 1 && cmd.is_read_only()
+        self.options.nfr && self.failures.is_none() && cmd.ops.len() == 1 && cmd.is_read_only()
     }
 
     /// Fast-path threshold `T = |quorum| - floor(n/2)` (§2): `f` for the
@@ -352,6 +461,7 @@ impl Tempo {
         // Room for every member's promises (at most one range per key).
         let mut collected = Vec::with_capacity(quorum.len() * cmd.ops.len());
         let ts = self.proposal(&cmd, 0, &mut collected);
+        self.record_attached(dot, &collected);
         let coordinator = Coordinator {
             submitted_at: now,
             replies: ProcessSet::default(),
@@ -365,6 +475,7 @@ impl Tempo {
         let instance = self.instances.entry(dot).expect("a new dot of this process");
         instance.clock_floor = ts;
         out.send_to_each(&self.processes, Message::MCollect { dot, cmd, quorum, ts });
+        self.watch_submitted(dot, quorum, now, out);
     }
 
     /// §6 step 2, for an MCollect from its coordinator `dot.origin`.
@@ -381,9 +492,14 @@ impl Tempo {
         let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
         let Some(instance) = self.instances.entry(dot) else { return };
         if instance.status != Status::Start {
-            return; // a duplicate
+            return; // a duplicate, or the payload came with a recovery first
         }
-        if !quorum.contains(me) {
+        // Joined a recovery's consensus before the MCollect came (failure
+        // detection only): as §11.2's `RECOVER_R`, no reply, so the
+        // coordinator cannot complete its fast path behind the recovery.
+        let joined = instance.synod.as_ref().is_some_and(|synod| synod.ballot() > 0);
+        if !quorum.contains(me) || joined {
+            instance.quorum = quorum;
             instance.status = Status::Payload;
             if clock_bump {
                 // So that the periodic bump covers this key from now on.
@@ -396,6 +512,7 @@ impl Tempo {
             } else {
                 let mut attached = std::mem::take(&mut self.scratch);
                 let ts = self.proposal(&cmd, ts, &mut attached);
+                self.record_attached(dot, &attached);
                 let votes = Votes::from(attached.as_slice());
                 attached.clear();
                 self.scratch = attached;
@@ -412,6 +529,7 @@ impl Tempo {
             instance.clock_floor = instance.clock_floor.max(ts);
             out.send(from, Message::MCollectAck { dot, ts, votes });
         }
+        self.watch(dot, now, out);
         // An MCommit that overtook the payload (§6.6).
         let instance = self.instances.get_mut(dot).expect("created above");
         if let Some((ts, votes)) = instance.commit.take() {
@@ -465,7 +583,15 @@ impl Tempo {
     }
 
     /// §6 step 4.
-    fn handle_mconsensus(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, ts: u64, out: &mut Outbox<Self>) {
+    fn handle_mconsensus(
+        &mut self,
+        from: ProcessId,
+        dot: Dot,
+        ballot: Ballot,
+        ts: u64,
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) {
         let Some(instance) = self.instances.entry(dot) else { return };
         if instance.status == Status::Commit {
             if let Some((ts, votes)) = instance.commit.clone() {
@@ -473,6 +599,12 @@ impl Tempo {
             }
         } else if instance.synod().accept(ballot, ts) {
             out.send(from, Message::MConsensusAck { dot, ballot });
+            if self.detects_failures() {
+                self.watch(dot, now, out);
+                if from != self.id {
+                    self.postpone(dot, now);
+                }
+            }
         }
         // After the commit there is no payload here (unless ClockBump is
         // on): the commit bumped the clocks to the timestamp already.
@@ -481,10 +613,26 @@ impl Tempo {
 
     /// §6 step 5.
     fn handle_mconsensusack(&mut self, from: ProcessId, dot: Dot, ballot: Ballot, out: &mut Outbox<Self>) {
-        let Some(ts) = self.coordinating_mut(dot).and_then(|coordinator| coordinator.proposed) else { return };
+        let slow_path = self.coordinating_mut(dot).and_then(|coordinator| coordinator.proposed).is_some();
+        if !slow_path && !self.detects_failures() {
+            return;
+        }
         let Some(instance) = self.instances.get_mut(dot) else { return };
-        if instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f)) {
-            let coordinator = self.coordinating_mut(dot).expect("present above");
+        if instance.status == Status::Commit
+            || !instance.synod().accepted_by(from, ballot, quorum::leaderless_slow(self.f))
+        {
+            return;
+        }
+        // Chosen: commit the timestamp this process proposed at `ballot`,
+        // as a recovery (§11.3) or as the coordinator's slow path (§6.5).
+        // (The acceptor counts acks of its latest proposal only, so
+        // `ballot` says which of the two it was.)
+        if let Some((ts, votes)) = self.take_recovered(dot, ballot) {
+            out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
+        } else if ballot == Ballot::from(self.id.0)
+            && let Some(coordinator) = self.coordinating_mut(dot)
+            && let Some(ts) = coordinator.proposed
+        {
             let votes = Arc::new(Votes::from(std::mem::take(&mut coordinator.votes)));
             out.send_to_each(&self.processes, Message::MCommit { dot, ts, votes });
         }
@@ -493,15 +641,17 @@ impl Tempo {
     /// §6 step 6.
     fn handle_mcommit(&mut self, dot: Dot, ts: u64, votes: Arc<Votes>, now: Time, out: &mut Outbox<Self>) {
         let (me, clock_bump) = (self.id, self.options.clock_bump_interval_ns.is_some());
+        if self.instances.is_collected(dot) {
+            return self.late_promises(votes, out);
+        }
         let Some(instance) = self.instances.entry(dot) else { return };
         match instance.status {
             Status::Start => {
-                // The payload has not arrived: keep the first commit for it.
-                instance.commit.get_or_insert((ts, votes));
-                return;
+                // The payload has not arrived: keep the commit for it.
+                return self.buffer_commit(dot, ts, votes, now, out);
             }
-            Status::Commit => return, // a duplicate
-            Status::Payload | Status::Collect => {}
+            Status::Commit => return self.late_promises(votes, out), // a duplicate
+            Status::Payload | Status::Collect | Status::RecoverR | Status::RecoverP => {}
         }
         instance.status = Status::Commit;
         instance.commit = Some((ts, votes.clone()));
@@ -516,13 +666,16 @@ impl Tempo {
         } else {
             self.bump_detached(dot, ts);
         }
+        self.watch_done(dot, out);
         // The payload moves on to the executor: once the clocks are bumped
         // to the commit, nothing here needs it (a late MConsensus bumps to
         // the same timestamp), and garbage collection then frees the
         // instance without touching the command again. Under ClockBump,
-        // commits do not bump, so a late MConsensus still may: keep it.
+        // commits do not bump, so a late MConsensus still may: keep it;
+        // with failure detection too, to answer payload requests.
+        let keep = clock_bump || self.detects_failures();
         let instance = self.instances.get_mut(dot).expect("created above");
-        let cmd = if clock_bump { instance.cmd.clone() } else { instance.cmd.take() };
+        let cmd = if keep { instance.cmd.clone() } else { instance.cmd.take() };
         let cmd = cmd.expect("payload present past Start");
         let nfr_read = self.is_nfr_read(&cmd);
         if nfr_read && dot.origin != me {
@@ -542,8 +695,13 @@ impl Tempo {
         if from.0 == 0 || from.index() >= self.n {
             return;
         }
-        let instances = &mut self.instances;
-        self.gc.report(from, committed, |dot| instances.collect_up_to(dot));
+        let (instances, failures) = (&mut self.instances, &mut self.failures);
+        self.gc.report(from, committed, |dot| {
+            instances.collect_up_to(dot);
+            if let Some(failures) = failures {
+                failures.collected_up_to(dot);
+            }
+        });
     }
 
     /// §8 SendDetached.
@@ -595,8 +753,13 @@ impl Protocol for Tempo {
             instances: Instances::new(n),
             coordinating: SlotLog::new(),
             gc: GcTracker::new(n),
+            failures: setup
+                .config
+                .failure_detection
+                .then(|| Failures::new(n, options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS))),
         };
-        (tempo, TableExecutor::new(n, Tempo::stability_threshold(n, f, options)))
+        let executor = TableExecutor::new(n, Tempo::stability_threshold(n, f, options));
+        (tempo, if options.plant_recovery_first_ack { executor.without_stability_assertion() } else { executor })
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
@@ -606,6 +769,9 @@ impl Protocol for Tempo {
         if let Some(interval_ns) = self.options.clock_bump_interval_ns {
             out.set_timer(Timer::ClockBump, interval_ns.max(1));
         }
+        if self.detects_failures() {
+            out.set_timer(Timer::StallCheck, failure::STALL_CHECK_INTERVAL_NS);
+        }
     }
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
@@ -613,6 +779,7 @@ impl Protocol for Tempo {
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+        self.heard(from, now);
         match msg {
             Message::MCollect { dot, cmd, quorum, ts } if from == dot.origin => {
                 self.handle_mcollect(dot, cmd, quorum, ts, now, out)
@@ -620,10 +787,15 @@ impl Protocol for Tempo {
             Message::MCollect { .. } => {} // only the coordinator proposes
             Message::MCollectAck { dot, ts, votes } => self.handle_mcollectack(from, dot, ts, votes, out),
             Message::MCommit { dot, ts, votes } => self.handle_mcommit(dot, ts, votes, now, out),
-            Message::MConsensus { dot, ballot, ts } => self.handle_mconsensus(from, dot, ballot, ts, out),
+            Message::MConsensus { dot, ballot, ts } => self.handle_mconsensus(from, dot, ballot, ts, now, out),
             Message::MConsensusAck { dot, ballot } => self.handle_mconsensusack(from, dot, ballot, out),
             Message::MDetached { votes } => out.execute(TableInfo::DetachedVotes { votes }),
             Message::MGarbageCollection { committed } => self.handle_garbage_collection(from, &committed),
+            Message::MRec { dot, cmd, ballot } => self.handle_mrec(from, dot, cmd, ballot, now, out),
+            Message::MRecAck(reply) => self.handle_mrecack(from, *reply, out),
+            Message::MPayloadRequest { dot } => self.handle_mpayloadrequest(from, dot, out),
+            Message::MPayload(payload) => self.handle_mpayload(*payload, now, out),
+            Message::MPromisesRequest { key, above, ts } => self.handle_mpromisesrequest(from, key, above, ts, out),
         }
     }
 
@@ -644,6 +816,14 @@ impl Protocol for Tempo {
                 out.send_to_each(&self.others, Message::MGarbageCollection { committed });
                 out.set_timer(Timer::GarbageCollection, self.gc_interval_ns.max(1));
             }
+            Timer::Watch(dot) => self.handle_watch(dot, now, out),
+            Timer::StallCheck => self.check_stalls(out),
         }
+    }
+
+    /// The executor reports a key that stays unstable (failure detection
+    /// only): ask for the promises it misses.
+    fn handle_executed(&mut self, stall: Stall, _now: Time, out: &mut Outbox<Self>) {
+        self.handle_stall(&stall, out);
     }
 }

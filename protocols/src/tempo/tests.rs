@@ -13,6 +13,10 @@ use std::collections::VecDeque;
 const K: Key = 7;
 
 fn setup(id: u32, n: u32, f: usize) -> ProcessSetup {
+    setup_with(id, n, f, false)
+}
+
+fn setup_with(id: u32, n: u32, f: usize, failure_detection: bool) -> ProcessSetup {
     let processes: Vec<ProcessId> = (1..=n).map(ProcessId).collect();
     // Distances by id distance: itself first, then its neighbours.
     let mut by_distance = processes.clone();
@@ -21,7 +25,7 @@ fn setup(id: u32, n: u32, f: usize) -> ProcessSetup {
         id: ProcessId(id),
         processes,
         by_distance,
-        config: ProtocolConfig { f, leader: None, ..ProtocolConfig::default() },
+        config: ProtocolConfig { f, leader: None, failure_detection, ..ProtocolConfig::default() },
         rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
     }
 }
@@ -266,6 +270,8 @@ fn duplicate_messages_are_ignored() {
 /// order the test picks (FIFO by default); a message to oneself is handled
 /// right after the call that sent it, as in the engine.
 struct Cluster {
+    /// Processes that receive nothing (and are never run).
+    crashed: Vec<ProcessId>,
     processes: Vec<Tempo>,
     executors: Vec<TableExecutor>,
     harnesses: Vec<ExecutorHarness>,
@@ -277,8 +283,14 @@ struct Cluster {
 
 impl Cluster {
     fn new(n: u32, f: usize, options: &Options) -> Cluster {
-        let (processes, executors) = (1..=n).map(|id| Tempo::new(setup(id, n, f), options)).unzip();
+        Cluster::with(n, f, options, false)
+    }
+
+    fn with(n: u32, f: usize, options: &Options, failure_detection: bool) -> Cluster {
+        let (processes, executors) =
+            (1..=n).map(|id| Tempo::new(setup_with(id, n, f, failure_detection), options)).unzip();
         Cluster {
+            crashed: Vec::new(),
             processes,
             executors,
             harnesses: (1..=n).map(|id| ExecutorHarness::new(ProcessId(id), 8)).collect(),
@@ -319,12 +331,26 @@ impl Cluster {
     fn deliver(&mut self, position: usize) {
         let (from, to, msg) = self.network.remove(position).expect("a message at that position");
         self.now = self.now.plus_ns(1);
+        if self.crashed.contains(&to) {
+            return;
+        }
         self.run(to, |tempo, now, out| tempo.handle(from, msg, now, out));
     }
 
     fn deliver_all(&mut self) {
         while !self.network.is_empty() {
             self.deliver(0);
+        }
+    }
+
+    /// Delivers everything, dropping the messages `lost` picks.
+    fn deliver_all_but(&mut self, lost: impl Fn(&(ProcessId, ProcessId, Message)) -> bool) {
+        while let Some(message) = self.network.front() {
+            if lost(message) {
+                self.network.pop_front();
+            } else {
+                self.deliver(0);
+            }
         }
     }
 
@@ -529,4 +555,154 @@ fn keys_used_once_end_as_bits() {
     for process in &cluster.processes {
         assert!((base..base + 100).all(|key| process.clock(key) == 1));
     }
+}
+
+/// Sets `tempo`'s clock of `K` to `clock`, its promises detached (sent
+/// with the next `SendDetached`), as earlier commands would leave them.
+fn set_clock_promised(tempo: &mut Tempo, clock: u64) {
+    let detached = &mut tempo.detached;
+    tempo.clocks.bump(&put(0, K), clock, |key, range| detached.add(key, range));
+}
+
+/// A cluster of 5 with f = 2 and failure detection; p1's fast quorum is
+/// {1, 2, 3, 4}. p1 submits a write on `K`; its MCollect reaches everyone.
+fn recovery_cluster(clocks: [u64; 5]) -> Cluster {
+    let mut cluster = Cluster::with(5, 2, &Options::default(), true);
+    for (process, clock) in cluster.processes.iter_mut().zip(clocks) {
+        set_clock_promised(process, clock);
+    }
+    cluster.submit(1, put(0, K));
+    cluster
+}
+
+/// Delivers the first message matching `pick`.
+fn deliver_where(cluster: &mut Cluster, pick: impl Fn(&(ProcessId, ProcessId, Message)) -> bool) {
+    let position = cluster.network.iter().position(pick).expect("such a message");
+    cluster.deliver(position);
+}
+
+/// `p`'s watch on `dot` fires, long after it was set.
+fn watch_fires(cluster: &mut Cluster, p: u32, dot: Dot) {
+    cluster.now = cluster.now.plus_ns(60 * sim_core::time::NS_PER_S);
+    cluster.run(ProcessId(p), |tempo, now, out| tempo.handle_timer(Timer::Watch(dot), now, out));
+}
+
+/// The timestamp `dot` committed with at `p`, if it did.
+fn committed_ts(cluster: &Cluster, p: u32, dot: Dot) -> Option<u64> {
+    let instance = cluster.processes[p as usize - 1].instances.get(dot)?;
+    (instance.status == Status::Commit).then(|| instance.commit.as_ref().expect("kept").0)
+}
+
+/// tempo.md §11.3 a: n = 5, f = 2. p1's proposals {p1:1, p2:1, p3:6,
+/// p4:1} hold the maximum once, below T = 2: slow path, MConsensus
+/// (ballot 1, ts 6), accepted by p2 only before p1 and p3 crash. p5
+/// recovers with R = {2, 4, 5}: p2's accepted 6 wins, where the members
+/// of Q ∩ R only proposed 1 (§11.3 c would give 1).
+#[test]
+fn tempo_11_recovering_a_dot_a_quorum_member_accepted() {
+    let dot = Dot::new(1, 1);
+    let mut cluster = recovery_cluster([0, 0, 5, 0, 0]);
+    for p in 2..=5 {
+        deliver_where(&mut cluster, |(_, to, msg)| *to == ProcessId(p) && matches!(msg, Message::MCollect { .. }));
+    }
+    for p in 2..=4 {
+        deliver_where(&mut cluster, |(from, _, msg)| {
+            *from == ProcessId(p) && matches!(msg, Message::MCollectAck { .. })
+        });
+    }
+    assert_eq!((cluster.metrics.fast_paths, cluster.metrics.slow_paths), (0, 1));
+    let consensus = Message::MConsensus { dot, ballot: 1, ts: 6 };
+    deliver_where(&mut cluster, |(_, to, msg)| *to == ProcessId(2) && *msg == consensus);
+    cluster.crashed = vec![ProcessId(1), ProcessId(3)];
+    cluster.network.retain(|(from, _, _)| !cluster.crashed.contains(from));
+    cluster.deliver_all();
+    watch_fires(&mut cluster, 5, dot);
+    cluster.deliver_all();
+    for p in [2, 4, 5] {
+        assert_eq!(committed_ts(&cluster, p, dot), Some(6), "p{p}");
+    }
+    assert_eq!(cluster.metrics.recovery.recoveries_started, 1);
+    assert_eq!(cluster.metrics.recovery.recoveries_finished, 1, "at p5, which recovered it");
+}
+
+/// tempo.md §11.3 c, and a recovered dot reaching the executor: p1's
+/// proposals {p1:1, p2:1, p3:6, p4:6} commit 6 on the fast path at p1,
+/// whose MCommit is lost; p1 and p4 crash. p5 (clock 9) recovers with
+/// R = {2, 3, 5}: 2 and 3 only proposed and the coordinator is not in R,
+/// so the fast path may have happened and the timestamp is the maximum of
+/// Q ∩ R, 6 (not 10, p5's own proposal when it joined). The recovery's
+/// MCommit carries R's attached promises, so with two processes crashed
+/// the three live ones still see the command stable and execute it.
+#[test]
+fn tempo_11_recovering_a_dot_members_only_proposed_keeps_the_fast_path() {
+    let dot = Dot::new(1, 1);
+    let mut cluster = recovery_cluster([0, 0, 5, 5, 9]);
+    for p in 2..=5 {
+        deliver_where(&mut cluster, |(_, to, msg)| *to == ProcessId(p) && matches!(msg, Message::MCollect { .. }));
+    }
+    for p in 2..=4 {
+        deliver_where(&mut cluster, |(from, _, msg)| {
+            *from == ProcessId(p) && matches!(msg, Message::MCollectAck { .. })
+        });
+    }
+    assert_eq!(cluster.metrics.fast_paths, 1);
+    assert_eq!(committed_ts(&cluster, 1, dot), Some(6), "committed at the coordinator");
+    cluster.crashed = vec![ProcessId(1), ProcessId(4)];
+    cluster.network.retain(|(from, _, msg)| !cluster.crashed.contains(from) && !matches!(msg, Message::MCommit { .. }));
+    cluster.deliver_all();
+    watch_fires(&mut cluster, 5, dot);
+    cluster.deliver_all();
+    for p in [2, 3, 5] {
+        assert_eq!(committed_ts(&cluster, p, dot), Some(6), "p{p}");
+    }
+    let votes = cluster.processes[1].instances.get(dot).and_then(|i| i.commit.clone()).expect("committed").1;
+    let mut voters: Vec<u32> = votes.iter().map(|(_, range)| range.voter.0).collect();
+    voters.sort_unstable();
+    assert_eq!(voters, [2, 3, 5], "the repliers' attached promises");
+    for p in [2, 3, 5] {
+        cluster.run(ProcessId(p), |tempo, now, out| tempo.handle_timer(Timer::SendDetached, now, out));
+    }
+    cluster.deliver_all();
+    for p in [2, 3, 5] {
+        assert_eq!(cluster.executed[p - 1], vec![put(0, K).id], "p{p} executed it");
+    }
+}
+
+/// §11.2: a process that committed the dot answers a recovery with the
+/// commit: p1 commits fast and only p2 gets its MCommit before p1
+/// crashes; p5's recovery learns the commit from p2, and p3's later one
+/// from p2 and p5: one timestamp everywhere.
+#[test]
+fn tempo_11_recovering_a_committed_dot() {
+    let dot = Dot::new(1, 1);
+    let mut cluster = recovery_cluster([0, 0, 5, 5, 0]);
+    cluster.deliver_all_but(|(from, to, msg)| {
+        *from == ProcessId(1) && *to != ProcessId(2) && matches!(msg, Message::MCommit { .. })
+    });
+    assert_eq!((committed_ts(&cluster, 1, dot), committed_ts(&cluster, 2, dot)), (Some(6), Some(6)));
+    assert_eq!(committed_ts(&cluster, 5, dot), None);
+    cluster.crashed = vec![ProcessId(1)];
+    watch_fires(&mut cluster, 5, dot);
+    cluster.deliver_all();
+    assert_eq!(committed_ts(&cluster, 5, dot), Some(6));
+    for p in [3, 4] {
+        if committed_ts(&cluster, p, dot).is_none() {
+            watch_fires(&mut cluster, p, dot);
+            cluster.deliver_all();
+        }
+        assert_eq!(committed_ts(&cluster, p, dot), Some(6), "p{p}");
+    }
+}
+
+/// Without failure detection nothing of §11 runs: no watch is set and an
+/// MRec is ignored.
+#[test]
+fn no_recovery_without_failure_detection() {
+    let mut p1 = process(1, 5, 1);
+    let mut out = Outbox::new();
+    p1.submit(put(0, K), Time::ZERO, &mut out);
+    assert!(out.effects().iter().all(|effect| !matches!(effect, Effect::SetTimer { timer: Timer::Watch(_), .. })));
+    let mut out = Outbox::new();
+    p1.handle(ProcessId(2), Message::MRec { dot: Dot::new(2, 1), cmd: put(0, K), ballot: 7 }, Time::ZERO, &mut out);
+    assert!(out.effects().is_empty());
 }
