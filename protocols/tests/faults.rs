@@ -4,6 +4,7 @@
 //! planted bug in the new leader's phase 1 (the recovered value, for the
 //! leaderless ones) is caught by the verdict under faults.
 
+use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
 use sim_core::faults::{Fault, FaultKind, FaultPlan, Links};
 use sim_core::time::{NS_PER_MS, NS_PER_S};
