@@ -73,6 +73,12 @@ pub struct Options {
     /// `VC_TIMEOUT` = `VC_PROGRESS` in ns (default
     /// [`DEFAULT_VIEW_CHANGE_TIMEOUT_NS`]); must exceed `HB + 2·RTT_max`.
     pub view_change_timeout_ns: Option<u64>,
+    /// Planted bug (tests only): the new primary adopts the log of the
+    /// first DO_VIEW_CHANGE it holds (lowest sender id) instead of the
+    /// §7 step 3 rule (latest normal view, then highest op), so committed
+    /// ops can be lost; the verdict must catch it.
+    #[serde(skip)]
+    pub plant_any_log: bool,
 }
 
 /// A replica's status (vr.md §2).
@@ -116,6 +122,7 @@ pub struct Vr {
     f: usize,
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
+    plant_any_log: bool,
     rng: sim_core::rng::StreamRng,
 
     view: View,
@@ -447,9 +454,9 @@ impl Vr {
             if fresh {
                 *done = id.seq;
             }
-            if entry.origin == self.id {
-                self.pending.remove(&id);
-            }
+            // Also a request whose client retried here after it was
+            // forwarded from elsewhere.
+            self.pending.remove(&id);
             out.execute(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) });
             self.executed = op;
         }
@@ -536,6 +543,7 @@ impl Vr {
     fn start_view_change(&mut self, view: View, now: Time, out: &mut Outbox<Self>) {
         debug_assert!(view > self.view || self.status == Status::Normal);
         self.enter_view_change(view, now);
+        out.recovery_started();
         out.send_to_each(&self.others(), Message::StartViewChange { view });
         self.maybe_send_do_view_change(out);
     }
@@ -629,13 +637,17 @@ impl Vr {
     fn start_new_view(&mut self, now: Time, out: &mut Outbox<Self>) {
         let dvcs = std::mem::take(&mut self.dvcs);
         let commit = dvcs.values().map(|dvc| dvc.log.commit).max().unwrap_or(0);
-        let chosen = dvcs
-            .into_values()
-            .max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
-            .expect("a quorum of DVCs is not empty");
+        let chosen = if self.plant_any_log {
+            dvcs.into_values().next()
+        } else {
+            dvcs.into_values().max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
+        };
+        let chosen = chosen.expect("a quorum of DVCs is not empty");
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
+        out.leader_change();
+        out.recovery_finished();
         // Primary state for the new view.
         self.acked.iter_mut().for_each(|a| *a = 0);
         self.executed_by.iter_mut().for_each(|e| *e = 0);
@@ -680,7 +692,10 @@ impl Vr {
             self.log.push(entry);
         }
         debug_assert_eq!(self.log.last(), new_last.max(self.log.base()));
-        debug_assert!(self.executed <= self.log.last(), "an executed op was not in the adopted log");
+        debug_assert!(
+            self.executed <= self.log.last() || self.plant_any_log,
+            "an executed op was not in the adopted log"
+        );
         self.commit = self.commit.max(log.commit);
     }
 
@@ -869,6 +884,7 @@ impl Protocol for Vr {
             f: setup.config.f,
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
+            plant_any_log: options.plant_any_log,
             rng: setup.rng,
             view: 0,
             status: Status::Normal,
