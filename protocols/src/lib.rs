@@ -126,7 +126,10 @@ impl ProtocolName {
     /// draw crashes, partitions, loss and duplication for it; the others
     /// have no recovery yet and are only tested under slow links.
     pub fn recovers(self) -> bool {
-        matches!(self, ProtocolName::FPaxos | ProtocolName::Atlas | ProtocolName::Janus | ProtocolName::Raft | ProtocolName::Vr)
+        matches!(
+            self,
+            ProtocolName::FPaxos | ProtocolName::Atlas | ProtocolName::Janus | ProtocolName::Raft | ProtocolName::Vr
+        )
     }
 
     /// True if the protocol has a leader (so `leader` means something).

@@ -281,3 +281,74 @@ mod vr {
         }
     }
 }
+
+/// Chain replication (chain-replication.md §7) under faults: the master
+/// is replicated (Paxos over configurations among all processes), so a
+/// crash of the head's process, which held the master role, is survived;
+/// lost FORWARDs are re-sent; removed servers rejoin as the tail.
+mod chain {
+    use super::*;
+    use protocols::chain::{Chain, Options};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<Chain>::with_options(config, options).run()
+    }
+
+    fn with_f(mut config: RunConfig, f: usize) -> RunConfig {
+        config.protocol.f = f;
+        config
+    }
+
+    #[test]
+    fn a_head_and_master_crash_is_survived() {
+        for seed in 1..=4 {
+            let report = run(&config(vec![crash(500, &[1])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.leader_changes >= 1, "seed {seed}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn f_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let faults = vec![partition.clone(), crash(900, &[1, 2])];
+            let report = run(&with_f(config(faults, seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            assert!(report.protocol.recovery.leader_changes >= 1);
+        }
+    }
+
+    /// The head p1 (and master) is cut off for 6 s: the others elect a
+    /// master that removes it, while p1 still orders its clients'
+    /// updates it can no longer forward. After the heal p1 rejoins as
+    /// the tail and must drop that suffix.
+    fn head_cut_off(seed: u64) -> RunConfig {
+        let cut = Links {
+            from: vec![ProcessId(1)],
+            to: vec![ProcessId(2), ProcessId(3), ProcessId(4), ProcessId(5)],
+            one_way: false,
+        };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(6 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        config(vec![partition], seed)
+    }
+
+    #[test]
+    fn a_planted_rejoin_keeping_its_suffix_is_caught() {
+        let planted = Options { plant_rejoin_keeps_suffix: true, ..Options::default() };
+        let caught = (1..=5).filter(|&seed| !run(&head_cut_off(seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&head_cut_off(seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}

@@ -123,6 +123,10 @@ pub struct Vr {
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
     plant_any_log: bool,
+    /// Runs with faults: the primary re-sends PREPAREs that went
+    /// unacknowledged (a lost PREPARE is otherwise never re-sent while the
+    /// primary is idle, since the COMMIT heartbeat does not reveal it).
+    failure_detection: bool,
     rng: sim_core::rng::StreamRng,
 
     view: View,
@@ -153,6 +157,10 @@ pub struct Vr {
     appended_at: VecDeque<(u64, Time)>,
     /// When the primary last sent something to every backup.
     last_broadcast_at: Time,
+    /// When the primary's commit number last moved (or it took office):
+    /// with failure detection, uncommitted ops are re-sent after
+    /// `VC_TIMEOUT / 2` without progress.
+    commit_progress_at: Time,
     scratch: Vec<u64>,
 
     // Backup.
@@ -428,6 +436,7 @@ impl Vr {
             out.commit_latency(now.since(at));
         }
         self.commit = new_commit;
+        self.commit_progress_at = now;
         self.execute_committed(out);
         self.stable = self.stable_floor();
         self.discard_stable();
@@ -440,6 +449,27 @@ impl Vr {
                 }
             }
         }
+    }
+
+    /// With failure detection: PREPAREs lost on the way (or whose
+    /// PREPARE_OKs were) stall the commit; after `VC_TIMEOUT / 2` without
+    /// progress the primary sends the uncommitted ops again to every
+    /// backup that has not acknowledged them (duplicates are re-acked).
+    fn resend_unacknowledged(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let last = self.log.last();
+        if last <= self.commit || now.since(self.commit_progress_at) < self.view_change_timeout_ns / 2 {
+            return;
+        }
+        self.commit_progress_at = now;
+        let stable = self.stable_floor();
+        for p in self.others() {
+            let from = self.acked[p.index()].max(self.commit).max(self.log.base()) + 1;
+            for (op, entry) in self.log.iter_after(from - 1) {
+                let msg = Message::Prepare { view: self.view, op, entry: entry.clone(), commit: self.commit, stable };
+                out.send(p, msg);
+            }
+        }
+        self.last_broadcast_at = now;
     }
 
     /// Hands every committed op held to the executor, in op order.
@@ -659,6 +689,7 @@ impl Vr {
         }
         out.send_to_each(&self.others(), self.start_view_message());
         self.last_broadcast_at = now;
+        self.commit_progress_at = now;
         out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
         self.execute_committed(out);
         self.reroute_pending(now, out);
@@ -827,6 +858,9 @@ impl Vr {
                     self.start_view_change(self.view + 1, now, out); // §7 step 1
                     return;
                 }
+                if self.failure_detection && self.is_primary() {
+                    self.resend_unacknowledged(now, out);
+                }
                 let due: Vec<Arc<Command>> = self
                     .pending
                     .values_mut()
@@ -885,6 +919,7 @@ impl Protocol for Vr {
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
             plant_any_log: options.plant_any_log,
+            failure_detection: setup.config.failure_detection,
             rng: setup.rng,
             view: 0,
             status: Status::Normal,
@@ -899,6 +934,7 @@ impl Protocol for Vr {
             appended_seq: FixedHashMap::default(),
             appended_at: VecDeque::new(),
             last_broadcast_at: Time::ZERO,
+            commit_progress_at: Time::ZERO,
             scratch: Vec::with_capacity(n),
             last_heard_at: Time::ZERO,
             ahead: BTreeMap::new(),
