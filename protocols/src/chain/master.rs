@@ -331,10 +331,11 @@ impl Chain {
     /// Retransmission (failure detection on): FORWARDs not acknowledged
     /// for `FD_TIMEOUT` are sent again, so a lost message is survived.
     pub(super) fn retransmit(&mut self, now: Time, out: &mut Outbox<Self>) {
-        if self.position().is_some() && self.is_tail() && self.joining {
-            if let Some(pred) = self.pred() {
-                out.send(pred, Message::Join { version: self.version, hist_upto: self.hist_upto() });
-            }
+        if self.is_tail()
+            && self.joining
+            && let Some(pred) = self.pred()
+        {
+            out.send(pred, Message::Join { version: self.version, hist_upto: self.hist_upto() });
         }
         let Some(succ) = self.succ() else { return };
         if self.acked >= self.hist_upto() || now.since(self.ack_progress_at) < self.fd_timeout_ns {
