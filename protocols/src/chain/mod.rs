@@ -15,15 +15,19 @@
 //! a separate process: it PINGs every server each `PING`, removes a server
 //! silent for `FD_TIMEOUT` (head, middle or tail, §7.1-3), and drives the
 //! middle-failure hand-over with LAST_SEQ_REQ / RESEND_FROM. The spec's
-//! master is reliable; here it fails with its process, and then nothing
-//! reconfigures any more (say so in scenarios that crash the head).
+//! master is reliable; without failure detection it is that role of the
+//! head's process. In runs with faults it is replicated instead
+//! (`master.rs`): any process may win the role, configurations are chosen
+//! by a majority, FORWARDs are re-sent, and removed servers rejoin as the
+//! tail.
 //!
 //! Divergences, all because of the simulator's model:
 //! - Queries go down the chain like updates (every process applies every
 //!   command in one order, which the verdict checks), so a read costs a
 //!   write's latency instead of `2·d(X,T)`.
-//! - Chain extension (§7.5, STATE_XFER) and CRAQ (§9) are not implemented;
-//!   a removed server stays out (fenced by `chain_version`).
+//! - CRAQ (§9) is not implemented. Chain extension (§7.5) runs only under
+//!   faults and without STATE_XFER: a rejoining server keeps its own
+//!   committed prefix and fetches the rest from its predecessor.
 
 mod master;
 mod messages;

@@ -28,8 +28,9 @@
 //! - The executor cannot undo an applied command: a rolled-back entry
 //!   stays applied at the node that truncated it (the divergence the
 //!   verdict then reports), and that node's client table still counts it.
-//! - AUTO_FENCED voting and MANUAL promotion by the scenario are not
-//!   implemented; `manual_failover` disables promotion altogether.
+//! - AUTO_FENCED voting runs in sync mode in runs with faults only
+//!   (`fenced.rs`); MANUAL promotion by the scenario is not implemented;
+//!   `manual_failover` disables promotion altogether.
 
 mod fenced;
 mod messages;
