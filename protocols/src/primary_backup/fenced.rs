@@ -55,8 +55,7 @@ impl PrimaryBackup {
         if !self.fenced() {
             return;
         }
-        let up_to_date =
-            self.plant_vote_without_log_check || (accepted_epoch, last_seq) >= (self.accepted_epoch, self.last_seq());
+        let up_to_date = (accepted_epoch, last_seq) >= (self.accepted_epoch, self.last_seq());
         let granted = epoch > self.epoch.max(self.voted_epoch) && up_to_date;
         if granted {
             self.voted_epoch = epoch;

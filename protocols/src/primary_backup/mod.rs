@@ -109,10 +109,6 @@ pub struct Options {
     /// primary commits alone; the verdict must catch it.
     #[serde(skip)]
     pub plant_degrade_below_majority: bool,
-    /// Planted bug (tests only, sync mode under faults): votes are granted
-    /// without the `(accepted_epoch, last_seq)` check.
-    #[serde(skip)]
-    pub plant_vote_without_log_check: bool,
 }
 
 /// A node's role (§2); AUTO_FENCED's Candidate is not implemented.
@@ -229,7 +225,6 @@ pub struct PrimaryBackup {
     /// Votes for `voted_epoch` while standing (bit per process index).
     votes: u64,
     plant_degrade_below_majority: bool,
-    plant_vote_without_log_check: bool,
 }
 
 impl PrimaryBackup {
@@ -803,7 +798,6 @@ impl Protocol for PrimaryBackup {
             accepted_epoch: 0,
             votes: 0,
             plant_degrade_below_majority: options.plant_degrade_below_majority,
-            plant_vote_without_log_check: options.plant_vote_without_log_check,
         };
         (pb, SlotExecutor::new())
     }
