@@ -144,6 +144,12 @@ impl ProtocolName {
                 | ProtocolName::EPaxos
                 | ProtocolName::Mencius
                 | ProtocolName::Tempo
+                | ProtocolName::Raft
+                | ProtocolName::Vr
+                | ProtocolName::Chain
+                // In its default sync mode; async loses acknowledged writes
+                // on a failover, which a swarm would report as FAILs.
+                | ProtocolName::PrimaryBackup
         )
     }
 

@@ -1,4 +1,5 @@
-//! FPaxos, Atlas, Mencius, EPaxos and Tempo under faults, end to end: a
+//! FPaxos, Atlas, Mencius, EPaxos, Tempo, Raft, VR, chain replication and
+//! primary-backup (sync) under faults, end to end: a
 //! leader crash is survived with one leader change and every command
 //! completes; more crashes than `f` leave commands stuck (reported); a
 //! planted bug in the new leader's phase 1 (the recovered value, for the
@@ -406,6 +407,278 @@ mod tempo {
         assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
         for seed in 1..=5 {
             let report = run(&with_f(config(vec![crash(700, &[1])], seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}
+
+/// Raft (raft.md §10) under faults: elections replace a crashed or cut
+/// off leader; heartbeats and the next_index backoff repair lost
+/// AppendEntries; clients retry elsewhere and the engine's client table
+/// keeps execution at most once.
+mod raft {
+    use super::*;
+    use protocols::raft::{Options, Raft};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<Raft>::with_options(config, options).run()
+    }
+
+    #[test]
+    fn a_leader_crash_is_survived_by_an_election() {
+        for seed in 1..=4 {
+            let report = run(&config(vec![crash(500, &[1])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.leader_changes >= 1, "seed {seed}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn a_minority_of_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let report = run(&config(vec![partition.clone(), crash(900, &[1, 2])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            assert!(report.protocol.recovery.leader_changes >= 1);
+        }
+    }
+
+    /// p4 and p5 stop hearing the leader (one way) and stand for
+    /// election with logs missing entries the leader committed with p2
+    /// and p3: only the up-to-date check keeps them from winning.
+    fn stale_candidates(seed: u64) -> RunConfig {
+        let cut = Links { from: vec![ProcessId(1)], to: vec![ProcessId(4), ProcessId(5)], one_way: true };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(5 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        config(vec![partition], seed)
+    }
+
+    #[test]
+    fn a_planted_vote_without_the_log_check_is_caught() {
+        let planted = Options { plant_vote_without_log_check: true, ..Options::default() };
+        let caught = (1..=5).filter(|&seed| !run(&stale_candidates(seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&stale_candidates(seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}
+
+/// VR (vr.md §7, §9) under faults: view changes replace a crashed or cut
+/// off primary; state transfer and COMMIT heartbeats repair lost
+/// PREPAREs; clients retry elsewhere and the engine's client table keeps
+/// execution at most once.
+mod vr {
+    use super::*;
+    use protocols::vr::{Options, Vr};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<Vr>::with_options(config, options).run()
+    }
+
+    fn with_f(mut config: RunConfig, f: usize) -> RunConfig {
+        config.protocol.f = f;
+        config
+    }
+
+    #[test]
+    fn a_primary_crash_is_survived_by_a_view_change() {
+        for (seed, f) in [(1, 1), (2, 1), (3, 2), (4, 2)] {
+            let report = run(&with_f(config(vec![crash(500, &[1])], seed), f), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} f {f}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed} f {f}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.leader_changes >= 1, "seed {seed} f {f}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn f_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let faults = vec![partition.clone(), crash(900, &[1, 2])];
+            let report = run(&with_f(config(faults, seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            assert!(report.protocol.recovery.leader_changes >= 1);
+        }
+    }
+
+    /// p2, the next primary, stops hearing the primary p1 (one way),
+    /// which keeps committing with the others until it crashes: p2's log
+    /// then misses committed ops, and only the §7 step 3 rule (adopt the
+    /// latest log of the quorum) keeps them.
+    fn next_primary_behind(seed: u64) -> RunConfig {
+        let cut = Links { from: vec![ProcessId(1)], to: vec![ProcessId(2)], one_way: true };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        config(vec![partition, crash(900, &[1])], seed)
+    }
+
+    #[test]
+    fn a_planted_view_change_adopting_any_log_is_caught() {
+        let planted = Options { plant_any_log: true, ..Options::default() };
+        let caught = (1..=5).filter(|&seed| !run(&next_primary_behind(seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&next_primary_behind(seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}
+
+/// Chain replication (chain-replication.md §7) under faults: the master
+/// is replicated (Paxos over configurations among all processes), so a
+/// crash of the head's process, which held the master role, is survived;
+/// lost FORWARDs are re-sent; removed servers rejoin as the tail.
+mod chain {
+    use super::*;
+    use protocols::chain::{Chain, Options};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<Chain>::with_options(config, options).run()
+    }
+
+    fn with_f(mut config: RunConfig, f: usize) -> RunConfig {
+        config.protocol.f = f;
+        config
+    }
+
+    #[test]
+    fn a_head_and_master_crash_is_survived() {
+        for seed in 1..=4 {
+            let report = run(&config(vec![crash(500, &[1])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.leader_changes >= 1, "seed {seed}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn f_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let faults = vec![partition.clone(), crash(900, &[1, 2])];
+            let report = run(&with_f(config(faults, seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            assert!(report.protocol.recovery.leader_changes >= 1);
+        }
+    }
+
+    /// The head p1 (and master) is cut off for 6 s: the others elect a
+    /// master that removes it, while p1 still orders its clients'
+    /// updates it can no longer forward. After the heal p1 rejoins as
+    /// the tail and must drop that suffix.
+    fn head_cut_off(seed: u64) -> RunConfig {
+        let cut = Links {
+            from: vec![ProcessId(1)],
+            to: vec![ProcessId(2), ProcessId(3), ProcessId(4), ProcessId(5)],
+            one_way: false,
+        };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(6 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        config(vec![partition], seed)
+    }
+
+    #[test]
+    fn a_planted_rejoin_keeping_its_suffix_is_caught() {
+        let planted = Options { plant_rejoin_keeps_suffix: true, ..Options::default() };
+        let caught = (1..=5).filter(|&seed| !run(&head_cut_off(seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&head_cut_off(seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+}
+
+/// Primary/backup in sync mode under faults (primary-backup.md §1
+/// AUTO_FENCED, F7): fenced promotion by majority vote and a wait set of
+/// at least a majority make it a quorum protocol that survives a primary
+/// crash and partitions. (Async mode is left as it is: a failover there
+/// loses acknowledged writes by design.)
+mod primary_backup {
+    use super::*;
+    use protocols::primary_backup::{Options, PrimaryBackup};
+
+    fn run(config: &RunConfig, options: &Options) -> RunReport {
+        Simulation::<PrimaryBackup>::with_options(config, options).run()
+    }
+
+    fn with_f(mut config: RunConfig, f: usize) -> RunConfig {
+        config.protocol.f = f;
+        config
+    }
+
+    #[test]
+    fn a_primary_crash_is_survived_by_a_fenced_promotion() {
+        for seed in 1..=4 {
+            let report = run(&config(vec![crash(500, &[1])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            let recovery = report.protocol.recovery;
+            assert!(recovery.leader_changes >= 1, "seed {seed}: {recovery:?}");
+            assert!(recovery.recoveries_started >= recovery.recoveries_finished, "{recovery:?}");
+        }
+    }
+
+    #[test]
+    fn a_minority_of_crashes_and_a_healing_partition_are_survived() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=3 {
+            let faults = vec![partition.clone(), crash(900, &[1, 2])];
+            let report = run(&with_f(config(faults, seed), 2), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            assert!(report.protocol.recovery.leader_changes >= 1);
+        }
+    }
+
+    /// The primary p1 is cut off for 4 s while its clients keep writing:
+    /// the others promote p2; only the majority floor of the wait set
+    /// keeps p1 from acknowledging writes alone (F3 split-brain).
+    fn primary_cut_off(seed: u64) -> RunConfig {
+        let cut = Links {
+            from: vec![ProcessId(1)],
+            to: vec![ProcessId(2), ProcessId(3), ProcessId(4), ProcessId(5)],
+            one_way: false,
+        };
+        let partition = Fault {
+            at_ns: 300 * NS_PER_MS,
+            until_ns: Some(4300 * NS_PER_MS),
+            kind: FaultKind::Partition { links: cut },
+        };
+        config(vec![partition], seed)
+    }
+
+    #[test]
+    fn a_planted_wait_set_below_a_majority_is_caught() {
+        let planted = Options { plant_degrade_below_majority: true, ..Options::default() };
+        let caught = (1..=5).filter(|&seed| !run(&primary_cut_off(seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&primary_cut_off(seed), &Options::default());
             assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
             assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
         }

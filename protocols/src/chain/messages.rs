@@ -2,6 +2,7 @@
 //! `from` of `Protocol::handle`; every server-to-server message carries the
 //! `chain_version` it was sent under, for fencing (§1).
 
+use super::master::{AcceptedConfig, Ballot};
 use sim_core::protocol::MessageSize;
 use sim_core::{Command, ProcessId};
 use std::sync::Arc;
@@ -83,6 +84,53 @@ pub enum Message {
         /// First seq to re-forward.
         from_seq: u64,
     },
+    /// Under faults: a server rejoining as the tail asks its predecessor
+    /// for everything after its committed prefix (§7.5).
+    Join {
+        /// Chain version.
+        version: u64,
+        /// The joiner's `hist_upto`.
+        hist_upto: u64,
+    },
+    /// Under faults: the master of `ballot` is alive (replaces PING).
+    MasterPing {
+        /// The master's ballot.
+        ballot: Ballot,
+    },
+    /// Under faults: the answer, with the chain version installed.
+    MasterPong {
+        /// The sender's chain version.
+        version: u64,
+    },
+    /// Master phase 1a: stand for master with `ballot`.
+    Prepare {
+        /// The ballot.
+        ballot: Ballot,
+    },
+    /// Master phase 1b: the promise, with the latest accepted
+    /// configuration.
+    Promise {
+        /// The ballot promised.
+        ballot: Ballot,
+        /// The latest configuration the sender accepted.
+        accepted: AcceptedConfig,
+    },
+    /// Master phase 2a: accept this configuration.
+    Accept {
+        /// The master's ballot.
+        ballot: Ballot,
+        /// The chain version.
+        version: u64,
+        /// The chain, head first.
+        chain: Vec<ProcessId>,
+    },
+    /// Master phase 2b.
+    Accepted {
+        /// The ballot.
+        ballot: Ballot,
+        /// The version accepted.
+        version: u64,
+    },
 }
 
 const HEADER_BYTES: u64 = 16;
@@ -99,6 +147,10 @@ impl MessageSize for Message {
                 Message::Ping | Message::Pong => 8,
                 Message::Config { chain, .. } => 8 + 4 * chain.len() as u64,
                 Message::LastSeqReq { .. } => 8,
+                Message::Join { .. } | Message::MasterPong { .. } => 16,
+                Message::MasterPing { .. } | Message::Prepare { .. } | Message::Accepted { .. } => 20,
+                Message::Promise { accepted, .. } => 32 + 4 * accepted.chain.len() as u64,
+                Message::Accept { chain, .. } => 28 + 4 * chain.len() as u64,
             }
     }
 }

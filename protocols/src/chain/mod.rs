@@ -15,23 +15,30 @@
 //! a separate process: it PINGs every server each `PING`, removes a server
 //! silent for `FD_TIMEOUT` (head, middle or tail, §7.1-3), and drives the
 //! middle-failure hand-over with LAST_SEQ_REQ / RESEND_FROM. The spec's
-//! master is reliable; here it fails with its process, and then nothing
-//! reconfigures any more (say so in scenarios that crash the head).
+//! master is reliable; without failure detection it is that role of the
+//! head's process. In runs with faults it is replicated instead
+//! (`master.rs`): any process may win the role, configurations are chosen
+//! by a majority, FORWARDs are re-sent, and removed servers rejoin as the
+//! tail.
 //!
 //! Divergences, all because of the simulator's model:
 //! - Queries go down the chain like updates (every process applies every
 //!   command in one order, which the verdict checks), so a read costs a
 //!   write's latency instead of `2·d(X,T)`.
-//! - Chain extension (§7.5, STATE_XFER) and CRAQ (§9) are not implemented;
-//!   a removed server stays out (fenced by `chain_version`).
+//! - CRAQ (§9) is not implemented. Chain extension (§7.5) runs only under
+//!   faults and without STATE_XFER: a rejoining server keeps its own
+//!   committed prefix and fetches the rest from its predecessor.
 
+mod master;
 mod messages;
 #[cfg(test)]
 mod tests;
 
+pub use master::{AcceptedConfig, Ballot};
 pub use messages::{Entry, Message};
 
 use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
+use master::MasterGroup;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
@@ -57,6 +64,11 @@ pub struct Options {
     pub ping_ns: Option<u64>,
     /// `FD_TIMEOUT` in ns (default [`DEFAULT_FD_TIMEOUT_NS`]).
     pub fd_timeout_ns: Option<u64>,
+    /// Planted bug (tests only): a server rejoining as the tail keeps the
+    /// uncommitted suffix of its log instead of dropping it, so it can
+    /// commit updates the chain never ordered; the verdict must catch it.
+    #[serde(skip)]
+    pub plant_rejoin_keeps_suffix: bool,
 }
 
 /// Chain timers.
@@ -106,6 +118,19 @@ pub struct Chain {
     last_pong: Vec<Time>,
     /// A middle server's removal in progress: (predecessor, successor).
     handover: Option<(ProcessId, ProcessId)>,
+
+    // Under faults (failure detection on), see `master.rs`.
+    /// The replicated master; `None` without failure detection.
+    group: Option<MasterGroup>,
+    rng: sim_core::rng::StreamRng,
+    /// Per process index, the chain version its last PONG reported.
+    pong_version: Vec<u64>,
+    /// When `acked` last moved (or the successor changed): FORWARDs
+    /// unacknowledged for `FD_TIMEOUT` are sent again.
+    ack_progress_at: Time,
+    /// Rejoined as the tail and still catching up from the predecessor.
+    joining: bool,
+    plant_rejoin_keeps_suffix: bool,
 }
 
 impl Chain {
@@ -160,6 +185,10 @@ impl Chain {
 
     fn is_tail(&self) -> bool {
         self.chain.last() == Some(&self.id)
+    }
+
+    fn others(&self) -> Vec<ProcessId> {
+        self.processes.iter().copied().filter(|&p| p != self.id).collect()
     }
 
     // ---- Normal case (§4) ----
@@ -237,9 +266,9 @@ impl Chain {
             if fresh {
                 *done = id.seq;
             }
-            if e.origin == self.id {
-                self.pending.remove(&id);
-            }
+            // Also a request whose client retried here after it was
+            // forwarded from elsewhere.
+            self.pending.remove(&id);
             self.applied += 1;
             out.execute(ChosenSlot { slot: self.applied, cmd: fresh.then(|| e.cmd.clone()) });
         }
@@ -255,9 +284,19 @@ impl Chain {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if version != self.version || Some(from) != self.pred() || seq <= self.hist_upto() {
-            return; // fenced, or a duplicate
+        if version != self.version || Some(from) != self.pred() {
+            return; // fenced
         }
+        if seq <= self.hist_upto() {
+            // A duplicate; under faults a retransmission whose ACK may
+            // have been lost: acknowledge again.
+            let acked = if self.is_tail() { self.committed } else { self.acked };
+            if self.group.is_some() && acked > 0 {
+                out.send(from, Message::Ack { version, seq: acked });
+            }
+            return;
+        }
+        self.joining = false;
         self.ahead.insert(seq, entry);
         let before = self.hist_upto();
         while let Some(e) = self.ahead.remove(&(self.hist_upto() + 1)) {
@@ -286,6 +325,7 @@ impl Chain {
         // Tracked apart from `committed`: a REPLY may have told this
         // process the commit first, and the ACK must still travel on.
         self.acked = seq.min(self.hist_upto());
+        self.ack_progress_at = now;
         self.learn_committed(seq, now, out);
         if let Some(pred) = self.pred() {
             out.send(pred, Message::Ack { version: self.version, seq: self.acked });
@@ -302,16 +342,44 @@ impl Chain {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if from != self.master || version <= self.version || chain.is_empty() {
+        // Under faults any master may send a chosen configuration, and a
+        // version is chosen once (master.rs).
+        let from_master = from == self.master || self.group.is_some();
+        if !from_master || version <= self.version || chain.is_empty() {
             return;
         }
+        let was_member = self.position().is_some();
         let was_tail = self.is_tail();
         let was_head = self.head() == self.id;
+        let old_succ = self.succ();
         self.version = version;
         self.chain = chain;
         self.ahead.clear();
         if self.position().is_none() {
-            return; // removed: fenced, stays out (§7.5 not implemented)
+            return; // removed: fenced; under faults it may rejoin as the tail
+        }
+        if self.group.is_some() {
+            if !was_member {
+                // §7.5: rejoining as the tail. What it holds beyond its
+                // committed prefix was never committed and may differ from
+                // the chain's log: drop it, then catch up from the
+                // predecessor.
+                if !self.plant_rejoin_keeps_suffix {
+                    self.log.truncate(self.committed as usize);
+                }
+                self.acked = self.committed;
+                self.joining = true;
+                if let Some(pred) = self.pred() {
+                    out.send(pred, Message::Join { version, hist_upto: self.hist_upto() });
+                }
+            }
+            if let Some(succ) = self.succ().filter(|&s| Some(s) != old_succ) {
+                // A middle server was removed: re-send what the old
+                // successor had not acknowledged (§7.3 without the
+                // master's LAST_SEQ round; duplicates are ignored).
+                self.ack_progress_at = now;
+                self.resend_from(succ, self.acked + 1, out);
+            }
         }
         if self.head() == self.id && !was_head {
             // §7.1: the new head continues the seq and knows every logged
@@ -374,7 +442,10 @@ impl Chain {
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Self>) {
         out.set_timer(Timer::Tick, self.ping_ns);
-        if self.id == self.master {
+        if self.group.is_some() {
+            self.group_tick(now, out);
+            self.retransmit(now, out);
+        } else if self.id == self.master {
             self.master_tick(now, out);
         }
         if self.position().is_none() {
@@ -414,7 +485,7 @@ impl Protocol for Chain {
             fd_timeout_ns: options.fd_timeout_ns.unwrap_or(DEFAULT_FD_TIMEOUT_NS),
             master: head,
             version: 0,
-            chain,
+            chain: chain.clone(),
             log: Vec::new(),
             ahead: BTreeMap::new(),
             committed: 0,
@@ -426,12 +497,21 @@ impl Protocol for Chain {
             pending: BTreeMap::new(),
             last_pong: vec![Time::ZERO; n],
             handover: None,
+            group: setup.config.failure_detection.then(|| MasterGroup::new(head, chain.clone())),
+            rng: setup.rng,
+            pong_version: vec![0; n],
+            ack_progress_at: Time::ZERO,
+            joining: false,
+            plant_rejoin_keeps_suffix: options.plant_rejoin_keeps_suffix,
         };
         (chain_server, SlotExecutor::new())
     }
 
-    fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
+    fn start(&mut self, now: Time, out: &mut Outbox<Self>) {
         out.set_timer(Timer::Tick, self.ping_ns);
+        if self.group.is_some() {
+            self.group_start(now);
+        }
     }
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
@@ -452,7 +532,9 @@ impl Protocol for Chain {
             Message::Forward { version, seq, entry } => self.handle_forward(from, version, seq, entry, now, out),
             Message::Ack { version, seq } => self.handle_ack(from, version, seq, now, out),
             Message::Reply { version, seq } => {
-                if version == self.version {
+                // A removed server's log may hold an uncommitted suffix
+                // that differs from the chain's: it learns nothing.
+                if version == self.version && self.position().is_some() {
                     self.learn_committed(seq, now, out);
                 }
             }
@@ -479,6 +561,19 @@ impl Protocol for Chain {
                 }
             }
             Message::ResendFrom { version, from_seq } => self.handle_resend_from(from, version, from_seq, out),
+            Message::Join { version, hist_upto } => {
+                if self.group.is_some() && version == self.version && self.succ() == Some(from) {
+                    self.resend_from(from, hist_upto + 1, out);
+                }
+            }
+            Message::MasterPing { ballot } => self.handle_master_ping(from, ballot, now, out),
+            Message::MasterPong { version } => self.handle_master_pong(from, version, now, out),
+            Message::Prepare { ballot } => self.handle_prepare(from, ballot, now, out),
+            Message::Promise { ballot, accepted } => self.handle_promise(from, ballot, accepted, now, out),
+            Message::Accept { ballot, version, chain } => {
+                self.handle_accept(from, AcceptedConfig { ballot, version, chain }, now, out)
+            }
+            Message::Accepted { ballot, version } => self.handle_accepted(from, ballot, version, now, out),
         }
     }
 

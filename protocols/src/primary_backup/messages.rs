@@ -89,6 +89,23 @@ pub enum Message {
         /// As in REPLICATE.
         commit: u64,
     },
+    /// VOTE_REQ (AUTO_FENCED, under faults in sync mode): stand for
+    /// primary of `epoch`.
+    VoteReq {
+        /// The epoch stood for.
+        epoch: Epoch,
+        /// The epoch of the primary the candidate last synchronised with.
+        accepted_epoch: Epoch,
+        /// The candidate's last seq.
+        last_seq: u64,
+    },
+    /// VOTE.
+    Vote {
+        /// The epoch voted on.
+        epoch: Epoch,
+        /// Whether the vote was granted.
+        granted: bool,
+    },
 }
 
 const HEADER_BYTES: u64 = 16;
@@ -106,6 +123,8 @@ impl MessageSize for Message {
                 Message::ReplicateAck { .. } | Message::Commit { .. } | Message::NewPrimary { .. } => 16,
                 Message::SyncReq { runs, .. } => 8 + 16 * runs.len() as u64,
                 Message::SyncResp { entries, .. } => 24 + entries_size(entries),
+                Message::VoteReq { .. } => 24,
+                Message::Vote { .. } => 9,
             }
     }
 }

@@ -28,9 +28,11 @@
 //! - The executor cannot undo an applied command: a rolled-back entry
 //!   stays applied at the node that truncated it (the divergence the
 //!   verdict then reports), and that node's client table still counts it.
-//! - AUTO_FENCED voting and MANUAL promotion by the scenario are not
-//!   implemented; `manual_failover` disables promotion altogether.
+//! - AUTO_FENCED voting runs in sync mode in runs with faults only
+//!   (`fenced.rs`); MANUAL promotion by the scenario is not implemented;
+//!   `manual_failover` disables promotion altogether.
 
+mod fenced;
 mod messages;
 #[cfg(test)]
 mod tests;
@@ -102,6 +104,11 @@ pub struct Options {
     pub promote_stagger_ns: Option<u64>,
     /// `DROP_TIMEOUT` in ns (default [`DEFAULT_DROP_TIMEOUT_NS`]).
     pub drop_timeout_ns: Option<u64>,
+    /// Planted bug (tests only, sync mode under faults): the primary drops
+    /// silent backups from the wait set below a majority, so a cut off
+    /// primary commits alone; the verdict must catch it.
+    #[serde(skip)]
+    pub plant_degrade_below_majority: bool,
 }
 
 /// A node's role (§2); AUTO_FENCED's Candidate is not implemented.
@@ -202,6 +209,22 @@ pub struct PrimaryBackup {
     /// Requests of this node's clients not applied here yet, with when they
     /// were last forwarded.
     pending: BTreeMap<CommandId, (Arc<Command>, Time)>,
+
+    // Sync mode under faults (`fenced.rs`).
+    /// Failure detection on and `mode = sync`: fenced promotion, and a
+    /// wait set of at least a majority.
+    fencing: bool,
+    /// The highest epoch this node voted for (or stood for).
+    voted_epoch: Epoch,
+    /// The vote for `voted_epoch` went to this node's own candidacy: a
+    /// lost candidacy does not fence it from the primaries of lower
+    /// epochs (it holds what it acknowledges, so its own vote stays valid).
+    voted_for_self: bool,
+    /// The epoch of the primary whose log this node last synchronised with.
+    accepted_epoch: Epoch,
+    /// Votes for `voted_epoch` while standing (bit per process index).
+    votes: u64,
+    plant_degrade_below_majority: bool,
 }
 
 impl PrimaryBackup {
@@ -383,9 +406,9 @@ impl PrimaryBackup {
             if fresh {
                 *done = id.seq;
             }
-            if e.origin == self.id {
-                self.pending.remove(&id);
-            }
+            // Also a request whose client retried here after it was
+            // forwarded from elsewhere.
+            self.pending.remove(&id);
             self.slots += 1;
             out.execute(ChosenSlot { slot: self.slots, cmd: fresh.then(|| e.cmd.clone()) });
             self.applied += 1;
@@ -395,6 +418,9 @@ impl PrimaryBackup {
     /// Epoch checks shared by the primary's messages; true if the message
     /// comes from the primary this node follows in its epoch.
     fn accept_from_primary(&mut self, from: ProcessId, epoch: Epoch, now: Time, out: &mut Outbox<Self>) -> bool {
+        if self.fencing && epoch < self.voted_epoch && !self.voted_for_self {
+            return false; // voted for a newer epoch: fenced (AUTO_FENCED)
+        }
         if epoch < self.epoch {
             if self.role == Role::Primary {
                 // §7 step 2: tell the stale sender the current epoch.
@@ -510,6 +536,12 @@ impl PrimaryBackup {
         if !self.accept_from_primary(from, epoch, now, out) {
             return;
         }
+        if self.fencing && self.syncing.is_some() {
+            // Until SYNC_RESP this node's suffix may be an old primary's
+            // that the new one never had: its commit number says nothing
+            // about it. (Without fencing, failover already diverges.)
+            return;
+        }
         self.learn_commit(commit, now);
         self.apply_committed(out);
     }
@@ -537,6 +569,8 @@ impl PrimaryBackup {
         self.syncing = None;
         self.ahead.clear();
         self.lagging_since = None;
+        self.accepted_epoch = self.epoch;
+        self.voted_epoch = self.voted_epoch.max(self.epoch);
         // Its own log is authoritative as it stands (§7 step 1).
         if self.mode == Mode::Async {
             self.commit = self.last_seq();
@@ -617,6 +651,7 @@ impl PrimaryBackup {
             return;
         }
         self.syncing = None;
+        self.accepted_epoch = epoch;
         if truncate_to < self.last_seq() {
             self.truncate(truncate_to);
         }
@@ -666,7 +701,10 @@ impl PrimaryBackup {
                     out.send_to_each(&self.others(), msg);
                     self.last_broadcast_at = now;
                 }
-                if self.mode == Mode::Sync && !self.block_on_backup_loss {
+                if self.fencing {
+                    self.degrade_to_majority(now);
+                    self.advance_commit(now, out);
+                } else if self.mode == Mode::Sync && !self.block_on_backup_loss {
                     // §1 degrade: stop waiting for a silent backup.
                     for i in 0..self.in_wait_set.len() {
                         if i != self.id.index() && now.since(self.last_ack_at[i]) >= self.drop_timeout_ns {
@@ -679,8 +717,12 @@ impl PrimaryBackup {
             Role::Backup => {
                 let deadline = self.fd_timeout_ns + self.rank() * self.promote_stagger_ns;
                 if !self.manual_failover && now.since(self.last_heard) >= deadline {
-                    self.promote(now, out);
-                    return;
+                    if self.fencing {
+                        self.stand(now, out);
+                    } else {
+                        self.promote(now, out);
+                        return;
+                    }
                 }
                 let stuck = self.syncing.or(self.lagging_since);
                 if stuck.is_some_and(|at| now.since(at) >= SYNC_RETRY_NS) {
@@ -750,6 +792,12 @@ impl Protocol for PrimaryBackup {
             lagging_since: None,
             syncing: None,
             pending: BTreeMap::new(),
+            fencing: setup.config.failure_detection && options.mode == Mode::Sync,
+            voted_epoch: 0,
+            voted_for_self: false,
+            accepted_epoch: 0,
+            votes: 0,
+            plant_degrade_below_majority: options.plant_degrade_below_majority,
         };
         (pb, SlotExecutor::new())
     }
@@ -779,6 +827,10 @@ impl Protocol for PrimaryBackup {
             Message::SyncResp { epoch, truncate_to, entries, commit } => {
                 self.handle_sync_resp(from, (epoch, truncate_to, entries, commit), now, out)
             }
+            Message::VoteReq { epoch, accepted_epoch, last_seq } => {
+                self.handle_vote_req(from, epoch, accepted_epoch, last_seq, now, out)
+            }
+            Message::Vote { epoch, granted } => self.handle_vote(from, epoch, granted, now, out),
         }
     }
 

@@ -66,6 +66,11 @@ pub struct Options {
     /// `ET_MIN` in ns (default [`DEFAULT_ELECTION_TIMEOUT_NS`]); must
     /// exceed `HB + 2·RTT_max` and `2·HB`.
     pub election_timeout_ns: Option<u64>,
+    /// Planted bug (tests only): a voter grants its vote without the
+    /// §5.2 up-to-date check, so a candidate missing committed entries
+    /// can win and overwrite them; the verdict must catch it.
+    #[serde(skip)]
+    pub plant_vote_without_log_check: bool,
 }
 
 /// A server's role (raft.md §1).
@@ -97,6 +102,7 @@ pub struct Raft {
     processes: Vec<ProcessId>,
     heartbeat_ns: u64,
     election_timeout_ns: u64,
+    plant_vote_without_log_check: bool,
     rng: sim_core::rng::StreamRng,
 
     // Persistent state (§2).
@@ -344,7 +350,10 @@ impl Raft {
                 if self.term_at(index) == entry.term {
                     continue;
                 }
-                debug_assert!(index > self.commit_index, "a committed entry conflicts");
+                debug_assert!(
+                    index > self.commit_index || self.plant_vote_without_log_check,
+                    "a committed entry conflicts"
+                );
                 self.log.truncate_after(index - 1);
             }
             self.log.push(entry);
@@ -434,7 +443,9 @@ impl Raft {
                 *done = (*done).max(cmd.id.seq);
                 fresh
             });
-            if let (Some(cmd), true) = (&entry.cmd, entry.origin == self.id) {
+            if let Some(cmd) = &entry.cmd {
+                // Also a command whose client retried here after it was
+                // forwarded from elsewhere.
                 self.pending.remove(&cmd.id);
             }
             out.execute(ChosenSlot { slot: index, cmd: cmd.cloned() });
@@ -456,6 +467,7 @@ impl Raft {
         self.leader_hint = None;
         self.votes = 1 << self.id.index();
         self.reset_election_deadline(now);
+        out.recovery_started();
         let msg = Message::RequestVote {
             term: self.current_term,
             last_log_index: self.log.last(),
@@ -475,7 +487,8 @@ impl Raft {
         out: &mut Outbox<Self>,
     ) {
         self.observe_term(term, now, out);
-        let up_to_date = last_log_term > self.last_term()
+        let up_to_date = self.plant_vote_without_log_check
+            || last_log_term > self.last_term()
             || (last_log_term == self.last_term() && last_log_index >= self.log.last());
         let granted = term == self.current_term && self.voted_for.is_none_or(|v| v == from) && up_to_date;
         if granted {
@@ -500,6 +513,8 @@ impl Raft {
         }
         self.votes |= 1 << from.index();
         if self.votes.count_ones() as usize >= self.majority() {
+            out.leader_change();
+            out.recovery_finished();
             self.become_leader(now, out);
             let noop = Entry { term: self.current_term, cmd: None, origin: self.id };
             self.log.push(noop); // commits the earlier terms' entries (§5.3)
@@ -600,6 +615,7 @@ impl Protocol for Raft {
             processes: setup.processes,
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             election_timeout_ns: options.election_timeout_ns.unwrap_or(DEFAULT_ELECTION_TIMEOUT_NS),
+            plant_vote_without_log_check: options.plant_vote_without_log_check,
             rng: setup.rng,
             // Bootstrapped: term 1, won by the configured leader.
             current_term: 1,

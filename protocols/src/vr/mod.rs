@@ -73,6 +73,12 @@ pub struct Options {
     /// `VC_TIMEOUT` = `VC_PROGRESS` in ns (default
     /// [`DEFAULT_VIEW_CHANGE_TIMEOUT_NS`]); must exceed `HB + 2·RTT_max`.
     pub view_change_timeout_ns: Option<u64>,
+    /// Planted bug (tests only): the new primary adopts the log of the
+    /// first DO_VIEW_CHANGE it holds (lowest sender id) instead of the
+    /// §7 step 3 rule (latest normal view, then highest op), so committed
+    /// ops can be lost; the verdict must catch it.
+    #[serde(skip)]
+    pub plant_any_log: bool,
 }
 
 /// A replica's status (vr.md §2).
@@ -116,6 +122,11 @@ pub struct Vr {
     f: usize,
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
+    plant_any_log: bool,
+    /// Runs with faults: the primary re-sends PREPAREs that went
+    /// unacknowledged (a lost PREPARE is otherwise never re-sent while the
+    /// primary is idle, since the COMMIT heartbeat does not reveal it).
+    failure_detection: bool,
     rng: sim_core::rng::StreamRng,
 
     view: View,
@@ -146,6 +157,10 @@ pub struct Vr {
     appended_at: VecDeque<(u64, Time)>,
     /// When the primary last sent something to every backup.
     last_broadcast_at: Time,
+    /// When the primary's commit number last moved (or it took office):
+    /// with failure detection, uncommitted ops are re-sent after
+    /// `VC_TIMEOUT / 2` without progress.
+    commit_progress_at: Time,
     scratch: Vec<u64>,
 
     // Backup.
@@ -421,6 +436,7 @@ impl Vr {
             out.commit_latency(now.since(at));
         }
         self.commit = new_commit;
+        self.commit_progress_at = now;
         self.execute_committed(out);
         self.stable = self.stable_floor();
         self.discard_stable();
@@ -435,6 +451,27 @@ impl Vr {
         }
     }
 
+    /// With failure detection: PREPAREs lost on the way (or whose
+    /// PREPARE_OKs were) stall the commit; after `VC_TIMEOUT / 2` without
+    /// progress the primary sends the uncommitted ops again to every
+    /// backup that has not acknowledged them (duplicates are re-acked).
+    fn resend_unacknowledged(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let last = self.log.last();
+        if last <= self.commit || now.since(self.commit_progress_at) < self.view_change_timeout_ns / 2 {
+            return;
+        }
+        self.commit_progress_at = now;
+        let stable = self.stable_floor();
+        for p in self.others() {
+            let from = self.acked[p.index()].max(self.commit).max(self.log.base()) + 1;
+            for (op, entry) in self.log.iter_after(from - 1) {
+                let msg = Message::Prepare { view: self.view, op, entry: entry.clone(), commit: self.commit, stable };
+                out.send(p, msg);
+            }
+        }
+        self.last_broadcast_at = now;
+    }
+
     /// Hands every committed op held to the executor, in op order.
     fn execute_committed(&mut self, out: &mut Outbox<Self>) {
         let upto = self.commit.min(self.log.last());
@@ -447,9 +484,9 @@ impl Vr {
             if fresh {
                 *done = id.seq;
             }
-            if entry.origin == self.id {
-                self.pending.remove(&id);
-            }
+            // Also a request whose client retried here after it was
+            // forwarded from elsewhere.
+            self.pending.remove(&id);
             out.execute(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) });
             self.executed = op;
         }
@@ -536,6 +573,7 @@ impl Vr {
     fn start_view_change(&mut self, view: View, now: Time, out: &mut Outbox<Self>) {
         debug_assert!(view > self.view || self.status == Status::Normal);
         self.enter_view_change(view, now);
+        out.recovery_started();
         out.send_to_each(&self.others(), Message::StartViewChange { view });
         self.maybe_send_do_view_change(out);
     }
@@ -629,13 +667,17 @@ impl Vr {
     fn start_new_view(&mut self, now: Time, out: &mut Outbox<Self>) {
         let dvcs = std::mem::take(&mut self.dvcs);
         let commit = dvcs.values().map(|dvc| dvc.log.commit).max().unwrap_or(0);
-        let chosen = dvcs
-            .into_values()
-            .max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
-            .expect("a quorum of DVCs is not empty");
+        let chosen = if self.plant_any_log {
+            dvcs.into_values().next()
+        } else {
+            dvcs.into_values().max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
+        };
+        let chosen = chosen.expect("a quorum of DVCs is not empty");
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
+        out.leader_change();
+        out.recovery_finished();
         // Primary state for the new view.
         self.acked.iter_mut().for_each(|a| *a = 0);
         self.executed_by.iter_mut().for_each(|e| *e = 0);
@@ -647,6 +689,7 @@ impl Vr {
         }
         out.send_to_each(&self.others(), self.start_view_message());
         self.last_broadcast_at = now;
+        self.commit_progress_at = now;
         out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
         self.execute_committed(out);
         self.reroute_pending(now, out);
@@ -680,7 +723,10 @@ impl Vr {
             self.log.push(entry);
         }
         debug_assert_eq!(self.log.last(), new_last.max(self.log.base()));
-        debug_assert!(self.executed <= self.log.last(), "an executed op was not in the adopted log");
+        debug_assert!(
+            self.executed <= self.log.last() || self.plant_any_log,
+            "an executed op was not in the adopted log"
+        );
         self.commit = self.commit.max(log.commit);
     }
 
@@ -812,6 +858,9 @@ impl Vr {
                     self.start_view_change(self.view + 1, now, out); // §7 step 1
                     return;
                 }
+                if self.failure_detection && self.is_primary() {
+                    self.resend_unacknowledged(now, out);
+                }
                 let due: Vec<Arc<Command>> = self
                     .pending
                     .values_mut()
@@ -869,6 +918,8 @@ impl Protocol for Vr {
             f: setup.config.f,
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
+            plant_any_log: options.plant_any_log,
+            failure_detection: setup.config.failure_detection,
             rng: setup.rng,
             view: 0,
             status: Status::Normal,
@@ -883,6 +934,7 @@ impl Protocol for Vr {
             appended_seq: FixedHashMap::default(),
             appended_at: VecDeque::new(),
             last_broadcast_at: Time::ZERO,
+            commit_progress_at: Time::ZERO,
             scratch: Vec::with_capacity(n),
             last_heard_at: Time::ZERO,
             ahead: BTreeMap::new(),
