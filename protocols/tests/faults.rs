@@ -1,7 +1,9 @@
 //! FPaxos under faults, end to end: a leader crash is survived with one
 //! leader change and every command completes; more crashes than `f`
 //! leave commands stuck (reported); a planted bug in the new leader's
-//! phase 1 is caught by the verdict under faults.
+//! phase 1 is caught by the verdict under faults; restarted followers and
+//! leaders come back with their durable acceptor state, and a planted
+//! restart without it is caught.
 
 use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
@@ -90,9 +92,105 @@ fn a_takeover_by_a_lagging_process_is_safe() {
 
 #[test]
 fn a_planted_bug_in_phase_1_is_caught_under_faults() {
-    let planted = Options { skip_phase1_value_rule: true };
+    let planted = Options { skip_phase1_value_rule: true, ..Options::default() };
     let caught = (1..=5).filter(|&seed| !run(&takeover_while_behind(seed), &planted).verdict.passed()).count();
     assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+}
+
+fn restart(at_ms: u64, until_ms: u64, ids: &[u32]) -> Fault {
+    Fault { until_ns: Some(until_ms * NS_PER_MS), ..crash(at_ms, ids) }
+}
+
+/// Runs and returns the report with the simulation, for its processes.
+fn run_keeping(config: &RunConfig, options: &Options) -> (RunReport, Simulation<FPaxos>) {
+    let mut simulation = Simulation::<FPaxos>::with_options(config, options);
+    (simulation.run(), simulation)
+}
+
+#[track_caller]
+fn assert_safe_and_complete(report: &RunReport, what: &str) {
+    assert!(report.verdict.passed(), "{what}: {}", report.verdict);
+    assert_eq!(report.commands_completed, report.commands_expected, "{what}");
+}
+
+/// Leader election §9 "Acceptor restart": a follower down from 0.5 s to
+/// 1.5 s comes back with its acceptor state, learns the slots it missed
+/// by catch-up, and executes again up to the leader.
+#[test]
+fn a_restarted_follower_catches_up_and_executes_again() {
+    for seed in 1..=3 {
+        let (report, simulation) = run_keeping(&config(vec![restart(500, 1_500, &[3])], seed), &Options::default());
+        assert_safe_and_complete(&report, &format!("seed {seed}"));
+        assert_eq!(report.faults.as_ref().map(|f| f.restarts), Some(1));
+        let (leader, restarted) = (simulation.protocol(ProcessId(1)), simulation.protocol(ProcessId(3)));
+        assert!(leader.is_leading() && !restarted.is_leading());
+        // Contiguous: the slots chosen while it was down were caught up.
+        assert!(
+            restarted.chosen_upto() + 20 >= leader.chosen_upto() && restarted.chosen_upto() > leader.chosen_upto() / 2,
+            "seed {seed}: p3 executed up to slot {}, the leader chose up to {}",
+            restarted.chosen_upto(),
+            leader.chosen_upto()
+        );
+        assert_eq!(report.protocol.recovery.leader_changes, 0, "a follower's restart deposes nobody");
+    }
+}
+
+/// The leader restarts: after the others elected a new leader (down
+/// 0.5 s to 3 s), or before anyone suspected it (down 0.5 s to 0.8 s, so
+/// it comes back believing in its own ballot, without its leader state,
+/// and must win a phase 1 again). Either way every command completes
+/// once and the replicas agree.
+#[test]
+fn a_restarted_ex_leader_does_not_break_safety() {
+    for (until_ms, seed) in [(3_000, 1), (3_000, 2), (800, 3), (800, 4)] {
+        let (report, simulation) = run_keeping(&config(vec![restart(500, until_ms, &[1])], seed), &Options::default());
+        assert_safe_and_complete(&report, &format!("back at {until_ms} ms, seed {seed}"));
+        assert!(report.protocol.recovery.leader_changes >= 1, "{:?}", report.protocol.recovery);
+        let leaders = (1..=5).filter(|&id| simulation.protocol(ProcessId(id)).is_leading()).count();
+        assert!(leaders <= 1, "back at {until_ms} ms, seed {seed}: {leaders} processes lead");
+    }
+}
+
+/// multipaxos-leader-election.md §11 E3 (n = 5, f = 1): with A4 and A5
+/// down, A1 still commits (Q2 = 2 of 3); once A1 crashes too no leader can
+/// be elected (Q1 = 4) and nothing commits; when A4 and A5 restart a
+/// leader is elected and every command completes, none lost.
+#[test]
+fn leader_election_11_e3_availability_asymmetry() {
+    let faults = vec![restart(500, 6_000, &[4, 5]), crash(1_500, &[1])];
+    let (report, simulation) = run_keeping(&config(faults, 1), &Options::default());
+    assert_safe_and_complete(&report, "E3");
+    let faults = report.faults.as_ref().expect("faults");
+    let completed = |from_ms: u64, to_ms: u64| -> u64 {
+        let windows = faults.regions.iter().flat_map(|r| &r.timeline);
+        windows.filter(|w| (from_ms * NS_PER_MS..to_ms * NS_PER_MS).contains(&w.start_ns)).map(|w| w.count).sum()
+    };
+    assert!(completed(600, 1_400) > 0, "A1 commits with A2 and A3 while A4 and A5 are down");
+    assert_eq!(completed(2_000, 6_000), 0, "no leader can be elected with 3 processes up");
+    assert!(completed(6_000, 60_000) > 0);
+    assert!(report.protocol.recovery.leader_changes >= 1);
+    assert!((2..=5).any(|id| simulation.protocol(ProcessId(id)).is_leading()));
+}
+
+/// A restart that forgets the acceptor state (not durable) is unsafe, and
+/// the verdict says so: p1 cannot reach p2-p4 (one way), so slots it
+/// chooses with p5 are known only to p1 and p5; both crash, p5 restarts
+/// at once, and p2's phase 1 then hears nothing of those slots from the
+/// forgetful p5 and fills them with other commands.
+#[test]
+fn a_planted_restart_that_forgets_the_acceptor_state_is_caught() {
+    let hidden = Links { from: vec![ProcessId(1)], to: vec![ProcessId(2), ProcessId(3), ProcessId(4)], one_way: true };
+    let faults = |seed| {
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: None, kind: FaultKind::Partition { links: hidden.clone() } };
+        config(vec![partition, crash(1_000, &[1]), restart(1_000, 1_100, &[5])], seed)
+    };
+    let planted = Options { plant_restart_forgets_acceptor: true, ..Options::default() };
+    let caught = (1..=3).filter(|&seed| !run(&faults(seed), &planted).verdict.passed()).count();
+    assert!(caught >= 2, "the verdict caught the planted bug in {caught} of 3 seeds");
+    for seed in 1..=3 {
+        assert_safe_and_complete(&run(&faults(seed), &Options::default()), &format!("seed {seed} without the bug"));
+    }
 }
 
 /// Atlas (atlas.md §9) under faults: a process crash mid-run, every

@@ -8,11 +8,12 @@
 //! in a run without faults (the engine checks one flag).
 //!
 //! What each fault means to the engine:
-//! - **crash**: the process stops for good: it receives nothing (messages
-//!   and client submissions arriving at it are dropped), its timers do not
-//!   fire, its executor stops. Restart is not supported yet (a schedule
-//!   that asks for it is refused): it needs a contract for the state a
-//!   protocol declares durable.
+//! - **crash**: the process stops: it receives nothing (messages and
+//!   client submissions arriving at it are dropped), its timers do not
+//!   fire, its executor stops. A crash with an end is a **restart**: the
+//!   process comes back then with only the state its protocol declares
+//!   durable ([`crate::Protocol::restart`]); the engine refuses a restart
+//!   for a protocol without [`crate::Protocol::RESTARTS`].
 //! - **partition**: a message sent on a blocked link is dropped when sent
 //!   (messages already in flight arrive). Client traffic is not affected:
 //!   clients are not processes of the shard.
@@ -151,9 +152,13 @@ impl fmt::Display for Fault {
 pub struct RandomFaults {
     /// Faults to draw.
     pub count: usize,
-    /// Most processes crashed over the run (crashes are permanent): at
-    /// most the protocol's `f` for a run that must stay live.
+    /// Most processes crashed at a time (a crash without restart counts
+    /// to the end of the run): at most the protocol's `f` for a run that
+    /// must stay live.
     pub max_crashed: usize,
+    /// Drawn crashes may restart (half of them, each within
+    /// `max_duration_ns`); only for protocols that support restarts.
+    pub restarts: bool,
     /// Draw partitions (each heals within `max_duration_ns`).
     pub partitions: bool,
     /// Draw slow links (each ends within `max_duration_ns`).
@@ -173,6 +178,7 @@ impl Default for RandomFaults {
         RandomFaults {
             count: 4,
             max_crashed: 0,
+            restarts: false,
             partitions: true,
             slow_links: true,
             max_loss: 0.0,
@@ -205,6 +211,8 @@ impl RandomFaults {
             kinds.push("duplicate");
         }
         let mut crashed: Vec<ProcessId> = Vec::new();
+        // With restarts: (process, down from, down until) of drawn crashes.
+        let mut downs: Vec<(ProcessId, u64, u64)> = Vec::new();
         let mut faults = Vec::new();
         let all: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         for _ in 0..self.count {
@@ -215,6 +223,22 @@ impl RandomFaults {
             let until_ns = Some(at_ns + rng.random_range(1..=self.max_duration_ns.max(1)));
             let one = |rng: &mut StreamRng| vec![all[rng.random_range(0..n)]];
             let kind = match kinds[rng.random_range(0..kinds.len())] {
+                "crash" if self.restarts => {
+                    // A restart half the time; at most `max_crashed` down
+                    // at once (a permanent crash is down to the end).
+                    let until_ns = if rng.random_bool(0.5) { until_ns } else { None };
+                    let end = until_ns.unwrap_or(u64::MAX);
+                    let overlapping: Vec<ProcessId> =
+                        downs.iter().filter(|(_, from, to)| *from < end && at_ns < *to).map(|(p, _, _)| *p).collect();
+                    let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !overlapping.contains(p)).collect();
+                    if overlapping.len() >= self.max_crashed || alive.is_empty() {
+                        continue;
+                    }
+                    let victim = alive[rng.random_range(0..alive.len())];
+                    downs.push((victim, at_ns, end));
+                    faults.push(Fault { at_ns, until_ns, kind: FaultKind::Crash { processes: vec![victim] } });
+                    continue;
+                }
                 "crash" => {
                     let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !crashed.contains(p)).collect();
                     if crashed.len() >= self.max_crashed || alive.is_empty() {
@@ -294,6 +318,13 @@ impl FaultPlan {
         !self.schedule.is_empty() || self.random.as_ref().is_some_and(|r| r.count > 0)
     }
 
+    /// True if a process may restart: a crash with an end in the
+    /// schedule, or drawn crashes that may restart.
+    pub fn restarts(&self) -> bool {
+        let fixed = self.schedule.iter().any(|f| matches!(f.kind, FaultKind::Crash { .. }) && f.until_ns.is_some());
+        fixed || self.random.as_ref().is_some_and(|r| r.restarts && r.max_crashed > 0 && r.count > 0)
+    }
+
     /// The schedule of a run with `n` processes and these `streams`: the
     /// fixed faults then the drawn ones, by start time (stable).
     pub fn resolve(&self, n: usize, streams: &RngStreams) -> Vec<Fault> {
@@ -358,13 +389,7 @@ fn check_fault(fault: &Fault, n: usize) -> Result<(), String> {
         }
     };
     match &fault.kind {
-        FaultKind::Crash { processes } => {
-            in_range(processes)?;
-            if fault.until_ns.is_some() {
-                return Err("restart (a crash with an end) is not supported yet: leave out its end".into());
-            }
-            Ok(())
-        }
+        FaultKind::Crash { processes } => in_range(processes),
         FaultKind::Partition { links } => {
             in_range(&links.from)?;
             in_range(&links.to)
@@ -485,10 +510,18 @@ impl FaultState {
         self.up.fill(true);
         self.links.fill(LinkState::default());
         let n = self.n;
+        let mut touched = vec![false; n * n];
         for (fault, _) in self.faults.iter().zip(&self.active).filter(|(_, active)| **active) {
+            // Each directed link once per fault: `from` and `to` may
+            // overlap (every process to every process), and a slow or
+            // lossy fault must not compound with itself.
+            touched.fill(false);
             let mut each_link = |links: &Links, change: &dyn Fn(&mut LinkState)| {
                 for (a, b) in links.each() {
-                    change(&mut self.links[a.index() * n + b.index()]);
+                    let link = a.index() * n + b.index();
+                    if !std::mem::replace(&mut touched[link], true) {
+                        change(&mut self.links[link]);
+                    }
                 }
             };
             match &fault.kind {
@@ -556,6 +589,24 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_sides_apply_a_fault_once_per_link() {
+        let everyone = Links::between(p(&[1, 2, 3]), p(&[1, 2, 3]));
+        let slow = FaultKind::Slow { links: everyone.clone(), add_ns: 5, factor_permille: 2_000 };
+        let lossy = FaultKind::Loss { links: everyone, probability: 0.5 };
+        let mut faults = state(vec![
+            Fault { at_ns: 0, until_ns: None, kind: slow },
+            Fault { at_ns: 0, until_ns: None, kind: lossy },
+        ]);
+        faults.set_active(0, true);
+        assert_eq!(
+            faults.on_send(ProcessId(1), ProcessId(2), 10),
+            SendFate::Deliver { delay_ns: 25, duplicate: false }
+        );
+        faults.set_active(1, true);
+        assert_eq!(faults.links[1].loss, 0.5, "not 1 - 0.5^2: each link once");
+    }
+
+    #[test]
     fn loss_drops_about_its_probability() {
         let lossy = FaultKind::Loss { links: Links::between(p(&[1]), p(&[2])), probability: 0.3 };
         let mut faults = state(vec![Fault { at_ns: 0, until_ns: None, kind: lossy }]);
@@ -573,7 +624,8 @@ mod tests {
         };
         assert_eq!(crash(None, &[1]).check(3), Ok(()));
         assert_eq!(crash(None, &[4]).check(3).unwrap_err(), "fault #1 (crash): p4 is not a process; valid: p1 to p3");
-        assert!(crash(Some(20), &[1]).check(3).unwrap_err().contains("restart"));
+        assert_eq!(crash(Some(20), &[1]).check(3), Ok(()), "a restart (the protocol is checked by the engine)");
+        assert!(crash(Some(20), &[1]).restarts() && !crash(None, &[1]).restarts());
         assert!(crash(Some(5), &[1]).check(3).unwrap_err().contains("not after its start"));
     }
 
@@ -593,5 +645,30 @@ mod tests {
             }
         }
         assert!(a.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
+    }
+
+    #[test]
+    fn drawn_restarts_keep_at_most_max_crashed_down_at_once() {
+        let budget = RandomFaults { count: 40, max_crashed: 2, restarts: true, ..RandomFaults::default() };
+        let mut restarts = 0;
+        for seed in 1..=20 {
+            let faults = budget.draw(5, &RngStreams::new(seed));
+            let downs: Vec<(u64, u64)> = faults
+                .iter()
+                .filter(|f| matches!(f.kind, FaultKind::Crash { .. }))
+                .map(|f| (f.at_ns, f.until_ns.unwrap_or(u64::MAX)))
+                .collect();
+            restarts +=
+                faults.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. }) && f.until_ns.is_some()).count();
+            for &(at, _) in &downs {
+                let down_then = downs.iter().filter(|(from, to)| *from <= at && at < *to).count();
+                assert!(down_then <= 2, "seed {seed}: {down_then} down at {at}");
+            }
+        }
+        assert!(restarts > 0, "some drawn crashes restart");
+        let without = RandomFaults { restarts: false, ..budget.clone() };
+        let crashes = without.draw(5, &RngStreams::new(3));
+        let mut crashes = crashes.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).peekable();
+        assert!(crashes.peek().is_some() && crashes.all(|f| f.until_ns.is_none()), "no restart unless asked");
     }
 }

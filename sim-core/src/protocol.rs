@@ -126,8 +126,39 @@ pub trait Protocol: Sized {
     /// executor), which then uses one core.
     const PARALLEL: bool = false;
 
+    /// Whether a crashed process of this protocol may come back
+    /// ([`Protocol::restart`]). A schedule with a restart (a crash with an
+    /// end) is refused for a protocol that says no, before the run.
+    const RESTARTS: bool = false;
+
     /// Creates a process and its co-located executor.
     fn new(setup: ProcessSetup, options: &Self::Options) -> (Self, Self::Executor);
+
+    /// The process restarts at `now` after a crash (only if
+    /// [`Protocol::RESTARTS`]). `self` is the process as it crashed;
+    /// `fresh` is one as [`Protocol::new`] builds it (same setup, a new
+    /// random stream). Keep what the protocol declares durable from
+    /// `self`, take everything else from `fresh`, and set timers again:
+    /// the crashed incarnation's timers are gone and `start` is not called
+    /// again.
+    ///
+    /// The replica's state machine (its store and client table) and its
+    /// `executor` survive the crash as they were: a replica persists what
+    /// it applied, and replaying a durable log to that point would rebuild
+    /// the same state, so nothing is executed twice and the verdict's
+    /// per-replica record stays valid. Forget here whatever the executor
+    /// holds that is not durable (for instance committed commands waiting
+    /// for a gap) and restore the protocol's view of what was executed
+    /// from it.
+    ///
+    /// The default keeps nothing of `self` (a process without durable
+    /// state); protocols whose safety needs durable state (Paxos acceptors)
+    /// must override it.
+    fn restart(&mut self, fresh: Self, executor: &mut Self::Executor, now: Time, out: &mut Outbox<Self>) {
+        let _ = executor;
+        *self = fresh;
+        self.start(now, out);
+    }
 
     /// Called once at time 0, before any other input: set initial timers.
     fn start(&mut self, _now: Time, _out: &mut Outbox<Self>) {}

@@ -472,7 +472,13 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                             Ok((protocol, mut config)) => {
                                 let at = |span: &Range<usize>, message: String| source.at(span, message);
                                 let mut fault_errors = Vec::new();
-                                config.faults = fault_settings.resolve(sites, f as usize, &at, &mut fault_errors);
+                                config.faults =
+                                    fault_settings.resolve(protocol, sites, f as usize, &at, &mut fault_errors);
+                                if fault_errors.is_empty()
+                                    && let Err(e) = config.check()
+                                {
+                                    fault_errors.push(in_file_terms(source, &e.0));
+                                }
                                 for error in fault_errors {
                                     if seen.insert(error.clone()) {
                                         errors.push(error);
