@@ -157,19 +157,25 @@ fn a_restarted_ex_leader_does_not_break_safety() {
 /// leader is elected and every command completes, none lost.
 #[test]
 fn leader_election_11_e3_availability_asymmetry() {
-    let faults = vec![restart(500, 6_000, &[4, 5]), crash(1_500, &[1])];
-    let (report, simulation) = run_keeping(&config(faults, 1), &Options::default());
-    assert_safe_and_complete(&report, "E3");
-    let faults = report.faults.as_ref().expect("faults");
-    let completed = |from_ms: u64, to_ms: u64| -> u64 {
-        let windows = faults.regions.iter().flat_map(|r| &r.timeline);
-        windows.filter(|w| (from_ms * NS_PER_MS..to_ms * NS_PER_MS).contains(&w.start_ns)).map(|w| w.count).sum()
+    let e3 = config(vec![restart(500, 6_000, &[4, 5]), crash(1_500, &[1])], 1);
+    // A run stopped at `ms` is the same run's prefix (deterministic): the
+    // highest slot A2 and A3 know chosen then.
+    let chosen_at = |ms: u64| {
+        let stopped = RunConfig { max_time_ns: ms * NS_PER_MS, ..e3.clone() };
+        let (_, simulation) = run_keeping(&stopped, &Options::default());
+        let upto = |id| simulation.protocol(ProcessId(id)).chosen_upto();
+        (upto(2).max(upto(3)), (1..=5).any(|id| simulation.protocol(ProcessId(id)).is_leading() && id != 1))
     };
-    assert!(completed(600, 1_400) > 0, "A1 commits with A2 and A3 while A4 and A5 are down");
-    assert_eq!(completed(2_000, 6_000), 0, "no leader can be elected with 3 processes up");
-    assert!(completed(6_000, 60_000) > 0);
+    let (at_500, _) = chosen_at(500);
+    let (at_2000, _) = chosen_at(2_000);
+    assert!(at_2000 > at_500, "A1 commits with A2 and A3 while A4 and A5 are down");
+    assert_eq!(chosen_at(5_900), (at_2000, false), "no leader and no commit with 3 processes up");
+    let (report, simulation) = run_keeping(&e3, &Options::default());
+    assert_safe_and_complete(&report, "E3");
+    assert_eq!(report.faults.as_ref().map(|f| f.restarts), Some(2));
     assert!(report.protocol.recovery.leader_changes >= 1);
     assert!((2..=5).any(|id| simulation.protocol(ProcessId(id)).is_leading()));
+    assert!(simulation.protocol(ProcessId(2)).chosen_upto() > at_2000);
 }
 
 /// A restart that forgets the acceptor state (not durable) is unsafe, and
@@ -250,5 +256,49 @@ mod atlas {
             assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
             assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
         }
+    }
+}
+
+/// Tempo's clock bump (tempo.md §8, with `clock_bump_interval_ns`) is the
+/// one place a protocol reads a clock: a clock fault changes its
+/// timestamps, and so its latency, never its safety.
+mod tempo_clock {
+    use super::*;
+    use protocols::tempo::{Options, Tempo};
+
+    fn run(faults: Vec<Fault>, clock_bump: bool) -> RunReport {
+        let mut config = config(faults, 1);
+        config.commands_per_client = 15;
+        config.workload.keys = KeyDistribution::ConflictPool { conflict_rate: 0.1, hot_keys: 1 };
+        let options = Options { clock_bump_interval_ns: clock_bump.then_some(10 * NS_PER_MS), ..Options::default() };
+        Simulation::<Tempo>::with_options(&config, &options).run()
+    }
+
+    #[test]
+    fn a_skewed_clock_changes_latency_not_safety() {
+        // p2 runs 1 s ahead and 0.1% fast; p4 runs 1 s behind.
+        let skew = |id, offset_ns, drift_ppm| Fault {
+            at_ns: 200 * NS_PER_MS,
+            until_ns: Some(3 * NS_PER_S),
+            kind: FaultKind::Clock { processes: vec![ProcessId(id)], offset_ns, drift_ppm },
+        };
+        let skews = vec![skew(2, 1_000_000_000, 1_000), skew(4, -1_000_000_000, 0)];
+        let skewed = run(skews.clone(), true);
+        assert!(skewed.verdict.passed() && skewed.commands_completed == skewed.commands_expected, "{}", skewed.verdict);
+        // The same schedule with zero skew (still a run with faults, so
+        // failure detection and client tables are the same): only the
+        // clocks differ.
+        let exact: Vec<Fault> = skews
+            .iter()
+            .map(|f| Fault {
+                kind: FaultKind::Clock { processes: vec![ProcessId(2)], offset_ns: 0, drift_ppm: 0 },
+                ..f.clone()
+            })
+            .collect();
+        let unskewed = run(exact.clone(), true);
+        assert!(unskewed.verdict.passed(), "{}", unskewed.verdict);
+        assert_ne!(skewed.total, unskewed.total, "the clock bump read the skewed clock");
+        // Without the clock bump Tempo reads no clock: skew changes nothing.
+        assert_eq!(run(skews, false).total, run(exact, false).total);
     }
 }

@@ -93,7 +93,8 @@ fn region_partition_shrunk_runs_through_sim() {
     for row in lines.map(|l| l.split(',').collect::<Vec<&str>>()) {
         let unavailable: f64 = row[column("unavailable_ms")].parse().unwrap();
         assert_eq!(row[column("stuck_commands")], "0", "{faults}");
-        assert!(row[column("schedule")].starts_with("partition at 2 s until 5 s: p3<->"), "{faults}");
+        let schedule = row[column("schedule")].trim_start_matches('"');
+        assert!(schedule.starts_with("partition at 2 s until 5 s: p3<->"), "{faults}");
         if row[column("region")] == "asia-east1" {
             // Its forwards are dropped: a client timeout (2 s) at least.
             assert!(unavailable >= 1_900.0, "{faults}");

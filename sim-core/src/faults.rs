@@ -22,9 +22,11 @@
 //!   delivered twice (the copy with its own delay), with the given
 //!   probability, drawn from the run's [`Purpose::Faults`] stream. Links
 //!   stop being reliable: only protocols that retransmit survive loss.
-//!
-//! Clock offsets and drift are not modelled yet: no protocol here reads a
-//! clock other than the simulated `now`.
+//! - **clock**: the process's local clock, which a protocol reads through
+//!   [`crate::Outbox::clock`], is `now + offset + (now - at) * drift`
+//!   while active (and exact again after). Simulated time, message delays
+//!   and timers are unaffected: only what a protocol reads as a clock
+//!   value changes (see DESIGN.md for which protocols read one).
 
 use crate::id::ProcessId;
 use crate::rng::{Purpose, RngStreams, StreamRng};
@@ -94,6 +96,16 @@ pub enum FaultKind {
         /// From 0 to 1.
         probability: f64,
     },
+    /// The processes' local clocks are off by `offset_ns` and run fast
+    /// (or slow, negative) by `drift_ppm` millionths from the fault's start.
+    Clock {
+        /// Whose clocks.
+        processes: Vec<ProcessId>,
+        /// Offset, nanoseconds (may be negative).
+        offset_ns: i64,
+        /// Drift, parts per million (may be negative, above -1,000,000).
+        drift_ppm: i64,
+    },
 }
 
 impl FaultKind {
@@ -105,6 +117,7 @@ impl FaultKind {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Loss { .. } => "loss",
             FaultKind::Duplicate { .. } => "duplicate",
+            FaultKind::Clock { .. } => "clock",
         }
     }
 }
@@ -142,6 +155,11 @@ impl fmt::Display for Fault {
             ),
             FaultKind::Loss { links: l, probability } | FaultKind::Duplicate { links: l, probability } => {
                 write!(f, ": {} p={probability}", show(l))
+            }
+            FaultKind::Clock { processes, offset_ns, drift_ppm } => {
+                let sign = if *offset_ns < 0 { "-" } else { "+" };
+                let offset = format_ns_as_s(offset_ns.unsigned_abs());
+                write!(f, ": {} clock {sign}{offset} s drift {drift_ppm} ppm", ids(processes))
             }
         }
     }
@@ -318,6 +336,12 @@ impl FaultPlan {
         !self.schedule.is_empty() || self.random.as_ref().is_some_and(|r| r.count > 0)
     }
 
+    /// True if the schedule skews a clock (the random generator draws no
+    /// clock faults).
+    pub fn skews_clocks(&self) -> bool {
+        self.schedule.iter().any(|f| matches!(f.kind, FaultKind::Clock { .. }))
+    }
+
     /// True if a process may restart: a crash with an end in the
     /// schedule, or drawn crashes that may restart.
     pub fn restarts(&self) -> bool {
@@ -390,6 +414,13 @@ fn check_fault(fault: &Fault, n: usize) -> Result<(), String> {
     };
     match &fault.kind {
         FaultKind::Crash { processes } => in_range(processes),
+        FaultKind::Clock { processes, drift_ppm, .. } => {
+            in_range(processes)?;
+            if *drift_ppm <= -1_000_000 {
+                return Err(format!("drift {drift_ppm} ppm stops or reverses the clock: give more than -1000000"));
+            }
+            Ok(())
+        }
         FaultKind::Partition { links } => {
             in_range(&links.from)?;
             in_range(&links.to)
@@ -445,8 +476,41 @@ pub enum SendFate {
     },
 }
 
-/// Which processes are up and what each link does, under the faults
-/// active now.
+/// A process's local clock under the active clock faults: `now + offset
+/// + (drift_ppm * now - drift_at) / 10^6`, exact in integers (the sum of
+/// each active fault's `offset + drift * (now - at)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockSkew {
+    offset_ns: i128,
+    drift_ppm: i128,
+    /// Sum of each fault's drift times its start.
+    drift_at: i128,
+}
+
+impl ClockSkew {
+    /// A clock `offset_ns` off and `drift_ppm` fast since `since_ns`.
+    pub fn new(offset_ns: i64, drift_ppm: i64, since_ns: u64) -> ClockSkew {
+        ClockSkew {
+            offset_ns: i128::from(offset_ns),
+            drift_ppm: i128::from(drift_ppm),
+            drift_at: i128::from(drift_ppm) * i128::from(since_ns),
+        }
+    }
+
+    /// The local clock reading at simulated time `now` (0 at the least).
+    #[inline]
+    pub fn read(&self, now: crate::time::Time) -> crate::time::Time {
+        if *self == ClockSkew::default() {
+            return now;
+        }
+        let t = i128::from(now.as_ns());
+        let local = t + self.offset_ns + (self.drift_ppm * t - self.drift_at) / 1_000_000;
+        crate::time::Time::from_ns(u64::try_from(local.max(0)).unwrap_or(u64::MAX))
+    }
+}
+
+/// Which processes are up, what each link does and how far each clock is
+/// off, under the faults active now.
 #[derive(Clone, Debug)]
 pub struct FaultState {
     n: usize,
@@ -454,6 +518,7 @@ pub struct FaultState {
     active: Vec<bool>,
     up: Vec<bool>,
     links: Vec<LinkState>,
+    clocks: Vec<ClockSkew>,
     rng: StreamRng,
 }
 
@@ -467,6 +532,7 @@ impl FaultState {
             faults,
             up: vec![true; n],
             links: vec![LinkState::default(); n * n],
+            clocks: vec![ClockSkew::default(); n],
             rng: streams.stream(Purpose::Faults, 0),
         }
     }
@@ -486,6 +552,12 @@ impl FaultState {
     #[inline]
     pub fn is_up(&self, process: ProcessId) -> bool {
         self.up[process.index()]
+    }
+
+    /// `process`'s local clock under the active clock faults.
+    #[inline]
+    pub fn clock(&self, process: ProcessId) -> ClockSkew {
+        self.clocks[process.index()]
     }
 
     /// Processes currently crashed.
@@ -509,6 +581,7 @@ impl FaultState {
     fn recompute(&mut self) {
         self.up.fill(true);
         self.links.fill(LinkState::default());
+        self.clocks.fill(ClockSkew::default());
         let n = self.n;
         let mut touched = vec![false; n * n];
         for (fault, _) in self.faults.iter().zip(&self.active).filter(|(_, active)| **active) {
@@ -536,6 +609,14 @@ impl FaultState {
                 }
                 FaultKind::Duplicate { links, probability } => {
                     each_link(links, &|l| l.duplicate = 1.0 - (1.0 - l.duplicate) * (1.0 - probability))
+                }
+                FaultKind::Clock { processes, offset_ns, drift_ppm } => {
+                    for p in processes {
+                        let clock = &mut self.clocks[p.index()];
+                        clock.offset_ns += i128::from(*offset_ns);
+                        clock.drift_ppm += i128::from(*drift_ppm);
+                        clock.drift_at += i128::from(*drift_ppm) * i128::from(fault.at_ns);
+                    }
                 }
             }
         }
@@ -604,6 +685,31 @@ mod tests {
         );
         faults.set_active(1, true);
         assert_eq!(faults.links[1].loss, 0.5, "not 1 - 0.5^2: each link once");
+    }
+
+    #[test]
+    fn clocks_are_offset_and_drift_from_the_start_then_exact_again() {
+        use crate::time::Time;
+        let skew = |offset_ns, drift_ppm, at_ns| Fault {
+            at_ns,
+            until_ns: Some(10_000_000),
+            kind: FaultKind::Clock { processes: p(&[2]), offset_ns, drift_ppm },
+        };
+        let mut faults = state(vec![skew(-500, 1_000, 1_000_000), skew(100, 0, 0)]);
+        let read = |faults: &FaultState, at_ns| faults.clock(ProcessId(2)).read(Time::from_ns(at_ns)).as_ns();
+        assert_eq!(read(&faults, 3_000_000), 3_000_000, "no fault active");
+        faults.set_active(0, true);
+        // 2 ms after the start at 1 ms, 1000 ppm fast: +2 us, minus 500 ns.
+        assert_eq!(read(&faults, 3_000_000), 3_000_000 - 500 + 2_000);
+        faults.set_active(1, true);
+        assert_eq!(read(&faults, 3_000_000), 3_000_000 - 500 + 2_000 + 100, "skews add up");
+        assert_eq!(faults.clock(ProcessId(1)).read(Time::from_ns(7)), Time::from_ns(7), "other clocks exact");
+        assert_eq!(read(&faults, 0), 0, "a clock behind time 0 reads 0");
+        faults.set_active(0, false);
+        faults.set_active(1, false);
+        assert_eq!(read(&faults, 3_000_000), 3_000_000);
+        let stopped = FaultPlan { schedule: vec![skew(0, -1_000_000, 0)], ..FaultPlan::default() };
+        assert!(stopped.check(3).unwrap_err().contains("stops or reverses the clock"));
     }
 
     #[test]

@@ -39,6 +39,7 @@
 
 use crate::command::{Command, CommandId};
 use crate::dedup::ClientTable;
+use crate::faults::ClockSkew;
 use crate::id::{ClientId, ProcessId};
 use crate::kv::{KvStore, OpResults};
 use crate::metrics::ProtocolMetrics;
@@ -247,11 +248,14 @@ impl<P: Protocol> fmt::Debug for Effect<P> {
 pub struct Outbox<P: Protocol> {
     effects: Vec<Effect<P>>,
     metrics: ProtocolMetrics,
+    /// The local clock of the process being stepped (exact unless a clock
+    /// fault is active on it).
+    clock: ClockSkew,
 }
 
 impl<P: Protocol> Default for Outbox<P> {
     fn default() -> Self {
-        Outbox { effects: Vec::new(), metrics: ProtocolMetrics::default() }
+        Outbox { effects: Vec::new(), metrics: ProtocolMetrics::default(), clock: ClockSkew::default() }
     }
 }
 
@@ -265,6 +269,22 @@ impl<P: Protocol> Outbox<P> {
     /// An empty outbox.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process's local clock at `now`: what a protocol that reads a
+    /// clock (rather than measuring simulated time for its timers) must
+    /// use. It equals `now` unless a clock fault (offset, drift) is active
+    /// on the process; it may then be ahead, behind, or jump back when the
+    /// fault ends.
+    #[inline]
+    pub fn clock(&self, now: Time) -> Time {
+        self.clock.read(now)
+    }
+
+    /// Sets the local clock of the process about to be stepped (the
+    /// engine, in runs with clock faults; tests).
+    pub fn set_clock(&mut self, clock: ClockSkew) {
+        self.clock = clock;
     }
 
     /// Sends `msg` to `to`.

@@ -225,6 +225,9 @@ pub struct Simulation<P: Protocol> {
     observed: FaultObserver,
     /// Set in runs where a crashed process may restart.
     restart_kit: Option<RestartKit<P>>,
+    /// True if the schedule skews clocks: each step then hands the
+    /// process's local clock to the outbox.
+    clock_faults: bool,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -312,6 +315,7 @@ impl<P: Protocol> Simulation<P> {
         let retry_order = config.client_regions.iter().map(|&region| by_distance_from(config, &wan, region)).collect();
         Simulation {
             restart_kit,
+            clock_faults: config.faults.skews_clocks(),
             faults_active,
             faults: FaultState::new(n, schedule, &streams),
             client_timeout_ns: config.faults.client_timeout_ns,
@@ -424,8 +428,11 @@ impl<P: Protocol> Simulation<P> {
     fn handle(&mut self, event: Event<P>) {
         match event {
             Event::Submit { client, process, seq } => {
-                if self.faults_active && !self.faults.is_up(process) {
-                    return; // a crashed process hears nothing; the client times out
+                if self.faults_active {
+                    if !self.faults.is_up(process) {
+                        return; // a crashed process hears nothing; the client times out
+                    }
+                    self.set_clock(process);
                 }
                 let client = &self.clients[client.index()];
                 let Some(cmd) = client.pending.clone().filter(|cmd| cmd.id.seq == seq) else {
@@ -448,16 +455,22 @@ impl<P: Protocol> Simulation<P> {
                 self.flush(process);
             }
             Event::Deliver { from, to, msg } => {
-                if self.faults_active && !self.faults.is_up(to) {
-                    self.observed.messages_dropped += 1;
-                    return;
+                if self.faults_active {
+                    if !self.faults.is_up(to) {
+                        self.observed.messages_dropped += 1;
+                        return;
+                    }
+                    self.set_clock(to);
                 }
                 self.processes[to.index()].protocol.handle(from, msg, self.now, &mut self.outbox);
                 self.flush(to);
             }
             Event::Timer { process, timer, generation } => {
-                if self.faults_active && !self.faults.is_up(process) {
-                    return; // a crashed process's timers do not fire
+                if self.faults_active {
+                    if !self.faults.is_up(process) {
+                        return; // a crashed process's timers do not fire
+                    }
+                    self.set_clock(process);
                 }
                 let timers = &mut self.processes[process.index()].timers;
                 if timers.get(&timer) != Some(&generation) {
@@ -482,6 +495,15 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// Hands `process`'s local clock to the outbox before stepping it, in
+    /// runs that skew clocks.
+    #[inline]
+    fn set_clock(&mut self, process: ProcessId) {
+        if self.clock_faults {
+            self.outbox.set_clock(self.faults.clock(process));
+        }
+    }
+
     /// A crashed process comes back: a fresh incarnation takes what its
     /// protocol declares durable from the crashed one (see
     /// [`Protocol::restart`]); the store, client table and executor stay;
@@ -503,6 +525,9 @@ impl<P: Protocol> Simulation<P> {
         state.timers.clear();
         self.observed.restarts += 1;
         debug_assert!(self.resources.is_none(), "RunConfig::check refuses restarts with the CPU model");
+        if self.clock_faults {
+            self.outbox.set_clock(self.faults.clock(process));
+        }
         state.protocol.restart(fresh, &mut state.executor, self.now, &mut self.outbox);
         self.flush(process);
     }

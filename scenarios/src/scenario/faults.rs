@@ -4,7 +4,7 @@
 //!
 //! ```toml
 //! [[faults]]
-//! kind = "crash"              # crash | partition | slow | loss | duplicate
+//! kind = "crash"              # crash | partition | slow | loss | duplicate | clock
 //! at_s = 2.0
 //! processes = ["p1"]          # process ids or site regions (crash)
 //! until_s = 4.0               # a restart: only protocols with durable state
@@ -24,6 +24,13 @@
 //! add_ms = 100
 //! factor = 2.0
 //!
+//! [[faults]]
+//! kind = "clock"              # the local clock protocols read
+//! at_s = 1
+//! processes = ["p2"]
+//! offset_ms = -300            # may be negative
+//! drift_ppm = 200             # runs fast (negative: slow) from at_s
+//!
 //! [random_faults]             # drawn from each run's seed
 //! count = 4
 //! max_crashed = 1             # or "f": the run's f (at a time)
@@ -42,7 +49,7 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEntry {
-    /// `crash`, `partition`, `slow`, `loss` or `duplicate`.
+    /// `crash`, `partition`, `slow`, `loss`, `duplicate` or `clock`.
     pub kind: Spanned<String>,
     /// Start, in simulated seconds.
     pub at_s: Spanned<f64>,
@@ -62,6 +69,10 @@ pub struct FaultEntry {
     pub add_ms: Option<Spanned<f64>>,
     /// Slow links: factor on the delay.
     pub factor: Option<Spanned<f64>>,
+    /// Clock: offset in milliseconds (may be negative).
+    pub offset_ms: Option<Spanned<f64>>,
+    /// Clock: drift in parts per million (may be negative).
+    pub drift_ppm: Option<Spanned<f64>>,
 }
 
 /// `[random_faults]` as written.
@@ -271,8 +282,32 @@ fn resolve_entry(
         }
         "loss" => FaultKind::Loss { links: links(errors)?, probability: probability(errors) },
         "duplicate" => FaultKind::Duplicate { links: links(errors)?, probability: probability(errors) },
+        "clock" => {
+            let Some(value) = &entry.processes else {
+                errors.push(at(&entry.kind.span(), "clock: give `processes` (process ids or site regions)".into()));
+                return None;
+            };
+            let processes = processes("processes", value, errors);
+            let signed = |field: &Option<Spanned<f64>>, scale: f64, key: &str, errors: &mut Vec<String>| {
+                let Some(v) = field else { return 0 };
+                let scaled = *v.get_ref() * scale;
+                if scaled.is_finite() && scaled.abs() < 1e18 {
+                    scaled.round() as i64
+                } else {
+                    errors.push(at(&v.span(), format!("{key}: {} is not valid; give a finite number", v.get_ref())));
+                    0
+                }
+            };
+            let offset_ns = signed(&entry.offset_ms, NS_PER_MS as f64, "offset_ms", errors);
+            let drift_ppm = signed(&entry.drift_ppm, 1.0, "drift_ppm", errors);
+            if entry.offset_ms.is_none() && entry.drift_ppm.is_none() {
+                errors.push(at(&entry.kind.span(), "clock: give `offset_ms`, `drift_ppm` or both".into()));
+                return None;
+            }
+            FaultKind::Clock { processes, offset_ns, drift_ppm }
+        }
         other => {
-            let valid = ["crash", "partition", "slow", "loss", "duplicate"];
+            let valid = ["crash", "partition", "slow", "loss", "duplicate", "clock"];
             let hint = super::validate::nearest(other, valid.into_iter())
                 .map(|s| format!(" (did you mean \"{s}\"?)"))
                 .unwrap_or_default();
