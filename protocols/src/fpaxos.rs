@@ -23,6 +23,9 @@
 //! its closest `f + 1` does not stall it. Clients' retries reach the new
 //! leader through forwarding; the engine's client table keeps a command
 //! ordered twice from taking effect twice.
+//!
+//! FPaxos supports restarts (a crash with an end): the acceptor state is
+//! durable, the rest comes back fresh (see `restart` below).
 
 use crate::shared::quorum;
 use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
@@ -196,6 +199,9 @@ pub struct Options {
     /// found and starts proposing right after the slots it learned,
     /// overwriting slots others may have chosen.
     pub skip_phase1_value_rule: bool,
+    /// Planted bug (tests only): a restarted process forgets its acceptor
+    /// state (`promised`, `accepted`), as if it were not durable.
+    pub plant_restart_forgets_acceptor: bool,
 }
 
 /// Most chosen values one catch-up message carries.
@@ -275,6 +281,8 @@ pub struct FPaxos {
     waiting: Vec<Arc<Command>>,
     /// See [`Options::skip_phase1_value_rule`].
     skip_phase1_value_rule: bool,
+    /// See [`Options::plant_restart_forgets_acceptor`].
+    plant_restart_forgets_acceptor: bool,
     /// Commands this follower forwarded and has not learned chosen
     /// (failure detection only): forwarded again to each new leader, so
     /// its clients need not time out (leader election §6 "redirects its
@@ -389,6 +397,9 @@ impl FPaxos {
             }
             Role::Leader => self.propose(cmd, now, out),
             Role::Candidate(_) => self.waiting.push(cmd),
+            // Only after a restart of a leader: it knows of no other
+            // leader yet; held until an election says who leads.
+            Role::Follower if self.leader == self.id => self.waiting.push(cmd),
             Role::Follower => {
                 if self.failure_detection {
                     self.forwarded.insert(cmd.id, cmd.clone());
@@ -726,6 +737,37 @@ impl Protocol for FPaxos {
     type Executor = SlotExecutor;
     type Options = Options;
 
+    const RESTARTS: bool = true;
+
+    /// Leader election §1 and §9 "Acceptor restart": the acceptor's
+    /// `promised` and `accepted` are durable (Paxos is unsafe without
+    /// them), and so is, with the state machine the engine keeps, each
+    /// client's highest chosen seq (the client table a replica persists
+    /// with what it applied; without it a restarted leader could order a
+    /// re-forwarded command again). Everything else is volatile: the
+    /// process comes back a follower of the owner of its promised ballot,
+    /// with no commanders, candidacy, forwarded or held commands, and
+    /// learns the slots it missed by catch-up. Its learner resumes at its
+    /// executor's position (every executed slot was chosen); chosen slots
+    /// waiting behind a gap were not durable and are learned again.
+    fn restart(&mut self, mut fresh: Self, executor: &mut SlotExecutor, now: Time, out: &mut Outbox<Self>) {
+        if !self.plant_restart_forgets_acceptor {
+            fresh.promised = self.promised;
+            fresh.accepted = std::mem::take(&mut self.accepted);
+        }
+        fresh.chosen_seq = std::mem::take(&mut self.chosen_seq);
+        fresh.max_seen = fresh.promised;
+        fresh.role = Role::Follower;
+        fresh.leader = fresh.owner(fresh.promised);
+        fresh.leader_ballot = fresh.promised;
+        fresh.last_heard = now;
+        executor.forget_waiting();
+        fresh.chosen_upto = executor.next_slot() - 1;
+        fresh.chosen_log.discard_up_to(fresh.chosen_upto);
+        *self = fresh;
+        self.start(now, out);
+    }
+
     fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
         let n = setup.n();
         let f = setup.config.f;
@@ -763,6 +805,7 @@ impl Protocol for FPaxos {
             chosen_seq: FixedHashMap::default(),
             proposed_seq: FixedHashMap::default(),
             skip_phase1_value_rule: options.skip_phase1_value_rule,
+            plant_restart_forgets_acceptor: options.plant_restart_forgets_acceptor,
             forwarded: BTreeMap::new(),
         };
         (fpaxos, SlotExecutor::new())

@@ -153,6 +153,29 @@ impl ProtocolName {
         )
     }
 
+    /// True if a crashed process of this protocol may restart: it
+    /// declares what of its state is durable (`Protocol::RESTARTS`).
+    pub fn restarts(self) -> bool {
+        use sim_core::Protocol;
+        match self {
+            ProtocolName::FPaxos => fpaxos::FPaxos::RESTARTS,
+            ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::RESTARTS,
+            ProtocolName::EPaxos => epaxos::EPaxos::RESTARTS,
+            ProtocolName::Tempo => tempo::Tempo::RESTARTS,
+            ProtocolName::Caesar => caesar::Caesar::RESTARTS,
+            ProtocolName::Vr => vr::Vr::RESTARTS,
+            ProtocolName::Raft => raft::Raft::RESTARTS,
+            ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::RESTARTS,
+            ProtocolName::Chain => chain::Chain::RESTARTS,
+        }
+    }
+
+    /// The protocols that support restarts, comma-separated (for errors).
+    pub fn restarting() -> String {
+        let names: Vec<&str> = ProtocolName::ALL.iter().filter(|p| p.restarts()).map(|p| p.as_str()).collect();
+        names.join(", ")
+    }
+
     /// True if the protocol has a leader (so `leader` means something).
     pub fn has_leader(self) -> bool {
         match self {

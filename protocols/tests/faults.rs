@@ -3,7 +3,9 @@
 //! leader crash is survived with one leader change and every command
 //! completes; more crashes than `f` leave commands stuck (reported); a
 //! planted bug in the new leader's phase 1 (the recovered value, for the
-//! leaderless ones) is caught by the verdict under faults.
+//! leaderless ones) is caught by the verdict under faults; restarted
+//! FPaxos followers and leaders come back with their durable acceptor
+//! state, and a planted restart without it is caught.
 
 use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
@@ -92,9 +94,111 @@ fn a_takeover_by_a_lagging_process_is_safe() {
 
 #[test]
 fn a_planted_bug_in_phase_1_is_caught_under_faults() {
-    let planted = Options { skip_phase1_value_rule: true };
+    let planted = Options { skip_phase1_value_rule: true, ..Options::default() };
     let caught = (1..=5).filter(|&seed| !run(&takeover_while_behind(seed), &planted).verdict.passed()).count();
     assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+}
+
+fn restart(at_ms: u64, until_ms: u64, ids: &[u32]) -> Fault {
+    Fault { until_ns: Some(until_ms * NS_PER_MS), ..crash(at_ms, ids) }
+}
+
+/// Runs and returns the report with the simulation, for its processes.
+fn run_keeping(config: &RunConfig, options: &Options) -> (RunReport, Simulation<FPaxos>) {
+    let mut simulation = Simulation::<FPaxos>::with_options(config, options);
+    (simulation.run(), simulation)
+}
+
+#[track_caller]
+fn assert_safe_and_complete(report: &RunReport, what: &str) {
+    assert!(report.verdict.passed(), "{what}: {}", report.verdict);
+    assert_eq!(report.commands_completed, report.commands_expected, "{what}");
+}
+
+/// Leader election §9 "Acceptor restart": a follower down from 0.5 s to
+/// 1.5 s comes back with its acceptor state, learns the slots it missed
+/// by catch-up, and executes again up to the leader.
+#[test]
+fn a_restarted_follower_catches_up_and_executes_again() {
+    for seed in 1..=3 {
+        let (report, simulation) = run_keeping(&config(vec![restart(500, 1_500, &[3])], seed), &Options::default());
+        assert_safe_and_complete(&report, &format!("seed {seed}"));
+        assert_eq!(report.faults.as_ref().map(|f| f.restarts), Some(1));
+        let (leader, restarted) = (simulation.protocol(ProcessId(1)), simulation.protocol(ProcessId(3)));
+        assert!(leader.is_leading() && !restarted.is_leading());
+        // Contiguous: the slots chosen while it was down were caught up.
+        assert!(
+            restarted.chosen_upto() + 20 >= leader.chosen_upto() && restarted.chosen_upto() > leader.chosen_upto() / 2,
+            "seed {seed}: p3 executed up to slot {}, the leader chose up to {}",
+            restarted.chosen_upto(),
+            leader.chosen_upto()
+        );
+        assert_eq!(report.protocol.recovery.leader_changes, 0, "a follower's restart deposes nobody");
+    }
+}
+
+/// The leader restarts: after the others elected a new leader (down
+/// 0.5 s to 3 s), or before anyone suspected it (down 0.5 s to 0.8 s, so
+/// it comes back believing in its own ballot, without its leader state,
+/// and must win a phase 1 again). Either way every command completes
+/// once and the replicas agree.
+#[test]
+fn a_restarted_ex_leader_does_not_break_safety() {
+    for (until_ms, seed) in [(3_000, 1), (3_000, 2), (800, 3), (800, 4)] {
+        let (report, simulation) = run_keeping(&config(vec![restart(500, until_ms, &[1])], seed), &Options::default());
+        assert_safe_and_complete(&report, &format!("back at {until_ms} ms, seed {seed}"));
+        assert!(report.protocol.recovery.leader_changes >= 1, "{:?}", report.protocol.recovery);
+        let leaders = (1..=5).filter(|&id| simulation.protocol(ProcessId(id)).is_leading()).count();
+        assert!(leaders <= 1, "back at {until_ms} ms, seed {seed}: {leaders} processes lead");
+    }
+}
+
+/// multipaxos-leader-election.md §11 E3 (n = 5, f = 1): with A4 and A5
+/// down, A1 still commits (Q2 = 2 of 3); once A1 crashes too no leader can
+/// be elected (Q1 = 4) and nothing commits; when A4 and A5 restart a
+/// leader is elected and every command completes, none lost.
+#[test]
+fn leader_election_11_e3_availability_asymmetry() {
+    let e3 = config(vec![restart(500, 6_000, &[4, 5]), crash(1_500, &[1])], 1);
+    // A run stopped at `ms` is the same run's prefix (deterministic): the
+    // highest slot A2 and A3 know chosen then.
+    let chosen_at = |ms: u64| {
+        let stopped = RunConfig { max_time_ns: ms * NS_PER_MS, ..e3.clone() };
+        let (_, simulation) = run_keeping(&stopped, &Options::default());
+        let upto = |id| simulation.protocol(ProcessId(id)).chosen_upto();
+        (upto(2).max(upto(3)), (1..=5).any(|id| simulation.protocol(ProcessId(id)).is_leading() && id != 1))
+    };
+    let (at_500, _) = chosen_at(500);
+    let (at_2000, _) = chosen_at(2_000);
+    assert!(at_2000 > at_500, "A1 commits with A2 and A3 while A4 and A5 are down");
+    assert_eq!(chosen_at(5_900), (at_2000, false), "no leader and no commit with 3 processes up");
+    let (report, simulation) = run_keeping(&e3, &Options::default());
+    assert_safe_and_complete(&report, "E3");
+    assert_eq!(report.faults.as_ref().map(|f| f.restarts), Some(2));
+    assert!(report.protocol.recovery.leader_changes >= 1);
+    assert!((2..=5).any(|id| simulation.protocol(ProcessId(id)).is_leading()));
+    assert!(simulation.protocol(ProcessId(2)).chosen_upto() > at_2000);
+}
+
+/// A restart that forgets the acceptor state (not durable) is unsafe, and
+/// the verdict says so: p1 cannot reach p2-p4 (one way), so slots it
+/// chooses with p5 are known only to p1 and p5; both crash, p5 restarts
+/// at once, and p2's phase 1 then hears nothing of those slots from the
+/// forgetful p5 and fills them with other commands.
+#[test]
+fn a_planted_restart_that_forgets_the_acceptor_state_is_caught() {
+    let hidden = Links { from: vec![ProcessId(1)], to: vec![ProcessId(2), ProcessId(3), ProcessId(4)], one_way: true };
+    let faults = |seed| {
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: None, kind: FaultKind::Partition { links: hidden.clone() } };
+        config(vec![partition, crash(1_000, &[1]), restart(1_000, 1_100, &[5])], seed)
+    };
+    let planted = Options { plant_restart_forgets_acceptor: true, ..Options::default() };
+    let caught = (1..=3).filter(|&seed| !run(&faults(seed), &planted).verdict.passed()).count();
+    assert!(caught >= 2, "the verdict caught the planted bug in {caught} of 3 seeds");
+    for seed in 1..=3 {
+        assert_safe_and_complete(&run(&faults(seed), &Options::default()), &format!("seed {seed} without the bug"));
+    }
 }
 
 /// Atlas (atlas.md §9) under faults: a process crash mid-run, every
@@ -682,5 +786,49 @@ mod primary_backup {
             assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
             assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
         }
+    }
+}
+
+/// Tempo's clock bump (tempo.md §8, with `clock_bump_interval_ns`) is the
+/// one place a protocol reads a clock: a clock fault changes its
+/// timestamps, and so its latency, never its safety.
+mod tempo_clock {
+    use super::*;
+    use protocols::tempo::{Options, Tempo};
+
+    fn run(faults: Vec<Fault>, clock_bump: bool) -> RunReport {
+        let mut config = config(faults, 1);
+        config.commands_per_client = 15;
+        config.workload.keys = KeyDistribution::ConflictPool { conflict_rate: 0.1, hot_keys: 1 };
+        let options = Options { clock_bump_interval_ns: clock_bump.then_some(10 * NS_PER_MS), ..Options::default() };
+        Simulation::<Tempo>::with_options(&config, &options).run()
+    }
+
+    #[test]
+    fn a_skewed_clock_changes_latency_not_safety() {
+        // p2 runs 1 s ahead and 0.1% fast; p4 runs 1 s behind.
+        let skew = |id, offset_ns, drift_ppm| Fault {
+            at_ns: 200 * NS_PER_MS,
+            until_ns: Some(3 * NS_PER_S),
+            kind: FaultKind::Clock { processes: vec![ProcessId(id)], offset_ns, drift_ppm },
+        };
+        let skews = vec![skew(2, 1_000_000_000, 1_000), skew(4, -1_000_000_000, 0)];
+        let skewed = run(skews.clone(), true);
+        assert!(skewed.verdict.passed() && skewed.commands_completed == skewed.commands_expected, "{}", skewed.verdict);
+        // The same schedule with zero skew (still a run with faults, so
+        // failure detection and client tables are the same): only the
+        // clocks differ.
+        let exact: Vec<Fault> = skews
+            .iter()
+            .map(|f| Fault {
+                kind: FaultKind::Clock { processes: vec![ProcessId(2)], offset_ns: 0, drift_ppm: 0 },
+                ..f.clone()
+            })
+            .collect();
+        let unskewed = run(exact.clone(), true);
+        assert!(unskewed.verdict.passed(), "{}", unskewed.verdict);
+        assert_ne!(skewed.total, unskewed.total, "the clock bump read the skewed clock");
+        // Without the clock bump Tempo reads no clock: skew changes nothing.
+        assert_eq!(run(skews, false).total, run(exact, false).total);
     }
 }

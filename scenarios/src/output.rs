@@ -319,7 +319,7 @@ pub const TIMELINE_HEADER: [&str; 5] = ["region", "window_start_ms", "commands",
 
 /// Columns of `faults.csv` after the point and seed: per client region,
 /// its longest unavailability, then the run's fault counters.
-pub const FAULTS_HEADER: [&str; 13] = [
+pub const FAULTS_HEADER: [&str; 14] = [
     "region",
     "unavailable_ms",
     "unavailable_from_ms",
@@ -332,6 +332,7 @@ pub const FAULTS_HEADER: [&str; 13] = [
     "leader_changes",
     "recoveries_started",
     "recoveries_finished",
+    "restarts",
     "schedule",
 ];
 
@@ -377,6 +378,7 @@ pub fn fault_rows(report: &RunReport) -> Vec<Vec<String>> {
                 recovery.leader_changes.to_string(),
                 recovery.recoveries_started.to_string(),
                 recovery.recoveries_finished.to_string(),
+                faults.restarts.to_string(),
                 faults.schedule.join("; "),
             ]
         })
@@ -410,6 +412,9 @@ pub fn fault_summary(report: &RunReport) -> String {
         recovery.recoveries_started,
         recovery.recoveries_finished
     ));
+    if faults.restarts > 0 {
+        text.push_str(&format!("  {} restart(s) of crashed processes\n", faults.restarts));
+    }
     if faults.stuck_count > 0 {
         let stuck: Vec<String> = faults.stuck.iter().map(|id| format!("{}#{}", id.client, id.seq)).collect();
         text.push_str(&format!("  {} command(s) never completed: {}\n", faults.stuck_count, stuck.join(", ")));

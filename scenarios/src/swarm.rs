@@ -66,6 +66,7 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
     } else {
         "max_crashed = 0\npartitions = false\nslow_links = true\n"
     };
+    let restarts = if recovers && options.protocol.restarts() { "restarts = true\n" } else { "" };
     format!(
         "# Swarm: does {protocol} stay safe and live under random faults within its budget, at {conflicts}% conflicts?\n\
          protocols = \"{protocol}\"\n\
@@ -76,7 +77,7 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
          seeds = [{seed}]\n\
          \n[workload]\nconflict_percent = {conflicts}\nread_percent = 30\n\
          \n[delay]\njitter = true\nreorder = true\n\
-         \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}",
+         \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}{restarts}",
         protocol = options.protocol,
         conflicts = options.conflict_percent,
         f = options.f,
@@ -109,13 +110,21 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
     let mut result = SwarmResult {
         passed: 0,
         failed: Vec::new(),
-        tested: if options.protocol.recovers() {
-            format!("up to f={} crashes, partitions that heal, slow links, loss <5%, duplication <5%", options.f)
-        } else {
-            "slow links only".into()
+        tested: match (options.protocol.recovers(), options.protocol.restarts()) {
+            (true, true) => format!(
+                "up to f={} crashes at a time (half of them restart), partitions that heal, slow links, \
+                 loss <5%, duplication <5%",
+                options.f
+            ),
+            (true, false) => {
+                format!("up to f={} crashes, partitions that heal, slow links, loss <5%, duplication <5%", options.f)
+            }
+            (false, _) => "slow links only".into(),
         },
-        not_tested: if options.protocol.recovers() {
-            "restarts (not supported yet)".into()
+        not_tested: if options.protocol.recovers() && !options.protocol.restarts() {
+            format!("restarts: {} declares no durable state", options.protocol)
+        } else if options.protocol.recovers() {
+            String::new()
         } else {
             format!("crashes, partitions, loss and duplication: {} has no recovery yet", options.protocol)
         },

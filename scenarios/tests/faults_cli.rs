@@ -62,6 +62,71 @@ fn leader_crash_writes_a_timeline_and_recovers_everywhere() {
     assert!(svg.contains("crash p1 (us-central1)") && svg.contains("southamerica-east1"), "{svg}");
 }
 
+/// A library fault scenario shrunk with `--set` (FPaxos only, fewer
+/// clients, clients stop at 4 s): asia-east1 is cut off from 2 s; the
+/// other regions stay available, asia-east1's clients wait for their
+/// timeout and retry elsewhere, and the figure marks the partition.
+#[test]
+fn region_partition_shrunk_runs_through_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--scenario",
+        "region-partition",
+        "--set",
+        "protocols=fpaxos",
+        "--set",
+        "clients_per_region=2",
+        "--set",
+        "duration_s=4",
+        "--seed",
+        "1",
+        "--out",
+        "out",
+    ];
+    let output = sim(dir.path(), &args);
+    expect_code(&output, 0);
+    let folder = dir.path().join("out");
+    let faults = std::fs::read_to_string(folder.join("faults.csv")).expect("faults.csv");
+    let mut lines = faults.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    for row in lines.map(|l| l.split(',').collect::<Vec<&str>>()) {
+        let unavailable: f64 = row[column("unavailable_ms")].parse().unwrap();
+        assert_eq!(row[column("stuck_commands")], "0", "{faults}");
+        let schedule = row[column("schedule")].trim_start_matches('"');
+        assert!(schedule.starts_with("partition at 2 s until 5 s: p3<->"), "{faults}");
+        if row[column("region")] == "asia-east1" {
+            // Its forwards are dropped: a client timeout (2 s) at least.
+            assert!(unavailable >= 1_900.0, "{faults}");
+        } else {
+            assert!(unavailable < 1_000.0, "the others stay available: {faults}");
+        }
+    }
+    let runs = std::fs::read_to_string(folder.join("runs.csv")).unwrap();
+    assert!(runs.lines().skip(1).all(|l| l.ends_with("PASS")), "{runs}");
+    let figure = folder.join("figures").join("latency-timeline-point0-fpaxos-f1-seed1");
+    let svg = std::fs::read_to_string(figure.with_extension("svg")).expect("the timeline figure");
+    assert!(svg.contains("partition p3") && figure.with_extension("png").is_file());
+}
+
+/// A restart through `sim`: FPaxos's leader down from 1 s to 3 s, then
+/// back with its acceptor state; every command completes once.
+#[test]
+fn an_fpaxos_restart_runs_through_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("restart.toml");
+    let scenario = "# restart\nprotocols = \"fpaxos\"\nf = 1\nclients_per_region = 2\ncommands_per_client = 30\n\
+                    sites = [\"us-central1\", \"europe-west1\", \"asia-east1\", \"us-west1\", \
+                    \"southamerica-east1\"]\n\n[workload]\nconflict_percent = 100\n\n[[faults]]\nkind = \"crash\"\n\
+                    at_s = 1\nuntil_s = 3\nprocesses = [\"p1\"]\n";
+    std::fs::write(&file, scenario).unwrap();
+    let output = sim(dir.path(), &["--scenario", "restart.toml", "--out", "out"]);
+    expect_code(&output, 0);
+    let faults = std::fs::read_to_string(dir.path().join("out").join("faults.csv")).unwrap();
+    let row = faults.lines().nth(1).unwrap();
+    assert!(row.contains(",1,crash at 1 s until 3 s: p1"), "one restart, and the schedule: {faults}");
+}
+
 #[test]
 fn more_crashes_than_f_exit_1_with_the_stuck_commands() {
     let dir = tempfile::tempdir().unwrap();
@@ -108,15 +173,19 @@ fn mencius_survives_a_crash_by_revocation() {
 fn a_bad_fault_entry_exits_2_at_its_position() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    let scenario = "# bad faults\nprotocols = \"fpaxos\"\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n\n\
+    let scenario = "# bad faults\nprotocols = \"tempo\"\nsites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\n\n\
                     [[faults]]\nkind = \"crsh\"\nat_s = 1\n\n[[faults]]\nkind = \"crash\"\nat_s = 1\nuntil_s = 2\n\
-                    processes = [\"p1\"]\n\n[[faults]]\nkind = \"partition\"\nat_s = 1\nfrom = [\"mars\"]\n";
+                    processes = [\"p1\"]\n\n[[faults]]\nkind = \"partition\"\nat_s = 1\nfrom = [\"mars\"]\n\n\
+                    [random_faults]\nmax_crashed = 1\nrestarts = true\n";
     std::fs::write(&file, scenario).unwrap();
     let output = sim(dir.path(), &["--scenario", "bad.toml"]);
     expect_code(&output, 2);
     let stderr = text(&output.stderr);
     assert!(stderr.contains("bad.toml:6:8: kind: unknown fault \"crsh\" (did you mean \"crash\"?)"), "{stderr}");
-    assert!(stderr.contains("bad.toml:10:8: crash: restart (a crash with an end) is not supported yet"), "{stderr}");
+    // A restart (a crash with an end) of a protocol without durable state.
+    assert!(stderr.contains("bad.toml:12:11: until_s: tempo does not support restarts"), "{stderr}");
+    assert!(stderr.contains("bad.toml:22:12: restarts: tempo does not support restarts"), "{stderr}");
+    assert!(stderr.contains("or use a protocol that does: fpaxos"), "{stderr}");
     assert!(stderr.contains("bad.toml:18:8: from: \"mars\" is neither a process (p1 to p3) nor a site"), "{stderr}");
 }
 

@@ -155,6 +155,11 @@ impl RunConfig {
             model.check().map_err(ConfigError)?;
         }
         self.faults.check(self.n()).map_err(ConfigError)?;
+        if self.resources.is_some() && self.faults.restarts() {
+            // A restart mid-step of the CPU model (a core still busy with
+            // the crashed incarnation's work) is not modelled.
+            return fail("restarts (crashes with an end) cannot be combined with the CPU and NIC model".into());
+        }
         if self.protocol.gc_interval_ns == 0 {
             return fail("garbage-collection interval is 0: give a positive interval".into());
         }

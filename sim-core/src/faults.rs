@@ -8,11 +8,12 @@
 //! in a run without faults (the engine checks one flag).
 //!
 //! What each fault means to the engine:
-//! - **crash**: the process stops for good: it receives nothing (messages
-//!   and client submissions arriving at it are dropped), its timers do not
-//!   fire, its executor stops. Restart is not supported yet (a schedule
-//!   that asks for it is refused): it needs a contract for the state a
-//!   protocol declares durable.
+//! - **crash**: the process stops: it receives nothing (messages and
+//!   client submissions arriving at it are dropped), its timers do not
+//!   fire, its executor stops. A crash with an end is a **restart**: the
+//!   process comes back then with only the state its protocol declares
+//!   durable ([`crate::Protocol::restart`]); the engine refuses a restart
+//!   for a protocol without [`crate::Protocol::RESTARTS`].
 //! - **partition**: a message sent on a blocked link is dropped when sent
 //!   (messages already in flight arrive). Client traffic is not affected:
 //!   clients are not processes of the shard.
@@ -21,9 +22,11 @@
 //!   delivered twice (the copy with its own delay), with the given
 //!   probability, drawn from the run's [`Purpose::Faults`] stream. Links
 //!   stop being reliable: only protocols that retransmit survive loss.
-//!
-//! Clock offsets and drift are not modelled yet: no protocol here reads a
-//! clock other than the simulated `now`.
+//! - **clock**: the process's local clock, which a protocol reads through
+//!   [`crate::Outbox::clock`], is `now + offset + (now - at) * drift`
+//!   while active (and exact again after). Simulated time, message delays
+//!   and timers are unaffected: only what a protocol reads as a clock
+//!   value changes (see DESIGN.md for which protocols read one).
 
 use crate::id::ProcessId;
 use crate::rng::{Purpose, RngStreams, StreamRng};
@@ -93,6 +96,16 @@ pub enum FaultKind {
         /// From 0 to 1.
         probability: f64,
     },
+    /// The processes' local clocks are off by `offset_ns` and run fast
+    /// (or slow, negative) by `drift_ppm` millionths from the fault's start.
+    Clock {
+        /// Whose clocks.
+        processes: Vec<ProcessId>,
+        /// Offset, nanoseconds (may be negative).
+        offset_ns: i64,
+        /// Drift, parts per million (may be negative, above -1,000,000).
+        drift_ppm: i64,
+    },
 }
 
 impl FaultKind {
@@ -104,6 +117,7 @@ impl FaultKind {
             FaultKind::Slow { .. } => "slow",
             FaultKind::Loss { .. } => "loss",
             FaultKind::Duplicate { .. } => "duplicate",
+            FaultKind::Clock { .. } => "clock",
         }
     }
 }
@@ -142,6 +156,11 @@ impl fmt::Display for Fault {
             FaultKind::Loss { links: l, probability } | FaultKind::Duplicate { links: l, probability } => {
                 write!(f, ": {} p={probability}", show(l))
             }
+            FaultKind::Clock { processes, offset_ns, drift_ppm } => {
+                let sign = if *offset_ns < 0 { "-" } else { "+" };
+                let offset = format_ns_as_s(offset_ns.unsigned_abs());
+                write!(f, ": {} clock {sign}{offset} s drift {drift_ppm} ppm", ids(processes))
+            }
         }
     }
 }
@@ -151,9 +170,13 @@ impl fmt::Display for Fault {
 pub struct RandomFaults {
     /// Faults to draw.
     pub count: usize,
-    /// Most processes crashed over the run (crashes are permanent): at
-    /// most the protocol's `f` for a run that must stay live.
+    /// Most processes crashed at a time (a crash without restart counts
+    /// to the end of the run): at most the protocol's `f` for a run that
+    /// must stay live.
     pub max_crashed: usize,
+    /// Drawn crashes may restart (half of them, each within
+    /// `max_duration_ns`); only for protocols that support restarts.
+    pub restarts: bool,
     /// Draw partitions (each heals within `max_duration_ns`).
     pub partitions: bool,
     /// Draw slow links (each ends within `max_duration_ns`).
@@ -173,6 +196,7 @@ impl Default for RandomFaults {
         RandomFaults {
             count: 4,
             max_crashed: 0,
+            restarts: false,
             partitions: true,
             slow_links: true,
             max_loss: 0.0,
@@ -205,6 +229,8 @@ impl RandomFaults {
             kinds.push("duplicate");
         }
         let mut crashed: Vec<ProcessId> = Vec::new();
+        // With restarts: (process, down from, down until) of drawn crashes.
+        let mut downs: Vec<(ProcessId, u64, u64)> = Vec::new();
         let mut faults = Vec::new();
         let all: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         for _ in 0..self.count {
@@ -215,6 +241,22 @@ impl RandomFaults {
             let until_ns = Some(at_ns + rng.random_range(1..=self.max_duration_ns.max(1)));
             let one = |rng: &mut StreamRng| vec![all[rng.random_range(0..n)]];
             let kind = match kinds[rng.random_range(0..kinds.len())] {
+                "crash" if self.restarts => {
+                    // A restart half the time; at most `max_crashed` down
+                    // at once (a permanent crash is down to the end).
+                    let until_ns = if rng.random_bool(0.5) { until_ns } else { None };
+                    let end = until_ns.unwrap_or(u64::MAX);
+                    let overlapping: Vec<ProcessId> =
+                        downs.iter().filter(|(_, from, to)| *from < end && at_ns < *to).map(|(p, _, _)| *p).collect();
+                    let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !overlapping.contains(p)).collect();
+                    if overlapping.len() >= self.max_crashed || alive.is_empty() {
+                        continue;
+                    }
+                    let victim = alive[rng.random_range(0..alive.len())];
+                    downs.push((victim, at_ns, end));
+                    faults.push(Fault { at_ns, until_ns, kind: FaultKind::Crash { processes: vec![victim] } });
+                    continue;
+                }
                 "crash" => {
                     let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !crashed.contains(p)).collect();
                     if crashed.len() >= self.max_crashed || alive.is_empty() {
@@ -294,6 +336,19 @@ impl FaultPlan {
         !self.schedule.is_empty() || self.random.as_ref().is_some_and(|r| r.count > 0)
     }
 
+    /// True if the schedule skews a clock (the random generator draws no
+    /// clock faults).
+    pub fn skews_clocks(&self) -> bool {
+        self.schedule.iter().any(|f| matches!(f.kind, FaultKind::Clock { .. }))
+    }
+
+    /// True if a process may restart: a crash with an end in the
+    /// schedule, or drawn crashes that may restart.
+    pub fn restarts(&self) -> bool {
+        let fixed = self.schedule.iter().any(|f| matches!(f.kind, FaultKind::Crash { .. }) && f.until_ns.is_some());
+        fixed || self.random.as_ref().is_some_and(|r| r.restarts && r.max_crashed > 0 && r.count > 0)
+    }
+
     /// The schedule of a run with `n` processes and these `streams`: the
     /// fixed faults then the drawn ones, by start time (stable).
     pub fn resolve(&self, n: usize, streams: &RngStreams) -> Vec<Fault> {
@@ -358,10 +413,11 @@ fn check_fault(fault: &Fault, n: usize) -> Result<(), String> {
         }
     };
     match &fault.kind {
-        FaultKind::Crash { processes } => {
+        FaultKind::Crash { processes } => in_range(processes),
+        FaultKind::Clock { processes, drift_ppm, .. } => {
             in_range(processes)?;
-            if fault.until_ns.is_some() {
-                return Err("restart (a crash with an end) is not supported yet: leave out its end".into());
+            if *drift_ppm <= -1_000_000 {
+                return Err(format!("drift {drift_ppm} ppm stops or reverses the clock: give more than -1000000"));
             }
             Ok(())
         }
@@ -420,8 +476,41 @@ pub enum SendFate {
     },
 }
 
-/// Which processes are up and what each link does, under the faults
-/// active now.
+/// A process's local clock under the active clock faults: `now + offset
+/// + (drift_ppm * now - drift_at) / 10^6`, exact in integers (the sum of
+/// each active fault's `offset + drift * (now - at)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockSkew {
+    offset_ns: i128,
+    drift_ppm: i128,
+    /// Sum of each fault's drift times its start.
+    drift_at: i128,
+}
+
+impl ClockSkew {
+    /// A clock `offset_ns` off and `drift_ppm` fast since `since_ns`.
+    pub fn new(offset_ns: i64, drift_ppm: i64, since_ns: u64) -> ClockSkew {
+        ClockSkew {
+            offset_ns: i128::from(offset_ns),
+            drift_ppm: i128::from(drift_ppm),
+            drift_at: i128::from(drift_ppm) * i128::from(since_ns),
+        }
+    }
+
+    /// The local clock reading at simulated time `now` (0 at the least).
+    #[inline]
+    pub fn read(&self, now: crate::time::Time) -> crate::time::Time {
+        if *self == ClockSkew::default() {
+            return now;
+        }
+        let t = i128::from(now.as_ns());
+        let local = t + self.offset_ns + (self.drift_ppm * t - self.drift_at) / 1_000_000;
+        crate::time::Time::from_ns(u64::try_from(local.max(0)).unwrap_or(u64::MAX))
+    }
+}
+
+/// Which processes are up, what each link does and how far each clock is
+/// off, under the faults active now.
 #[derive(Clone, Debug)]
 pub struct FaultState {
     n: usize,
@@ -429,6 +518,7 @@ pub struct FaultState {
     active: Vec<bool>,
     up: Vec<bool>,
     links: Vec<LinkState>,
+    clocks: Vec<ClockSkew>,
     rng: StreamRng,
 }
 
@@ -442,6 +532,7 @@ impl FaultState {
             faults,
             up: vec![true; n],
             links: vec![LinkState::default(); n * n],
+            clocks: vec![ClockSkew::default(); n],
             rng: streams.stream(Purpose::Faults, 0),
         }
     }
@@ -461,6 +552,12 @@ impl FaultState {
     #[inline]
     pub fn is_up(&self, process: ProcessId) -> bool {
         self.up[process.index()]
+    }
+
+    /// `process`'s local clock under the active clock faults.
+    #[inline]
+    pub fn clock(&self, process: ProcessId) -> ClockSkew {
+        self.clocks[process.index()]
     }
 
     /// Processes currently crashed.
@@ -484,11 +581,20 @@ impl FaultState {
     fn recompute(&mut self) {
         self.up.fill(true);
         self.links.fill(LinkState::default());
+        self.clocks.fill(ClockSkew::default());
         let n = self.n;
+        let mut touched = vec![false; n * n];
         for (fault, _) in self.faults.iter().zip(&self.active).filter(|(_, active)| **active) {
+            // Each directed link once per fault: `from` and `to` may
+            // overlap (every process to every process), and a slow or
+            // lossy fault must not compound with itself.
+            touched.fill(false);
             let mut each_link = |links: &Links, change: &dyn Fn(&mut LinkState)| {
                 for (a, b) in links.each() {
-                    change(&mut self.links[a.index() * n + b.index()]);
+                    let link = a.index() * n + b.index();
+                    if !std::mem::replace(&mut touched[link], true) {
+                        change(&mut self.links[link]);
+                    }
                 }
             };
             match &fault.kind {
@@ -503,6 +609,14 @@ impl FaultState {
                 }
                 FaultKind::Duplicate { links, probability } => {
                     each_link(links, &|l| l.duplicate = 1.0 - (1.0 - l.duplicate) * (1.0 - probability))
+                }
+                FaultKind::Clock { processes, offset_ns, drift_ppm } => {
+                    for p in processes {
+                        let clock = &mut self.clocks[p.index()];
+                        clock.offset_ns += i128::from(*offset_ns);
+                        clock.drift_ppm += i128::from(*drift_ppm);
+                        clock.drift_at += i128::from(*drift_ppm) * i128::from(fault.at_ns);
+                    }
                 }
             }
         }
@@ -556,6 +670,49 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_sides_apply_a_fault_once_per_link() {
+        let everyone = Links::between(p(&[1, 2, 3]), p(&[1, 2, 3]));
+        let slow = FaultKind::Slow { links: everyone.clone(), add_ns: 5, factor_permille: 2_000 };
+        let lossy = FaultKind::Loss { links: everyone, probability: 0.5 };
+        let mut faults = state(vec![
+            Fault { at_ns: 0, until_ns: None, kind: slow },
+            Fault { at_ns: 0, until_ns: None, kind: lossy },
+        ]);
+        faults.set_active(0, true);
+        assert_eq!(
+            faults.on_send(ProcessId(1), ProcessId(2), 10),
+            SendFate::Deliver { delay_ns: 25, duplicate: false }
+        );
+        faults.set_active(1, true);
+        assert_eq!(faults.links[1].loss, 0.5, "not 1 - 0.5^2: each link once");
+    }
+
+    #[test]
+    fn clocks_are_offset_and_drift_from_the_start_then_exact_again() {
+        use crate::time::Time;
+        let skew = |offset_ns, drift_ppm, at_ns| Fault {
+            at_ns,
+            until_ns: Some(10_000_000),
+            kind: FaultKind::Clock { processes: p(&[2]), offset_ns, drift_ppm },
+        };
+        let mut faults = state(vec![skew(-500, 1_000, 1_000_000), skew(100, 0, 0)]);
+        let read = |faults: &FaultState, at_ns| faults.clock(ProcessId(2)).read(Time::from_ns(at_ns)).as_ns();
+        assert_eq!(read(&faults, 3_000_000), 3_000_000, "no fault active");
+        faults.set_active(0, true);
+        // 2 ms after the start at 1 ms, 1000 ppm fast: +2 us, minus 500 ns.
+        assert_eq!(read(&faults, 3_000_000), 3_000_000 - 500 + 2_000);
+        faults.set_active(1, true);
+        assert_eq!(read(&faults, 3_000_000), 3_000_000 - 500 + 2_000 + 100, "skews add up");
+        assert_eq!(faults.clock(ProcessId(1)).read(Time::from_ns(7)), Time::from_ns(7), "other clocks exact");
+        assert_eq!(read(&faults, 0), 0, "a clock behind time 0 reads 0");
+        faults.set_active(0, false);
+        faults.set_active(1, false);
+        assert_eq!(read(&faults, 3_000_000), 3_000_000);
+        let stopped = FaultPlan { schedule: vec![skew(0, -1_000_000, 0)], ..FaultPlan::default() };
+        assert!(stopped.check(3).unwrap_err().contains("stops or reverses the clock"));
+    }
+
+    #[test]
     fn loss_drops_about_its_probability() {
         let lossy = FaultKind::Loss { links: Links::between(p(&[1]), p(&[2])), probability: 0.3 };
         let mut faults = state(vec![Fault { at_ns: 0, until_ns: None, kind: lossy }]);
@@ -573,7 +730,8 @@ mod tests {
         };
         assert_eq!(crash(None, &[1]).check(3), Ok(()));
         assert_eq!(crash(None, &[4]).check(3).unwrap_err(), "fault #1 (crash): p4 is not a process; valid: p1 to p3");
-        assert!(crash(Some(20), &[1]).check(3).unwrap_err().contains("restart"));
+        assert_eq!(crash(Some(20), &[1]).check(3), Ok(()), "a restart (the protocol is checked by the engine)");
+        assert!(crash(Some(20), &[1]).restarts() && !crash(None, &[1]).restarts());
         assert!(crash(Some(5), &[1]).check(3).unwrap_err().contains("not after its start"));
     }
 
@@ -593,5 +751,30 @@ mod tests {
             }
         }
         assert!(a.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));
+    }
+
+    #[test]
+    fn drawn_restarts_keep_at_most_max_crashed_down_at_once() {
+        let budget = RandomFaults { count: 40, max_crashed: 2, restarts: true, ..RandomFaults::default() };
+        let mut restarts = 0;
+        for seed in 1..=20 {
+            let faults = budget.draw(5, &RngStreams::new(seed));
+            let downs: Vec<(u64, u64)> = faults
+                .iter()
+                .filter(|f| matches!(f.kind, FaultKind::Crash { .. }))
+                .map(|f| (f.at_ns, f.until_ns.unwrap_or(u64::MAX)))
+                .collect();
+            restarts +=
+                faults.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. }) && f.until_ns.is_some()).count();
+            for &(at, _) in &downs {
+                let down_then = downs.iter().filter(|(from, to)| *from <= at && at < *to).count();
+                assert!(down_then <= 2, "seed {seed}: {down_then} down at {at}");
+            }
+        }
+        assert!(restarts > 0, "some drawn crashes restart");
+        let without = RandomFaults { restarts: false, ..budget.clone() };
+        let crashes = without.draw(5, &RngStreams::new(3));
+        let mut crashes = crashes.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).peekable();
+        assert!(crashes.peek().is_some() && crashes.all(|f| f.until_ns.is_none()), "no restart unless asked");
     }
 }

@@ -28,7 +28,7 @@ pub mod workload;
 
 pub use command::{Command, CommandId, Key, Op, Ops, Value};
 pub use config::{ConfigError, RunConfig, RunDuration};
-pub use faults::{Fault, FaultKind, FaultPlan, Links, RandomFaults};
+pub use faults::{ClockSkew, Fault, FaultKind, FaultPlan, Links, RandomFaults};
 pub use fixed_hash::{FixedHashMap, FixedHashSet};
 pub use id::{ClientId, ProcessId, RegionId};
 pub use protocol::{Apply, Effect, Executor, MessageSize, Outbox, ProcessSetup, Protocol, ProtocolConfig};

@@ -51,6 +51,8 @@ pub struct FaultReport {
     pub messages_dropped: u64,
     /// Extra copies delivered by duplication.
     pub messages_duplicated: u64,
+    /// Crashed processes that came back (restarts).
+    pub restarts: u64,
     /// Re-executions of retried commands the client tables suppressed.
     pub duplicates_suppressed: u64,
     /// Commands that never completed.
@@ -74,6 +76,8 @@ pub struct FaultObserver {
     pub messages_dropped: u64,
     /// Extra copies delivered.
     pub messages_duplicated: u64,
+    /// Crashed processes that came back.
+    pub restarts: u64,
 }
 
 impl FaultObserver {
@@ -86,6 +90,7 @@ impl FaultObserver {
             retries: 0,
             messages_dropped: 0,
             messages_duplicated: 0,
+            restarts: 0,
         }
     }
 

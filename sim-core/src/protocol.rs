@@ -39,6 +39,7 @@
 
 use crate::command::{Command, CommandId};
 use crate::dedup::ClientTable;
+use crate::faults::ClockSkew;
 use crate::id::{ClientId, ProcessId};
 use crate::kv::{KvStore, OpResults};
 use crate::metrics::ProtocolMetrics;
@@ -126,8 +127,39 @@ pub trait Protocol: Sized {
     /// executor), which then uses one core.
     const PARALLEL: bool = false;
 
+    /// Whether a crashed process of this protocol may come back
+    /// ([`Protocol::restart`]). A schedule with a restart (a crash with an
+    /// end) is refused for a protocol that says no, before the run.
+    const RESTARTS: bool = false;
+
     /// Creates a process and its co-located executor.
     fn new(setup: ProcessSetup, options: &Self::Options) -> (Self, Self::Executor);
+
+    /// The process restarts at `now` after a crash (only if
+    /// [`Protocol::RESTARTS`]). `self` is the process as it crashed;
+    /// `fresh` is one as [`Protocol::new`] builds it (same setup, a new
+    /// random stream). Keep what the protocol declares durable from
+    /// `self`, take everything else from `fresh`, and set timers again:
+    /// the crashed incarnation's timers are gone and `start` is not called
+    /// again.
+    ///
+    /// The replica's state machine (its store and client table) and its
+    /// `executor` survive the crash as they were: a replica persists what
+    /// it applied, and replaying a durable log to that point would rebuild
+    /// the same state, so nothing is executed twice and the verdict's
+    /// per-replica record stays valid. Forget here whatever the executor
+    /// holds that is not durable (for instance committed commands waiting
+    /// for a gap) and restore the protocol's view of what was executed
+    /// from it.
+    ///
+    /// The default keeps nothing of `self` (a process without durable
+    /// state); protocols whose safety needs durable state (Paxos acceptors)
+    /// must override it.
+    fn restart(&mut self, fresh: Self, executor: &mut Self::Executor, now: Time, out: &mut Outbox<Self>) {
+        let _ = executor;
+        *self = fresh;
+        self.start(now, out);
+    }
 
     /// Called once at time 0, before any other input: set initial timers.
     fn start(&mut self, _now: Time, _out: &mut Outbox<Self>) {}
@@ -216,11 +248,14 @@ impl<P: Protocol> fmt::Debug for Effect<P> {
 pub struct Outbox<P: Protocol> {
     effects: Vec<Effect<P>>,
     metrics: ProtocolMetrics,
+    /// The local clock of the process being stepped (exact unless a clock
+    /// fault is active on it).
+    clock: ClockSkew,
 }
 
 impl<P: Protocol> Default for Outbox<P> {
     fn default() -> Self {
-        Outbox { effects: Vec::new(), metrics: ProtocolMetrics::default() }
+        Outbox { effects: Vec::new(), metrics: ProtocolMetrics::default(), clock: ClockSkew::default() }
     }
 }
 
@@ -234,6 +269,22 @@ impl<P: Protocol> Outbox<P> {
     /// An empty outbox.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process's local clock at `now`: what a protocol that reads a
+    /// clock (rather than measuring simulated time for its timers) must
+    /// use. It equals `now` unless a clock fault (offset, drift) is active
+    /// on the process; it may then be ahead, behind, or jump back when the
+    /// fault ends.
+    #[inline]
+    pub fn clock(&self, now: Time) -> Time {
+        self.clock.read(now)
+    }
+
+    /// Sets the local clock of the process about to be stepped (the
+    /// engine, in runs with clock faults; tests).
+    pub fn set_clock(&mut self, clock: ClockSkew) {
+        self.clock = clock;
     }
 
     /// Sends `msg` to `to`.

@@ -50,6 +50,18 @@ struct Process<P: Protocol> {
     timers: BTreeMap<P::Timer, u64>,
     /// The state machine's client table, in runs where clients retry.
     dedup: Option<ClientTable>,
+    /// Restarts so far (each incarnation gets its own random stream).
+    restarts: u64,
+}
+
+/// What the engine needs to build a restarted process again, kept only
+/// in runs where a process may restart.
+struct RestartKit<P: Protocol> {
+    streams: RngStreams,
+    ids: Vec<ProcessId>,
+    by_distance: Vec<Vec<ProcessId>>,
+    config: ProtocolConfig,
+    options: P::Options,
 }
 
 struct Client {
@@ -211,6 +223,11 @@ pub struct Simulation<P: Protocol> {
     submitted_to: Vec<u64>,
     /// What runs with faults observe (timeline, retries, drops).
     observed: FaultObserver,
+    /// Set in runs where a crashed process may restart.
+    restart_kit: Option<RestartKit<P>>,
+    /// True if the schedule skews clocks: each step then hands the
+    /// process's local clock to the outbox.
+    clock_faults: bool,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -226,6 +243,10 @@ impl<P: Protocol> Simulation<P> {
         if let Err(error) = config.check() {
             panic!("run configuration must be checked before building a simulation: {error}");
         }
+        assert!(
+            P::RESTARTS || !config.faults.restarts(),
+            "the protocol does not support restarts: refuse the schedule before building a simulation"
+        );
         let streams = RngStreams::new(config.seed);
         let regions_in_use: Vec<RegionId> = config.sites.iter().chain(&config.client_regions).copied().collect();
         let wan = Wan::new(&config.matrix, config.delay, &regions_in_use);
@@ -233,6 +254,15 @@ impl<P: Protocol> Simulation<P> {
         let faults_active = config.faults.any();
         let client_count = config.client_regions.len() * config.clients_per_region as usize;
         let ids: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
+        let protocol_config =
+            ProtocolConfig { failure_detection: config.protocol.failure_detection || faults_active, ..config.protocol };
+        let restart_kit = config.faults.restarts().then(|| RestartKit {
+            streams,
+            ids: ids.clone(),
+            by_distance: ids.iter().map(|&id| by_distance(config, &wan, id)).collect(),
+            config: protocol_config,
+            options: options.clone(),
+        });
         let processes = ids
             .iter()
             .map(|&id| {
@@ -240,10 +270,7 @@ impl<P: Protocol> Simulation<P> {
                     id,
                     processes: ids.clone(),
                     by_distance: by_distance(config, &wan, id),
-                    config: ProtocolConfig {
-                        failure_detection: config.protocol.failure_detection || faults_active,
-                        ..config.protocol
-                    },
+                    config: protocol_config,
                     rng: streams.stream(Purpose::Protocol, u64::from(id.0)),
                 };
                 let (protocol, executor) = P::new(setup, options);
@@ -254,6 +281,7 @@ impl<P: Protocol> Simulation<P> {
                     store: KvStore::new(),
                     timers: BTreeMap::new(),
                     dedup: faults_active.then(|| ClientTable::new(client_count)),
+                    restarts: 0,
                 }
             })
             .collect();
@@ -286,6 +314,8 @@ impl<P: Protocol> Simulation<P> {
         }
         let retry_order = config.client_regions.iter().map(|&region| by_distance_from(config, &wan, region)).collect();
         Simulation {
+            restart_kit,
+            clock_faults: config.faults.skews_clocks(),
             faults_active,
             faults: FaultState::new(n, schedule, &streams),
             client_timeout_ns: config.faults.client_timeout_ns,
@@ -398,8 +428,11 @@ impl<P: Protocol> Simulation<P> {
     fn handle(&mut self, event: Event<P>) {
         match event {
             Event::Submit { client, process, seq } => {
-                if self.faults_active && !self.faults.is_up(process) {
-                    return; // a crashed process hears nothing; the client times out
+                if self.faults_active {
+                    if !self.faults.is_up(process) {
+                        return; // a crashed process hears nothing; the client times out
+                    }
+                    self.set_clock(process);
                 }
                 let client = &self.clients[client.index()];
                 let Some(cmd) = client.pending.clone().filter(|cmd| cmd.id.seq == seq) else {
@@ -421,16 +454,22 @@ impl<P: Protocol> Simulation<P> {
                 self.flush(process);
             }
             Event::Deliver { from, to, msg } => {
-                if self.faults_active && !self.faults.is_up(to) {
-                    self.observed.messages_dropped += 1;
-                    return;
+                if self.faults_active {
+                    if !self.faults.is_up(to) {
+                        self.observed.messages_dropped += 1;
+                        return;
+                    }
+                    self.set_clock(to);
                 }
                 self.processes[to.index()].protocol.handle(from, msg, self.now, &mut self.outbox);
                 self.flush(to);
             }
             Event::Timer { process, timer, generation } => {
-                if self.faults_active && !self.faults.is_up(process) {
-                    return; // a crashed process's timers do not fire
+                if self.faults_active {
+                    if !self.faults.is_up(process) {
+                        return; // a crashed process's timers do not fire
+                    }
+                    self.set_clock(process);
                 }
                 let timers = &mut self.processes[process.index()].timers;
                 if timers.get(&timer) != Some(&generation) {
@@ -441,10 +480,55 @@ impl<P: Protocol> Simulation<P> {
                 self.flush(process);
             }
             Event::Reply { id, results, from } => self.complete(id.client, id, results, from),
-            Event::Fault { index, start } => self.faults.set_active(index, start),
+            Event::Fault { index, start } => {
+                let down: Vec<ProcessId> = if start { Vec::new() } else { self.faults.crashed().collect() };
+                self.faults.set_active(index, start);
+                for process in down {
+                    if self.faults.is_up(process) {
+                        self.restart(process);
+                    }
+                }
+            }
             Event::ClientTimeout { client, generation } => self.retry(client, generation),
             Event::Wake { process } => self.wake(process),
         }
+    }
+
+    /// Hands `process`'s local clock to the outbox before stepping it, in
+    /// runs that skew clocks.
+    #[inline]
+    fn set_clock(&mut self, process: ProcessId) {
+        if self.clock_faults {
+            self.outbox.set_clock(self.faults.clock(process));
+        }
+    }
+
+    /// A crashed process comes back: a fresh incarnation takes what its
+    /// protocol declares durable from the crashed one (see
+    /// [`Protocol::restart`]); the store, client table and executor stay;
+    /// the crashed incarnation's timers are forgotten.
+    fn restart(&mut self, process: ProcessId) {
+        let kit = self.restart_kit.as_ref().expect("restarts are planned before the run");
+        let state = &mut self.processes[process.index()];
+        state.restarts += 1;
+        // A stream per incarnation: the first is `id`, as at time 0.
+        let stream = u64::from(process.0) + (state.restarts << 32);
+        let setup = ProcessSetup {
+            id: process,
+            processes: kit.ids.clone(),
+            by_distance: kit.by_distance[process.index()].clone(),
+            config: kit.config,
+            rng: kit.streams.stream(Purpose::Protocol, stream),
+        };
+        let (fresh, _) = P::new(setup, &kit.options);
+        state.timers.clear();
+        self.observed.restarts += 1;
+        debug_assert!(self.resources.is_none(), "RunConfig::check refuses restarts with the CPU model");
+        if self.clock_faults {
+            self.outbox.set_clock(self.faults.clock(process));
+        }
+        state.protocol.restart(fresh, &mut state.executor, self.now, &mut self.outbox);
+        self.flush(process);
     }
 
     /// Carries out the effects `process` recorded, then delivers its
@@ -744,6 +828,7 @@ impl<P: Protocol> Simulation<P> {
             retries: self.observed.retries,
             messages_dropped: self.observed.messages_dropped,
             messages_duplicated: self.observed.messages_duplicated,
+            restarts: self.observed.restarts,
             duplicates_suppressed: verdict.duplicates_suppressed,
             stuck_count: stuck.len() as u64,
             stuck: stuck.into_iter().take(STUCK_LISTED).collect(),

@@ -181,3 +181,16 @@ fn same_seed_same_report_other_seed_other_jitter() {
     assert_eq!(run(3), run(3));
     assert_ne!(run(3).total, run(4).total);
 }
+
+/// A restart of a protocol without durable state is refused before the
+/// run (scenarios refuse it at load, naming the protocol; the engine
+/// asserts it).
+#[test]
+#[should_panic(expected = "does not support restarts")]
+fn a_restart_of_a_protocol_without_restarts_is_refused() {
+    use sim_core::faults::{Fault, FaultKind};
+    let mut config = config(&["us-central1", "europe-west1", "asia-east1"], DelayOptions::default(), 1);
+    let crash = FaultKind::Crash { processes: vec![ProcessId(2)] };
+    config.faults.schedule = vec![Fault { at_ns: 10, until_ns: Some(20), kind: crash }];
+    let _ = Simulation::<Burst>::new(&config);
+}

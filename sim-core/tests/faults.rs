@@ -2,7 +2,8 @@
 //! crashed processes stop, partitions drop and heal, slow links delay,
 //! clients retry elsewhere, replicas apply a retried command once, a
 //! protocol that executes twice is still caught, and stuck commands are
-//! reported.
+//! reported; restarts bring a fresh incarnation back with the replica's
+//! state machine; clock faults change what a protocol reads as its clock.
 
 mod support;
 
@@ -25,6 +26,8 @@ struct Sequencer {
     order_twice: bool,
     /// Commands this process was handed (submissions and messages).
     pub handled: u64,
+    /// (simulated time, local clock) at each submission.
+    pub clock_readings: Vec<(u64, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -53,15 +56,23 @@ impl Protocol for Sequencer {
     type Timer = ();
     type Executor = ExecuteOnArrival;
     type Options = bool;
+    /// For the restart tests: the default `restart` (nothing durable).
+    const RESTARTS: bool = true;
 
     fn new(setup: ProcessSetup, order_twice: &bool) -> (Self, ExecuteOnArrival) {
-        let sequencer =
-            Sequencer { id: setup.id, processes: setup.processes.clone(), order_twice: *order_twice, handled: 0 };
+        let sequencer = Sequencer {
+            id: setup.id,
+            processes: setup.processes.clone(),
+            order_twice: *order_twice,
+            handled: 0,
+            clock_readings: Vec::new(),
+        };
         (sequencer, ExecuteOnArrival)
     }
 
-    fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
+    fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.handled += 1;
+        self.clock_readings.push((now.as_ns(), out.clock(now).as_ns()));
         if self.id == ProcessId(1) {
             self.order(cmd, out);
         } else {
@@ -208,4 +219,44 @@ fn a_late_submission_of_an_answered_command_submits_nothing() {
         assert!(report.verdict.passed(), "add {add_ms} ms: {}", report.verdict);
         assert_eq!(report.commands_completed, report.commands_expected);
     }
+}
+
+#[test]
+fn a_restart_brings_a_fresh_incarnation_back_with_the_state_machine() {
+    // p3 misses what p1 ordered while it was down and the sequencer has
+    // no catch-up: once back, p3's next executions skip those commands,
+    // which the order check reports (the replica's record continued: no
+    // reset hides a gap). The default restart keeps nothing: the new
+    // incarnation counts only what it handled since.
+    let restart = Fault { until_ns: Some(1_500 * NS_PER_MS), ..crash(500 * NS_PER_MS, 3) };
+    let (report, sim) = run(&config(vec![restart]), false);
+    let faults = report.faults.as_ref().expect("faults");
+    assert_eq!(faults.restarts, 1);
+    assert_eq!(faults.schedule, ["crash at 0.5 s until 1.5 s: p3"]);
+    assert!(report.verdict.violations.of_kind("order").count() > 0, "{}", report.verdict);
+    let (p2, p3) = (sim.protocol(ProcessId(2)), sim.protocol(ProcessId(3)));
+    assert!(p3.handled > 0 && p3.handled < p2.handled, "p3 counted from its restart: {} vs {}", p3.handled, p2.handled);
+    assert!(p3.clock_readings.iter().all(|(now, _)| *now >= 1_500 * NS_PER_MS), "a fresh incarnation");
+}
+
+#[test]
+fn a_clock_fault_changes_only_what_the_protocol_reads_as_its_clock() {
+    let skew = Fault {
+        at_ns: NS_PER_S,
+        until_ns: Some(2 * NS_PER_S),
+        kind: FaultKind::Clock { processes: vec![ProcessId(2)], offset_ns: 300 * NS_PER_MS as i64, drift_ppm: 1_000 },
+    };
+    let (report, sim) = run(&config(vec![skew]), false);
+    let (without, _) = run(&config(Vec::new()), false);
+    assert!(report.verdict.passed(), "{}", report.verdict);
+    assert_eq!(report.total, without.total, "delays and timers follow simulated time, not the skewed clock");
+    let readings = &sim.protocol(ProcessId(2)).clock_readings;
+    let during: Vec<&(u64, u64)> = readings.iter().filter(|(now, _)| (NS_PER_S..2 * NS_PER_S).contains(now)).collect();
+    assert!(!during.is_empty());
+    for &&(now, clock) in &during {
+        let drift = (now - NS_PER_S) / 1_000;
+        assert_eq!(clock, now + 300 * NS_PER_MS + drift, "offset plus 1000 ppm since the start");
+    }
+    assert!(readings.iter().filter(|(now, _)| !(NS_PER_S..2 * NS_PER_S).contains(now)).all(|(now, c)| now == c));
+    assert!(sim.protocol(ProcessId(1)).clock_readings.iter().all(|(now, clock)| now == clock), "p1's clock is exact");
 }

@@ -29,7 +29,9 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
         result.failed.len()
     );
     println!("faults drawn: {}", result.tested);
-    println!("not tested: {}", result.not_tested);
+    if !result.not_tested.is_empty() {
+        println!("not tested: {}", result.not_tested);
+    }
     for failure in &result.failed {
         println!("FAIL seed {}: {}", failure.seed, failure.verdict);
         for fault in &failure.schedule {

@@ -36,6 +36,13 @@ impl SlotExecutor {
     pub fn next_slot(&self) -> u64 {
         self.next_slot
     }
+
+    /// Forgets the chosen slots waiting for a gap (after a restart: they
+    /// were not durable, and are learned again); what executed stays.
+    pub fn forget_waiting(&mut self) {
+        self.waiting = SlotLog::new();
+        self.waiting.discard_up_to(self.next_slot - 1);
+    }
 }
 
 impl Executor for SlotExecutor {

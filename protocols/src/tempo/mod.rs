@@ -712,9 +712,12 @@ impl Tempo {
         }
     }
 
-    /// §8 ClockBump: `m = max(max_commit_ts, now in µs)`.
-    fn clock_bump(&mut self, now: Time) {
-        let m = self.max_commit_ts.max(now.as_ns() / 1_000);
+    /// §8 ClockBump: `m = max(max_commit_ts, now in µs)`, `now` being
+    /// this process's local clock (`Outbox::clock`: skewed by clock
+    /// faults). A clock behind or jumping back only bumps less (clocks
+    /// never go down), so skew affects latency, never safety.
+    fn clock_bump(&mut self, local_clock: Time) {
+        let m = self.max_commit_ts.max(local_clock.as_ns() / 1_000);
         let detached = &mut self.detached;
         self.clocks.bump_all(m, |key, range| detached.add(key, range));
     }
@@ -806,7 +809,7 @@ impl Protocol for Tempo {
                 out.set_timer(Timer::SendDetached, self.options.promise_interval_ns.max(1));
             }
             Timer::ClockBump => {
-                self.clock_bump(now);
+                self.clock_bump(out.clock(now));
                 let interval_ns = self.options.clock_bump_interval_ns.unwrap_or(NS_PER_MS);
                 out.set_timer(Timer::ClockBump, interval_ns.max(1));
             }

@@ -4,14 +4,15 @@
 //!
 //! ```toml
 //! [[faults]]
-//! kind = "crash"              # crash | partition | slow | loss | duplicate
+//! kind = "crash"              # crash | partition | slow | loss | duplicate | clock
 //! at_s = 2.0
 //! processes = ["p1"]          # process ids or site regions (crash)
+//! until_s = 4.0               # a restart: only protocols with durable state
 //!
 //! [[faults]]
 //! kind = "partition"
 //! at_s = 1
-//! until_s = 3                 # heals (every kind but crash may end)
+//! until_s = 3                 # heals
 //! from = ["europe-west1"]     # links from these ...
 //! to = ["p2", "p3"]           # ... to these (default: every process)
 //! one_way = false             # default: both directions
@@ -23,11 +24,20 @@
 //! add_ms = 100
 //! factor = 2.0
 //!
+//! [[faults]]
+//! kind = "clock"              # the local clock protocols read
+//! at_s = 1
+//! processes = ["p2"]
+//! offset_ms = -300            # may be negative
+//! drift_ppm = 200             # runs fast (negative: slow) from at_s
+//!
 //! [random_faults]             # drawn from each run's seed
 //! count = 4
-//! max_crashed = 1             # or "f": the run's f
+//! max_crashed = 1             # or "f": the run's f (at a time)
+//! restarts = true             # half the drawn crashes restart
 //! ```
 
+use protocols::ProtocolName;
 use serde::Deserialize;
 use sim_core::ProcessId;
 use sim_core::faults::{Fault, FaultKind, FaultPlan, Links, RandomFaults};
@@ -39,12 +49,11 @@ use toml::Spanned;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultEntry {
-    /// `crash`, `partition`, `slow`, `loss` or `duplicate`.
+    /// `crash`, `partition`, `slow`, `loss`, `duplicate` or `clock`.
     pub kind: Spanned<String>,
     /// Start, in simulated seconds.
     pub at_s: Spanned<f64>,
-    /// End, in simulated seconds (not for crashes: restart is not
-    /// supported yet).
+    /// End, in simulated seconds (for a crash: its restart).
     pub until_s: Option<Spanned<f64>>,
     /// Who crashes: process ids (`p1`) or site regions.
     pub processes: Option<Spanned<Vec<String>>>,
@@ -60,6 +69,10 @@ pub struct FaultEntry {
     pub add_ms: Option<Spanned<f64>>,
     /// Slow links: factor on the delay.
     pub factor: Option<Spanned<f64>>,
+    /// Clock: offset in milliseconds (may be negative).
+    pub offset_ms: Option<Spanned<f64>>,
+    /// Clock: drift in parts per million (may be negative).
+    pub drift_ppm: Option<Spanned<f64>>,
 }
 
 /// `[random_faults]` as written.
@@ -68,8 +81,10 @@ pub struct FaultEntry {
 pub struct RandomFaultsSection {
     /// Faults to draw per run.
     pub count: Option<usize>,
-    /// Most crashed processes: a number or `"f"`.
+    /// Most crashed processes at a time: a number or `"f"`.
     pub max_crashed: Option<Spanned<toml::Value>>,
+    /// Drawn crashes may restart (protocols with durable state only).
+    pub restarts: Option<Spanned<bool>>,
     /// Draw partitions that heal.
     pub partitions: Option<bool>,
     /// Draw slow links.
@@ -103,11 +118,12 @@ fn to_ns(value: f64, unit_ns: u64) -> Option<u64> {
 }
 
 impl FaultSettings<'_> {
-    /// The plan for a placement of `sites` (region names, process `i + 1`
-    /// at `sites[i]`) with `f`; `at(span, message)` positions an error.
-    /// Every error is pushed to `errors`.
+    /// The plan for `protocol` on a placement of `sites` (region names,
+    /// process `i + 1` at `sites[i]`) with `f`; `at(span, message)`
+    /// positions an error. Every error is pushed to `errors`.
     pub fn resolve(
         &self,
+        protocol: ProtocolName,
         sites: &[String],
         f: usize,
         at: &dyn Fn(&Range<usize>, String) -> String,
@@ -136,6 +152,10 @@ impl FaultSettings<'_> {
         let n = sites.len();
         let all: Vec<ProcessId> = (0..n).map(ProcessId::from_index).collect();
         for entry in self.entries {
+            let restart = entry.until_s.as_ref().filter(|_| entry.kind.get_ref() == "crash");
+            if let Some(until) = restart.filter(|_| !protocol.restarts()) {
+                errors.push(at(&until.span(), no_restarts(protocol, "until_s")));
+            }
             if let Some(fault) = resolve_entry(entry, sites, &all, at, errors) {
                 let index = plan.schedule.len();
                 plan.schedule.push(fault);
@@ -147,10 +167,22 @@ impl FaultSettings<'_> {
             }
         }
         if let Some(random) = self.random {
+            if let Some(restarts) = random.restarts.as_ref().filter(|r| *r.get_ref() && !protocol.restarts()) {
+                errors.push(at(&restarts.span(), no_restarts(protocol, "restarts")));
+            }
             plan.random = resolve_random(random, n, f, at, errors);
         }
         plan
     }
+}
+
+/// The error for a restart asked of a protocol without durable state.
+fn no_restarts(protocol: ProtocolName, key: &str) -> String {
+    format!(
+        "{key}: {protocol} does not support restarts (it declares no durable state to come back with); \
+         leave out the crash's end, or use a protocol that does: {}",
+        ProtocolName::restarting()
+    )
 }
 
 fn resolve_entry(
@@ -250,8 +282,32 @@ fn resolve_entry(
         }
         "loss" => FaultKind::Loss { links: links(errors)?, probability: probability(errors) },
         "duplicate" => FaultKind::Duplicate { links: links(errors)?, probability: probability(errors) },
+        "clock" => {
+            let Some(value) = &entry.processes else {
+                errors.push(at(&entry.kind.span(), "clock: give `processes` (process ids or site regions)".into()));
+                return None;
+            };
+            let processes = processes("processes", value, errors);
+            let signed = |field: &Option<Spanned<f64>>, scale: f64, key: &str, errors: &mut Vec<String>| {
+                let Some(v) = field else { return 0 };
+                let scaled = *v.get_ref() * scale;
+                if scaled.is_finite() && scaled.abs() < 1e18 {
+                    scaled.round() as i64
+                } else {
+                    errors.push(at(&v.span(), format!("{key}: {} is not valid; give a finite number", v.get_ref())));
+                    0
+                }
+            };
+            let offset_ns = signed(&entry.offset_ms, NS_PER_MS as f64, "offset_ms", errors);
+            let drift_ppm = signed(&entry.drift_ppm, 1.0, "drift_ppm", errors);
+            if entry.offset_ms.is_none() && entry.drift_ppm.is_none() {
+                errors.push(at(&entry.kind.span(), "clock: give `offset_ms`, `drift_ppm` or both".into()));
+                return None;
+            }
+            FaultKind::Clock { processes, offset_ns, drift_ppm }
+        }
         other => {
-            let valid = ["crash", "partition", "slow", "loss", "duplicate"];
+            let valid = ["crash", "partition", "slow", "loss", "duplicate", "clock"];
             let hint = super::validate::nearest(other, valid.into_iter())
                 .map(|s| format!(" (did you mean \"{s}\"?)"))
                 .unwrap_or_default();
@@ -311,6 +367,7 @@ fn resolve_random(
     Some(RandomFaults {
         count: section.count.unwrap_or(defaults.count),
         max_crashed,
+        restarts: section.restarts.as_ref().is_some_and(|r| *r.get_ref()),
         partitions: section.partitions.unwrap_or(defaults.partitions),
         slow_links: section.slow_links.unwrap_or(defaults.slow_links),
         max_loss: probability(&section.max_loss, "max_loss", errors)?,

@@ -29,6 +29,9 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("throughput-vs-load", include_str!("../../library/throughput-vs-load.toml")),
     ("tail-under-load", include_str!("../../library/tail-under-load.toml")),
     ("leader-crash", include_str!("../../library/leader-crash.toml")),
+    ("region-partition", include_str!("../../library/region-partition.toml")),
+    ("slow-link", include_str!("../../library/slow-link.toml")),
+    ("lossy-wan", include_str!("../../library/lossy-wan.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 

@@ -472,7 +472,13 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                             Ok((protocol, mut config)) => {
                                 let at = |span: &Range<usize>, message: String| source.at(span, message);
                                 let mut fault_errors = Vec::new();
-                                config.faults = fault_settings.resolve(sites, f as usize, &at, &mut fault_errors);
+                                config.faults =
+                                    fault_settings.resolve(protocol, sites, f as usize, &at, &mut fault_errors);
+                                if fault_errors.is_empty()
+                                    && let Err(e) = config.check()
+                                {
+                                    fault_errors.push(in_file_terms(source, &e.0));
+                                }
                                 for error in fault_errors {
                                     if seen.insert(error.clone()) {
                                         errors.push(error);
@@ -605,6 +611,8 @@ fn options_given(text: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sim_core::ProcessId;
+    use sim_core::faults::FaultKind;
 
     /// Loads `text` as `t.toml`; the error message on failure.
     fn error_of(text: &str) -> String {
@@ -738,6 +746,26 @@ mod tests {
         for position in ["t.toml:1:25:", "t.toml:2:14:", "t.toml:3:22:", "t.toml:5:20:"] {
             assert!(lines.iter().any(|l| l.starts_with(position)), "{position} missing in\n{error}");
         }
+    }
+
+    #[test]
+    fn clock_faults_and_restarts_are_read_and_checked() {
+        let text = format!(
+            "{SITES}protocols = \"fpaxos\"\n[[faults]]\nkind = \"clock\"\nat_s = 1\nuntil_s = 2\n\
+             processes = [\"asia-east1\"]\noffset_ms = -300\ndrift_ppm = 200\n\
+             [[faults]]\nkind = \"crash\"\nat_s = 1\nuntil_s = 2\nprocesses = [\"p2\"]\n"
+        );
+        let scenario = load("t", "t.toml", &text, Path::new(".")).expect("valid");
+        let faults = &scenario.points[0].run.config.faults;
+        let clock = FaultKind::Clock { processes: vec![ProcessId(3)], offset_ns: -300_000_000, drift_ppm: 200 };
+        assert_eq!(faults.schedule[0].kind, clock);
+        assert!(faults.restarts() && faults.skews_clocks());
+        let error = error_of(&text.replace("offset_ms = -300\ndrift_ppm = 200\n", ""));
+        assert!(error.contains("clock: give `offset_ms`, `drift_ppm` or both"), "{error}");
+        let error = error_of(&text.replace("\"fpaxos\"", "\"epaxos\""));
+        assert!(error.contains("t.toml:13:11: until_s: epaxos does not support restarts"), "{error}");
+        let with_cpu = format!("{text}[resources]\nenabled = true\n");
+        assert!(error_of(&with_cpu).contains("restarts (crashes with an end) cannot be combined with the CPU"));
     }
 
     #[test]
