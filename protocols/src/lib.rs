@@ -167,6 +167,7 @@ impl ProtocolName {
             ProtocolName::Raft => raft::Raft::RESTARTS,
             ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::RESTARTS,
             ProtocolName::Chain => chain::Chain::RESTARTS,
+            ProtocolName::Mencius => mencius::Mencius::RESTARTS,
         }
     }
 
