@@ -32,7 +32,23 @@ fn expect_code(output: &Output, code: i32) {
 #[test]
 fn leader_crash_writes_a_timeline_and_recovers_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let output = sim(dir.path(), &["--scenario", "leader-crash", "--set", "f=1", "--seed", "1", "--out", "out"]);
+    let output = sim(
+        dir.path(),
+        &[
+            "--scenario",
+            "leader-crash",
+            "--set",
+            "f=1",
+            "--set",
+            "protocols=fpaxos",
+            "--set",
+            "workload.conflict_percent=100",
+            "--seed",
+            "1",
+            "--out",
+            "out",
+        ],
+    );
     expect_code(&output, 0);
     let folder = dir.path().join("out");
     let faults = std::fs::read_to_string(folder.join("faults.csv")).expect("faults.csv");
