@@ -135,6 +135,11 @@ impl ProtocolName {
     /// lost messages (it retransmits and catches up), so fault swarms may
     /// draw crashes, partitions, loss and duplication for it; the others
     /// have no recovery yet and are only tested under slow links.
+    ///
+    /// Primary-backup is not here yet: its sync mode survives the fault
+    /// tests, but a 1,000-seed swarm left 4 seeds (310, 547, 761, 820)
+    /// with commands stuck after a partition followed by the primary's
+    /// crash (liveness; no safety violation).
     pub fn recovers(self) -> bool {
         matches!(
             self,
@@ -147,9 +152,6 @@ impl ProtocolName {
                 | ProtocolName::Raft
                 | ProtocolName::Vr
                 | ProtocolName::Chain
-                // In its default sync mode; async loses acknowledged writes
-                // on a failover, which a swarm would report as FAILs.
-                | ProtocolName::PrimaryBackup
         )
     }
 
