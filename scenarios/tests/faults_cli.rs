@@ -247,3 +247,25 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
     assert_eq!(result.tested, "slow links only");
     assert!(result.not_tested.contains("crashes, partitions, loss and duplication: caesar has no recovery yet"));
 }
+
+/// Swarm atlas f=1 10% seed 347 ordered two writes differently at two
+/// processes: p4 registered recovered dots in its §3 index when joining
+/// their recovery (atlas.md §9.2), so they hid an earlier write there,
+/// but they committed with other processes' dependencies, without it.
+#[test]
+fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
+    let options = SwarmOptions {
+        protocol: ProtocolName::Atlas,
+        seeds: 1,
+        first_seed: 347,
+        conflict_percent: 10.0,
+        f: 1,
+        commands_per_client: 20,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("atlas-347.toml");
+    std::fs::write(&path, swarm::scenario_text(&options)).unwrap();
+    let scenario = swarm::load(&options, &path).unwrap();
+    let result = swarm::run(&options, &scenario, &scenarios::scenario::sweep::pool(1).unwrap());
+    assert_eq!((result.passed, result.failed.len()), (1, 0), "{:?}", result.failed);
+}

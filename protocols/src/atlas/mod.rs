@@ -322,7 +322,10 @@ impl Atlas {
     /// §3 `conflicts` (registers `cmd` as `dot` in the index), remembering
     /// the command so it can leave the index once executed everywhere.
     /// Computed in `scratch`; a result equal to `past` (the coordinator's
-    /// dependencies, most often) shares its allocation.
+    /// dependencies, most often) shares its allocation. `unhiding` for a
+    /// registration whose result the dot may commit without (joining a
+    /// recovery, or after the dot was decided): see
+    /// [`KeyDeps::conflicts_unhiding`].
     fn register(
         key_deps: &mut KeyDeps,
         indexed: &mut [SlotLog<Keys>],
@@ -330,8 +333,13 @@ impl Atlas {
         dot: Dot,
         cmd: &Arc<Command>,
         past: &Deps,
+        unhiding: bool,
     ) -> Deps {
-        key_deps.conflicts_into(dot, cmd, past, scratch);
+        if unhiding {
+            key_deps.conflicts_unhiding(dot, cmd, past, scratch);
+        } else {
+            key_deps.conflicts_into(dot, cmd, past, scratch);
+        }
         let deps = if scratch[..] == past[..] {
             past.clone()
         } else if scratch.is_empty() {
@@ -356,8 +364,15 @@ impl Atlas {
     fn handle_submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.last_seq += 1;
         let dot = Dot { origin: self.id, seq: self.last_seq };
-        let deps =
-            Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &Deps::default());
+        let deps = Atlas::register(
+            &mut self.key_deps,
+            &mut self.indexed,
+            &mut self.scratch,
+            dot,
+            &cmd,
+            &Deps::default(),
+            false,
+        );
         // CPU model: the dependency scan's cost follows its result.
         out.work(deps.len());
         let quorum = if self.options.nfr && is_single_key_read(&cmd) { self.read_quorum } else { self.fast_quorum };
@@ -415,7 +430,11 @@ impl Atlas {
         let joined = instance.synod.as_ref().is_some_and(|synod| synod.ballot() > 0);
         if quorum.contains(self.id) && !joined {
             // §5 steps 2b-2c: the coordinator's deps are always included.
-            let deps = Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past);
+            // Already decided (only recovery does that): the value may
+            // lack what is computed here.
+            let decided = instance.decided.is_some();
+            let deps =
+                Atlas::register(&mut self.key_deps, &mut self.indexed, &mut self.scratch, dot, &cmd, &past, decided);
             out.work(deps.len() + past.len());
             instance.cmd = Some(cmd);
             if instance.decided.is_none() {

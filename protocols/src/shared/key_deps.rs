@@ -27,6 +27,10 @@ pub struct KeyDeps {
     /// (with NFR, only the latest: NFR writes do not depend on reads).
     reads: FixedHashMap<Key, Vec<Dot>>,
     latest_noop: Option<Dot>,
+    /// Per key, commands a write registered by [`KeyDeps::conflicts_unhiding`]
+    /// replaced in the index: every later command on the key keeps
+    /// depending on them, until they are forgotten.
+    unhidden: FixedHashMap<Key, Vec<Dot>>,
     /// NFR option: writes do not depend on reads (atlas.md §7.2).
     nfr: bool,
 }
@@ -50,10 +54,43 @@ impl KeyDeps {
     /// [`KeyDeps::conflicts`] into `deps` (cleared first), so that a caller
     /// can reuse one buffer rather than allocate a set per command.
     pub fn conflicts_into(&mut self, dot: Dot, cmd: &Command, past: &[Dot], deps: &mut Vec<Dot>) {
+        self.register(dot, cmd, past, deps, false);
+    }
+
+    /// [`KeyDeps::conflicts_into`] for a command that may commit without
+    /// the dependencies computed here (Atlas: registered when joining a
+    /// recovery, or after the command was decided): the index then cannot
+    /// stand for what `cmd` replaces through `cmd` alone, so the write and
+    /// reads it replaces stay dependencies of every later command on its
+    /// keys (until forgotten). Found by swarm atlas f=1 10% seed 347.
+    pub fn conflicts_unhiding(&mut self, dot: Dot, cmd: &Command, past: &[Dot], deps: &mut Vec<Dot>) {
+        self.register(dot, cmd, past, deps, true);
+    }
+
+    fn register(&mut self, dot: Dot, cmd: &Command, past: &[Dot], deps: &mut Vec<Dot>, unhiding: bool) {
         deps.clear();
         deps.extend_from_slice(past);
         let read_only = cmd.is_read_only();
         for key in cmd.keys() {
+            if !self.unhidden.is_empty()
+                && let Some(unhidden) = self.unhidden.get(&key)
+            {
+                deps.extend_from_slice(unhidden);
+            }
+            if unhiding && !read_only {
+                // What the write below replaces: the latest write and
+                // the reads since it.
+                let start = deps.len();
+                deps.extend(self.writes.get(&key).copied());
+                if !self.nfr {
+                    deps.extend(self.reads.get(&key).into_iter().flatten().copied());
+                }
+                let replaced = deps[start..].to_vec();
+                deps.truncate(start);
+                if !replaced.is_empty() {
+                    self.unhidden.entry(key).or_default().extend(replaced);
+                }
+            }
             if read_only {
                 deps.extend(self.writes.get(&key).copied());
                 let reads = self.reads.entry(key).or_default();
@@ -115,6 +152,14 @@ impl KeyDeps {
                 reads.retain(|&read| read != dot);
                 if reads.is_empty() {
                     self.reads.remove(&key);
+                }
+            }
+            if !self.unhidden.is_empty()
+                && let Some(unhidden) = self.unhidden.get_mut(&key)
+            {
+                unhidden.retain(|&kept| kept != dot);
+                if unhidden.is_empty() {
+                    self.unhidden.remove(&key);
                 }
             }
         }
@@ -207,6 +252,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A write registered without knowing it commits with what is
+    /// computed here (Atlas recovery) does not hide the write and reads
+    /// it replaces: later commands on the key keep depending on them
+    /// until they are forgotten.
+    #[test]
+    fn an_unhiding_write_keeps_what_it_replaces_until_forgotten() {
+        let mut index = KeyDeps::new(false);
+        let (w1, r1, w2, w3, r2) = (Dot::new(4, 5), Dot::new(3, 3), Dot::new(3, 1), Dot::new(2, 4), Dot::new(1, 1));
+        let (put, get) = (cmd(&[(0, Op::Put(1))]), cmd(&[(0, Op::Get)]));
+        let mut deps = Vec::new();
+        assert_eq!(index.conflicts(w1, &put, &[]), vec![]);
+        assert_eq!(index.conflicts(r1, &get, &[]), vec![w1]);
+        index.conflicts_unhiding(w2, &put, &[], &mut deps);
+        assert_eq!(deps, vec![r1, w1]);
+        assert_eq!(index.conflicts(w3, &put, &[]), vec![w2, r1, w1], "w1 and r1 not hidden behind w2");
+        assert_eq!(index.conflicts(r2, &get, &[]), vec![w3, r1, w1]);
+        index.forget(w1, &put);
+        index.forget(r1, &get);
+        assert_eq!(index.conflicts(Dot::new(1, 2), &put, &[]), vec![r2, w3]);
+        // A plain registration hides what it replaces, as before.
+        assert_eq!(index.conflicts(Dot::new(1, 3), &put, &[]), vec![Dot::new(1, 2)]);
     }
 
     #[test]
