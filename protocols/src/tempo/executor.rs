@@ -610,6 +610,7 @@ impl TableExecutor {
 
     /// Stops asserting stability (debug builds): for runs with a planted
     /// bug (see `Options::plant_recovery_first_ack`).
+    #[cfg_attr(not(debug_assertions), allow(unused_mut))]
     pub fn without_stability_assertion(mut self) -> TableExecutor {
         #[cfg(debug_assertions)]
         {
