@@ -28,8 +28,13 @@ pub struct Point {
     pub sites: Vec<String>,
     /// Conflict percentage.
     pub conflict_percent: f64,
-    /// Clients in each client region.
+    /// Clients in each client region (with open-loop arrivals, its
+    /// connections).
     pub clients_per_region: u32,
+    /// Open-loop arrivals per second per region; `None`: closed loop (and
+    /// manifests written before open loop existed).
+    #[serde(default)]
+    pub arrival_rate_per_region: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -40,6 +45,12 @@ impl Point {
     /// The line or bar this point belongs to: its protocol and f.
     pub fn series(&self) -> Series {
         Series { protocol: self.protocol.clone(), f: self.uses_f.then_some(self.f) }
+    }
+
+    /// The offered load that orders a load curve: the arrival rate of an
+    /// open-loop point, else its clients per region.
+    pub fn load(&self) -> u64 {
+        self.arrival_rate_per_region.unwrap_or(u64::from(self.clients_per_region))
     }
 }
 

@@ -25,8 +25,14 @@ pub(crate) struct ThroughputLatency {
 /// One figure per (placement, conflict rate).
 pub(crate) fn figures(results: &Results) -> Result<Vec<ThroughputLatency>, String> {
     let axes = results.axes();
-    if axes.clients.len() < 2 {
-        return Err(format!("the sweep has one client count ({} per region); it needs two or more", axes.clients[0]));
+    let mut loads: Vec<u64> = results.points.iter().map(|p| p.load()).collect();
+    loads.sort_unstable();
+    loads.dedup();
+    if loads.len() < 2 {
+        return Err(format!(
+            "the sweep has one load level ({} clients or arrivals/s per region); it needs two or more",
+            loads.first().copied().unwrap_or(0)
+        ));
     }
     let Some(summary) = &results.summary else {
         return Err("no summary.csv".into());
@@ -34,12 +40,12 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<ThroughputLatency>, Strin
     let mut figures = Vec::new();
     for slice in Slice::all(results, true, true, false) {
         let metric = |pick: fn(&SummaryRow) -> f64| -> Vec<Line> {
-            // Per series: (clients, throughput, latency), sorted by clients below.
-            type Curve = (Series, Vec<(u32, f64, f64)>);
+            // Per series: (load, throughput, latency), sorted by load below.
+            type Curve = (Series, Vec<(u64, f64, f64)>);
             let mut curves: Vec<Curve> = Vec::new();
             for point in results.points.iter().filter(|p| slice.contains(p)) {
                 let Some(row) = summary.iter().find(|r| r.point == point.point) else { continue };
-                let at = (point.clients_per_region, row.throughput_ops_per_s, pick(row));
+                let at = (point.load(), row.throughput_ops_per_s, pick(row));
                 match curves.iter_mut().find(|(s, _)| *s == point.series()) {
                     Some((_, points)) => points.push(at),
                     None => curves.push((point.series(), vec![at])),
@@ -80,7 +86,7 @@ impl Figure for ThroughputLatency {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let note = ["a marker per client count;".to_string(), "more clients to the right".to_string()];
+        let note = ["a marker per load level (clients or".to_string(), "arrival rate): more to the right".to_string()];
         lines::draw(root, &self.title, &self.panels, &note)
     }
 }
@@ -126,6 +132,21 @@ pub(crate) mod tests {
         let mut results = Results::load(dir.path()).unwrap();
         assert!(figures(&results).unwrap_err().contains("no summary.csv"));
         results.points.retain(|p| p.clients_per_region == 1);
-        assert!(figures(&results).unwrap_err().contains("one client count"));
+        assert!(figures(&results).unwrap_err().contains("one load level"));
+    }
+
+    #[test]
+    fn open_loop_points_are_ordered_by_arrival_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        write_sample(dir.path());
+        write_summary(dir.path(), &Results::load(dir.path()).unwrap());
+        let mut results = Results::load(dir.path()).unwrap();
+        // The same connections everywhere; the rates run against point order.
+        for p in &mut results.points {
+            p.arrival_rate_per_region = Some(1_000 - p.point as u64);
+            p.clients_per_region = 1;
+        }
+        let tempo = &figures(&results).unwrap()[0].panels[0].lines[0];
+        assert_eq!(tempo.points, [(160.0, 101.0), (10.0, 100.0)], "lowest rate (point 1) first");
     }
 }

@@ -10,7 +10,7 @@ use sim_core::config::DEFAULT_MAX_TIME_NS;
 use sim_core::time::NS_PER_S;
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{
-    BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig, RunDuration,
+    Arrivals, BaseDelay, DelayOptions, IntraRegionDelay, ProcessId, ProtocolConfig, RegionId, RunConfig, RunDuration,
 };
 use std::path::PathBuf;
 
@@ -26,7 +26,7 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const MIN_SITES: usize = 3;
 
 /// Flags describing a single run, which a scenario file replaces.
-const RUN_FLAGS: [&str; 28] = [
+const RUN_FLAGS: [&str; 29] = [
     "cloud",
     "matrix",
     "sites",
@@ -38,6 +38,7 @@ const RUN_FLAGS: [&str; 28] = [
     "commands_per_client",
     "duration_s",
     "warmup_s",
+    "arrival_rate_per_region",
     "conflict_percent",
     "hot_keys",
     "zipf",
@@ -91,7 +92,9 @@ pub struct Args {
     /// Regions hosting clients, comma-separated. Default: every site.
     #[arg(long, value_name = "REGIONS", value_delimiter = ',')]
     pub client_regions: Option<Vec<String>>,
-    /// Closed-loop clients in each client region.
+    /// Clients in each client region: closed-loop clients, or with
+    /// --arrival-rate-per-region the region's connections (an arrival that
+    /// finds all of them busy waits, and its latency counts the wait).
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub clients_per_region: u32,
     /// Commands each client issues, one at a time.
@@ -106,6 +109,11 @@ pub struct Args {
     /// duration [default: 0].
     #[arg(long, value_name = "SECONDS", requires = "duration_s")]
     pub warmup_s: Option<f64>,
+    /// Open loop: commands arrive in each client region as a Poisson
+    /// process of this many per second, whatever the replies do (needs
+    /// --duration-s). Default: closed loop.
+    #[arg(long, value_name = "PER_SECOND", requires = "duration_s")]
+    pub arrival_rate_per_region: Option<u64>,
     /// Percentage of keys drawn from the shared hot-key pool.
     #[arg(long, default_value_t = 2.0, value_name = "PERCENT")]
     pub conflict_percent: f64,
@@ -328,6 +336,16 @@ pub fn resolve_config(args: &Args) -> Result<(ProtocolName, RunConfig), UserErro
     config.clients_per_region = args.clients_per_region;
     config.commands_per_client = args.commands_per_client;
     config.duration = duration(args)?;
+    config.arrivals = match args.arrival_rate_per_region {
+        None => Arrivals::Closed,
+        Some(0) => {
+            return Err(UserError::new(
+                "--arrival-rate-per-region 0: give at least 1 command per second per region, or leave it out \
+                 for closed-loop clients",
+            ));
+        }
+        Some(per_region_per_s) => Arrivals::Poisson { per_region_per_s },
+    };
     config.workload = workload(args)?;
     config.delay = DelayOptions {
         base: match args.base_delay {

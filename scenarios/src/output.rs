@@ -4,7 +4,7 @@
 use crate::cli::Run;
 use sim_core::metrics::LatencySummary;
 use sim_core::time::{NS_PER_MS, format_ns_as_ms, format_ns_as_s};
-use sim_core::{BaseDelay, IntraRegionDelay, KeyDistribution, RunConfig, RunDuration, RunReport};
+use sim_core::{Arrivals, BaseDelay, IntraRegionDelay, KeyDistribution, RunConfig, RunDuration, RunReport};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -41,14 +41,22 @@ pub fn describe(run: &Run) -> String {
         Some(model) => format!(" | {}", crate::resources::describe(model)),
         None => String::new(),
     };
+    // Closed-loop runs describe themselves as before open loop existed
+    // (resumed sweeps compare descriptions).
+    let clients = match config.arrivals {
+        Arrivals::Closed => format!("{} client(s)/region", config.clients_per_region),
+        Arrivals::Poisson { per_region_per_s } => format!(
+            "open loop: Poisson arrivals {per_region_per_s}/s per region over {} connection(s)/region",
+            config.clients_per_region
+        ),
+    };
     format!(
-        "{} {f} n={}{leader}{options} | {} | sites {} | {} client(s)/region {} | {keys}, {} key(s)/command, \
+        "{} {f} n={}{leader}{options} | {} | sites {} | {clients} {} | {keys}, {} key(s)/command, \
          {}% reads, {} B payload | delay base={base} jitter={} intra-region={intra} links={}{}{resources}",
         run.protocol,
         config.n(),
         config.matrix.name(),
         run.site_names().join(","),
-        config.clients_per_region,
         run_length(config),
         config.workload.keys_per_command,
         config.workload.read_ratio * 100.0,
@@ -57,6 +65,11 @@ pub fn describe(run: &Run) -> String {
         if delay.reorder { "reordering" } else { "fifo" },
         if delay.symmetric { " symmetric" } else { "" },
     )
+}
+
+/// `value` as text, or empty.
+pub fn optional(value: Option<u64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
 }
 
 /// How long each client runs: `x N commands`, or `for D s (warm-up W s)`.
@@ -132,7 +145,20 @@ pub fn table(report: &RunReport) -> String {
         report.executions
     ));
     text.push_str(&protocol_line(report));
+    text.push_str(&arrivals_line(report));
     text
+}
+
+/// What open-loop arrivals did (empty for closed-loop clients).
+fn arrivals_line(report: &RunReport) -> String {
+    let Some(regions) = &report.arrivals else { return String::new() };
+    let arrived: u64 = regions.iter().map(|r| r.arrived).sum();
+    let waited: u64 = regions.iter().map(|r| r.waited).sum();
+    let max_backlog = regions.iter().map(|r| r.max_backlog).max().unwrap_or(0);
+    format!(
+        "open loop: {arrived} command(s) arrived, {waited} waited for a free connection (longest backlog \
+         {max_backlog}; the wait counts in their latency)\n"
+    )
 }
 
 /// How the protocol decided: paths, commit latency, execution wait,

@@ -39,7 +39,17 @@ fn smoke_scenario_by_name_writes_rows_and_manifest() {
     let csv = std::fs::read_to_string(folder.join("runs.csv")).expect("runs.csv written");
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header[..5], ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client"]);
+    assert_eq!(
+        header[..6],
+        [
+            "point",
+            "placement",
+            "conflict_percent",
+            "clients_per_region",
+            "arrival_rate_per_region",
+            "commands_per_client"
+        ]
+    );
     assert!(header.contains(&"latency_ms_p99_9") && header.contains(&"fast_paths") && header.ends_with(&["verdict"]));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     // 4 points x 2 seeds x (3 client regions + all).

@@ -566,3 +566,20 @@ fn bad_resource_settings_exit_2_naming_the_key() {
         .expect_user_error(&["coers", "cores"]);
     sim(dir.path(), &args(&SMALL, &["--resource", "cores=2"])).expect_user_error(&["--resources on"]);
 }
+
+/// Open-loop clients from the command line: the arrivals line is printed,
+/// the run passes, and the flag without a duration or at rate 0 is a
+/// user error.
+#[test]
+fn open_loop_arrivals_from_the_command_line() {
+    let dir = tempdir();
+    let base = ["--protocol", "fpaxos", "--sites", THREE_SITES, "--clients-per-region", "4"];
+    sim(dir.path(), &args(&base, &["--duration-s", "1", "--arrival-rate-per-region", "200"]))
+        .expect_code(0)
+        .expect_stdout(&["open loop: Poisson arrivals 200/s per region over 4 connection(s)/region", "verdict: PASS"])
+        .expect_stdout(&["waited for a free connection"]);
+    let bad = tempdir();
+    sim(bad.path(), &args(&base, &["--arrival-rate-per-region", "200"])).expect_code(2);
+    sim(bad.path(), &args(&base, &["--duration-s", "1", "--arrival-rate-per-region", "0"]))
+        .expect_user_error(&["--arrival-rate-per-region 0: give at least 1"]);
+}

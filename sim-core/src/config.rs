@@ -1,5 +1,6 @@
 //! What one simulation run is: sites, clients, workload, delays, seed.
 
+use crate::arrivals::Arrivals;
 use crate::faults::FaultPlan;
 use crate::id::{ProcessId, RegionId};
 use crate::protocol::ProtocolConfig;
@@ -22,8 +23,11 @@ pub struct RunConfig {
     pub protocol: ProtocolConfig,
     /// Regions hosting clients (each talks to its closest process).
     pub client_regions: Vec<RegionId>,
-    /// Closed-loop clients in each client region.
+    /// Clients in each client region: closed-loop clients, or with open
+    /// loop `arrivals`, the region's connections.
     pub clients_per_region: u32,
+    /// Closed loop (each client waits for its reply) or Poisson arrivals.
+    pub arrivals: Arrivals,
     /// Commands each client issues, one at a time (unless `duration` is
     /// set).
     pub commands_per_client: u64,
@@ -89,6 +93,7 @@ impl RunConfig {
             sites,
             protocol: ProtocolConfig::default(),
             clients_per_region: 1,
+            arrivals: Arrivals::Closed,
             commands_per_client: 100,
             duration: None,
             workload: Workload::default(),
@@ -144,6 +149,16 @@ impl RunConfig {
                     format_ns_as_s(duration_ns),
                     format_ns_as_s(self.max_time_ns)
                 ));
+            }
+        }
+        if let Arrivals::Poisson { per_region_per_s } = self.arrivals {
+            if per_region_per_s == 0 {
+                return fail("arrival rate is 0: give at least 1 command per second per region".into());
+            }
+            if self.duration.is_none() {
+                return fail(
+                    "open-loop arrivals need a duration: give a duration in seconds (arrivals stop at its end)".into(),
+                );
             }
         }
         if let Some(leader) = self.protocol.leader

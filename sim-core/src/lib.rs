@@ -6,6 +6,7 @@
 //! [`Simulation`]. One run is single-threaded and deterministic: the same
 //! [`RunConfig`] (seed included) gives the same [`RunReport`].
 
+pub mod arrivals;
 pub mod command;
 pub mod config;
 pub mod dedup;
@@ -26,6 +27,7 @@ pub mod verdict;
 pub mod wan;
 pub mod workload;
 
+pub use arrivals::{ArrivalReport, Arrivals};
 pub use command::{Command, CommandId, Key, Op, Ops, Value};
 pub use config::{ConfigError, RunConfig, RunDuration};
 pub use faults::{ClockSkew, Fault, FaultKind, FaultPlan, Links, RandomFaults};

@@ -32,6 +32,8 @@ pub enum Purpose {
     Protocol = 3,
     /// Fault schedules.
     Faults = 4,
+    /// Open-loop arrivals (index: the client region's position).
+    Arrivals = 5,
 }
 
 /// Derives the per-purpose streams of one run from its root seed.

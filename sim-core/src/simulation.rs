@@ -1,5 +1,6 @@
 //! The event loop: one deterministic, single-threaded run of a protocol.
 
+use crate::arrivals::{ArrivalReport, Arrivals, RegionArrivals};
 use crate::command::{Command, CommandId, Op, is_single_use};
 use crate::config::{RunConfig, RunDuration};
 use crate::dedup::ClientTable;
@@ -38,6 +39,8 @@ enum Event<P: Protocol> {
     ClientTimeout { client: ClientId, generation: u64 },
     /// A core of `process` may take its next queued input (CPU model only).
     Wake { process: ProcessId },
+    /// A command arrives in client region `region_slot` (open loop only).
+    Arrival { region_slot: usize },
 }
 
 struct Process<P: Protocol> {
@@ -71,7 +74,11 @@ struct Client {
     region_slot: usize,
     issued: u64,
     pending: Option<Arc<Command>>,
+    /// When the pending command was sent (its invocation, for the checks).
     sent_at: Time,
+    /// When it arrived (open loop: before it was sent if it waited for
+    /// this client); latency counts from here.
+    arrived_at: Time,
     keys: ClientKeyState,
     rng: ClientRng,
     /// Submissions of the current command (1 + its retries).
@@ -135,6 +142,9 @@ pub struct RunReport {
     pub resources: Option<Vec<ProcessResourceReport>>,
     /// What the faults did; `None` in a run without faults.
     pub faults: Option<FaultReport>,
+    /// Per client region, what open-loop arrivals did; `None` for
+    /// closed-loop clients.
+    pub arrivals: Option<Vec<ArrivalReport>>,
 }
 
 /// Where a duration run measures throughput.
@@ -228,6 +238,9 @@ pub struct Simulation<P: Protocol> {
     /// True if the schedule skews clocks: each step then hands the
     /// process's local clock to the outbox.
     clock_faults: bool,
+    /// Per client region, open-loop arrivals; empty for closed-loop
+    /// clients.
+    open_loop: Vec<RegionArrivals>,
 }
 
 impl<P: Protocol> Simulation<P> {
@@ -297,6 +310,7 @@ impl<P: Protocol> Simulation<P> {
                     issued: 0,
                     pending: None,
                     sent_at: Time::ZERO,
+                    arrived_at: Time::ZERO,
                     keys: ClientKeyState::default(),
                     rng: streams.client_stream(index),
                     submissions: 0,
@@ -313,6 +327,19 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let retry_order = config.client_regions.iter().map(|&region| by_distance_from(config, &wan, region)).collect();
+        let open_loop = match config.arrivals {
+            Arrivals::Closed => Vec::new(),
+            Arrivals::Poisson { per_region_per_s } => {
+                let per_region = config.clients_per_region;
+                (0..config.client_regions.len())
+                    .map(|slot| {
+                        let first = slot as u32 * per_region;
+                        let clients = (first..first + per_region).map(ClientId).collect();
+                        RegionArrivals::new(per_region_per_s, clients, streams.stream(Purpose::Arrivals, slot as u64))
+                    })
+                    .collect()
+            }
+        };
         Simulation {
             restart_kit,
             clock_faults: config.faults.skews_clocks(),
@@ -366,6 +393,7 @@ impl<P: Protocol> Simulation<P> {
                 Resources::new(model, n, cores, start, end)
             }),
             work_charged: 0,
+            open_loop,
         }
     }
 
@@ -394,8 +422,15 @@ impl<P: Protocol> Simulation<P> {
                 resources.end_step();
             }
         }
-        for index in 0..self.clients.len() {
-            self.issue_next(ClientId(index as u32));
+        if self.open_loop.is_empty() {
+            for index in 0..self.clients.len() {
+                self.issue_next(ClientId(index as u32), self.now);
+            }
+        } else {
+            for region_slot in 0..self.open_loop.len() {
+                let gap_ns = self.open_loop[region_slot].next_gap_ns();
+                self.queue.push(self.now.plus_ns(gap_ns), Event::Arrival { region_slot });
+            }
         }
         while self.clients_done < self.clients.len() {
             let Some(time) = self.queue.peek_time() else {
@@ -417,7 +452,11 @@ impl<P: Protocol> Simulation<P> {
         if self.resources.is_some()
             && !matches!(
                 event,
-                Event::Reply { .. } | Event::Wake { .. } | Event::Fault { .. } | Event::ClientTimeout { .. }
+                Event::Reply { .. }
+                    | Event::Wake { .. }
+                    | Event::Fault { .. }
+                    | Event::ClientTimeout { .. }
+                    | Event::Arrival { .. }
             )
         {
             return self.admit(event);
@@ -491,6 +530,25 @@ impl<P: Protocol> Simulation<P> {
             }
             Event::ClientTimeout { client, generation } => self.retry(client, generation),
             Event::Wake { process } => self.wake(process),
+            Event::Arrival { region_slot } => self.arrive(region_slot),
+        }
+    }
+
+    /// An open-loop arrival: sent by an idle client of the region, or
+    /// queued for the next one to free up. Arrivals stop at the end of
+    /// the run's duration; the region's idle clients are then done.
+    fn arrive(&mut self, region_slot: usize) {
+        let duration_ns = self.duration.map_or(u64::MAX, |d| d.duration_ns);
+        let region = &mut self.open_loop[region_slot];
+        if self.now.as_ns() >= duration_ns {
+            self.clients_done += region.stop();
+            return;
+        }
+        let gap_ns = region.next_gap_ns();
+        let client = region.arrive(self.now);
+        self.queue.push(self.now.plus_ns(gap_ns), Event::Arrival { region_slot });
+        if let Some(client) = client {
+            self.issue_next(client, self.now);
         }
     }
 
@@ -706,7 +764,7 @@ impl<P: Protocol> Simulation<P> {
                 responded: Some(self.now),
             });
         }
-        let latency_ns = self.now.since(client.sent_at);
+        let latency_ns = self.now.since(client.arrived_at);
         self.completed += 1;
         if self.faults_active {
             self.observed.completed(client.region_slot, self.now, latency_ns);
@@ -717,7 +775,7 @@ impl<P: Protocol> Simulation<P> {
                 client.issued < self.commands_per_client
             }
             Some(RunDuration { duration_ns, warmup_ns }) => {
-                if client.sent_at.as_ns() >= warmup_ns {
+                if client.arrived_at.as_ns() >= warmup_ns {
                     self.latency[client.region_slot].record(latency_ns);
                 }
                 if (warmup_ns..=duration_ns).contains(&self.now.as_ns()) {
@@ -726,14 +784,24 @@ impl<P: Protocol> Simulation<P> {
                 self.now.as_ns() < duration_ns
             }
         };
-        if more {
-            self.issue_next(client_id);
+        if !self.open_loop.is_empty() {
+            let region = &mut self.open_loop[client.region_slot];
+            match region.next_for(client_id) {
+                Some(arrived_at) => self.issue_next(client_id, arrived_at),
+                // Idle: done now if arrivals have stopped, else when they do.
+                None if region.stopped() => self.clients_done += 1,
+                None => {}
+            }
+        } else if more {
+            self.issue_next(client_id, self.now);
         } else {
             self.clients_done += 1;
         }
     }
 
-    fn issue_next(&mut self, client_id: ClientId) {
+    /// The client sends its next command now; it arrived at `arrived_at`
+    /// (now, for a closed-loop client).
+    fn issue_next(&mut self, client_id: ClientId, arrived_at: Time) {
         let client = &mut self.clients[client_id.index()];
         client.issued += 1;
         let id = CommandId { client: client_id, seq: client.issued };
@@ -741,6 +809,7 @@ impl<P: Protocol> Simulation<P> {
         self.checker.on_submit(id);
         client.pending = Some(Arc::new(cmd));
         client.sent_at = self.now;
+        client.arrived_at = arrived_at;
         client.submissions = 0;
         self.submit(client_id);
     }
@@ -855,6 +924,7 @@ impl<P: Protocol> Simulation<P> {
             total: total.summary(),
             total_quantiles_ns: total.quantiles_ns(),
             commands_expected: match self.duration {
+                _ if !self.open_loop.is_empty() => self.open_loop.iter().map(|region| region.arrived).sum(),
                 None => self.clients.len() as u64 * self.commands_per_client,
                 Some(_) => self.clients.iter().map(|c| c.issued).sum(),
             },
@@ -872,6 +942,7 @@ impl<P: Protocol> Simulation<P> {
             protocol: self.outbox.metrics().summary(),
             incomplete_clients: (self.clients.len() - self.clients_done) as u32,
             faults: self.faults_active.then(|| self.fault_report(&verdict)),
+            arrivals: (!self.open_loop.is_empty()).then(|| self.open_loop.iter().map(ArrivalReport::from).collect()),
             verdict,
             resources: self.resources.as_ref().map(|resources| {
                 let window_ns = match self.duration {
@@ -896,7 +967,11 @@ impl<P: Protocol> Simulation<P> {
             }
             Event::Deliver { to, msg, .. } => (*to, msg.size_bytes()),
             Event::Timer { process, .. } => (*process, 0),
-            Event::Reply { .. } | Event::Wake { .. } | Event::Fault { .. } | Event::ClientTimeout { .. } => {
+            Event::Reply { .. }
+            | Event::Wake { .. }
+            | Event::Fault { .. }
+            | Event::ClientTimeout { .. }
+            | Event::Arrival { .. } => {
                 unreachable!("not a process input")
             }
         }

@@ -6,44 +6,9 @@
 
 mod support;
 
-use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{Command, RunDuration, Simulation, Time};
-use std::sync::Arc;
-use support::{ExecuteOnArrival, gcp_config};
-
-/// Executes each command where it is submitted: a client's latency is the
-/// round trip to its closest process, the same for every command (no
-/// jitter).
-struct Local;
-
-#[derive(Clone, Debug)]
-struct NoMessage;
-
-impl MessageSize for NoMessage {
-    fn size_bytes(&self) -> u64 {
-        0
-    }
-}
-
-impl Protocol for Local {
-    type Message = NoMessage;
-    type Timer = ();
-    type Executor = ExecuteOnArrival;
-    type Options = ();
-
-    fn new(_setup: ProcessSetup, _options: &()) -> (Self, ExecuteOnArrival) {
-        (Local, ExecuteOnArrival)
-    }
-
-    fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
-        out.execute(cmd);
-    }
-
-    fn handle(&mut self, _from: sim_core::ProcessId, _msg: NoMessage, _now: Time, _out: &mut Outbox<Self>) {}
-
-    fn handle_timer(&mut self, _timer: (), _now: Time, _out: &mut Outbox<Self>) {}
-}
+use sim_core::{RunDuration, Simulation};
+use support::{Local, gcp_config};
 
 /// One site, so every client has the same round trip.
 const SITES: &[&str] = &["europe-west1"];

@@ -71,8 +71,16 @@ pub struct RunTotals {
 
 /// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
 /// point and the axis values not already among the run's columns.
-pub const POINT_COLUMNS: [&str; 7] =
-    ["point", "placement", "conflict_percent", "clients_per_region", "commands_per_client", "duration_s", "warmup_s"];
+pub const POINT_COLUMNS: [&str; 8] = [
+    "point",
+    "placement",
+    "conflict_percent",
+    "clients_per_region",
+    "arrival_rate_per_region",
+    "commands_per_client",
+    "duration_s",
+    "warmup_s",
+];
 
 impl RunRecord {
     /// The record of `point` (an index into `scenario.points`) run with
@@ -87,6 +95,7 @@ impl RunRecord {
             (point_ref.placement + 1).to_string(),
             point_ref.conflict_percent.to_string(),
             point_ref.clients_per_region.to_string(),
+            output::optional(point_ref.arrival_rate_per_region),
             commands_per_client,
             duration_s,
             warmup_s,

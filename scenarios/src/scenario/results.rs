@@ -118,7 +118,7 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
 }
 
 /// `summary.csv` columns, units last.
-pub const SUMMARY_HEADER: [&str; 25] = [
+pub const SUMMARY_HEADER: [&str; 26] = [
     "point",
     "protocol",
     "f",
@@ -127,6 +127,7 @@ pub const SUMMARY_HEADER: [&str; 25] = [
     "sites",
     "conflict_percent",
     "clients_per_region",
+    "arrival_rate_per_region",
     "commands_per_client",
     "duration_s",
     "warmup_s",
@@ -163,6 +164,7 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             run.site_names().join(";"),
             s.point.conflict_percent.to_string(),
             s.point.clients_per_region.to_string(),
+            output::optional(s.point.arrival_rate_per_region),
             commands_per_client,
             duration_s,
             warmup_s,
@@ -304,6 +306,7 @@ pub fn resolved(scenario: &Scenario) -> serde_json::Value {
                 "sites": p.run.site_names(),
                 "conflict_percent": p.conflict_percent,
                 "clients_per_region": p.clients_per_region,
+                "arrival_rate_per_region": p.arrival_rate_per_region,
                 "resolved": output::describe(&p.run),
             })
         })
@@ -389,7 +392,7 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(
-            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,100,,,2,1,20,0.000150,"),
+            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,,100,,,2,1,20,0.000150,"),
             "{csv}"
         );
         assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");

@@ -34,6 +34,10 @@ pub struct ScenarioFile {
     pub client_regions: Option<Vec<Spanned<String>>>,
     /// Clients in each client region: one or a list (an axis).
     pub clients_per_region: Option<Spanned<toml::Value>>,
+    /// Open loop: Poisson arrivals per second in each client region (the
+    /// clients are then the region's connections): one or a list (an
+    /// axis). Needs `duration_s`. Default: closed-loop clients.
+    pub arrival_rate_per_region: Option<Spanned<toml::Value>>,
     /// Commands each client issues.
     pub commands_per_client: Option<u64>,
     /// Run for this many simulated seconds instead of commands per client.

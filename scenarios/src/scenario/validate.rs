@@ -26,6 +26,9 @@ pub struct Point {
     pub conflict_percent: f64,
     /// Clients per region (the `clients_per_region` axis).
     pub clients_per_region: u32,
+    /// Open-loop arrivals per second per region (the
+    /// `arrival_rate_per_region` axis); `None`: closed loop.
+    pub arrival_rate_per_region: Option<u64>,
     /// The checked run; its seed is the first of the scenario's seeds and
     /// is replaced per seed when run.
     pub run: Run,
@@ -50,7 +53,8 @@ pub struct Scenario {
     /// (protocol, f, placement) combinations left out because f is too
     /// large for that placement (but valid on another), each with why.
     pub skipped: Vec<String>,
-    /// Sweep points in order: protocol, f, placement, conflict, clients.
+    /// Sweep points in order: protocol, f, placement, conflict, clients,
+    /// arrival rate.
     pub points: Vec<Point>,
 }
 
@@ -351,6 +355,29 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         ),
         None => vec![args.clients_per_region],
     };
+    let rates: Vec<Option<u64>> = match &file.arrival_rate_per_region {
+        Some(r) => {
+            if file.duration_s.is_none() {
+                errors.push(source.at(
+                    &r.span(),
+                    "arrival_rate_per_region without duration_s: open-loop arrivals stop at the end of a duration; \
+                     give duration_s too",
+                ));
+            }
+            axis(
+                source,
+                "arrival_rate_per_region",
+                r,
+                "a positive integer (commands per second per client region)",
+                |v| int(v).filter(|n| *n >= 1),
+                errors,
+            )
+            .into_iter()
+            .map(Some)
+            .collect()
+        }
+        None => vec![args.arrival_rate_per_region],
+    };
     let seeds = match &file.seeds {
         Some(s) => {
             let seeds = axis(source, "seeds", s, "a non-negative integer", int, errors);
@@ -461,8 +488,11 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                     continue;
                 }
                 for &conflict_percent in &conflicts {
-                    for &clients_per_region in &clients {
+                    for (&clients_per_region, &arrival_rate_per_region) in
+                        clients.iter().flat_map(|c| rates.iter().map(move |r| (c, r)))
+                    {
                         let mut point_args = args.clone();
+                        point_args.arrival_rate_per_region = arrival_rate_per_region;
                         point_args.protocol = protocol.as_str().to_string();
                         point_args.f = f as usize;
                         point_args.sites = sites.clone();
@@ -494,6 +524,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                                     placement,
                                     conflict_percent,
                                     clients_per_region,
+                                    arrival_rate_per_region,
                                     run: Run {
                                         protocol,
                                         config,
@@ -639,6 +670,31 @@ mod tests {
             (ProtocolName::Tempo, 0.0, 1)
         );
         assert!(scenario.points.iter().enumerate().all(|(i, p)| p.index == i));
+    }
+
+    #[test]
+    fn arrival_rates_are_an_axis_of_open_loop_points() {
+        let text = format!(
+            "{SITES}protocols = \"tempo\"\nclients_per_region = [10, 20]\narrival_rate_per_region = [100, 400]\n\
+             duration_s = 1\n"
+        );
+        let scenario = load("t", "t.toml", &text, Path::new(".")).expect("valid");
+        let axes: Vec<_> = scenario.points.iter().map(|p| (p.clients_per_region, p.arrival_rate_per_region)).collect();
+        assert_eq!(axes, [(10, Some(100)), (10, Some(400)), (20, Some(100)), (20, Some(400))]);
+        let last = &scenario.points[3].run.config;
+        assert_eq!(last.arrivals, sim_core::Arrivals::Poisson { per_region_per_s: 400 });
+        let closed = load("t", "t.toml", &format!("{SITES}protocols = \"tempo\"\n"), Path::new(".")).expect("valid");
+        assert_eq!(closed.points[0].arrival_rate_per_region, None);
+        assert_eq!(closed.points[0].run.config.arrivals, sim_core::Arrivals::Closed);
+    }
+
+    #[test]
+    fn an_arrival_rate_needs_a_duration_and_a_positive_rate() {
+        let error = error_of("protocols = \"tempo\"\narrival_rate_per_region = 100\n");
+        assert!(error.starts_with("t.toml:2:27: arrival_rate_per_region without duration_s"), "{error}");
+        let error = error_of("protocols = \"tempo\"\nduration_s = 1\narrival_rate_per_region = [100, 0]\n");
+        assert!(error.contains("t.toml:3:"), "{error}");
+        assert!(error.contains("a positive integer (commands per second per client region)"), "{error}");
     }
 
     #[test]

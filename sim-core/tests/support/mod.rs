@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use latency_data::Matrix;
-use sim_core::protocol::{Apply, Executor};
+use sim_core::protocol::{Apply, Executor, MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::{Command, RegionId, RunConfig, Time};
 use std::sync::Arc;
 
@@ -32,4 +32,37 @@ pub(crate) fn gcp_config(sites: &[&str]) -> RunConfig {
 /// A GCP region by name.
 pub(crate) fn region(matrix: &Matrix, name: &str) -> RegionId {
     RegionId(matrix.region_index(name).expect("known region") as u16)
+}
+
+/// Executes each command where it is submitted: a client's latency is the
+/// round trip to its closest process, the same for every command (no
+/// jitter).
+pub(crate) struct Local;
+
+#[derive(Clone, Debug)]
+pub(crate) struct NoMessage;
+
+impl MessageSize for NoMessage {
+    fn size_bytes(&self) -> u64 {
+        0
+    }
+}
+
+impl Protocol for Local {
+    type Message = NoMessage;
+    type Timer = ();
+    type Executor = ExecuteOnArrival;
+    type Options = ();
+
+    fn new(_setup: ProcessSetup, _options: &()) -> (Self, ExecuteOnArrival) {
+        (Local, ExecuteOnArrival)
+    }
+
+    fn submit(&mut self, cmd: Arc<Command>, _now: Time, out: &mut Outbox<Self>) {
+        out.execute(cmd);
+    }
+
+    fn handle(&mut self, _from: sim_core::ProcessId, _msg: NoMessage, _now: Time, _out: &mut Outbox<Self>) {}
+
+    fn handle_timer(&mut self, _timer: (), _now: Time, _out: &mut Outbox<Self>) {}
 }
