@@ -35,6 +35,10 @@ pub struct Point {
     /// manifests written before open loop existed).
     #[serde(default)]
     pub arrival_rate_per_region: Option<u64>,
+    /// Of a sweep run without and with its faults (`with_faults`): which;
+    /// `None` otherwise.
+    #[serde(default)]
+    pub with_faults: Option<bool>,
 }
 
 fn yes() -> bool {
@@ -111,6 +115,32 @@ pub struct SummaryRow {
     pub throughput_ops_per_s: f64,
 }
 
+/// One row of `comparison.csv`: a protocol (and f) without faults and
+/// with them.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ComparisonRow {
+    /// Protocol name as `sim` spells it.
+    pub protocol: String,
+    /// f, for protocols that use it.
+    pub f: Option<usize>,
+    /// Failure-free median latency at the lightest load.
+    pub latency_ms_p50: f64,
+    /// Failure-free p99 at the lightest load.
+    pub latency_ms_p99: f64,
+    /// Failure-free peak throughput over the loads.
+    pub peak_throughput_ops_per_s: f64,
+    /// With the faults: the longest period the worst client region went
+    /// without a completion (empty if unknown).
+    pub unavailable_ms: Option<f64>,
+}
+
+impl ComparisonRow {
+    /// The protocol and f, as the other figures name them.
+    pub fn series(&self) -> Series {
+        Series { protocol: self.protocol.clone(), f: self.f }
+    }
+}
+
 /// One row of `timeline.csv`: a client region's completions in one window
 /// of a run with faults.
 #[derive(Clone, Debug, Deserialize)]
@@ -178,6 +208,10 @@ impl Series {
             "caesar" => "Caesar",
             "fpaxos" => "FPaxos",
             "mencius" => "Mencius",
+            "vr" => "VR",
+            "raft" => "Raft",
+            "chain" => "Chain",
+            "primary-backup" => "P/B",
             other => other,
         };
         match self.f {
@@ -208,6 +242,9 @@ pub struct Results {
     pub faults: Option<Vec<FaultRow>>,
     /// `resources.csv`, if the folder has one (the CPU and NIC model on).
     pub resources: Option<Vec<ResourceRow>>,
+    /// `comparison.csv`, if the folder has one (a sweep run without and
+    /// with its faults).
+    pub comparison: Option<Vec<ComparisonRow>>,
 }
 
 impl Results {
@@ -234,6 +271,7 @@ impl Results {
             timeline: read_optional_csv(&dir.join("timeline.csv"))?,
             faults: read_optional_csv(&dir.join("faults.csv"))?,
             resources: read_optional_csv(&dir.join("resources.csv"))?,
+            comparison: read_optional_csv(&dir.join("comparison.csv"))?,
         };
         results.check()?;
         Ok(results)
@@ -350,6 +388,9 @@ pub(crate) struct Slice {
     pub conflict_percent: Option<f64>,
     /// Clients per region.
     pub clients_per_region: Option<u32>,
+    /// Failure-free or with the faults, in a sweep run both ways (always
+    /// fixed: a figure never mixes the two).
+    pub with_faults: Option<bool>,
 }
 
 impl Slice {
@@ -362,6 +403,7 @@ impl Slice {
                 placement: placement.then_some(p.placement),
                 conflict_percent: conflict.then_some(p.conflict_percent),
                 clients_per_region: clients.then_some(p.clients_per_region),
+                with_faults: p.with_faults,
             };
             if !slices.contains(&slice) {
                 slices.push(slice);
@@ -375,6 +417,7 @@ impl Slice {
         self.placement.is_none_or(|v| v == point.placement)
             && self.conflict_percent.is_none_or(|v| v == point.conflict_percent)
             && self.clients_per_region.is_none_or(|v| v == point.clients_per_region)
+            && self.with_faults == point.with_faults
     }
 
     /// The part of a file name naming this slice: only the axes the sweep
@@ -391,6 +434,11 @@ impl Slice {
         if let Some(n) = self.clients_per_region.filter(|_| axes.clients.len() > 1) {
             suffix.push_str(&format!("-clients{n}"));
         }
+        match self.with_faults {
+            Some(true) => suffix.push_str("-faults"),
+            Some(false) => suffix.push_str("-failure-free"),
+            None => {}
+        }
         suffix
     }
 
@@ -406,6 +454,11 @@ impl Slice {
         }
         if let Some(n) = self.clients_per_region {
             parts.push(format!("{n} client{} per region", if n == 1 { "" } else { "s" }));
+        }
+        match self.with_faults {
+            Some(true) => parts.push("with the faults".to_string()),
+            Some(false) => parts.push("failure-free".to_string()),
+            None => {}
         }
         let seeds = results.seed_count();
         if seeds > 1 {

@@ -18,11 +18,13 @@
 //! | `throughput-vs-latency`: mean and p99 latency versus throughput, a curve per protocol and f over client counts | placement, conflict rate | `summary.csv`, two or more client counts |
 //! | `cpu-utilisation`: CPU utilisation per process at the highest client count, a bar per protocol and f | placement, conflict rate | `resources.csv` |
 //! | `latency-timeline`: p50 and p99 per window of each client region over time, faults shaded | point (first seed) | `timeline.csv` (and `faults.csv` for the spans) |
+//! | `comparison-latency`, `-throughput`, `-unavailability`: per protocol and f, failure-free p50/p99 and peak throughput, time without completions under the faults | sweep | `comparison.csv` (`with_faults = [false, true]`) |
 //!
 //! A kind the sweep cannot support is skipped with the reason, never drawn
 //! empty. Values are means over the sweep's seeds. Text uses DejaVu Sans,
 //! embedded in the crate: drawing needs no system font.
 
+mod comparison;
 mod cpu_utilisation;
 mod data;
 mod fast_path;
@@ -40,7 +42,9 @@ mod tail_vs_clients;
 mod text;
 mod throughput_latency;
 
-pub use data::{Axes, CdfRow, FaultRow, Point, ResourceRow, Results, RunRow, Series, SummaryRow, TimelineRow};
+pub use data::{
+    Axes, CdfRow, ComparisonRow, FaultRow, Point, ResourceRow, Results, RunRow, Series, SummaryRow, TimelineRow,
+};
 
 use render::Figure;
 use std::fmt;
@@ -93,6 +97,7 @@ pub fn draw_all(dir: &Path) -> Result<Drawn, PlotError> {
     drawn.add(throughput_latency::KIND, throughput_latency::figures(&results))?;
     drawn.add(cpu_utilisation::KIND, cpu_utilisation::figures(&results))?;
     drawn.add(latency_timeline::KIND, latency_timeline::figures(&results))?;
+    drawn.add(comparison::KIND, comparison::figures(&results))?;
     Ok(drawn)
 }
 
@@ -135,13 +140,14 @@ mod tests {
         throughput_latency::tests::write_summary(dir.path(), &Results::load(dir.path()).unwrap());
         cpu_utilisation::tests::write_resources(dir.path());
         latency_timeline::tests::write_timeline(dir.path());
+        comparison::tests::write_comparison(dir.path());
         let drawn = draw_all(dir.path()).unwrap();
         // 4 bar charts, 4 CDFs (2 conflict rates x 2 client counts), 2
         // tail and 2 fast-path figures (one per conflict rate or client
         // count), 1 heat map, 2 throughput and 2 CPU figures (one per
-        // conflict rate), 1 timeline (one point has faults); no sites
-        // figure (one placement).
-        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1 + 2 + 2 + 1), "{:#?}", drawn.files);
+        // conflict rate), 1 timeline (one point has faults), 3
+        // comparison charts; no sites figure (one placement).
+        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1 + 2 + 2 + 1 + 3), "{:#?}", drawn.files);
         assert_eq!(drawn.skipped.len(), 1, "{:?}", drawn.skipped);
         assert!(drawn.skipped[0].starts_with("latency-vs-sites: every placement has 3 sites"), "{:?}", drawn.skipped);
         for file in &drawn.files {

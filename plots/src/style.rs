@@ -57,7 +57,14 @@ pub(crate) fn protocol_color(protocol: &str) -> RGBColor {
         "fpaxos" => RGBColor(40, 40, 40),    // near black
         "caesar" => RGBColor(204, 121, 167), // reddish purple
         "janus" => RGBColor(230, 159, 0),    // orange
-        _ => RGBColor(86, 180, 233),         // sky blue
+        // The classic protocols (Paul Tol's muted scheme, distinct from
+        // the leaderless ones above).
+        "mencius" => RGBColor(51, 34, 136),          // indigo
+        "vr" => RGBColor(86, 180, 233),              // sky blue
+        "raft" => RGBColor(153, 153, 51),            // olive
+        "chain" => RGBColor(136, 34, 85),            // wine
+        "primary-backup" => RGBColor(221, 204, 119), // sand
+        _ => RGBColor(150, 150, 150),                // grey
     }
 }
 

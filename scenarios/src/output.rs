@@ -67,6 +67,16 @@ pub fn describe(run: &Run) -> String {
     )
 }
 
+/// The `faults` column of a point of a `with_faults` axis: `on`, `off`,
+/// or empty without that axis.
+pub fn faults_column(with_faults: Option<bool>) -> String {
+    match with_faults {
+        Some(true) => "on".into(),
+        Some(false) => "off".into(),
+        None => String::new(),
+    }
+}
+
 /// `value` as text, or empty.
 pub fn optional(value: Option<u64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()

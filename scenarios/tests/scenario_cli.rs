@@ -40,13 +40,14 @@ fn smoke_scenario_by_name_writes_rows_and_manifest() {
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     assert_eq!(
-        header[..6],
+        header[..7],
         [
             "point",
             "placement",
             "conflict_percent",
             "clients_per_region",
             "arrival_rate_per_region",
+            "faults",
             "commands_per_client"
         ]
     );

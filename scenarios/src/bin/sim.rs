@@ -8,7 +8,7 @@ use scenarios::cli::{self, Args, Command};
 use scenarios::progress::Progress;
 use scenarios::scenario::journal::{Journal, ResumeError};
 use scenarios::scenario::record::RunRecord;
-use scenarios::scenario::{self, Override, Scenario, results, sweep};
+use scenarios::scenario::{self, Override, Scenario, comparison, results, sweep};
 use scenarios::{UserError, output, resources};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -155,7 +155,12 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
         writeln!(stdout, "placement #{}: {}", i + 1, placement.join(","))?;
     }
     for point in &scenario.points {
-        writeln!(stdout, "point {}: {}", point.index, output::describe(&point.run))?;
+        let variant = match point.with_faults {
+            Some(true) => " | with the faults",
+            Some(false) => " | without faults",
+            None => "",
+        };
+        writeln!(stdout, "point {}: {}{variant}", point.index, output::describe(&point.run))?;
     }
     for why in &scenario.skipped {
         writeln!(stdout, "skipped: {why}")?;
@@ -202,6 +207,16 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     let fault_files = fault_files.into_iter().flat_map(|files| FAULT_OUTPUT_FILES.into_iter().zip(files));
     for (file, bytes) in OUTPUT_FILES.into_iter().zip(files).chain(fault_files) {
         let path = out.join(file);
+        output::write_atomically(&path, &bytes)
+            .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
+        writeln!(stdout, "wrote {}", path.display())?;
+    }
+    let comparison = comparison::compare(&summaries);
+    if !comparison.is_empty() {
+        writeln!(stdout, "\nwithout faults (latency at the lightest load, peak throughput) and with them:")?;
+        write!(stdout, "{}", comparison::table(&comparison))?;
+        let path = out.join(COMPARISON_FILE);
+        let bytes = comparison::comparison_csv(&comparison).map_err(csv_error)?;
         output::write_atomically(&path, &bytes)
             .map_err(|e| Failure::Io(std::io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))))?;
         writeln!(stdout, "wrote {}", path.display())?;
@@ -260,6 +275,11 @@ const OUTPUT_FILES: [&str; 4] = ["runs.csv", "summary.csv", "latency-cdf.csv", "
 /// Per (point, seed) and process, what the CPU and NIC model measured;
 /// written only when some run had the model on.
 const RESOURCES_FILE: &str = "resources.csv";
+
+/// Per protocol, failure-free latency and peak throughput next to the
+/// unavailability under faults; written by sweeps with `with_faults =
+/// [false, true]`.
+const COMPARISON_FILE: &str = "comparison.csv";
 
 /// The files a finished sweep with faults writes too.
 const FAULT_OUTPUT_FILES: [&str; 2] = ["timeline.csv", "faults.csv"];

@@ -203,6 +203,7 @@ mod tests {
             fast_path_ppm: Some(9),
             messages_per_command_milli: 10,
             passed: true,
+            unavailable_ns_max: Some(11),
         };
         RunRecord {
             point,

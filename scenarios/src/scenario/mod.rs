@@ -4,6 +4,7 @@
 //! each run kept as a `record`, and the `results` written. Library
 //! scenarios are embedded in the binary.
 
+pub mod comparison;
 pub mod faults;
 pub mod journal;
 pub mod overrides;
@@ -28,6 +29,7 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("fast-path-vs-conflicts", include_str!("../../library/fast-path-vs-conflicts.toml")),
     ("throughput-vs-load", include_str!("../../library/throughput-vs-load.toml")),
     ("tail-under-load", include_str!("../../library/tail-under-load.toml")),
+    ("classic-vs-leaderless", include_str!("../../library/classic-vs-leaderless.toml")),
     ("leader-crash", include_str!("../../library/leader-crash.toml")),
     ("region-partition", include_str!("../../library/region-partition.toml")),
     ("slow-link", include_str!("../../library/slow-link.toml")),

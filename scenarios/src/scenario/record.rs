@@ -67,16 +67,21 @@ pub struct RunTotals {
     pub messages_per_command_milli: u64,
     /// The run passed its verdict.
     pub passed: bool,
+    /// In a run with faults: the longest period any client region went
+    /// without a completion, ns; `None` without faults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_ns_max: Option<u64>,
 }
 
 /// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
 /// point and the axis values not already among the run's columns.
-pub const POINT_COLUMNS: [&str; 8] = [
+pub const POINT_COLUMNS: [&str; 9] = [
     "point",
     "placement",
     "conflict_percent",
     "clients_per_region",
     "arrival_rate_per_region",
+    "faults",
     "commands_per_client",
     "duration_s",
     "warmup_s",
@@ -96,6 +101,7 @@ impl RunRecord {
             point_ref.conflict_percent.to_string(),
             point_ref.clients_per_region.to_string(),
             output::optional(point_ref.arrival_rate_per_region),
+            output::faults_column(point_ref.with_faults),
             commands_per_client,
             duration_s,
             warmup_s,
@@ -126,12 +132,49 @@ impl RunRecord {
                 fast_path_ppm: report.protocol.fast_path_ratio_ppm(),
                 messages_per_command_milli: report.messages_per_command_milli(),
                 passed: report.verdict.passed(),
+                unavailable_ns_max: report
+                    .faults
+                    .as_ref()
+                    .map(|faults| faults.regions.iter().map(|r| r.unavailable_ns).max().unwrap_or(0)),
             },
             quantiles_ns: report.total_quantiles_ns.clone(),
             resource_rows: crate::resources::csv_records(report)
                 .into_iter()
                 .map(|row| [point_ref.index.to_string(), seed.to_string()].into_iter().chain(row).collect())
                 .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A passing record of `point` and `seed` with made-up totals and no
+    /// rows, for tests of what is built from records.
+    pub(crate) fn sample_record(point: usize, seed: u64) -> RunRecord {
+        RunRecord {
+            point,
+            seed,
+            rows: Vec::new(),
+            totals: RunTotals {
+                commands: 10,
+                latency_ns_mean: 1_000,
+                latency_ns_p50: 1_000,
+                latency_ns_p95: 1_000,
+                latency_ns_p99: 1_000,
+                latency_ns_p99_9: 1_000,
+                latency_ns_max: 1_000,
+                throughput_milli_ops_per_s: 1_000,
+                fast_path_ppm: None,
+                messages_per_command_milli: 1_000,
+                passed: true,
+                unavailable_ns_max: None,
+            },
+            quantiles_ns: Vec::new(),
+            resource_rows: Vec::new(),
+            timeline: Vec::new(),
+            faults: Vec::new(),
         }
     }
 }

@@ -85,6 +85,9 @@ pub struct PointSummary<'a> {
     pub fast_path_ppm: Option<u64>,
     /// Mean over seeds of messages per command, thousandths.
     pub messages_per_command_milli: u64,
+    /// Mean over seeds of the longest period a client region went without
+    /// a completion, ns; `None` without faults.
+    pub unavailable_ns_max: Option<u64>,
 }
 
 /// One summary per point that has records, in point order; `records` must
@@ -98,6 +101,7 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
             let mean =
                 |value: fn(&RunRecord) -> u64| runs.iter().map(|r| u128::from(value(r))).sum::<u128>() as u64 / count;
             let fast: Vec<u64> = runs.iter().filter_map(|r| r.totals.fast_path_ppm).collect();
+            let unavailable: Vec<u64> = runs.iter().filter_map(|r| r.totals.unavailable_ns_max).collect();
             PointSummary {
                 point: &scenario.points[runs[0].point],
                 runs: count,
@@ -112,13 +116,15 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
                 throughput_milli_ops_per_s: mean(|r| r.totals.throughput_milli_ops_per_s),
                 fast_path_ppm: (!fast.is_empty()).then(|| fast.iter().sum::<u64>() / fast.len() as u64),
                 messages_per_command_milli: mean(|r| r.totals.messages_per_command_milli),
+                unavailable_ns_max: (!unavailable.is_empty())
+                    .then(|| unavailable.iter().sum::<u64>() / unavailable.len() as u64),
             }
         })
         .collect()
 }
 
 /// `summary.csv` columns, units last.
-pub const SUMMARY_HEADER: [&str; 26] = [
+pub const SUMMARY_HEADER: [&str; 27] = [
     "point",
     "protocol",
     "f",
@@ -128,6 +134,7 @@ pub const SUMMARY_HEADER: [&str; 26] = [
     "conflict_percent",
     "clients_per_region",
     "arrival_rate_per_region",
+    "faults",
     "commands_per_client",
     "duration_s",
     "warmup_s",
@@ -165,6 +172,7 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             s.point.conflict_percent.to_string(),
             s.point.clients_per_region.to_string(),
             output::optional(s.point.arrival_rate_per_region),
+            output::faults_column(s.point.with_faults),
             commands_per_client,
             duration_s,
             warmup_s,
@@ -307,6 +315,7 @@ pub fn resolved(scenario: &Scenario) -> serde_json::Value {
                 "conflict_percent": p.conflict_percent,
                 "clients_per_region": p.clients_per_region,
                 "arrival_rate_per_region": p.arrival_rate_per_region,
+                "with_faults": p.with_faults,
                 "resolved": output::describe(&p.run),
             })
         })
@@ -361,6 +370,7 @@ mod tests {
                 fast_path_ppm,
                 messages_per_command_milli: 4_000,
                 passed,
+                unavailable_ns_max: None,
             },
             quantiles_ns: Vec::new(),
             resource_rows: Vec::new(),
@@ -392,7 +402,7 @@ mod tests {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
         assert!(
-            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,,100,,,2,1,20,0.000150,"),
+            lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,,,100,,,2,1,20,0.000150,"),
             "{csv}"
         );
         assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");

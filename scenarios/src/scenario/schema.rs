@@ -68,6 +68,9 @@ pub struct ScenarioFile {
     pub faults: Vec<FaultEntry>,
     /// Faults drawn from each run's seed.
     pub random_faults: Option<RandomFaultsSection>,
+    /// `[false, true]`: run every point without the faults and with them
+    /// (an axis); default: with them only.
+    pub with_faults: Option<Spanned<toml::Value>>,
     /// In runs with faults: seconds a client waits before resubmitting
     /// elsewhere (default 2).
     pub client_timeout_s: Option<Spanned<f64>>,

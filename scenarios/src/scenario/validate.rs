@@ -10,6 +10,7 @@ use crate::error::UserError;
 use clap::Parser;
 use latency_data::Matrix;
 use protocols::ProtocolName;
+use sim_core::FaultPlan;
 use std::ops::Range;
 use std::path::Path;
 use toml::{Spanned, Value};
@@ -29,6 +30,9 @@ pub struct Point {
     /// Open-loop arrivals per second per region (the
     /// `arrival_rate_per_region` axis); `None`: closed loop.
     pub arrival_rate_per_region: Option<u64>,
+    /// With the scenario's faults or without them (the `with_faults`
+    /// axis); `None` when the scenario has no such axis.
+    pub with_faults: Option<bool>,
     /// The checked run; its seed is the first of the scenario's seeds and
     /// is replaced per seed when run.
     pub run: Run,
@@ -54,7 +58,7 @@ pub struct Scenario {
     /// large for that placement (but valid on another), each with why.
     pub skipped: Vec<String>,
     /// Sweep points in order: protocol, f, placement, conflict, clients,
-    /// arrival rate.
+    /// arrival rate, with/without faults.
     pub points: Vec<Point>,
 }
 
@@ -378,6 +382,18 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         }
         None => vec![args.arrival_rate_per_region],
     };
+    let fault_variants: Vec<Option<bool>> = match &file.with_faults {
+        Some(w) => {
+            if file.faults.is_empty() && file.random_faults.is_none() {
+                errors.push(source.at(
+                    &w.span(),
+                    "with_faults without faults: give [[faults]] or [random_faults] to run with and without",
+                ));
+            }
+            axis(source, "with_faults", w, "true or false", |v| v.as_bool(), errors).into_iter().map(Some).collect()
+        }
+        None => vec![None],
+    };
     let seeds = match &file.seeds {
         Some(s) => {
             let seeds = axis(source, "seeds", s, "a non-negative integer", int, errors);
@@ -488,8 +504,10 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                     continue;
                 }
                 for &conflict_percent in &conflicts {
-                    for (&clients_per_region, &arrival_rate_per_region) in
-                        clients.iter().flat_map(|c| rates.iter().map(move |r| (c, r)))
+                    for (&clients_per_region, &arrival_rate_per_region, &with_faults) in clients
+                        .iter()
+                        .flat_map(|c| rates.iter().map(move |r| (c, r)))
+                        .flat_map(|(c, r)| fault_variants.iter().map(move |w| (c, r, w)))
                     {
                         let mut point_args = args.clone();
                         point_args.arrival_rate_per_region = arrival_rate_per_region;
@@ -504,6 +522,11 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                                 let mut fault_errors = Vec::new();
                                 config.faults =
                                     fault_settings.resolve(protocol, sites, f as usize, &at, &mut fault_errors);
+                                if with_faults == Some(false) {
+                                    // The same point, failure-free (as if
+                                    // the file had no faults at all).
+                                    config.faults = FaultPlan::default();
+                                }
                                 if fault_errors.is_empty()
                                     && let Err(e) = config.check()
                                 {
@@ -525,6 +548,7 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                                     conflict_percent,
                                     clients_per_region,
                                     arrival_rate_per_region,
+                                    with_faults,
                                     run: Run {
                                         protocol,
                                         config,
@@ -686,6 +710,31 @@ mod tests {
         let closed = load("t", "t.toml", &format!("{SITES}protocols = \"tempo\"\n"), Path::new(".")).expect("valid");
         assert_eq!(closed.points[0].arrival_rate_per_region, None);
         assert_eq!(closed.points[0].run.config.arrivals, sim_core::Arrivals::Closed);
+    }
+
+    #[test]
+    fn with_faults_runs_each_point_failure_free_and_with_the_faults() {
+        let text = format!(
+            "{SITES}protocols = [\"fpaxos\", \"tempo\"]\nwith_faults = [false, true]\n\
+             [[faults]]\nkind = \"crash\"\nat_s = 1\nprocesses = [\"us-central1\"]\n"
+        );
+        let scenario = load("t", "t.toml", &text, Path::new(".")).expect("valid");
+        let variants: Vec<_> = scenario
+            .points
+            .iter()
+            .map(|p| (p.run.protocol.as_str(), p.with_faults, p.run.config.faults.any()))
+            .collect();
+        assert_eq!(
+            variants,
+            [
+                ("fpaxos", Some(false), false),
+                ("fpaxos", Some(true), true),
+                ("tempo", Some(false), false),
+                ("tempo", Some(true), true)
+            ]
+        );
+        let error = error_of("protocols = \"tempo\"\nwith_faults = [false, true]\n");
+        assert!(error.starts_with("t.toml:2:15: with_faults without faults"), "{error}");
     }
 
     #[test]

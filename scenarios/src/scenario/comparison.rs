@@ -1,0 +1,163 @@
+//! The protocol comparison of a scenario run with and without its faults
+//! (`with_faults = [false, true]`): per protocol (and f), the failure-free
+//! latency at the lightest load, the failure-free peak throughput over the
+//! load points, and how long the worst client region went without a
+//! completion when the faults struck. `comparison.csv` and a table.
+
+use super::results::PointSummary;
+use sim_core::time::format_ns_as_ms;
+
+/// One protocol (and f) of the comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComparisonRow {
+    /// The protocol's name.
+    pub protocol: &'static str,
+    /// f, for protocols that use it.
+    pub f: Option<usize>,
+    /// Failure-free, at the lightest load: mean over seeds of the median
+    /// latency, ns.
+    pub latency_ns_p50: u64,
+    /// Failure-free, at the lightest load: mean over seeds of the p99, ns.
+    pub latency_ns_p99: u64,
+    /// Failure-free: the largest throughput of any load point, thousandths
+    /// of ops/s.
+    pub peak_throughput_milli_ops_per_s: u64,
+    /// With the faults, at the lightest load: mean over seeds of the
+    /// longest period the worst client region went without a completion,
+    /// ns.
+    pub unavailable_ns: Option<u64>,
+}
+
+/// `comparison.csv` columns.
+pub const COMPARISON_HEADER: [&str; 6] =
+    ["protocol", "f", "latency_ms_p50", "latency_ms_p99", "peak_throughput_ops_per_s", "unavailable_ms"];
+
+/// The comparison, in the order the sweep lists the protocols; empty
+/// unless the sweep ran points both without and with faults.
+pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
+    let variant = |with: bool| summaries.iter().filter(move |s| s.point.with_faults == Some(with));
+    if variant(false).next().is_none() || variant(true).next().is_none() {
+        return Vec::new();
+    }
+    let series = |s: &PointSummary<'_>| {
+        let run = &s.point.run;
+        (run.protocol.as_str(), run.protocol.uses_f().then_some(run.config.protocol.f))
+    };
+    let load = |s: &&PointSummary<'_>| s.point.arrival_rate_per_region.unwrap_or(u64::from(s.point.clients_per_region));
+    let mut rows: Vec<ComparisonRow> = Vec::new();
+    for (protocol, f) in summaries.iter().map(series) {
+        if rows.iter().any(|r| (r.protocol, r.f) == (protocol, f)) {
+            continue;
+        }
+        let of = |with: bool| variant(with).filter(move |s| series(s) == (protocol, f));
+        let Some(lightest) = of(false).min_by_key(load) else { continue };
+        rows.push(ComparisonRow {
+            protocol,
+            f,
+            latency_ns_p50: lightest.latency_ns_p50,
+            latency_ns_p99: lightest.latency_ns_p99,
+            peak_throughput_milli_ops_per_s: of(false).map(|s| s.throughput_milli_ops_per_s).max().unwrap_or(0),
+            unavailable_ns: of(true).min_by_key(load).and_then(|s| s.unavailable_ns_max),
+        });
+    }
+    rows
+}
+
+fn ops_per_s(milli: u64) -> String {
+    format!("{}.{:03}", milli / 1_000, milli % 1_000)
+}
+
+/// `comparison.csv`.
+pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(COMPARISON_HEADER)?;
+    for row in rows {
+        writer.write_record([
+            row.protocol.to_string(),
+            row.f.map(|f| f.to_string()).unwrap_or_default(),
+            format_ns_as_ms(row.latency_ns_p50),
+            format_ns_as_ms(row.latency_ns_p99),
+            ops_per_s(row.peak_throughput_milli_ops_per_s),
+            row.unavailable_ns.map(format_ns_as_ms).unwrap_or_default(),
+        ])?;
+    }
+    writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
+}
+
+/// The comparison as a table for the terminal.
+pub fn table(rows: &[ComparisonRow]) -> String {
+    let mut text = format!(
+        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16}\n",
+        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms"
+    );
+    for row in rows {
+        let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
+        text.push_str(&format!(
+            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16}\n",
+            row.protocol,
+            row.f.map_or_else(|| "-".to_string(), |f| f.to_string()),
+            ms(row.latency_ns_p50),
+            ms(row.latency_ns_p99),
+            row.peak_throughput_milli_ops_per_s / 1_000,
+            row.unavailable_ns.map_or_else(|| "-".to_string(), ms),
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::results::summarize;
+    use crate::scenario::validate::load;
+    use std::path::Path;
+
+    fn summaries_of(scenario: &crate::scenario::Scenario) -> Vec<PointSummary<'_>> {
+        // One seed per point: latency 1 ms x (point + 1), throughput 100
+        // x clients x (2 if without faults), unavailable 500 ms with.
+        let records: Vec<_> = scenario
+            .points
+            .iter()
+            .map(|p| {
+                let mut record = crate::scenario::record::tests::sample_record(p.index, 1);
+                let totals = &mut record.totals;
+                totals.latency_ns_p50 = 1_000_000 * (p.index as u64 + 1);
+                totals.latency_ns_p99 = 2 * totals.latency_ns_p50;
+                let factor = if p.with_faults == Some(false) { 2 } else { 1 };
+                totals.throughput_milli_ops_per_s = 100_000 * u64::from(p.clients_per_region) * factor;
+                totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
+                record
+            })
+            .collect();
+        summarize(scenario, &records)
+    }
+
+    #[test]
+    fn lightest_failure_free_latency_peak_throughput_and_unavailability() {
+        let text = "sites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = [\"fpaxos\", \"epaxos\"]\n\
+                    clients_per_region = [4, 1]\nwith_faults = [false, true]\nduration_s = 2\n\
+                    [[faults]]\nkind = \"crash\"\nat_s = 1\nprocesses = [\"us-central1\"]\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        // Points per protocol: (4, off), (4, on), (1, off), (1, on).
+        let rows = compare(&summaries_of(&scenario));
+        assert_eq!(rows.len(), 2);
+        let fpaxos = &rows[0];
+        assert_eq!((fpaxos.protocol, fpaxos.f), ("fpaxos", Some(1)));
+        assert_eq!(fpaxos.latency_ns_p50, 3_000_000, "point 2: 1 client, failure-free");
+        assert_eq!(fpaxos.latency_ns_p99, 6_000_000);
+        assert_eq!(fpaxos.peak_throughput_milli_ops_per_s, 800_000, "4 clients, failure-free");
+        assert_eq!(fpaxos.unavailable_ns, Some(500_000_000));
+        assert_eq!((rows[1].protocol, rows[1].f), ("epaxos", None));
+        let csv = String::from_utf8(comparison_csv(&rows).unwrap()).unwrap();
+        assert!(csv.starts_with("protocol,f,latency_ms_p50,"), "{csv}");
+        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000\n"), "{csv}");
+        assert!(table(&rows).lines().nth(1).unwrap().starts_with("fpaxos"));
+    }
+
+    #[test]
+    fn no_comparison_without_both_variants() {
+        let text = "sites = [\"us-central1\", \"europe-west1\", \"asia-east1\"]\nprotocols = \"fpaxos\"\n";
+        let scenario = load("t", "t.toml", text, Path::new(".")).expect("valid");
+        assert!(compare(&summaries_of(&scenario)).is_empty());
+    }
+}
