@@ -396,3 +396,76 @@ impl fmt::Display for Verdict {
         self.write_outcomes(f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, Op};
+    use crate::id::ClientId;
+    use crate::time::Time;
+
+    /// primary-backup.md F1 as the harness sees it: client 0's write of
+    /// 50 acknowledged by the old primary, client 1's write of 60 long
+    /// after the failover replaced the value before it; the survivor
+    /// holds 60.
+    fn lost_write_verdict(faulted: bool) -> Verdict {
+        let op = |client: u32, value: u64, invoked: u64, responded: u64| HistoryOp {
+            key: 3,
+            cmd: CommandId { client: ClientId(client), seq: 1 },
+            written: Some(value),
+            observed: None,
+            invoked: Time::from_ns(invoked),
+            responded: Some(Time::from_ns(responded)),
+        };
+        let mut history = History::new();
+        history.push(op(0, 50, 0, 10));
+        history.push(op(1, 60, 1_000, 1_100));
+        let mut survivor = KvStore::new();
+        let id = CommandId { client: ClientId(1), seq: 1 };
+        survivor.apply(&Command { id, ops: vec![(3, Op::Put(60))].into(), payload_bytes: 0 }, None);
+        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[&survivor], faulted)
+    }
+
+    #[test]
+    fn a_lost_write_fails_a_linearizable_protocol() {
+        let verdict = lost_write_verdict(true);
+        assert_eq!((verdict.outcomes.acked_writes_lost, verdict.outcomes.divergent_acks), (1, 1));
+        assert!(!verdict.passed());
+        let text = verdict.to_string();
+        assert!(text.starts_with("FAIL: 1 violation(s) and 2 outcome event(s)"), "{text}");
+        assert!(
+            text.contains("outcomes: AckedWriteLost 1, StaleRead 0, DivergentAck 1, SplitBrain 0, Blocked 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_lost_write_after_faults_is_measured_for_a_promise_without_failover() {
+        let mut verdict = lost_write_verdict(true);
+        verdict.label(Consistency::LinearizableWithoutFailover);
+        assert!(verdict.passed(), "{verdict}");
+        let text = verdict.to_string();
+        assert!(
+            text.starts_with(
+                "PASS of its promise (linearizable-without-failover, with faults): 0 executions, 2 operations \
+                 checked; outside the promise: 1 violation(s), 2 outcome event(s)"
+            ),
+            "{text}"
+        );
+        // Without faults the same promise is full linearizability.
+        let mut failure_free = lost_write_verdict(false);
+        failure_free.label(Consistency::LinearizableWithoutFailover);
+        assert!(!failure_free.passed());
+    }
+
+    #[test]
+    fn blocked_commands_are_an_outcome_and_fail_the_completion_check() {
+        let cmd = CommandId { client: ClientId(0), seq: 4 };
+        let mut verdict = Verdict::new(ExecutionChecker::new(1, 1), &History::new(), vec![cmd], 1, &[], true);
+        assert_eq!(verdict.outcomes.blocked, 1);
+        verdict.label(Consistency::LinearizableWithoutFailover);
+        assert!(!verdict.passed(), "completion is promised: {verdict}");
+        verdict.label(Consistency::Serializable);
+        assert!(verdict.passed(), "no progress promise under faults: {verdict}");
+    }
+}
