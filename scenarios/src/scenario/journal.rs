@@ -203,6 +203,7 @@ mod tests {
             fast_path_ppm: Some(9),
             messages_per_command_milli: 10,
             passed: true,
+            outcomes: crate::scenario::record::OutcomeTotals { acked_writes_lost: 11, ..Default::default() },
         };
         RunRecord {
             point,

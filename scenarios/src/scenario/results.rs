@@ -410,6 +410,7 @@ mod tests {
                 fast_path_ppm,
                 messages_per_command_milli: 4_000,
                 passed,
+                outcomes: OutcomeTotals { stale_reads: seed, ..OutcomeTotals::default() },
             },
             quantiles_ns: Vec::new(),
             resource_rows: Vec::new(),
@@ -444,9 +445,13 @@ mod tests {
             lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,100,,,2,1,20,0.000150,"),
             "{csv}"
         );
-        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");
-        assert!(lines[2].ends_with(",,4.000,off,PASS"), "{csv}");
+        // Outcome counts are sums over seeds (stale reads = seed here).
+        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,FAIL"), "{csv}");
+        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,PASS"), "{csv}");
         let table = table(&summaries);
         assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
+        let outcomes = outcomes_table(&summaries);
+        assert!(outcomes.starts_with("outcome events (sums over seeds):\n"), "{outcomes}");
+        assert!(outcomes.lines().nth(2).unwrap().ends_with("0        3          0        0        0"), "{outcomes}");
     }
 }

@@ -17,11 +17,13 @@
 //!   replaced: replicas applied different writes on the same state, and
 //!   both were acknowledged (one event per extra write of the fork).
 //! - **SplitBrain**: a DivergentAck whose branches were acknowledged during
-//!   overlapping intervals (each branch spans from the first invocation to
-//!   the last acknowledgement of its acknowledged writes): two sides
-//!   accepted writes at the same time. A fork whose dead branch was
-//!   acknowledged before the other branch started (a primary that crashed)
-//!   is a DivergentAck only. One event per such fork.
+//!   overlapping intervals (each branch spans from the first to the last
+//!   acknowledgement of its writes): two sides acknowledged writes at the
+//!   same time. A fork whose dead branch stopped being acknowledged before
+//!   the other's first acknowledgement (a primary that crashed) is a
+//!   DivergentAck only, and so is a split whose two sides each
+//!   acknowledged a single write of the key (nothing on one key tells
+//!   them apart from a crash and a takeover). One event per such fork.
 //! - **AckedWriteLost**: an acknowledged write `w` that no surviving
 //!   replica's final value reflects, while the key moved on without it: a
 //!   survivor's final value, or the value some operation invoked after
@@ -241,21 +243,17 @@ struct Aggregate {
     last_activity: u64,
     /// Survivors whose final value is here.
     finals: u32,
-    /// Earliest invocation of an acknowledged write here.
-    first_invoked: u64,
     /// Latest acknowledgement of a write here.
     last_ack: u64,
 }
 
 impl Aggregate {
-    const EMPTY: Aggregate =
-        Aggregate { first_ack: (u64::MAX, UNKNOWN), last_activity: 0, finals: 0, first_invoked: u64::MAX, last_ack: 0 };
+    const EMPTY: Aggregate = Aggregate { first_ack: (u64::MAX, UNKNOWN), last_activity: 0, finals: 0, last_ack: 0 };
 
     fn merge(&mut self, other: &Aggregate) {
         self.first_ack = self.first_ack.min(other.first_ack);
         self.last_activity = self.last_activity.max(other.last_activity);
         self.finals += other.finals;
-        self.first_invoked = self.first_invoked.min(other.first_invoked);
         self.last_ack = self.last_ack.max(other.last_ack);
     }
 }
@@ -280,6 +278,8 @@ pub struct OutcomeDetector {
     /// Everything hanging off the path from the root to the node, outside
     /// the node's own subtree.
     side: Vec<Aggregate>,
+    /// Per child of the node at hand: its and its later siblings' subtrees.
+    suffix: Vec<Aggregate>,
     spans: Vec<(u64, u64, u32)>,
 }
 
@@ -393,7 +393,6 @@ impl OutcomeDetector {
                 let own = &mut self.own[node];
                 own.first_ack = (responded.as_ns(), node as u32);
                 own.last_ack = responded.as_ns();
-                own.first_invoked = op.invoked.as_ns();
                 own.last_activity = op.invoked.as_ns();
             }
         }
@@ -418,8 +417,8 @@ impl OutcomeDetector {
             }
         }
         // Top down: a child's side is its parent's side plus its siblings'
-        // subtrees. Siblings are few (one, unless the key forked), so they
-        // are merged directly.
+        // subtrees: the siblings before it (merged as the loop goes) and
+        // those after it (suffix merges), so a fork of k writes costs O(k).
         self.side.clear();
         self.side.resize(nodes, Aggregate::EMPTY);
         for &node in &self.order {
@@ -427,15 +426,19 @@ impl OutcomeDetector {
             if children.is_empty() {
                 continue;
             }
-            let base = self.side[node as usize];
+            self.suffix.clear();
+            self.suffix.resize(children.len() + 1, Aggregate::EMPTY);
+            for (i, &child) in children.iter().enumerate().rev() {
+                let mut merged = self.suffix[i + 1];
+                merged.merge(&self.subtree[child as usize]);
+                self.suffix[i] = merged;
+            }
+            let mut before = self.side[node as usize];
             for (i, &child) in children.iter().enumerate() {
-                let mut side = base;
-                for (j, &sibling) in children.iter().enumerate() {
-                    if i != j {
-                        side.merge(&self.subtree[sibling as usize]);
-                    }
-                }
+                let mut side = before;
+                side.merge(&self.suffix[i + 1]);
                 self.side[child as usize] = side;
+                before.merge(&self.subtree[child as usize]);
             }
         }
     }
@@ -461,7 +464,7 @@ impl OutcomeDetector {
             self.spans.clear();
             self.spans.extend(children.iter().map(|&child| {
                 let branch = &self.subtree[child as usize];
-                (branch.first_invoked, branch.last_ack, child)
+                (branch.first_ack.0, branch.last_ack, child)
             }));
             self.spans.sort_unstable();
             let mut latest_end = (self.spans[0].1, self.spans[0].2);
@@ -574,11 +577,12 @@ mod tests {
             write(60, Some(4), 1995, 2005),  // x = b at R1, epoch 1
             read(100, Some(50), 2100, 2110), // R0's side reads its own write
             read(102, Some(4), 2150, 2160),  // an R0-side read of the old value
-            write(61, Some(60), 2200, 2300), // R1's side goes on
+            write(51, Some(50), 2390, 2400), // R0's side goes on
+            write(61, Some(60), 2200, 2300), // and so does R1's
             read(101, Some(61), 5100, 5200), // after the heal
         ];
         let found = outcomes(&ops, &[Some(61), Some(61), Some(61)]);
-        assert_eq!(counts(&found), [1, 1, 1, 1], "{:?}", found.kept());
+        assert_eq!(counts(&found), [2, 1, 1, 1], "{:?}", found.kept());
         let text: Vec<String> = found.kept().iter().map(ToString::to_string).collect();
         assert_eq!(
             text,
@@ -586,6 +590,7 @@ mod tests {
                 "DivergentAck: key 7: writes c50#1 and c60#1 both replaced the same value and were both acknowledged",
                 "SplitBrain: key 7: the branches of writes c50#1 and c60#1 were acknowledged at overlapping times",
                 "AckedWriteLost: key 7: write c50#1 was acknowledged, then the key went on without it",
+                "AckedWriteLost: key 7: write c51#1 was acknowledged, then the key went on without it",
                 "StaleRead: key 7: read c102#1 missed write c50#1, acknowledged before the read started",
             ]
         );
@@ -642,6 +647,27 @@ mod tests {
         assert_eq!(counts(&outcomes(&overlapping, &[Some(60)])), [2, 0, 1, 1]);
         let sequential = [write(50, None, 0, 100), write(60, None, 200, 300)];
         assert_eq!(counts(&outcomes(&sequential, &[Some(60)])), [1, 0, 1, 0]);
+        // Invoked before the dead branch's last acknowledgement, but
+        // acknowledged after it (a retry after a crash): not overlapping.
+        let retried = [write(50, None, 0, 100), write(60, None, 50, 300)];
+        assert_eq!(counts(&outcomes(&retried, &[Some(60)])), [1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn a_three_way_fork_loses_the_branches_the_survivors_do_not_hold() {
+        let ops = [
+            write(50, None, 0, 10),
+            write(60, None, 100, 110),
+            write(61, Some(60), 120, 130),
+            write(70, None, 200, 210),
+            read(100, Some(61), 300, 310),
+        ];
+        let found = outcomes(&ops, &[Some(70), Some(61)]);
+        // 50 is on no survivor's line; 60, 61 and 70 are each held by one.
+        assert_eq!(counts(&found), [1, 0, 2, 0], "{:?}", found.kept());
+        assert!(found.kept().contains(&Outcome::AckedWriteLost { key: 7, cmd: cmd(50) }));
+        let only_70 = outcomes(&ops, &[Some(70)]);
+        assert_eq!(only_70.acked_writes_lost, 3, "{:?}", only_70.kept());
     }
 
     #[test]
