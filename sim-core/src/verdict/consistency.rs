@@ -75,7 +75,10 @@ impl Consistency {
                 !faulted || matches!(check, Check::Execution | Check::Completion)
             }
             Consistency::Sequential => !stale_or_unlinearizable,
-            Consistency::Serializable => !stale_or_unlinearizable && !(faulted && check == Check::Completion),
+            Consistency::Serializable => {
+                let blocked_under_faults = faulted && check == Check::Completion;
+                !(stale_or_unlinearizable || blocked_under_faults)
+            }
         }
     }
 }
