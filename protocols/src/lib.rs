@@ -15,6 +15,7 @@ pub mod shared;
 pub mod tempo;
 pub mod vr;
 
+use sim_core::verdict::Consistency;
 use sim_core::{RunConfig, RunReport, Simulation};
 use std::fmt;
 use std::str::FromStr;
@@ -212,6 +213,36 @@ impl ProtocolName {
         }
     }
 
+    /// What the protocol promises with these options (classic-README
+    /// comparison table, "consistency"); the verdict gates PASS on it.
+    /// One arm per protocol: a new protocol adds its own.
+    pub fn consistency(self, options: &ProtocolOptions) -> Consistency {
+        match self {
+            ProtocolName::FPaxos
+            | ProtocolName::Atlas
+            | ProtocolName::Janus
+            | ProtocolName::EPaxos
+            | ProtocolName::Tempo
+            | ProtocolName::Caesar
+            | ProtocolName::Vr
+            | ProtocolName::Raft
+            | ProtocolName::Chain
+            | ProtocolName::Mencius => Consistency::Linearizable,
+            // Async answers before shipping: a failover loses what the old
+            // primary acknowledged (primary-backup.md §9). Sync under faults
+            // is AUTO_FENCED with a majority wait set here (F7), so it keeps
+            // the linearizable promise the spec gives it "without
+            // partitions" even with them. Semi-sync keeps AUTO_TIMEOUT and
+            // §9 says it loses writes unless k = n-1; it stays judged as
+            // linearizable, as before labels existed (its runs under
+            // faults FAIL when they lose writes).
+            ProtocolName::PrimaryBackup => match options.primary_backup.mode {
+                primary_backup::Mode::Async => Consistency::LinearizableWithoutFailover,
+                primary_backup::Mode::Sync | primary_backup::Mode::SemiSync => Consistency::Linearizable,
+            },
+        }
+    }
+
     /// Runs one simulation of this protocol with default options. `config`
     /// must have passed [`RunConfig::check`] and [`ProtocolName::check`].
     pub fn run(self, config: &RunConfig) -> RunReport {
@@ -219,8 +250,15 @@ impl ProtocolName {
     }
 
     /// Runs one simulation of this protocol with its options taken from
-    /// `options`; see [`ProtocolName::run`].
+    /// `options`; see [`ProtocolName::run`]. The verdict is judged by
+    /// [`ProtocolName::consistency`].
     pub fn run_with(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
+        let mut report = self.simulate(config, options);
+        report.verdict.label(self.consistency(options));
+        report
+    }
+
+    fn simulate(self, config: &RunConfig, options: &ProtocolOptions) -> RunReport {
         match self {
             ProtocolName::FPaxos => Simulation::<fpaxos::FPaxos>::new(config).run(),
             ProtocolName::Atlas => Simulation::<atlas::Atlas>::with_options(config, &options.atlas).run(),

@@ -218,8 +218,11 @@ fn hundredths(centi: u64) -> String {
 
 /// CSV columns, units last. Columns after `bytes_sent` describe the whole
 /// run (the same on every row); they are empty where the protocol has no
-/// such thing (no fast path, no dependencies).
-pub const CSV_HEADER: [&str; 32] = [
+/// such thing (no fast path, no dependencies). `consistency` is the
+/// protocol's promise the verdict judged; the outcome counts follow
+/// (`sim_core::verdict::outcomes`; empty when checks were off, except
+/// `blocked`).
+pub const CSV_HEADER: [&str; 38] = [
     "protocol",
     "f",
     "n",
@@ -251,6 +254,12 @@ pub const CSV_HEADER: [&str; 32] = [
     "execution_wait_ms_p99",
     "dependencies_mean",
     "dependencies_max",
+    "consistency",
+    "acked_writes_lost",
+    "stale_reads",
+    "divergent_acks",
+    "split_brains",
+    "blocked",
     "verdict",
 ];
 
@@ -293,6 +302,16 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
     } else {
         (String::new(), String::new())
     };
+    let verdict = &report.verdict;
+    let outcome = |count: u64| if verdict.checked { count.to_string() } else { String::new() };
+    let outcomes = &verdict.outcomes;
+    let outcome_columns = [
+        outcome(outcomes.acked_writes_lost),
+        outcome(outcomes.stale_reads),
+        outcome(outcomes.divergent_acks),
+        outcome(outcomes.split_brains),
+        outcomes.blocked.to_string(),
+    ];
     for (region, clients, latency) in rows {
         let record = [
             run.protocol.as_str(),
@@ -326,7 +345,13 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
             &latency_ms(&protocol.execution_wait, protocol.execution_wait.p99_ns),
             &deps_mean,
             &deps_max,
-            if report.verdict.passed() { "PASS" } else { "FAIL" },
+            verdict.consistency.as_str(),
+            &outcome_columns[0],
+            &outcome_columns[1],
+            &outcome_columns[2],
+            &outcome_columns[3],
+            &outcome_columns[4],
+            if verdict.passed() { "PASS" } else { "FAIL" },
         ];
         records.push(record.iter().map(|field| field.to_string()).collect());
     }

@@ -269,3 +269,44 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
     let result = swarm::run(&options, &scenario, &scenarios::scenario::sweep::pool(1).unwrap());
     assert_eq!((result.passed, result.failed.len()), (1, 0), "{:?}", result.failed);
 }
+
+/// Issue 7 (points 8, 9): the what-you-lose library scenario, shrunk to
+/// one client per region and one seed, through `sim`. Async
+/// primary/backup loses acknowledged writes in the split brain and
+/// still PASSes its promise (linearizable without failover); VR, Raft and
+/// FPaxos lose nothing and PASS as linearizable.
+#[test]
+fn issue_7_what_you_lose_async_primary_backup_loses_writes_and_quorums_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["--scenario", "what-you-lose", "--set", "clients_per_region=1", "--seed", "1", "--out", "out"];
+    let output = sim(dir.path(), &args);
+    expect_code(&output, 0);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("outcome events (sums over seeds):"), "{stdout}");
+    let runs = std::fs::read_to_string(dir.path().join("out").join("runs.csv")).expect("runs.csv");
+    let mut lines = runs.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
+    let rows: Vec<Vec<&str>> =
+        lines.map(|l| l.split(',').collect()).filter(|r: &Vec<&str>| r[column("region")] == "all").collect();
+    let protocols: Vec<&str> = rows.iter().map(|r| r[column("protocol")]).collect();
+    assert_eq!(protocols, ["primary-backup", "vr", "raft", "fpaxos"], "{runs}");
+    let count = |row: &Vec<&str>, name: &str| -> u64 { row[column(name)].parse().unwrap() };
+    for row in &rows {
+        assert_eq!(row[column("verdict")], "PASS", "{runs}");
+        assert_eq!(count(row, "blocked"), 0, "{runs}");
+        if row[column("protocol")] == "primary-backup" {
+            assert_eq!(row[column("consistency")], "linearizable-without-failover");
+            assert!(count(row, "acked_writes_lost") > 0, "{runs}");
+            assert!(count(row, "divergent_acks") > 0 && count(row, "split_brains") > 0, "{runs}");
+        } else {
+            assert_eq!(row[column("consistency")], "linearizable");
+            for outcome in ["acked_writes_lost", "stale_reads", "divergent_acks", "split_brains"] {
+                assert_eq!(count(row, outcome), 0, "{outcome}: {runs}");
+            }
+            assert!(count(row, "commands") > 0);
+        }
+    }
+    let summary = std::fs::read_to_string(dir.path().join("out").join("summary.csv")).expect("summary.csv");
+    assert!(summary.lines().next().unwrap().contains("acked_writes_lost,stale_reads,divergent_acks"), "{summary}");
+}

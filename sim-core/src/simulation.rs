@@ -875,7 +875,24 @@ impl<P: Protocol> Simulation<P> {
         let count = incomplete.len() as u64;
         incomplete.truncate(5);
         let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
-        Verdict::new(checker, &std::mem::take(&mut self.history), incomplete, count)
+        // Outcomes judge the final state of the replicas alive at the end
+        // (a restarted one kept its store); with none alive, of all.
+        let mut survivors: Vec<&KvStore> = Vec::new();
+        if checks {
+            let crashed: Vec<ProcessId> = self.faults.crashed().collect();
+            survivors.extend(
+                self.processes
+                    .iter()
+                    .enumerate()
+                    .filter(|(index, _)| !crashed.contains(&ProcessId::from_index(*index)))
+                    .map(|(_, process)| &process.store),
+            );
+            if survivors.is_empty() {
+                survivors.extend(self.processes.iter().map(|process| &process.store));
+            }
+        }
+        let history = std::mem::take(&mut self.history);
+        Verdict::new(checker, &history, incomplete, count, &survivors, self.faults_active)
     }
 
     /// What the faults did, for a run that has them.

@@ -196,6 +196,7 @@ fn run_scenario(args: &Args, name: &str) -> Result<ExitCode, Failure> {
     let summaries = results::summarize(&scenario, &records);
     writeln!(stdout)?;
     write!(stdout, "{}", results::table(&summaries))?;
+    write!(stdout, "{}", results::outcomes_table(&summaries))?;
     let csv_error = |e: csv::Error| Failure::Io(std::io::Error::other(e));
     let files = [
         results::runs_csv(&records).map_err(csv_error)?,

@@ -204,6 +204,7 @@ mod tests {
             messages_per_command_milli: 10,
             passed: true,
             unavailable_ns_max: Some(11),
+            outcomes: crate::scenario::record::OutcomeTotals { acked_writes_lost: 11, ..Default::default() },
         };
         RunRecord {
             point,

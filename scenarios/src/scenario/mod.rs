@@ -34,6 +34,7 @@ pub const LIBRARY: &[(&str, &str)] = &[
     ("region-partition", include_str!("../../library/region-partition.toml")),
     ("slow-link", include_str!("../../library/slow-link.toml")),
     ("lossy-wan", include_str!("../../library/lossy-wan.toml")),
+    ("what-you-lose", include_str!("../../library/what-you-lose.toml")),
     ("smoke", include_str!("../../library/smoke.toml")),
 ];
 

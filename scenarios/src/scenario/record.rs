@@ -71,6 +71,52 @@ pub struct RunTotals {
     /// without a completion, ns; `None` without faults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unavailable_ns_max: Option<u64>,
+    /// What the run did to clients' data (outcome events).
+    #[serde(default)]
+    pub outcomes: OutcomeTotals,
+}
+
+/// A run's outcome counts (`sim_core::verdict::outcomes`) and the promise
+/// it was judged by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeTotals {
+    /// Acknowledged writes lost.
+    pub acked_writes_lost: u64,
+    /// Reads that missed an earlier acknowledged write.
+    pub stale_reads: u64,
+    /// Extra acknowledged writes at forks.
+    pub divergent_acks: u64,
+    /// Forks acknowledged on both sides at once.
+    pub split_brains: u64,
+    /// Commands that never completed.
+    pub blocked: u64,
+}
+
+impl OutcomeTotals {
+    /// The counts of `outcomes`.
+    pub fn of(outcomes: &sim_core::verdict::Outcomes) -> OutcomeTotals {
+        OutcomeTotals {
+            acked_writes_lost: outcomes.acked_writes_lost,
+            stale_reads: outcomes.stale_reads,
+            divergent_acks: outcomes.divergent_acks,
+            split_brains: outcomes.split_brains,
+            blocked: outcomes.blocked,
+        }
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &OutcomeTotals) {
+        self.acked_writes_lost += other.acked_writes_lost;
+        self.stale_reads += other.stale_reads;
+        self.divergent_acks += other.divergent_acks;
+        self.split_brains += other.split_brains;
+        self.blocked += other.blocked;
+    }
+
+    /// True if every count is 0.
+    pub fn is_empty(&self) -> bool {
+        *self == OutcomeTotals::default()
+    }
 }
 
 /// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
@@ -136,6 +182,7 @@ impl RunRecord {
                     .faults
                     .as_ref()
                     .map(|faults| faults.regions.iter().map(|r| r.unavailable_ns).max().unwrap_or(0)),
+                outcomes: OutcomeTotals::of(&report.verdict.outcomes),
             },
             quantiles_ns: report.total_quantiles_ns.clone(),
             resource_rows: crate::resources::csv_records(report)
@@ -170,6 +217,7 @@ pub(crate) mod tests {
                 messages_per_command_milli: 1_000,
                 passed: true,
                 unavailable_ns_max: None,
+                outcomes: OutcomeTotals::default(),
             },
             quantiles_ns: Vec::new(),
             resource_rows: Vec::new(),

@@ -3,7 +3,7 @@
 //! (one row per point, aggregated over seeds), `latency-cdf.csv` and
 //! `manifest.json`.
 
-use super::record::{POINT_COLUMNS, RunRecord};
+use super::record::{OutcomeTotals, POINT_COLUMNS, RunRecord};
 use super::{Point, Scenario};
 use crate::output;
 use sim_core::metrics::DISTRIBUTION_QUANTILES;
@@ -88,6 +88,8 @@ pub struct PointSummary<'a> {
     /// Mean over seeds of the longest period a client region went without
     /// a completion, ns; `None` without faults.
     pub unavailable_ns_max: Option<u64>,
+    /// Outcome events summed over seeds.
+    pub outcomes: OutcomeTotals,
 }
 
 /// One summary per point that has records, in point order; `records` must
@@ -118,13 +120,17 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
                 messages_per_command_milli: mean(|r| r.totals.messages_per_command_milli),
                 unavailable_ns_max: (!unavailable.is_empty())
                     .then(|| unavailable.iter().sum::<u64>() / unavailable.len() as u64),
+                outcomes: runs.iter().fold(OutcomeTotals::default(), |mut sum, r| {
+                    sum.add(&r.totals.outcomes);
+                    sum
+                }),
             }
         })
         .collect()
 }
 
-/// `summary.csv` columns, units last.
-pub const SUMMARY_HEADER: [&str; 27] = [
+/// `summary.csv` columns, units last; outcome counts are sums over seeds.
+pub const SUMMARY_HEADER: [&str; 33] = [
     "point",
     "protocol",
     "f",
@@ -151,6 +157,12 @@ pub const SUMMARY_HEADER: [&str; 27] = [
     "fast_path_ratio",
     "messages_per_command",
     "jitter",
+    "consistency",
+    "acked_writes_lost",
+    "stale_reads",
+    "divergent_acks",
+    "split_brains",
+    "blocked",
     "verdict",
 ];
 
@@ -189,6 +201,12 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             s.fast_path_ppm.map(|ppm| format!("{}.{:06}", ppm / 1_000_000, ppm % 1_000_000)).unwrap_or_default(),
             thousandths(s.messages_per_command_milli),
             if config.delay.jitter { "on" } else { "off" }.to_string(),
+            run.protocol.consistency(&run.options).as_str().to_string(),
+            s.outcomes.acked_writes_lost.to_string(),
+            s.outcomes.stale_reads.to_string(),
+            s.outcomes.divergent_acks.to_string(),
+            s.outcomes.split_brains.to_string(),
+            s.outcomes.blocked.to_string(),
             if s.runs_failed == 0 { "PASS" } else { "FAIL" }.to_string(),
         ])?;
     }
@@ -252,6 +270,40 @@ pub fn table(summaries: &[PointSummary<'_>]) -> String {
             &thousandths(s.throughput_milli_ops_per_s),
             &fast,
             &verdict,
+        ]));
+    }
+    text
+}
+
+/// The outcome events per point, summed over seeds, with the promise each
+/// run was judged by; empty when every point is linearizable and had no
+/// outcome event (so failure-free sweeps print what they always did).
+pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
+    let labelled = |s: &PointSummary<'_>| s.point.run.protocol.consistency(&s.point.run.options);
+    let notable =
+        |s: &&PointSummary<'_>| !s.outcomes.is_empty() || labelled(s) != sim_core::verdict::Consistency::Linearizable;
+    if !summaries.iter().any(|s| notable(&s)) {
+        return String::new();
+    }
+    let line = |cells: [&str; 8]| {
+        format!(
+            "{:>5} {:<16} {:<30} {:>10} {:>8} {:>10} {:>8} {:>8}\n",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
+        )
+    };
+    let mut text = String::from("outcome events (sums over seeds):\n");
+    text.push_str(&line(["point", "protocol", "promise", "acked-lost", "stale", "divergent", "split", "blocked"]));
+    for s in summaries {
+        let o = &s.outcomes;
+        text.push_str(&line([
+            &s.point.index.to_string(),
+            s.point.run.protocol.as_str(),
+            labelled(s).as_str(),
+            &o.acked_writes_lost.to_string(),
+            &o.stale_reads.to_string(),
+            &o.divergent_acks.to_string(),
+            &o.split_brains.to_string(),
+            &o.blocked.to_string(),
         ]));
     }
     text
@@ -371,6 +423,7 @@ mod tests {
                 messages_per_command_milli: 4_000,
                 passed,
                 unavailable_ns_max: None,
+                outcomes: OutcomeTotals { stale_reads: seed, ..OutcomeTotals::default() },
             },
             quantiles_ns: Vec::new(),
             resource_rows: Vec::new(),
@@ -405,9 +458,13 @@ mod tests {
             lines[1].starts_with("0,tempo,1,3,1,us-central1;europe-west1;asia-east1,2,1,,,100,,,2,1,20,0.000150,"),
             "{csv}"
         );
-        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,FAIL"), "{csv}");
-        assert!(lines[2].ends_with(",,4.000,off,PASS"), "{csv}");
+        // Outcome counts are sums over seeds (stale reads = seed here).
+        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,FAIL"), "{csv}");
+        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,PASS"), "{csv}");
         let table = table(&summaries);
         assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
+        let outcomes = outcomes_table(&summaries);
+        assert!(outcomes.starts_with("outcome events (sums over seeds):\n"), "{outcomes}");
+        assert!(outcomes.lines().nth(2).unwrap().ends_with("0        3          0        0        0"), "{outcomes}");
     }
 }

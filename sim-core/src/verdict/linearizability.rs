@@ -12,9 +12,11 @@
 //! interval to reach past the preceding write's point). Linear in the
 //! history after sorting by key.
 
+use super::outcomes::{OutcomeDetector, Outcomes};
 use super::{Violation, Violations};
 use crate::command::{CommandId, Key, Value};
 use crate::fixed_hash::FixedHashMap;
+use crate::kv::KvStore;
 use crate::time::Time;
 
 /// One operation of one command on one key, as its client saw it.
@@ -105,9 +107,20 @@ impl History {
 
     /// Checks every key; returns what is not linearizable.
     pub fn check(&self) -> Violations {
+        self.check_with_outcomes(&[]).0
+    }
+
+    /// Checks every key, and finds the outcome events of each
+    /// ([`super::outcomes`]) from its history and its final value in
+    /// `survivors` (the stores of the replicas alive at the end). One pass
+    /// over the history sorted by key; a key with a single operation can
+    /// have no outcome event and is skipped by the detector.
+    pub fn check_with_outcomes(&self, survivors: &[&KvStore]) -> (Violations, Outcomes) {
         let mut order: Vec<u32> = (0..self.ops.len() as u32).collect();
         order.sort_unstable_by_key(|&i| (self.ops[i as usize].key, i));
         let mut violations = Violations::default();
+        let mut outcomes = Outcomes::default();
+        let mut detector = OutcomeDetector::new();
         let mut ops: Vec<HistoryOp> = Vec::new();
         for group in order.chunk_by(|&a, &b| self.ops[a as usize].key == self.ops[b as usize].key) {
             let result = match group {
@@ -115,6 +128,8 @@ impl History {
                 _ => {
                     ops.clear();
                     ops.extend(group.iter().map(|&i| self.ops[i as usize].op()));
+                    let key = ops[0].key;
+                    detector.check_key(&ops, survivors.iter().map(|store| store.get(key)), &mut outcomes);
                     let refs: Vec<&HistoryOp> = ops.iter().collect();
                     check_key(&refs)
                 }
@@ -123,7 +138,7 @@ impl History {
                 violations.push(violation);
             }
         }
-        violations
+        (violations, outcomes)
     }
 }
 

@@ -17,15 +17,26 @@
 //!
 //! Multi-key commands are checked key by key (a necessary condition of
 //! their atomicity, not a proof of it).
+//!
+//! The same history yields the run's **outcome events** ([`outcomes`]:
+//! acknowledged writes lost, stale reads, divergent acknowledgements,
+//! split brain, blocked commands), counted in every run. A run is
+//! labelled with its protocol's promise ([`Consistency`]) and PASSes when
+//! no check or outcome that promise covers failed; the rest is reported.
 
+mod consistency;
 mod linearizability;
 mod order;
+pub mod outcomes;
 
+pub use consistency::{Check, Consistency};
 pub use linearizability::{History, HistoryOp};
 pub use order::ExecutionChecker;
+pub use outcomes::{Outcome, OutcomeKind, Outcomes};
 
 use crate::command::{CommandId, Key};
 use crate::id::ProcessId;
+use crate::kv::KvStore;
 use std::fmt;
 
 /// Most violations of each kind kept with their details; the rest are
@@ -140,13 +151,30 @@ impl fmt::Display for Violation {
 impl Violation {
     /// Which check found it.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Violation::WriteOrder { .. } | Violation::ReadPosition { .. } => "order",
-            Violation::DoubleExecution { .. } | Violation::NeverSubmitted { .. } => "execution",
-            Violation::NotLinearizable { .. } => "linearizability",
-            Violation::Incomplete { .. } => "completion",
+        match self.check() {
+            Check::Order => "order",
+            Check::Execution => "execution",
+            Check::Linearizability => "linearizability",
+            Check::Completion | Check::Outcome(_) => "completion",
         }
     }
+
+    /// Which check found it, as a [`Check`].
+    pub fn check(&self) -> Check {
+        match self {
+            Violation::WriteOrder { .. } | Violation::ReadPosition { .. } => Check::Order,
+            Violation::DoubleExecution { .. } | Violation::NeverSubmitted { .. } => Check::Execution,
+            Violation::NotLinearizable { .. } => Check::Linearizability,
+            Violation::Incomplete { .. } => Check::Completion,
+        }
+    }
+}
+
+/// The checks a [`Violation`] can come from, in [`Violations`]' count order.
+const VIOLATION_CHECKS: [Check; 4] = [Check::Order, Check::Execution, Check::Linearizability, Check::Completion];
+
+fn check_index(check: Check) -> usize {
+    VIOLATION_CHECKS.iter().position(|&c| c == check).expect("a violation's check")
 }
 
 /// Collects violations, keeping the first [`VIOLATIONS_KEPT_PER_KIND`] of
@@ -155,12 +183,15 @@ impl Violation {
 pub struct Violations {
     kept: Vec<Violation>,
     total: u64,
+    /// Per check of [`VIOLATION_CHECKS`].
+    counts: [u64; 4],
 }
 
 impl Violations {
     /// Records one violation.
     pub fn push(&mut self, violation: Violation) {
         self.total += 1;
+        self.counts[check_index(violation.check())] += 1;
         let same_kind = self.kept.iter().filter(|kept| kept.kind() == violation.kind()).count();
         if same_kind < VIOLATIONS_KEPT_PER_KIND {
             self.kept.push(violation);
@@ -177,10 +208,24 @@ impl Violations {
         self.total
     }
 
+    /// How many were found by `check` (0 for an outcome).
+    pub fn count(&self, check: Check) -> u64 {
+        match check {
+            Check::Outcome(_) => 0,
+            check => self.counts[check_index(check)],
+        }
+    }
+
     fn extend(&mut self, other: Violations) {
-        self.total += other.total - other.kept.len() as u64;
+        self.total += other.total;
+        for (count, other) in self.counts.iter_mut().zip(other.counts) {
+            *count += other;
+        }
         for violation in other.kept {
-            self.push(violation);
+            let same_kind = self.kept.iter().filter(|kept| kept.kind() == violation.kind()).count();
+            if same_kind < VIOLATIONS_KEPT_PER_KIND {
+                self.kept.push(violation);
+            }
         }
     }
 
@@ -190,10 +235,11 @@ impl Violations {
     }
 }
 
-/// How a run ended: PASS, or FAIL with what went wrong.
+/// How a run ended: PASS, or FAIL with what went wrong, labelled with its
+/// protocol's promise, and the outcome events it measured.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Verdict {
-    /// Everything that went wrong (empty on PASS).
+    /// Everything the checks found, promised or not.
     pub violations: Violations,
     /// Executions checked for order, summed over replicas.
     pub executions_checked: u64,
@@ -205,22 +251,33 @@ pub struct Verdict {
     /// Re-executions of retried commands that replicas' client tables made
     /// no-ops (allowed: a retried command may be ordered twice).
     pub duplicates_suppressed: u64,
+    /// Outcome events counted (none but Blocked when checks are off).
+    pub outcomes: Outcomes,
+    /// The protocol's promise the run is judged by; set by whoever knows
+    /// the protocol ([`Verdict::label`]), linearizable until then.
+    pub consistency: Consistency,
+    /// The run had a fault schedule.
+    pub faulted: bool,
 }
 
 impl Verdict {
-    /// Combines the checks of one run.
+    /// Combines the checks of one run. `survivors` are the stores of the
+    /// replicas alive when it ended; `faulted`: it had a fault schedule.
     pub fn new(
         order: ExecutionChecker,
         history: &History,
         incomplete: Vec<CommandId>,
         incomplete_count: u64,
+        survivors: &[&KvStore],
+        faulted: bool,
     ) -> Verdict {
         let executions_checked = order.executions();
         let checked = order.enabled();
         let duplicates_suppressed = order.duplicates_suppressed();
         let mut violations = order.into_violations();
-        let linearizability = history.check();
+        let (linearizability, mut outcomes) = history.check_with_outcomes(survivors);
         violations.extend(linearizability);
+        outcomes.blocked = incomplete_count;
         if incomplete_count > 0 {
             violations.push(Violation::Incomplete { count: incomplete_count, cmds: incomplete });
         }
@@ -230,19 +287,77 @@ impl Verdict {
             operations_checked: history.len() as u64,
             checked,
             duplicates_suppressed,
+            outcomes,
+            consistency: Consistency::default(),
+            faulted,
         }
     }
 
-    /// True if nothing went wrong.
+    /// Judges the run by `consistency`, its protocol's promise.
+    pub fn label(&mut self, consistency: Consistency) {
+        self.consistency = consistency;
+    }
+
+    fn promised(&self, check: Check) -> bool {
+        self.consistency.promises(check, self.faulted)
+    }
+
+    /// Violations and outcome events outside the promise.
+    fn unpromised(&self) -> (u64, u64) {
+        let violations = VIOLATION_CHECKS
+            .iter()
+            .filter(|&&check| !self.promised(check))
+            .map(|&check| self.violations.count(check))
+            .sum();
+        let outcomes = OutcomeKind::ALL
+            .iter()
+            .filter(|&&kind| !self.promised(Check::Outcome(kind)))
+            .map(|&kind| self.outcomes.count(kind))
+            .sum();
+        (violations, outcomes)
+    }
+
+    /// True if nothing the protocol promised went wrong.
     pub fn passed(&self) -> bool {
-        self.violations.total() == 0
+        VIOLATION_CHECKS.iter().all(|&check| self.violations.count(check) == 0 || !self.promised(check))
+            && OutcomeKind::ALL
+                .iter()
+                .all(|&kind| self.outcomes.count(kind) == 0 || !self.promised(Check::Outcome(kind)))
+    }
+
+    fn write_outcomes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.outcomes.is_empty() {
+            return Ok(());
+        }
+        write!(f, "\n  outcomes: {}", self.outcomes.counts_line())?;
+        for outcome in self.outcomes.kept() {
+            write!(f, "\n  {outcome}")?;
+        }
+        Ok(())
     }
 }
 
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed() && !self.checked {
-            return write!(f, "PASS (completion only: order and linearizability checks were off)");
+            write!(f, "PASS (completion only: order and linearizability checks were off)")?;
+            return self.write_outcomes(f);
+        }
+        let (violations_outside, outcomes_outside) = self.unpromised();
+        if self.passed() && violations_outside + outcomes_outside > 0 {
+            write!(
+                f,
+                "PASS of its promise ({}{}): {} executions, {} operations checked; outside the promise: \
+                 {violations_outside} violation(s), {outcomes_outside} outcome event(s)",
+                self.consistency,
+                if self.faulted { ", with faults" } else { "" },
+                self.executions_checked,
+                self.operations_checked
+            )?;
+            for violation in self.violations.kept().iter().filter(|v| !self.promised(v.check())) {
+                write!(f, "\n  {violation}")?;
+            }
+            return self.write_outcomes(f);
         }
         if self.passed() {
             write!(
@@ -250,12 +365,27 @@ impl fmt::Display for Verdict {
                 "PASS ({} executions in order, {} operations linearizable",
                 self.executions_checked, self.operations_checked
             )?;
+            if self.consistency != Consistency::Linearizable {
+                write!(f, "; promise: {}", self.consistency)?;
+            }
             if self.duplicates_suppressed > 0 {
                 write!(f, ", {} re-execution(s) of retried commands suppressed", self.duplicates_suppressed)?;
             }
-            return write!(f, ")");
+            write!(f, ")")?;
+            return self.write_outcomes(f);
         }
         write!(f, "FAIL: {} violation(s)", self.violations.total())?;
+        let promised_outcomes: u64 = OutcomeKind::ALL
+            .iter()
+            .filter(|&&kind| self.promised(Check::Outcome(kind)))
+            .map(|&kind| self.outcomes.count(kind))
+            .sum();
+        if promised_outcomes > 0 {
+            write!(f, " and {promised_outcomes} outcome event(s)")?;
+        }
+        if self.consistency != Consistency::Linearizable {
+            write!(f, " (promise: {})", self.consistency)?;
+        }
         for violation in self.violations.kept() {
             write!(f, "\n  {violation}")?;
         }
@@ -263,6 +393,79 @@ impl fmt::Display for Verdict {
         if hidden > 0 {
             write!(f, "\n  ... and {hidden} more")?;
         }
-        Ok(())
+        self.write_outcomes(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::{Command, Op};
+    use crate::id::ClientId;
+    use crate::time::Time;
+
+    /// primary-backup.md F1 as the harness sees it: client 0's write of
+    /// 50 acknowledged by the old primary, client 1's write of 60 long
+    /// after the failover replaced the value before it; the survivor
+    /// holds 60.
+    fn lost_write_verdict(faulted: bool) -> Verdict {
+        let op = |client: u32, value: u64, invoked: u64, responded: u64| HistoryOp {
+            key: 3,
+            cmd: CommandId { client: ClientId(client), seq: 1 },
+            written: Some(value),
+            observed: None,
+            invoked: Time::from_ns(invoked),
+            responded: Some(Time::from_ns(responded)),
+        };
+        let mut history = History::new();
+        history.push(op(0, 50, 0, 10));
+        history.push(op(1, 60, 1_000, 1_100));
+        let mut survivor = KvStore::new();
+        let id = CommandId { client: ClientId(1), seq: 1 };
+        survivor.apply(&Command { id, ops: vec![(3, Op::Put(60))].into(), payload_bytes: 0 }, None);
+        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[&survivor], faulted)
+    }
+
+    #[test]
+    fn a_lost_write_fails_a_linearizable_protocol() {
+        let verdict = lost_write_verdict(true);
+        assert_eq!((verdict.outcomes.acked_writes_lost, verdict.outcomes.divergent_acks), (1, 1));
+        assert!(!verdict.passed());
+        let text = verdict.to_string();
+        assert!(text.starts_with("FAIL: 1 violation(s) and 2 outcome event(s)"), "{text}");
+        assert!(
+            text.contains("outcomes: AckedWriteLost 1, StaleRead 0, DivergentAck 1, SplitBrain 0, Blocked 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_lost_write_after_faults_is_measured_for_a_promise_without_failover() {
+        let mut verdict = lost_write_verdict(true);
+        verdict.label(Consistency::LinearizableWithoutFailover);
+        assert!(verdict.passed(), "{verdict}");
+        let text = verdict.to_string();
+        assert!(
+            text.starts_with(
+                "PASS of its promise (linearizable-without-failover, with faults): 0 executions, 2 operations \
+                 checked; outside the promise: 1 violation(s), 2 outcome event(s)"
+            ),
+            "{text}"
+        );
+        // Without faults the same promise is full linearizability.
+        let mut failure_free = lost_write_verdict(false);
+        failure_free.label(Consistency::LinearizableWithoutFailover);
+        assert!(!failure_free.passed());
+    }
+
+    #[test]
+    fn blocked_commands_are_an_outcome_and_fail_the_completion_check() {
+        let cmd = CommandId { client: ClientId(0), seq: 4 };
+        let mut verdict = Verdict::new(ExecutionChecker::new(1, 1), &History::new(), vec![cmd], 1, &[], true);
+        assert_eq!(verdict.outcomes.blocked, 1);
+        verdict.label(Consistency::LinearizableWithoutFailover);
+        assert!(!verdict.passed(), "completion is promised: {verdict}");
+        verdict.label(Consistency::Serializable);
+        assert!(verdict.passed(), "no progress promise under faults: {verdict}");
     }
 }

@@ -1,0 +1,678 @@
+//! Outcome events (classic-README "Checker events"): what a run did to
+//! clients' data, measured from the client-observed history and the final
+//! stores of the replicas alive at the end, never from protocol internals.
+//!
+//! Every write stores a value unique to its command and returns the value
+//! it replaced, so a key's acknowledged writes form a **lineage forest**:
+//! the initial empty value is the root, and each acknowledged write hangs
+//! under the value it replaced. A linearizable history is one path. A
+//! write that never answered reported nothing it replaced, so it starts a
+//! tree of its own, and values in such trees are *unknown*: no outcome is
+//! judged from them (missing an event rather than inventing one). Value
+//! `u` is **older than** `v` when `u` is a strict ancestor of `v`; a state
+//! **reflects** `w` when its value is `w`'s value or a descendant of it.
+//! The events, per key:
+//!
+//! - **DivergentAck**: a value that two or more acknowledged writes each
+//!   replaced: replicas applied different writes on the same state, and
+//!   both were acknowledged (one event per extra write of the fork).
+//! - **SplitBrain**: a DivergentAck whose branches were acknowledged during
+//!   overlapping intervals (each branch spans from the first to the last
+//!   acknowledgement of its writes): two sides acknowledged writes at the
+//!   same time. A fork whose dead branch stopped being acknowledged before
+//!   the other's first acknowledgement (a primary that crashed) is a
+//!   DivergentAck only, and so is a split whose two sides each
+//!   acknowledged a single write of the key (nothing on one key tells
+//!   them apart from a crash and a takeover). One event per such fork.
+//! - **AckedWriteLost**: an acknowledged write `w` that no surviving
+//!   replica's final value reflects, while the key moved on without it: a
+//!   survivor's final value, or the value some operation invoked after
+//!   `w`'s acknowledgement observed (read, or replaced), lies on another
+//!   branch (neither reflecting `w` nor older than it). A survivor whose
+//!   final value is merely older than `w` has not caught up: that alone is
+//!   not a loss (a lost write that nothing later skipped over is therefore
+//!   not counted; a read that misses it is a StaleRead).
+//! - **StaleRead**: a read returning a value older than a write
+//!   acknowledged before the read was invoked. A read of a branch that is
+//!   later lost, or of the surviving branch after a loss, is not stale:
+//!   its value is not older than the write it misses, which is counted
+//!   once, as lost.
+//! - **Blocked**: commands that never completed (the completion check's
+//!   count).
+//!
+//! Cost: linear in the key's operations, with scratch buffers reused from
+//! key to key (no allocation per operation).
+
+use super::HistoryOp;
+use crate::command::{CommandId, Key, Value};
+use crate::fixed_hash::FixedHashMap;
+use std::fmt;
+
+/// Most events of each kind kept with their details; the rest are only
+/// counted.
+pub const OUTCOMES_KEPT_PER_KIND: usize = 3;
+
+/// One outcome event, with what names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// An acknowledged write the key's history went on without.
+    AckedWriteLost {
+        /// The key.
+        key: Key,
+        /// The write.
+        cmd: CommandId,
+    },
+    /// A read that missed a write acknowledged before it was invoked.
+    StaleRead {
+        /// The key.
+        key: Key,
+        /// The read.
+        read: CommandId,
+        /// A write it does not reflect, acknowledged before it started.
+        missed: CommandId,
+    },
+    /// Two acknowledged writes replaced the same value.
+    DivergentAck {
+        /// The key.
+        key: Key,
+        /// Two of the writes.
+        cmds: [CommandId; 2],
+    },
+    /// Two branches of a fork acknowledged writes at the same time.
+    SplitBrain {
+        /// The key.
+        key: Key,
+        /// The first write of each of two overlapping branches.
+        cmds: [CommandId; 2],
+    },
+}
+
+/// The kinds of [`Outcome`] (Blocked is counted from the completion check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// [`Outcome::AckedWriteLost`].
+    AckedWriteLost,
+    /// [`Outcome::StaleRead`].
+    StaleRead,
+    /// [`Outcome::DivergentAck`].
+    DivergentAck,
+    /// [`Outcome::SplitBrain`].
+    SplitBrain,
+}
+
+impl OutcomeKind {
+    /// Every kind, in report order.
+    pub const ALL: [OutcomeKind; 4] =
+        [OutcomeKind::AckedWriteLost, OutcomeKind::StaleRead, OutcomeKind::DivergentAck, OutcomeKind::SplitBrain];
+
+    /// The event's name (classic-README).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutcomeKind::AckedWriteLost => "AckedWriteLost",
+            OutcomeKind::StaleRead => "StaleRead",
+            OutcomeKind::DivergentAck => "DivergentAck",
+            OutcomeKind::SplitBrain => "SplitBrain",
+        }
+    }
+}
+
+impl Outcome {
+    /// Its kind.
+    pub fn kind(&self) -> OutcomeKind {
+        match self {
+            Outcome::AckedWriteLost { .. } => OutcomeKind::AckedWriteLost,
+            Outcome::StaleRead { .. } => OutcomeKind::StaleRead,
+            Outcome::DivergentAck { .. } => OutcomeKind::DivergentAck,
+            Outcome::SplitBrain { .. } => OutcomeKind::SplitBrain,
+        }
+    }
+}
+
+fn id(cmd: &CommandId) -> String {
+    format!("{}#{}", cmd.client, cmd.seq)
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::AckedWriteLost { key, cmd } => write!(
+                f,
+                "AckedWriteLost: key {key}: write {} was acknowledged, then the key went on without it",
+                id(cmd)
+            ),
+            Outcome::StaleRead { key, read, missed } => write!(
+                f,
+                "StaleRead: key {key}: read {} missed write {}, acknowledged before the read started",
+                id(read),
+                id(missed)
+            ),
+            Outcome::DivergentAck { key, cmds } => write!(
+                f,
+                "DivergentAck: key {key}: writes {} and {} both replaced the same value and were both acknowledged",
+                id(&cmds[0]),
+                id(&cmds[1])
+            ),
+            Outcome::SplitBrain { key, cmds } => write!(
+                f,
+                "SplitBrain: key {key}: the branches of writes {} and {} were acknowledged at overlapping times",
+                id(&cmds[0]),
+                id(&cmds[1])
+            ),
+        }
+    }
+}
+
+/// The counted outcomes of a run, with the first few of each kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcomes {
+    /// Acknowledged writes lost.
+    pub acked_writes_lost: u64,
+    /// Reads that missed an earlier acknowledged write.
+    pub stale_reads: u64,
+    /// Extra acknowledged writes at forks.
+    pub divergent_acks: u64,
+    /// Forks acknowledged on both sides at once.
+    pub split_brains: u64,
+    /// Commands that never completed.
+    pub blocked: u64,
+    kept: Vec<Outcome>,
+}
+
+impl Outcomes {
+    /// Records one event.
+    pub fn push(&mut self, outcome: Outcome) {
+        let kind = outcome.kind();
+        *self.count_mut(kind) += 1;
+        if self.kept.iter().filter(|kept| kept.kind() == kind).count() < OUTCOMES_KEPT_PER_KIND {
+            self.kept.push(outcome);
+        }
+    }
+
+    fn count_mut(&mut self, kind: OutcomeKind) -> &mut u64 {
+        match kind {
+            OutcomeKind::AckedWriteLost => &mut self.acked_writes_lost,
+            OutcomeKind::StaleRead => &mut self.stale_reads,
+            OutcomeKind::DivergentAck => &mut self.divergent_acks,
+            OutcomeKind::SplitBrain => &mut self.split_brains,
+        }
+    }
+
+    /// Events of `kind`.
+    pub fn count(&self, kind: OutcomeKind) -> u64 {
+        match kind {
+            OutcomeKind::AckedWriteLost => self.acked_writes_lost,
+            OutcomeKind::StaleRead => self.stale_reads,
+            OutcomeKind::DivergentAck => self.divergent_acks,
+            OutcomeKind::SplitBrain => self.split_brains,
+        }
+    }
+
+    /// The first events found, in the order found.
+    pub fn kept(&self) -> &[Outcome] {
+        &self.kept
+    }
+
+    /// True if nothing happened (Blocked included).
+    pub fn is_empty(&self) -> bool {
+        self.blocked == 0 && OutcomeKind::ALL.iter().all(|&kind| self.count(kind) == 0)
+    }
+
+    /// `AckedWriteLost 3, StaleRead 0, ...`, every kind, then Blocked.
+    pub fn counts_line(&self) -> String {
+        let mut parts: Vec<String> =
+            OutcomeKind::ALL.iter().map(|&kind| format!("{} {}", kind.as_str(), self.count(kind))).collect();
+        parts.push(format!("Blocked {}", self.blocked));
+        parts.join(", ")
+    }
+}
+
+/// No node: the parent of a write that never answered, or of one whose
+/// replaced value no write of the history wrote.
+const UNKNOWN: u32 = u32::MAX;
+/// Node 0 stands for the initial empty value.
+const ROOT: u32 = 0;
+
+/// Smallest `(time, node)` and largest time seen in a set of nodes.
+#[derive(Clone, Copy, Debug)]
+struct Aggregate {
+    /// Earliest acknowledgement of a write, and that write's node.
+    first_ack: (u64, u32),
+    /// Latest invocation of an operation that observed a value here (a
+    /// read returning it, a write replacing it) or of an acknowledged
+    /// write of a value here.
+    last_activity: u64,
+    /// Survivors whose final value is here.
+    finals: u32,
+    /// Latest acknowledgement of a write here.
+    last_ack: u64,
+}
+
+impl Aggregate {
+    const EMPTY: Aggregate = Aggregate { first_ack: (u64::MAX, UNKNOWN), last_activity: 0, finals: 0, last_ack: 0 };
+
+    fn merge(&mut self, other: &Aggregate) {
+        self.first_ack = self.first_ack.min(other.first_ack);
+        self.last_activity = self.last_activity.max(other.last_activity);
+        self.finals += other.finals;
+        self.last_ack = self.last_ack.max(other.last_ack);
+    }
+}
+
+/// Finds outcome events key by key; holds scratch buffers so that checking
+/// a key allocates nothing once they have grown.
+#[derive(Debug, Default)]
+pub struct OutcomeDetector {
+    node_of: FixedHashMap<Value, u32>,
+    /// Per node: the operation index of its write (`UNKNOWN` for the root).
+    op_of: Vec<u32>,
+    parent: Vec<u32>,
+    child_start: Vec<u32>,
+    children: Vec<u32>,
+    /// Next free slot of each node's row while `children` is filled.
+    filled: Vec<u32>,
+    /// Known nodes, parents before children.
+    order: Vec<u32>,
+    in_tree: Vec<bool>,
+    own: Vec<Aggregate>,
+    subtree: Vec<Aggregate>,
+    /// Everything hanging off the path from the root to the node, outside
+    /// the node's own subtree.
+    side: Vec<Aggregate>,
+    /// Per child of the node at hand: its and its later siblings' subtrees.
+    suffix: Vec<Aggregate>,
+    spans: Vec<(u64, u64, u32)>,
+}
+
+impl OutcomeDetector {
+    /// A detector with empty buffers.
+    pub fn new() -> OutcomeDetector {
+        OutcomeDetector::default()
+    }
+
+    /// Adds the events of one key to `outcomes`. `ops` are the key's
+    /// operations (reads and writes, answered or not); `finals` are the
+    /// key's values at each replica alive at the end.
+    pub fn check_key(
+        &mut self,
+        ops: &[HistoryOp],
+        finals: impl Iterator<Item = Option<Value>>,
+        outcomes: &mut Outcomes,
+    ) {
+        let Some(first) = ops.first() else { return };
+        let key = first.key;
+        self.build_forest(ops);
+        self.aggregate(ops, finals);
+        self.report(key, ops, outcomes);
+    }
+
+    fn build_forest(&mut self, ops: &[HistoryOp]) {
+        self.node_of.clear();
+        self.op_of.clear();
+        self.op_of.push(UNKNOWN);
+        for (index, op) in ops.iter().enumerate() {
+            if let Some(value) = op.written {
+                let node = self.op_of.len() as u32;
+                if self.node_of.insert(value, node).is_none() {
+                    self.op_of.push(index as u32);
+                }
+            }
+        }
+        let nodes = self.op_of.len();
+        self.parent.clear();
+        self.parent.push(UNKNOWN);
+        for node in 1..nodes {
+            let op = &ops[self.op_of[node] as usize];
+            let parent = match (op.responded, op.observed) {
+                (None, _) => UNKNOWN,
+                (Some(_), None) => ROOT,
+                (Some(_), Some(value)) => self.node_of.get(&value).copied().unwrap_or(UNKNOWN),
+            };
+            self.parent.push(parent);
+        }
+        // Children in compressed rows: counts, then prefix sums, then fill.
+        self.child_start.clear();
+        self.child_start.resize(nodes + 1, 0);
+        for &parent in &self.parent[1..] {
+            if parent != UNKNOWN {
+                self.child_start[parent as usize + 1] += 1;
+            }
+        }
+        for node in 0..nodes {
+            self.child_start[node + 1] += self.child_start[node];
+        }
+        self.children.clear();
+        self.children.resize(self.child_start[nodes] as usize, 0);
+        self.filled.clear();
+        self.filled.extend_from_slice(&self.child_start);
+        for node in 1..nodes {
+            let parent = self.parent[node];
+            if parent != UNKNOWN {
+                self.children[self.filled[parent as usize] as usize] = node as u32;
+                self.filled[parent as usize] += 1;
+            }
+        }
+        // Breadth first from the root: nodes in a cycle or under an
+        // unknown parent are never reached.
+        self.order.clear();
+        self.order.push(ROOT);
+        self.in_tree.clear();
+        self.in_tree.resize(nodes, false);
+        self.in_tree[ROOT as usize] = true;
+        let mut next = 0;
+        while next < self.order.len() {
+            let node = self.order[next] as usize;
+            next += 1;
+            for child_index in self.child_start[node]..self.child_start[node + 1] {
+                let child = self.children[child_index as usize];
+                self.in_tree[child as usize] = true;
+                self.order.push(child);
+            }
+        }
+    }
+
+    fn children_of(&self, node: u32) -> &[u32] {
+        children_of(&self.child_start, &self.children, node)
+    }
+
+    /// The known node holding `value` (`None`: the root), if any.
+    fn known(&self, value: Option<Value>) -> Option<u32> {
+        let node = match value {
+            None => ROOT,
+            Some(value) => *self.node_of.get(&value)?,
+        };
+        self.in_tree[node as usize].then_some(node)
+    }
+
+    fn aggregate(&mut self, ops: &[HistoryOp], finals: impl Iterator<Item = Option<Value>>) {
+        let nodes = self.op_of.len();
+        self.own.clear();
+        self.own.resize(nodes, Aggregate::EMPTY);
+        for (node, &op) in self.op_of.iter().enumerate().skip(1) {
+            let op = &ops[op as usize];
+            if let Some(responded) = op.responded {
+                let own = &mut self.own[node];
+                own.first_ack = (responded.as_ns(), node as u32);
+                own.last_ack = responded.as_ns();
+                own.last_activity = op.invoked.as_ns();
+            }
+        }
+        for op in ops.iter().filter(|op| op.responded.is_some()) {
+            if let Some(node) = self.known(op.observed) {
+                let own = &mut self.own[node as usize];
+                own.last_activity = own.last_activity.max(op.invoked.as_ns());
+            }
+        }
+        for value in finals {
+            if let Some(node) = self.known(value) {
+                self.own[node as usize].finals += 1;
+            }
+        }
+        self.subtree.clear();
+        self.subtree.extend_from_slice(&self.own);
+        for &node in self.order.iter().rev() {
+            let parent = self.parent[node as usize];
+            if parent != UNKNOWN {
+                let child = self.subtree[node as usize];
+                self.subtree[parent as usize].merge(&child);
+            }
+        }
+        // Top down: a child's side is its parent's side plus its siblings'
+        // subtrees: the siblings before it (merged as the loop goes) and
+        // those after it (suffix merges), so a fork of k writes costs O(k).
+        self.side.clear();
+        self.side.resize(nodes, Aggregate::EMPTY);
+        for &node in &self.order {
+            let children = children_of(&self.child_start, &self.children, node);
+            if children.is_empty() {
+                continue;
+            }
+            self.suffix.clear();
+            self.suffix.resize(children.len() + 1, Aggregate::EMPTY);
+            for (i, &child) in children.iter().enumerate().rev() {
+                let mut merged = self.suffix[i + 1];
+                merged.merge(&self.subtree[child as usize]);
+                self.suffix[i] = merged;
+            }
+            let mut before = self.side[node as usize];
+            for (i, &child) in children.iter().enumerate() {
+                let mut side = before;
+                side.merge(&self.suffix[i + 1]);
+                self.side[child as usize] = side;
+                before.merge(&self.subtree[child as usize]);
+            }
+        }
+    }
+
+    fn report(&mut self, key: Key, ops: &[HistoryOp], outcomes: &mut Outcomes) {
+        let cmd_of = |node: u32| ops[self.op_of[node as usize] as usize].cmd;
+        for &node in &self.order {
+            let children = children_of(&self.child_start, &self.children, node);
+            if node != ROOT {
+                let (subtree, side) = (&self.subtree[node as usize], &self.side[node as usize]);
+                let acked_ns = self.own[node as usize].last_ack;
+                let moved_on = side.finals > 0 || side.last_activity > acked_ns;
+                if subtree.finals == 0 && moved_on {
+                    outcomes.push(Outcome::AckedWriteLost { key, cmd: cmd_of(node) });
+                }
+            }
+            if children.len() < 2 {
+                continue;
+            }
+            for &extra in &children[1..] {
+                outcomes.push(Outcome::DivergentAck { key, cmds: [cmd_of(children[0]), cmd_of(extra)] });
+            }
+            self.spans.clear();
+            self.spans.extend(children.iter().map(|&child| {
+                let branch = &self.subtree[child as usize];
+                (branch.first_ack.0, branch.last_ack, child)
+            }));
+            self.spans.sort_unstable();
+            let mut latest_end = (self.spans[0].1, self.spans[0].2);
+            for &(start, end, child) in &self.spans[1..] {
+                if start <= latest_end.0 {
+                    outcomes.push(Outcome::SplitBrain { key, cmds: [cmd_of(latest_end.1), cmd_of(child)] });
+                    break;
+                }
+                latest_end = latest_end.max((end, child));
+            }
+        }
+        for op in ops.iter().filter(|op| op.written.is_none()) {
+            let Some(responded) = op.responded else { continue };
+            debug_assert!(responded >= op.invoked, "a read answers after it starts");
+            let Some(node) = self.known(op.observed) else { continue };
+            // The earliest acknowledged write newer than the read's value.
+            let mut missed = (u64::MAX, UNKNOWN);
+            for &child in self.children_of(node) {
+                missed = missed.min(self.subtree[child as usize].first_ack);
+            }
+            if missed.0 < op.invoked.as_ns() {
+                outcomes.push(Outcome::StaleRead { key, read: op.cmd, missed: cmd_of(missed.1) });
+            }
+        }
+    }
+}
+
+/// `node`'s children in the compressed rows `child_start`/`children`.
+fn children_of<'a>(child_start: &[u32], children: &'a [u32], node: u32) -> &'a [u32] {
+    &children[child_start[node as usize] as usize..child_start[node as usize + 1] as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::ClientId;
+    use crate::time::Time;
+
+    fn cmd(client: u32) -> CommandId {
+        CommandId { client: ClientId(client), seq: 1 }
+    }
+
+    /// A write of `value` by client `value` that replaced `before`.
+    fn write(value: Value, before: Option<Value>, invoked: u64, responded: u64) -> HistoryOp {
+        HistoryOp {
+            key: 7,
+            cmd: cmd(value as u32),
+            written: Some(value),
+            observed: before,
+            invoked: Time::from_ns(invoked),
+            responded: Some(Time::from_ns(responded)),
+        }
+    }
+
+    fn pending(value: Value, invoked: u64) -> HistoryOp {
+        HistoryOp { observed: None, responded: None, ..write(value, None, invoked, 0) }
+    }
+
+    fn read(client: u32, observed: Option<Value>, invoked: u64, responded: u64) -> HistoryOp {
+        HistoryOp { cmd: cmd(client), written: None, ..write(0, observed, invoked, responded) }
+    }
+
+    fn outcomes(ops: &[HistoryOp], finals: &[Option<Value>]) -> Outcomes {
+        let mut outcomes = Outcomes::default();
+        OutcomeDetector::new().check_key(ops, finals.iter().copied(), &mut outcomes);
+        outcomes
+    }
+
+    fn counts(outcomes: &Outcomes) -> [u64; 4] {
+        OutcomeKind::ALL.map(|kind| outcomes.count(kind))
+    }
+
+    #[test]
+    fn a_linearizable_history_has_no_outcome() {
+        let ops = [
+            write(10, None, 0, 10),
+            read(100, Some(10), 11, 12),
+            write(20, Some(10), 11, 20),
+            read(101, Some(20), 21, 30),
+            read(102, Some(10), 15, 30), // concurrent with w(20): not stale
+        ];
+        let found = outcomes(&ops, &[Some(20), Some(20), Some(10)]);
+        assert_eq!(counts(&found), [0; 4], "{:?}", found.kept());
+    }
+
+    #[test]
+    fn a_stale_read_is_detected_and_a_fresh_one_is_not() {
+        // w(20) was acknowledged at 20; a read invoked at 25 returns 10.
+        let stale = outcomes(&[write(10, None, 0, 10), write(20, Some(10), 11, 20), read(100, Some(10), 25, 30)], &[]);
+        assert_eq!(counts(&stale), [0, 1, 0, 0]);
+        assert_eq!(
+            stale.kept()[0].to_string(),
+            "StaleRead: key 7: read c100#1 missed write c20#1, acknowledged before the read started"
+        );
+        let fresh = outcomes(&[write(10, None, 0, 10), write(20, Some(10), 11, 20), read(100, Some(20), 25, 30)], &[]);
+        assert_eq!(counts(&fresh), [0; 4]);
+        // The initial value read after a write was acknowledged.
+        let initial = outcomes(&[write(10, None, 0, 10), read(100, None, 11, 12)], &[]);
+        assert_eq!(counts(&initial), [0, 1, 0, 0]);
+    }
+
+    /// primary-backup.md §10 E4 (F3): both sides of a partition
+    /// acknowledge a write replacing value 4 at about 2000; after the heal
+    /// every replica ends with R1's side.
+    #[test]
+    fn primary_backup_10_e4_split_brain_loses_the_old_primarys_write() {
+        let ops = [
+            write(4, None, 0, 10),
+            write(50, Some(4), 1990, 2000),  // x = a at R0, epoch 0
+            write(60, Some(4), 1995, 2005),  // x = b at R1, epoch 1
+            read(100, Some(50), 2100, 2110), // R0's side reads its own write
+            read(102, Some(4), 2150, 2160),  // an R0-side read of the old value
+            write(51, Some(50), 2390, 2400), // R0's side goes on
+            write(61, Some(60), 2200, 2300), // and so does R1's
+            read(101, Some(61), 5100, 5200), // after the heal
+        ];
+        let found = outcomes(&ops, &[Some(61), Some(61), Some(61)]);
+        assert_eq!(counts(&found), [2, 1, 1, 1], "{:?}", found.kept());
+        let text: Vec<String> = found.kept().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "DivergentAck: key 7: writes c50#1 and c60#1 both replaced the same value and were both acknowledged",
+                "SplitBrain: key 7: the branches of writes c50#1 and c60#1 were acknowledged at overlapping times",
+                "AckedWriteLost: key 7: write c50#1 was acknowledged, then the key went on without it",
+                "AckedWriteLost: key 7: write c51#1 was acknowledged, then the key went on without it",
+                "StaleRead: key 7: read c102#1 missed write c50#1, acknowledged before the read started",
+            ]
+        );
+    }
+
+    /// primary-backup.md F1 with a later write: the primary acknowledged
+    /// w(50) and crashed; the promoted backup never had it, and a write
+    /// long after the failover replaced the value before it. A fork, but
+    /// not a split brain: the dead branch ended before the other started.
+    #[test]
+    fn a_crashed_primarys_lost_write_is_lost_without_split_brain() {
+        let ops = [write(4, None, 0, 10), write(50, Some(4), 20, 30), write(60, Some(4), 1500, 1600)];
+        let found = outcomes(&ops, &[Some(60), Some(60)]);
+        assert_eq!(counts(&found), [1, 0, 1, 0], "{:?}", found.kept());
+    }
+
+    #[test]
+    fn a_survivor_that_has_not_caught_up_loses_nothing() {
+        // The replica that answered w(20) crashed; the survivor still holds
+        // 10, older than 20, and nothing skipped over w(20).
+        let found = outcomes(&[write(10, None, 0, 10), write(20, Some(10), 11, 20)], &[Some(10)]);
+        assert_eq!(counts(&found), [0; 4]);
+    }
+
+    #[test]
+    fn a_later_observation_of_another_branch_loses_a_write_without_survivor_values() {
+        // No survivor value is known (they hold an unanswered write's
+        // value); a read after w(50)'s ack saw the other branch.
+        let ops = [write(50, None, 0, 10), write(60, None, 0, 12), read(100, Some(60), 20, 30), pending(70, 40)];
+        let found = outcomes(&ops, &[Some(70)]);
+        assert_eq!(found.acked_writes_lost, 1, "{:?}", found.kept());
+        assert!(found.kept().contains(&Outcome::AckedWriteLost { key: 7, cmd: cmd(50) }), "{:?}", found.kept());
+    }
+
+    #[test]
+    fn values_below_an_unanswered_write_are_not_judged() {
+        // w(30) never answered; w(40) replaced it, and a read of 40 came
+        // after w(20) was acknowledged: 40's lineage is unknown, so no
+        // stale read and no lost write are claimed.
+        let ops = [
+            write(10, None, 0, 10),
+            write(20, Some(10), 11, 20),
+            pending(30, 21),
+            write(40, Some(30), 25, 35),
+            read(100, Some(40), 40, 50),
+        ];
+        let found = outcomes(&ops, &[Some(40)]);
+        assert_eq!(counts(&found), [0; 4], "{:?}", found.kept());
+    }
+
+    #[test]
+    fn overlapping_branches_are_a_split_brain_and_sequential_ones_are_not() {
+        let overlapping = [write(50, None, 0, 100), write(51, Some(50), 150, 400), write(60, None, 200, 300)];
+        assert_eq!(counts(&outcomes(&overlapping, &[Some(60)])), [2, 0, 1, 1]);
+        let sequential = [write(50, None, 0, 100), write(60, None, 200, 300)];
+        assert_eq!(counts(&outcomes(&sequential, &[Some(60)])), [1, 0, 1, 0]);
+        // Invoked before the dead branch's last acknowledgement, but
+        // acknowledged after it (a retry after a crash): not overlapping.
+        let retried = [write(50, None, 0, 100), write(60, None, 50, 300)];
+        assert_eq!(counts(&outcomes(&retried, &[Some(60)])), [1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn a_three_way_fork_loses_the_branches_the_survivors_do_not_hold() {
+        let ops = [
+            write(50, None, 0, 10),
+            write(60, None, 100, 110),
+            write(61, Some(60), 120, 130),
+            write(70, None, 200, 210),
+            read(100, Some(61), 300, 310),
+        ];
+        let found = outcomes(&ops, &[Some(70), Some(61)]);
+        // 50 is on no survivor's line; 60, 61 and 70 are each held by one.
+        assert_eq!(counts(&found), [1, 0, 2, 0], "{:?}", found.kept());
+        assert!(found.kept().contains(&Outcome::AckedWriteLost { key: 7, cmd: cmd(50) }));
+        let only_70 = outcomes(&ops, &[Some(70)]);
+        assert_eq!(only_70.acked_writes_lost, 3, "{:?}", only_70.kept());
+    }
+
+    #[test]
+    fn a_cycle_of_replaced_values_is_not_judged() {
+        let ops = [write(50, Some(60), 0, 10), write(60, Some(50), 0, 10), read(100, Some(50), 20, 30)];
+        assert_eq!(counts(&outcomes(&ops, &[Some(50)])), [0; 4]);
+    }
+}
