@@ -1,8 +1,9 @@
 //! The protocol comparison of a sweep run without and with its faults
 //! (`comparison.csv`): failure-free latency (p50 and p99 at the lightest
 //! load), failure-free peak throughput, and the longest time the worst
-//! client region went without a completion under the faults; one bar
-//! chart each, a bar per protocol and f.
+//! client region went without a completion under the faults, and the
+//! acknowledged writes they lost; one bar chart each, a bar per protocol
+//! and f.
 
 use crate::data::{ComparisonRow, Results, Series};
 use crate::latency_by_region::RegionBars;
@@ -10,7 +11,7 @@ use crate::latency_by_region::RegionBars;
 /// File-name prefix of this kind.
 pub(crate) const KIND: &str = "comparison";
 
-/// The three charts, from `comparison.csv`.
+/// The four charts, from `comparison.csv`.
 pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
     let Some(rows) = results.comparison.as_ref().filter(|rows| !rows.is_empty()) else {
         return Err("no comparison.csv (the sweep did not run with_faults = [false, true])".into());
@@ -49,6 +50,13 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
             &["worst region"],
             bars(|r| vec![r.unavailable_ms]),
         ),
+        chart(
+            "writes-lost",
+            "Acknowledged writes lost, with the faults",
+            "acknowledged writes lost",
+            &["all regions"],
+            bars(|r| vec![Some(r.acked_writes_lost as f64)]),
+        ),
     ])
 }
 
@@ -68,14 +76,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn three_charts_with_a_bar_per_protocol() {
+    fn four_charts_with_a_bar_per_protocol() {
         let dir = tempfile::tempdir().unwrap();
         write_sample(dir.path());
         assert!(figures(&Results::load(dir.path()).unwrap()).unwrap_err().contains("no comparison.csv"));
         write_comparison(dir.path());
         let figures = figures(&Results::load(dir.path()).unwrap()).unwrap();
         let stems: Vec<&str> = figures.iter().map(|f| f.stem.as_str()).collect();
-        assert_eq!(stems, ["comparison-latency", "comparison-throughput", "comparison-unavailability"]);
+        assert_eq!(
+            stems,
+            ["comparison-latency", "comparison-throughput", "comparison-unavailability", "comparison-writes-lost"]
+        );
         let labels: Vec<String> = figures[0].bars.iter().map(|(s, _)| s.label()).collect();
         assert_eq!(labels, ["Tempo f=1", "EPaxos"]);
         assert_eq!(figures[0].bars[0].1, [Some(70.5), Some(180.25)]);

@@ -132,6 +132,10 @@ pub struct ComparisonRow {
     /// With the faults: the longest period the worst client region went
     /// without a completion (empty if unknown).
     pub unavailable_ms: Option<f64>,
+    /// With the faults: acknowledged writes lost (0 in files written
+    /// before this column existed).
+    #[serde(default)]
+    pub acked_writes_lost: u64,
 }
 
 impl ComparisonRow {

@@ -1,8 +1,9 @@
 //! The protocol comparison of a scenario run with and without its faults
 //! (`with_faults = [false, true]`): per protocol (and f), the failure-free
 //! latency at the lightest load, the failure-free peak throughput over the
-//! load points, and how long the worst client region went without a
-//! completion when the faults struck. `comparison.csv` and a table.
+//! load points, how long the worst client region went without a
+//! completion when the faults struck, and how many acknowledged writes
+//! they lost. `comparison.csv` and a table.
 
 use super::results::PointSummary;
 use sim_core::time::format_ns_as_ms;
@@ -26,11 +27,21 @@ pub struct ComparisonRow {
     /// longest period the worst client region went without a completion,
     /// ns.
     pub unavailable_ns: Option<u64>,
+    /// With the faults, at the lightest load: acknowledged writes lost,
+    /// summed over seeds (outcome events).
+    pub acked_writes_lost: u64,
 }
 
 /// `comparison.csv` columns.
-pub const COMPARISON_HEADER: [&str; 6] =
-    ["protocol", "f", "latency_ms_p50", "latency_ms_p99", "peak_throughput_ops_per_s", "unavailable_ms"];
+pub const COMPARISON_HEADER: [&str; 7] = [
+    "protocol",
+    "f",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "peak_throughput_ops_per_s",
+    "unavailable_ms",
+    "acked_writes_lost",
+];
 
 /// The comparison, in the order the sweep lists the protocols; empty
 /// unless the sweep ran points both without and with faults.
@@ -51,13 +62,15 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
         }
         let of = |with: bool| variant(with).filter(move |s| series(s) == (protocol, f));
         let Some(lightest) = of(false).min_by_key(load) else { continue };
+        let faulty = of(true).min_by_key(load);
         rows.push(ComparisonRow {
             protocol,
             f,
             latency_ns_p50: lightest.latency_ns_p50,
             latency_ns_p99: lightest.latency_ns_p99,
             peak_throughput_milli_ops_per_s: of(false).map(|s| s.throughput_milli_ops_per_s).max().unwrap_or(0),
-            unavailable_ns: of(true).min_by_key(load).and_then(|s| s.unavailable_ns_max),
+            unavailable_ns: faulty.and_then(|s| s.unavailable_ns_max),
+            acked_writes_lost: faulty.map_or(0, |s| s.outcomes.acked_writes_lost),
         });
     }
     rows
@@ -79,6 +92,7 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
             format_ns_as_ms(row.latency_ns_p99),
             ops_per_s(row.peak_throughput_milli_ops_per_s),
             row.unavailable_ns.map(format_ns_as_ms).unwrap_or_default(),
+            row.acked_writes_lost.to_string(),
         ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
@@ -87,19 +101,20 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
 /// The comparison as a table for the terminal.
 pub fn table(rows: &[ComparisonRow]) -> String {
     let mut text = format!(
-        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16}\n",
-        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms"
+        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18}\n",
+        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms", "acked writes lost"
     );
     for row in rows {
         let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
         text.push_str(&format!(
-            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16}\n",
+            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18}\n",
             row.protocol,
             row.f.map_or_else(|| "-".to_string(), |f| f.to_string()),
             ms(row.latency_ns_p50),
             ms(row.latency_ns_p99),
             row.peak_throughput_milli_ops_per_s / 1_000,
             row.unavailable_ns.map_or_else(|| "-".to_string(), ms),
+            row.acked_writes_lost,
         ));
     }
     text
@@ -126,6 +141,7 @@ mod tests {
                 let factor = if p.with_faults == Some(false) { 2 } else { 1 };
                 totals.throughput_milli_ops_per_s = 100_000 * u64::from(p.clients_per_region) * factor;
                 totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
+                totals.outcomes.acked_writes_lost = if p.with_faults == Some(true) { 7 } else { 0 };
                 record
             })
             .collect();
@@ -147,10 +163,11 @@ mod tests {
         assert_eq!(fpaxos.latency_ns_p99, 6_000_000);
         assert_eq!(fpaxos.peak_throughput_milli_ops_per_s, 800_000, "4 clients, failure-free");
         assert_eq!(fpaxos.unavailable_ns, Some(500_000_000));
+        assert_eq!(fpaxos.acked_writes_lost, 7);
         assert_eq!((rows[1].protocol, rows[1].f), ("epaxos", None));
         let csv = String::from_utf8(comparison_csv(&rows).unwrap()).unwrap();
         assert!(csv.starts_with("protocol,f,latency_ms_p50,"), "{csv}");
-        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000\n"), "{csv}");
+        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000,7\n"), "{csv}");
         assert!(table(&rows).lines().nth(1).unwrap().starts_with("fpaxos"));
     }
 
