@@ -167,6 +167,8 @@ impl Series {
             "caesar" => "Caesar",
             "fpaxos" => "FPaxos",
             "mencius" => "Mencius",
+            "2pc" => "2PC",
+            "3pc" => "3PC",
             other => other,
         };
         match self.f {

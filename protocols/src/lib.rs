@@ -276,9 +276,7 @@ impl ProtocolName {
             }
             ProtocolName::Chain => Simulation::<chain::Chain>::with_options(config, &options.chain).run(),
             ProtocolName::Mencius => Simulation::<mencius::Mencius>::with_options(config, &options.mencius).run(),
-            ProtocolName::TwoPc => {
-                Simulation::<two_phase_commit::TwoPc>::with_options(config, &options.two_pc).run()
-            }
+            ProtocolName::TwoPc => Simulation::<two_phase_commit::TwoPc>::with_options(config, &options.two_pc).run(),
             ProtocolName::ThreePc => {
                 Simulation::<two_phase_commit::ThreePc>::with_options(config, &options.three_pc).run()
             }

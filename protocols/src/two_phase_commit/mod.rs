@@ -333,8 +333,10 @@ impl<const THREE_PHASE: bool> AtomicCommit<THREE_PHASE> {
         self.next_counter += 1;
         let txid = Txid { coordinator: self.id, counter: self.next_counter };
         self.in_flight.insert(cmd.id, txid);
-        self.coordinating
-            .insert(txid, CoordinatorTxn { cmd: cmd.clone(), proxy, phase: Phase::Collecting, answered: 0, started_at: now });
+        self.coordinating.insert(
+            txid,
+            CoordinatorTxn { cmd: cmd.clone(), proxy, phase: Phase::Collecting, answered: 0, started_at: now },
+        );
         out.send_to_each(&self.processes, Message::Prepare { txid, cmd });
         if self.failure_detection {
             out.set_timer(Timer::VoteTimeout(txid), self.vote_timeout_ns);

@@ -27,7 +27,7 @@
 //! without END and has forgotten every other transaction (presumed
 //! abort). The txid counter is durable too, so txids are never reused.
 
-use super::{AtomicCommit, Message, Outbox, Outcome, Termination, Timer, TxnState, Txid};
+use super::{AtomicCommit, Message, Outbox, Outcome, Termination, Timer, Txid, TxnState};
 use sim_core::{ProcessId, Time};
 
 impl<const THREE_PHASE: bool> AtomicCommit<THREE_PHASE> {

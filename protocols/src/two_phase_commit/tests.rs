@@ -90,7 +90,9 @@ fn two_pc_10_e2_conflict_abort() {
     assert_eq!(net.processes[0].lock_holder(K), Some(txid(2, 1)), "R0 locked k for T1 at 20");
     net.run_until(150);
     let no_vote = |from: u32, to: u32| {
-        net.delivered.iter().any(|(_, f, t, m)| f.0 == from && t.0 == to && matches!(m, Message::Vote { yes: false, .. }))
+        net.delivered
+            .iter()
+            .any(|(_, f, t, m)| f.0 == from && t.0 == to && matches!(m, Message::Vote { yes: false, .. }))
     };
     assert!(no_vote(1, 3), "R0 votes NO on T2 (arrives at R2 at 140)");
     assert!(no_vote(2, 3), "R1 votes NO on T2");
@@ -135,9 +137,7 @@ fn two_pc_10_e3_blocking() {
     net.run_until(2200);
     let t3_txid = txid(2, 1);
     let no_on_t3 = |from: u32| {
-        net.delivered
-            .iter()
-            .any(|(_, f, _, m)| f.0 == from && *m == Message::Vote { txid: t3_txid, yes: false })
+        net.delivered.iter().any(|(_, f, _, m)| f.0 == from && *m == Message::Vote { txid: t3_txid, yes: false })
     };
     assert!(no_on_t3(2) && no_on_t3(3), "R1 and R2 vote NO on T3");
     assert_eq!(net.processes[1].state(t3_txid), Some(TxnState::Aborted));
