@@ -54,10 +54,14 @@ impl<const THREE_PHASE: bool> AtomicCommit<THREE_PHASE> {
             return;
         }
         // In doubt past the timeout: blocked until some peer answers.
+        let first_attempt = !txn.blocked;
         txn.blocked = true;
         if THREE_PHASE {
             self.start_termination(txid, now, out);
             return;
+        }
+        if first_attempt {
+            out.recovery_started();
         }
         let others = self.others();
         out.send_to_each(&others, Message::DecisionReq { txid });
@@ -115,6 +119,9 @@ impl<const THREE_PHASE: bool> AtomicCommit<THREE_PHASE> {
         let Some(txn) = self.participant.get_mut(&txid) else { return };
         if txn.state.is_decided() {
             return;
+        }
+        if outcome != Outcome::Unknown && txn.blocked && !THREE_PHASE {
+            out.recovery_finished(); // cooperative termination succeeded
         }
         match outcome {
             Outcome::Commit => self.commit_locally(txid, now, out),
