@@ -33,7 +33,8 @@
 //! - The WAL is the process state that [`Protocol::restart`] keeps.
 //!
 //! Failure handling (§7, §9) is in `termination.rs`, with failure
-//! detection only (runs with faults): no timer is set otherwise.
+//! detection only (runs with faults): failure-free, the only timer is the
+//! proxy's retry after an abort.
 
 mod executor;
 mod messages;
@@ -265,12 +266,6 @@ impl<const THREE_PHASE: bool> AtomicCommit<THREE_PHASE> {
     /// The holder of `key`'s lock, if any.
     pub fn lock_holder(&self, key: Key) -> Option<Txid> {
         self.locks.get(&key).copied()
-    }
-
-    /// The transactions this process coordinated for `cmd` so far are
-    /// numbered below this (for tests).
-    pub fn next_counter(&self) -> u64 {
-        self.next_counter
     }
 
     fn bit(p: ProcessId) -> u64 {
