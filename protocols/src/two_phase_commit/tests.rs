@@ -318,3 +318,17 @@ fn stale_and_absurd_messages_are_ignored() {
     assert!(out.effects().is_empty(), "{out:?}");
     assert_eq!(p.state(t), None);
 }
+
+/// §1 `vote_no_probability`: a participant that always votes NO aborts
+/// every attempt (the proxy keeps retrying); one that never does commits.
+#[test]
+fn two_pc_1_vote_no_probability_aborts() {
+    let always_no = Options { vote_no_probability: 1.0, ..Options::default() };
+    let mut net: TestNet<TwoPc> = TestNet::new(&E_DELAYS, 1, 1, &always_no);
+    let t1 = write(1, 1, 1);
+    net.submit_at(0, 1, t1.clone());
+    net.run_until(2000);
+    assert!(net.executed.is_empty());
+    assert!(net.count_delivered(|m| matches!(m, Message::Aborted { .. })) >= 2, "retried after each abort");
+    assert!(net.count_delivered(|m| matches!(m, Message::Vote { yes: true, .. })) == 0);
+}
