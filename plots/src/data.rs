@@ -216,6 +216,8 @@ impl Series {
             "raft" => "Raft",
             "chain" => "Chain",
             "primary-backup" => "P/B",
+            "2pc" => "2PC",
+            "3pc" => "3PC",
             other => other,
         };
         match self.f {

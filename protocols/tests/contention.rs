@@ -4,6 +4,7 @@
 
 use latency_data::Matrix;
 use protocols::primary_backup::{self, Mode};
+use protocols::two_phase_commit::{self, CoordinatorPolicy};
 use protocols::{ProtocolName, ProtocolOptions};
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{DelayOptions, RegionId, RunConfig};
@@ -122,4 +123,36 @@ fn mencius_lazy_skips_under_contention() {
         ..Default::default()
     };
     contention_with_options_passes_for_20_seeds(ProtocolName::Mencius, &options);
+}
+
+fn atomic_commit_options(policy: CoordinatorPolicy) -> ProtocolOptions {
+    let options = two_phase_commit::Options { coordinator_policy: policy, ..Default::default() };
+    ProtocolOptions { two_pc: options.clone(), three_pc: options, ..Default::default() }
+}
+
+/// 2PC with its FIXED coordinator: conflicting commands abort (no-wait
+/// locks) and are retried until they commit.
+#[test]
+fn two_pc_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::TwoPc);
+}
+
+/// 2PC with RECEIVER coordinators: every site's commands collide with the
+/// others'; the retries' back-off lets each commit in the end.
+#[test]
+fn two_pc_receiver_coordinators_under_contention() {
+    contention_with_options_passes_for_20_seeds(
+        ProtocolName::TwoPc,
+        &atomic_commit_options(CoordinatorPolicy::Receiver),
+    );
+}
+
+/// 3PC, both coordinator policies.
+#[test]
+fn three_pc_under_contention() {
+    contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::ThreePc);
+    contention_with_options_passes_for_20_seeds(
+        ProtocolName::ThreePc,
+        &atomic_commit_options(CoordinatorPolicy::Receiver),
+    );
 }

@@ -112,7 +112,20 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         // Only defined with one loaded site (the others idle): see
         // mencius_idle_latency_equals_the_formula.
         ProtocolName::Mencius => unreachable!("Mencius's formula assumes the other sites idle"),
+        ProtocolName::TwoPc => atomic_commit_latency_ns(matrix, sites, leader, 1),
+        ProtocolName::ThreePc => atomic_commit_latency_ns(matrix, sites, leader, 2),
     }
+}
+
+/// two-phase-commit.md §5 (2PC, one round: `d(X,C) + 2·max_p d(C,p) +
+/// d(C,X)`) and §9 (3PC, two rounds: `4·max_p`), FIXED coordinator
+/// `sites[coordinator]`: each round waits for every participant, the
+/// slowest round trip `max_q RT(C,q)`; a client at `p` is routed through
+/// its own process (classic README "Clients").
+fn atomic_commit_latency_ns(matrix: &Matrix, sites: &[&str], coordinator: usize, rounds: u64) -> Vec<u64> {
+    let c = sites[coordinator];
+    let slowest_round_trip = sites.iter().map(|&q| rt(matrix, c, q)).max().expect("non-empty");
+    sites.iter().map(|&p| d(matrix, p, c) + rounds * slowest_round_trip + d(matrix, c, p)).collect()
 }
 
 /// mencius.md §5, low load: a client at `p` (the only site with clients)
@@ -309,6 +322,26 @@ fn primary_backup_modes_meet_their_formula_for_two_primaries() {
         }
     }
     assert_eq!(cases, 3 * 2 * (2 + 4 + 4));
+}
+
+/// 2PC and 3PC (two-phase-commit.md §5, §9), coordinator at the first
+/// and at the last site, 3 and 5 sites, conflict-free (a conflict aborts
+/// and retries, which the formula does not cover).
+#[test]
+fn atomic_commit_meets_its_formula_for_two_coordinators() {
+    let matrix = gcp();
+    let mut cases = 0;
+    for protocol in [ProtocolName::TwoPc, ProtocolName::ThreePc] {
+        for sites in [SITES_3, SITES_5] {
+            for coordinator in [0, sites.len() - 1] {
+                let expected = expected_latency_ns(protocol, &matrix, sites, coordinator, 1);
+                let simulated = simulated_mean_latency_ns(protocol, &matrix, sites, coordinator, 1, 0.0);
+                assert_eq!(simulated, expected, "{protocol}, sites {sites:?}, coordinator {coordinator}");
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 2 * 2);
 }
 
 /// Mencius (mencius.md §5, low load), 3, 5 and 7 sites: clients at one

@@ -119,6 +119,20 @@ where
         self.apply(i, out);
     }
 
+    /// Restarts crashed process `id` (1-based) now through
+    /// [`Protocol::restart`], with `fresh` as a new incarnation.
+    pub(crate) fn restart(&mut self, id: u32, fresh: P) {
+        let i = id as usize - 1;
+        self.crashed[i] = false;
+        self.timers.retain(|(p, _), _| *p != i);
+        let mut out = Outbox::new();
+        self.processes[i].restart(fresh, &mut self.executors[i], self.now, &mut out);
+        self.apply(i, out);
+        while let Some(event) = self.immediate.pop_front() {
+            self.dispatch(event);
+        }
+    }
+
     /// A client at process `id` submits `cmd` at `at_ms`.
     pub(crate) fn submit_at(&mut self, at_ms: u64, id: u32, cmd: Arc<Command>) {
         let at = Time::from_ns(at_ms * 1_000_000);

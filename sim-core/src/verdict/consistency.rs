@@ -24,10 +24,16 @@ pub enum Consistency {
     /// promised; replica order, execution, completion and acknowledged
     /// writes are. (No per-client sequential-consistency check exists yet.)
     Sequential,
-    /// Serializable (2PC): the same as [`Consistency::Sequential`] for
+    /// Serializable: the same as [`Consistency::Sequential`] for
     /// single-key operations, and no progress under faults (a blocked
     /// coordinator leaves commands incomplete).
     Serializable,
+    /// Linearizable, but no progress promised under faults (2PC and 3PC
+    /// with reads ordered like writes: a coordinator crash after the
+    /// votes blocks, a replica that is down aborts everything). Blocked
+    /// commands are a measured outcome; every safety check still holds
+    /// (3PC's divergence under a partition fails the run).
+    LinearizableMayBlock,
 }
 
 /// Something a run can be checked for.
@@ -47,11 +53,12 @@ pub enum Check {
 
 impl Consistency {
     /// Every label, in display order.
-    pub const ALL: [Consistency; 4] = [
+    pub const ALL: [Consistency; 5] = [
         Consistency::Linearizable,
         Consistency::LinearizableWithoutFailover,
         Consistency::Sequential,
         Consistency::Serializable,
+        Consistency::LinearizableMayBlock,
     ];
 
     /// The label in outputs (CSV column `consistency`).
@@ -61,6 +68,7 @@ impl Consistency {
             Consistency::LinearizableWithoutFailover => "linearizable-without-failover",
             Consistency::Sequential => "sequential",
             Consistency::Serializable => "serializable",
+            Consistency::LinearizableMayBlock => "linearizable-may-block",
         }
     }
 
@@ -79,6 +87,7 @@ impl Consistency {
                 let blocked_under_faults = faulted && check == Check::Completion;
                 !(stale_or_unlinearizable || blocked_under_faults)
             }
+            Consistency::LinearizableMayBlock => !(faulted && check == Check::Completion),
         }
     }
 }
@@ -112,5 +121,16 @@ mod tests {
         assert!(Consistency::Sequential.promises(Check::Outcome(OutcomeKind::AckedWriteLost), true));
         assert!(!Consistency::Serializable.promises(Check::Completion, true));
         assert!(Consistency::Serializable.promises(Check::Completion, false));
+    }
+
+    #[test]
+    fn may_block_promises_every_safety_check_but_not_progress_under_faults() {
+        let may_block = Consistency::LinearizableMayBlock;
+        let lost = Check::Outcome(OutcomeKind::AckedWriteLost);
+        for check in [Check::Order, Check::Linearizability, lost, Check::Execution] {
+            assert!(may_block.promises(check, true), "{check:?}");
+        }
+        assert!(!may_block.promises(Check::Completion, true));
+        assert!(may_block.promises(Check::Completion, false));
     }
 }
