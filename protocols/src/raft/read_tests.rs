@@ -83,7 +83,11 @@ fn raft_9_2a_reads_wait_for_a_current_term_commit() {
     leader.handle(ProcessId(2), ok(2, 0), ms(2), &mut out);
     assert_eq!(leader.commit_index(), 2);
     let hb_seq = leader.read.hb_seq;
-    let rounds = out.sent().iter().filter(|(_, m)| matches!(m, Message::AppendEntries { hb_seq: h, .. } if *h == hb_seq)).count();
+    let rounds = out
+        .sent()
+        .iter()
+        .filter(|(_, m)| matches!(m, Message::AppendEntries { hb_seq: h, .. } if *h == hb_seq))
+        .count();
     assert_eq!(rounds, 2, "a heartbeat round to both followers: {out:?}");
     let mut out = Outbox::new();
     leader.handle(ProcessId(3), ok(2, hb_seq), ms(3), &mut out);
@@ -129,7 +133,17 @@ fn raft_8_1_leader_stickiness() {
 fn lease_partition(options: &Options) -> (History, bool) {
     let (far, near) = (200, 5);
     let row = |i: usize| -> Vec<u64> {
-        (0..5).map(|j| if i == j { 0 } else if i == 0 || j == 0 { far } else { near }).collect()
+        (0..5)
+            .map(|j| {
+                if i == j {
+                    0
+                } else if i == 0 || j == 0 {
+                    far
+                } else {
+                    near
+                }
+            })
+            .collect()
     };
     let rows: Vec<Vec<u64>> = (0..5).map(row).collect();
     let delays: Vec<&[u64]> = rows.iter().map(|r| r.as_slice()).collect();

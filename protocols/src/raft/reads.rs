@@ -89,8 +89,7 @@ impl Raft {
     /// committed (its commit index then covers every earlier commit). The
     /// bootstrapped leader of term 1 had no predecessor.
     fn answers_reads(&self) -> bool {
-        self.role == Role::Leader
-            && (self.current_term == 1 || self.term_at(self.commit_index) == self.current_term)
+        self.role == Role::Leader && (self.current_term == 1 || self.term_at(self.commit_index) == self.current_term)
     }
 
     /// The client's process sends its read to the leader (or takes it

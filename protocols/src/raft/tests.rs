@@ -113,8 +113,14 @@ fn raft_12_e3_truncation() {
     follower.handle(ProcessId(1), ae(vec![entry(3, 4), entry(3, 5)], 4), ms(0), &mut out);
     assert_eq!(follower.log_terms(), vec![1, 1, 2, 3, 3]);
     assert_eq!(follower.commit_index(), 4);
-    let ok =
-        Message::AppendEntriesReply { term: 3, success: true, match_index: 5, conflict_index: 0, conflict_term: None, hb_seq: 0 };
+    let ok = Message::AppendEntriesReply {
+        term: 3,
+        success: true,
+        match_index: 5,
+        conflict_index: 0,
+        conflict_term: None,
+        hb_seq: 0,
+    };
     assert_eq!(out.sent().last(), Some(&(ProcessId(1), ok)));
     let mut out = Outbox::new();
     follower.handle(ProcessId(1), ae(vec![entry(3, 4)], 4), ms(1), &mut out);

@@ -5,10 +5,10 @@
 //! that a spec's worked example can be replayed with the spec's own delays
 //! and faults the engine cannot inject yet.
 
+use sim_core::kv::OpResults;
 use sim_core::protocol::{Effect, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 use sim_core::rng::{Purpose, RngStreams};
 use sim_core::testing::ExecutorHarness;
-use sim_core::kv::OpResults;
 use sim_core::{Command, CommandId, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
