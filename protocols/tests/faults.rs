@@ -656,6 +656,28 @@ mod vr {
         config(vec![partition, crash(900, &[1])], seed)
     }
 
+    /// Leased reads at the primary (vr.md §10) under a primary crash, f
+    /// crashes with a healing partition, and a next primary cut off one
+    /// way: linearizable and complete.
+    #[test]
+    fn leased_reads_stay_linearizable_under_faults() {
+        let options = Options { leased_reads: true, ..Options::default() };
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=2 {
+            for config in [
+                with_f(config(vec![crash(500, &[1])], seed), 1),
+                with_f(config(vec![partition.clone(), crash(900, &[1, 2])], seed), 2),
+                next_primary_behind(seed),
+            ] {
+                let report = run(&config, &options);
+                assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+                assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            }
+        }
+    }
+
     #[test]
     fn a_planted_view_change_adopting_any_log_is_caught() {
         let planted = Options { plant_any_log: true, ..Options::default() };
