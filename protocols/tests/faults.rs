@@ -523,7 +523,7 @@ mod tempo {
 /// keeps execution at most once.
 mod raft {
     use super::*;
-    use protocols::raft::{Options, Raft};
+    use protocols::raft::{Options, Raft, ReadMode};
 
     fn run(config: &RunConfig, options: &Options) -> RunReport {
         Simulation::<Raft>::with_options(config, options).run()
@@ -562,6 +562,31 @@ mod raft {
         let partition =
             Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(5 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
         config(vec![partition], seed)
+    }
+
+    /// ReadIndex and lease reads (raft.md §9) under a leader crash, a
+    /// healing partition with crashes, and stale candidates (which leader
+    /// stickiness keeps from disrupting a leased leader): linearizable
+    /// and complete.
+    #[test]
+    fn reads_outside_the_log_stay_linearizable_under_faults() {
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for reads in [ReadMode::ReadIndex, ReadMode::Lease] {
+            let options = Options { reads, ..Options::default() };
+            for seed in 1..=2 {
+                for config in [
+                    config(vec![crash(500, &[1])], seed),
+                    config(vec![partition.clone(), crash(900, &[1, 2])], seed),
+                    stale_candidates(seed),
+                ] {
+                    let report = run(&config, &options);
+                    assert!(report.verdict.passed(), "{reads:?} seed {seed}: {}", report.verdict);
+                    assert_eq!(report.commands_completed, report.commands_expected, "{reads:?} seed {seed}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -629,6 +654,28 @@ mod vr {
         let partition =
             Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
         config(vec![partition, crash(900, &[1])], seed)
+    }
+
+    /// Leased reads at the primary (vr.md §10) under a primary crash, f
+    /// crashes with a healing partition, and a next primary cut off one
+    /// way: linearizable and complete.
+    #[test]
+    fn leased_reads_stay_linearizable_under_faults() {
+        let options = Options { leased_reads: true, ..Options::default() };
+        let cut = Links { from: vec![ProcessId(3)], to: vec![ProcessId(4), ProcessId(5)], one_way: false };
+        let partition =
+            Fault { at_ns: 300 * NS_PER_MS, until_ns: Some(2 * NS_PER_S), kind: FaultKind::Partition { links: cut } };
+        for seed in 1..=2 {
+            for config in [
+                with_f(config(vec![crash(500, &[1])], seed), 1),
+                with_f(config(vec![partition.clone(), crash(900, &[1, 2])], seed), 2),
+                next_primary_behind(seed),
+            ] {
+                let report = run(&config, &options);
+                assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+                assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+            }
+        }
     }
 
     #[test]

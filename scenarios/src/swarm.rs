@@ -32,6 +32,9 @@ pub struct SwarmOptions {
     pub f: usize,
     /// Commands each client issues.
     pub commands_per_client: u64,
+    /// The protocol's options, as `NAME = VALUE` lines of TOML (e.g.
+    /// `reads = "lease"`), written under `[options.PROTOCOL]`.
+    pub protocol_options: Vec<String>,
 }
 
 /// One failing seed.
@@ -67,6 +70,11 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
         "max_crashed = 0\npartitions = false\nslow_links = true\n"
     };
     let restarts = if recovers && options.protocol.restarts() { "restarts = true\n" } else { "" };
+    let protocol_options = if options.protocol_options.is_empty() {
+        String::new()
+    } else {
+        format!("\n[options.{}]\n{}\n", options.protocol, options.protocol_options.join("\n"))
+    };
     format!(
         "# Swarm: does {protocol} stay safe and live under random faults within its budget, at {conflicts}% conflicts?\n\
          protocols = \"{protocol}\"\n\
@@ -77,7 +85,7 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
          seeds = [{seed}]\n\
          \n[workload]\nconflict_percent = {conflicts}\nread_percent = 30\n\
          \n[delay]\njitter = true\nreorder = true\n\
-         \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}{restarts}",
+         \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}{restarts}{protocol_options}",
         protocol = options.protocol,
         conflicts = options.conflict_percent,
         f = options.f,

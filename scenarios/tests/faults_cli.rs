@@ -216,6 +216,7 @@ fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
             conflict_percent,
             f: 1,
             commands_per_client: 15,
+            protocol_options: Vec::new(),
         };
         let path = dir.path().join(format!("swarm-{conflict_percent}.toml"));
         std::fs::write(&path, swarm::scenario_text(&options)).unwrap();
@@ -239,6 +240,7 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
         conflict_percent: 100.0,
         f: 1,
         commands_per_client: 5,
+        protocol_options: Vec::new(),
     };
     let text = swarm::scenario_text(&options);
     assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
@@ -261,6 +263,7 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
         conflict_percent: 10.0,
         f: 1,
         commands_per_client: 20,
+        protocol_options: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("atlas-347.toml");

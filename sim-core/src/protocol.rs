@@ -514,6 +514,17 @@ impl<'a, F> Apply<'a, F> {
         self.machine.apply(cmd, committed_at);
     }
 
+    /// Serves the read-only `cmd` from this replica's current state,
+    /// outside the replicated order (a lease or ReadIndex read): only this
+    /// replica executes it, so the order check (which compares where each
+    /// replica executed a read) skips it and the linearizability check
+    /// judges it. A read has no effect, so a retried read served twice is
+    /// harmless and not looked up in the client table.
+    #[inline]
+    pub fn apply_local_read(&mut self, cmd: &Command) {
+        self.machine.apply_local_read(cmd);
+    }
+
     /// This execution step did `units` units of work (dependencies or
     /// graph vertices visited): see [`Outbox::work`].
     #[inline]
@@ -546,6 +557,19 @@ impl StateMachine<'_> {
             self.replies.push(Reply { id: cmd.id, results });
         } else {
             self.store.apply(cmd, None);
+        }
+    }
+
+    fn apply_local_read(&mut self, cmd: &Command) {
+        debug_assert!(cmd.is_read_only(), "only reads may be served outside the replicated order");
+        self.executed += 1;
+        self.checker.on_local_read(self.process, cmd);
+        let bit = 1u64.checked_shl(self.process.index() as u32).unwrap_or(0);
+        let submitted_here = self.submitted_to.get(cmd.id.client.index()).is_some_and(|mask| mask & bit != 0);
+        if submitted_here || self.serves(cmd.id.client) {
+            let mut results = OpResults::with_capacity(cmd.ops.len());
+            self.store.apply(cmd, Some(&mut results));
+            self.replies.push(Reply { id: cmd.id, results });
         }
     }
 

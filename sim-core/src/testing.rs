@@ -45,6 +45,24 @@ impl ExecutorHarness {
         self.step_with_feedback(executor, info, now).0
     }
 
+    /// Hands `info` to `executor` at `now`; returns the replies of the
+    /// commands executed (ids and results), in execution order.
+    pub fn step_with_replies<E: Executor>(&mut self, executor: &mut E, info: E::Info, now: Time) -> Vec<Reply> {
+        let mut feedback = Vec::new();
+        let mut apply = Apply::new(
+            self.process,
+            now,
+            &mut self.store,
+            &self.serves,
+            &mut self.replies,
+            &mut self.checker,
+            &mut self.metrics,
+            &mut feedback,
+        );
+        executor.execute(info, now, &mut apply);
+        self.replies.drain(..).collect()
+    }
+
     /// Hands `info` to `executor` at `now`; returns the ids of the commands
     /// executed, in execution order, and what the executor notified
     /// ([`Apply::notify`]), in order: what the engine would hand to the

@@ -74,6 +74,10 @@ enum Command {
         /// Worker threads [default: all cores].
         #[arg(long)]
         threads: Option<usize>,
+        /// A protocol option as TOML `NAME=VALUE`, e.g. `reads="lease"`
+        /// (repeatable; written under `[options.PROTOCOL]`).
+        #[arg(long = "option")]
+        protocol_options: Vec<String>,
     },
 }
 
@@ -86,7 +90,16 @@ fn main() -> ExitCode {
             let out = out.unwrap_or_else(|| root.join("target/figures"));
             figures::run(&root, &out).map_err(Into::into)
         }
-        Command::Swarm { protocol, seeds, first_seed, conflicts, f, commands_per_client, threads } => {
+        Command::Swarm {
+            protocol,
+            seeds,
+            first_seed,
+            conflicts,
+            f,
+            commands_per_client,
+            threads,
+            protocol_options,
+        } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let options = swarm::protocol(&protocol).map(|protocol| scenarios::swarm::SwarmOptions {
                 protocol,
@@ -95,6 +108,7 @@ fn main() -> ExitCode {
                 conflict_percent: conflicts,
                 f,
                 commands_per_client,
+                protocol_options,
             });
             match options.and_then(|options| swarm::run(&workspace_root(), &options, threads)) {
                 Ok(true) => Ok(()),

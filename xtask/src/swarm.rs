@@ -9,7 +9,14 @@ use std::path::Path;
 pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result<bool, String> {
     let folder = root.join("target").join("swarm");
     std::fs::create_dir_all(&folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
-    let path = folder.join(format!("{}-c{}-f{}.toml", options.protocol, options.conflict_percent, options.f));
+    let suffix: String = options
+        .protocol_options
+        .iter()
+        .map(|option| {
+            format!("-{}", option.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '=').collect::<String>())
+        })
+        .collect();
+    let path = folder.join(format!("{}-c{}-f{}{suffix}.toml", options.protocol, options.conflict_percent, options.f));
     let text = swarm::scenario_text(options);
     std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let scenario = swarm::load(options, &path).map_err(|e| e.to_string())?;
@@ -18,8 +25,13 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
     let started = std::time::Instant::now();
     let result = swarm::run(options, &scenario, &pool);
     let wall = started.elapsed().as_secs_f64();
+    let with = if options.protocol_options.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", options.protocol_options.join(", "))
+    };
     println!(
-        "swarm {} f={} conflicts {}% seeds {}..={}: {} PASS, {} FAIL in {wall:.1} s",
+        "swarm {}{with} f={} conflicts {}% seeds {}..={}: {} PASS, {} FAIL in {wall:.1} s",
         options.protocol,
         options.f,
         options.conflict_percent,

@@ -3,7 +3,7 @@
 
 use super::Term;
 use sim_core::protocol::MessageSize;
-use sim_core::{Command, ProcessId};
+use sim_core::{Command, CommandId, ProcessId};
 use std::sync::Arc;
 
 /// One log entry.
@@ -59,6 +59,8 @@ pub enum Message {
         /// Every server holds and the leader committed up to here: the
         /// prefix may be discarded (garbage collection, not in the paper).
         stable: u64,
+        /// The leader's latest heartbeat round (§9.2b), echoed back.
+        hb_seq: u64,
     },
     /// AppendEntriesReply (§6.3 d and a).
     AppendEntriesReply {
@@ -72,6 +74,22 @@ pub enum Message {
         conflict_index: u64,
         /// On failure, the term of the follower's conflicting entry.
         conflict_term: Option<Term>,
+        /// The `hb_seq` of the AppendEntries answered (§9.2c).
+        hb_seq: u64,
+    },
+    /// A process asks the leader for a read index for its client's read
+    /// (§9.4; also the lease read of §9.3 served at the client's process).
+    ReadIndexRequest {
+        /// The read (the spec's req_id).
+        id: CommandId,
+    },
+    /// The leader's answer: the read may be served once `read_index` has
+    /// been applied.
+    ReadIndexReply {
+        /// The read.
+        id: CommandId,
+        /// The leader's commit index when the read arrived.
+        read_index: u64,
     },
 }
 
@@ -86,9 +104,11 @@ impl MessageSize for Message {
                 Message::RequestVote { .. } => 24,
                 Message::RequestVoteReply { .. } => 9,
                 Message::AppendEntries { entries, .. } => {
-                    40 + entries.iter().map(|e| 12 + e.cmd.as_ref().map_or(0, |c| c.size_bytes())).sum::<u64>()
+                    48 + entries.iter().map(|e| 12 + e.cmd.as_ref().map_or(0, |c| c.size_bytes())).sum::<u64>()
                 }
-                Message::AppendEntriesReply { .. } => 34,
+                Message::AppendEntriesReply { .. } => 42,
+                Message::ReadIndexRequest { .. } => 12,
+                Message::ReadIndexReply { .. } => 20,
             }
     }
 }

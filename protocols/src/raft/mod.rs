@@ -25,13 +25,18 @@
 
 mod messages;
 #[cfg(test)]
+mod read_tests;
+mod reads;
+#[cfg(test)]
 mod tests;
 
 pub use messages::{Entry, Message};
+pub use reads::ReadMode;
 
 use crate::shared::compact_log::CompactLog;
 use crate::shared::quorum;
-use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
+use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
+use crate::shared::slot_executor::ChosenSlot;
 use rand::RngExt;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
@@ -66,6 +71,14 @@ pub struct Options {
     /// `ET_MIN` in ns (default [`DEFAULT_ELECTION_TIMEOUT_NS`]); must
     /// exceed `HB + 2·RTT_max` and `2·HB`.
     pub election_timeout_ns: Option<u64>,
+    /// How reads are served (§9): through the log (default), ReadIndex,
+    /// or lease reads (which turn on leader stickiness, §8.1).
+    pub reads: ReadMode,
+    /// Planted bug (tests only): lease reads without leader stickiness
+    /// (§8.1), so voters that still hear the leader elect another one
+    /// while its lease is live; the verdict must catch the stale read.
+    #[serde(skip)]
+    pub plant_lease_without_stickiness: bool,
     /// Planted bug (tests only): a voter grants its vote without the
     /// §5.2 up-to-date check, so a candidate missing committed entries
     /// can win and overwrite them; the verdict must catch it.
@@ -103,6 +116,8 @@ pub struct Raft {
     heartbeat_ns: u64,
     election_timeout_ns: u64,
     plant_vote_without_log_check: bool,
+    reads: ReadMode,
+    plant_lease_without_stickiness: bool,
     rng: sim_core::rng::StreamRng,
 
     // Persistent state (§2).
@@ -117,6 +132,9 @@ pub struct Raft {
     last_applied: u64,
     role: Role,
     leader_hint: Option<ProcessId>,
+    /// When a valid AppendEntries of the current leader last arrived
+    /// (leader stickiness, §8.1).
+    last_leader_contact: Time,
     election_deadline: Time,
     /// Entries every server holds and the leader committed (from the
     /// leader): the prefix that may be discarded.
@@ -137,6 +155,8 @@ pub struct Raft {
     appended_at: VecDeque<(u64, Time)>,
     last_broadcast_at: Time,
     scratch: Vec<u64>,
+    /// ReadIndex and lease bookkeeping (§9).
+    read: reads::ReadState,
 
     /// Commands of this process's clients not executed here yet, with
     /// when they were last forwarded.
@@ -220,6 +240,7 @@ impl Raft {
             if self.role == Role::Leader {
                 self.reset_election_deadline(now);
                 out.set_timer(Timer::Election, self.election_deadline.since(now));
+                self.reset_reads(); // no reads served past leadership
             }
             self.role = Role::Follower;
         }
@@ -228,6 +249,9 @@ impl Raft {
     // ---- Client commands (§6.1, §6.2) ----
 
     fn route_request(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
+        if origin == self.id && self.is_local_read(&cmd) {
+            return self.route_read(cmd.id, now, out);
+        }
         match (self.role, self.leader_hint) {
             (Role::Leader, _) => self.append(cmd, origin, now, out),
             (_, Some(leader)) if leader != self.id => out.send(leader, Message::Request { cmd, origin }),
@@ -255,6 +279,9 @@ impl Raft {
 
     /// Sends every follower the entries it has not been sent yet.
     fn broadcast_append(&mut self, now: Time, out: &mut Outbox<Self>) {
+        if self.reads == ReadMode::Lease {
+            self.start_round(out.clock(now)); // every broadcast renews the lease
+        }
         for s in self.others() {
             self.send_append(s, out);
         }
@@ -284,6 +311,7 @@ impl Raft {
             entries,
             leader_commit: self.commit_index,
             stable: self.stable,
+            hb_seq: self.read.hb_seq,
         }
     }
 
@@ -299,7 +327,7 @@ impl Raft {
         prev_log_term: Term,
         entries: Vec<Entry>,
         leader_commit: u64,
-        stable: u64,
+        (stable, hb_seq): (u64, u64),
         now: Time,
         out: &mut Outbox<Self>,
     ) {
@@ -309,6 +337,7 @@ impl Raft {
             match_index: 0,
             conflict_index,
             conflict_term,
+            hb_seq,
         };
         if term < self.current_term {
             out.send(from, reject(0, None, self.current_term)); // §4 rule 2
@@ -321,6 +350,7 @@ impl Raft {
         self.role = Role::Follower; // §5.4: a candidate defers to the leader
         let new_leader = self.leader_hint != Some(from);
         self.leader_hint = Some(from);
+        self.last_leader_contact = now;
         self.reset_election_deadline(now);
         if new_leader {
             self.reroute_pending(now, out);
@@ -368,6 +398,7 @@ impl Raft {
             match_index,
             conflict_index: 0,
             conflict_term: None,
+            hb_seq,
         };
         out.send(from, reply);
     }
@@ -423,6 +454,7 @@ impl Raft {
         self.stable =
             self.match_index.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &m)| m).fold(n_index, u64::min);
         self.apply_committed(out);
+        self.release_held_reads(now, out);
         origins &= !(1 << me);
         for s in self.processes.clone() {
             if origins & (1 << s.index()) != 0 {
@@ -448,7 +480,7 @@ impl Raft {
                 // forwarded from elsewhere.
                 self.pending.remove(&cmd.id);
             }
-            out.execute(ChosenSlot { slot: index, cmd: cmd.cloned() });
+            out.execute(LogStep::Slot(ChosenSlot { slot: index, cmd: cmd.cloned() }));
             self.last_applied = index;
         }
         let floor = self.stable.min(self.last_applied);
@@ -486,6 +518,9 @@ impl Raft {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
+        if self.ignores_vote_request(now) {
+            return; // §8.1: no term update, no grant
+        }
         self.observe_term(term, now, out);
         let up_to_date = self.plant_vote_without_log_check
             || last_log_term > self.last_term()
@@ -529,6 +564,7 @@ impl Raft {
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
         self.appended_at.clear();
+        self.reset_reads();
         self.appended_seq = self.executed_seq.clone();
         for (_, entry) in self.log.iter_after(self.last_applied) {
             if let Some(cmd) = &entry.cmd {
@@ -574,6 +610,9 @@ impl Raft {
         }
         let idle = now.since(self.last_broadcast_at);
         if idle >= self.heartbeat_ns {
+            if self.reads == ReadMode::Lease {
+                self.start_round(out.clock(now)); // renews the lease
+            }
             for s in self.others() {
                 self.send_heartbeat(s, out);
             }
@@ -604,10 +643,10 @@ impl Raft {
 impl Protocol for Raft {
     type Message = Message;
     type Timer = Timer;
-    type Executor = SlotExecutor;
+    type Executor = ReadingSlotExecutor;
     type Options = Options;
 
-    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         let leader = setup.config.leader.unwrap_or(setup.processes[0]);
         let raft = Raft {
@@ -616,6 +655,8 @@ impl Protocol for Raft {
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             election_timeout_ns: options.election_timeout_ns.unwrap_or(DEFAULT_ELECTION_TIMEOUT_NS),
             plant_vote_without_log_check: options.plant_vote_without_log_check,
+            reads: options.reads,
+            plant_lease_without_stickiness: options.plant_lease_without_stickiness,
             rng: setup.rng,
             // Bootstrapped: term 1, won by the configured leader.
             current_term: 1,
@@ -626,6 +667,7 @@ impl Protocol for Raft {
             last_applied: 0,
             role: if setup.id == leader { Role::Leader } else { Role::Follower },
             leader_hint: Some(leader),
+            last_leader_contact: Time::ZERO,
             election_deadline: Time::ZERO,
             stable: 0,
             executed_seq: FixedHashMap::default(),
@@ -636,9 +678,12 @@ impl Protocol for Raft {
             appended_at: VecDeque::new(),
             last_broadcast_at: Time::ZERO,
             scratch: Vec::with_capacity(n),
+            read: reads::ReadState::default(),
             pending: BTreeMap::new(),
         };
-        (raft, SlotExecutor::new())
+        let mut raft = raft;
+        raft.reset_reads();
+        (raft, ReadingSlotExecutor::new())
     }
 
     fn start(&mut self, now: Time, out: &mut Outbox<Self>) {
@@ -668,25 +713,30 @@ impl Protocol for Raft {
             Message::RequestVoteReply { term, granted } => {
                 self.handle_request_vote_reply(from, term, granted, now, out)
             }
-            Message::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, stable } => self
-                .handle_append_entries(
+            Message::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, stable, hb_seq } => {
+                self.handle_append_entries(
                     from,
                     term,
                     prev_log_index,
                     prev_log_term,
                     entries,
                     leader_commit,
-                    stable,
+                    (stable, hb_seq),
                     now,
                     out,
-                ),
-            Message::AppendEntriesReply { term, success, match_index, conflict_index, conflict_term } => {
+                )
+            }
+            Message::AppendEntriesReply { term, success, match_index, conflict_index, conflict_term, hb_seq } => {
                 self.observe_term(term, now, out);
                 if self.role == Role::Leader && term == self.current_term {
+                    // Any reply of this term shows `from` still follows us (§9.2c).
+                    self.on_echo(from, hb_seq, out);
                     let conflict = (conflict_index, conflict_term);
                     self.handle_append_entries_reply(from, success, match_index, conflict, now, out);
                 }
             }
+            Message::ReadIndexRequest { id } => self.leader_read(id, from, now, out),
+            Message::ReadIndexReply { id, read_index } => self.serve_read(id, read_index, out),
         }
     }
 

@@ -74,6 +74,7 @@ fn raft_12_e2_current_term_commit_rule() {
         match_index,
         conflict_index: 0,
         conflict_term: None,
+        hb_seq: 0,
     };
     s1.handle(ProcessId(2), ok(2), ms(0), &mut out);
     s1.handle(ProcessId(3), ok(2), ms(0), &mut out);
@@ -106,13 +107,20 @@ fn raft_12_e3_truncation() {
         entries,
         leader_commit,
         stable: 0,
+        hb_seq: 0,
     };
     let mut out = Outbox::new();
     follower.handle(ProcessId(1), ae(vec![entry(3, 4), entry(3, 5)], 4), ms(0), &mut out);
     assert_eq!(follower.log_terms(), vec![1, 1, 2, 3, 3]);
     assert_eq!(follower.commit_index(), 4);
-    let ok =
-        Message::AppendEntriesReply { term: 3, success: true, match_index: 5, conflict_index: 0, conflict_term: None };
+    let ok = Message::AppendEntriesReply {
+        term: 3,
+        success: true,
+        match_index: 5,
+        conflict_index: 0,
+        conflict_term: None,
+        hb_seq: 0,
+    };
     assert_eq!(out.sent().last(), Some(&(ProcessId(1), ok)));
     let mut out = Outbox::new();
     follower.handle(ProcessId(1), ae(vec![entry(3, 4)], 4), ms(1), &mut out);
@@ -132,6 +140,7 @@ fn raft_6_3_conflict_hint_and_backoff() {
         entries: vec![],
         leader_commit: 0,
         stable: 0,
+        hb_seq: 0,
     };
     follower.handle(ProcessId(1), ae, ms(0), &mut out);
     let reject = Message::AppendEntriesReply {
@@ -140,6 +149,7 @@ fn raft_6_3_conflict_hint_and_backoff() {
         match_index: 0,
         conflict_index: 3,
         conflict_term: Some(2),
+        hb_seq: 0,
     };
     assert_eq!(out.sent(), vec![(ProcessId(1), reject.clone())]);
     let mut out = Outbox::new();
@@ -150,6 +160,7 @@ fn raft_6_3_conflict_hint_and_backoff() {
         entries: vec![],
         leader_commit: 0,
         stable: 0,
+        hb_seq: 0,
     };
     follower.handle(ProcessId(1), short, ms(0), &mut out);
     assert!(matches!(out.sent()[0].1, Message::AppendEntriesReply { conflict_index: 5, conflict_term: None, .. }));

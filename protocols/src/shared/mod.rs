@@ -8,6 +8,7 @@ pub mod graph_executor;
 pub mod key_deps;
 pub mod pred_executor;
 pub mod quorum;
+pub mod read_executor;
 pub mod slot_executor;
 pub mod slot_log;
 pub mod synod;

@@ -5,6 +5,7 @@
 //! that a spec's worked example can be replayed with the spec's own delays
 //! and faults the engine cannot inject yet.
 
+use sim_core::kv::OpResults;
 use sim_core::protocol::{Effect, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 use sim_core::rng::{Purpose, RngStreams};
 use sim_core::testing::ExecutorHarness;
@@ -38,6 +39,9 @@ pub(crate) struct TestNet<P: Protocol> {
     pub(crate) delivered: Vec<(Time, ProcessId, ProcessId, P::Message)>,
     /// Commands executed, in order: (time, process, command).
     pub(crate) executed: Vec<(Time, ProcessId, CommandId)>,
+    /// What each execution returned, in order: (time, process, command,
+    /// per-operation results).
+    pub(crate) results: Vec<(Time, ProcessId, CommandId, OpResults)>,
     /// Messages the test drops.
     pub(crate) drop_rule: DropRule<P::Message>,
     /// Crashed processes receive nothing and fire no timers.
@@ -95,6 +99,7 @@ where
             timers: BTreeMap::new(),
             delivered: Vec::new(),
             executed: Vec::new(),
+            results: Vec::new(),
             drop_rule: Box::new(|_, _, _, _| false),
             crashed: vec![false; n as usize],
         };
@@ -168,8 +173,9 @@ where
                     self.timers.remove(&(i, timer));
                 }
                 Effect::Execute(info) => {
-                    for id in self.harnesses[i].step(&mut self.executors[i], info, self.now) {
-                        self.executed.push((self.now, me, id));
+                    for reply in self.harnesses[i].step_with_replies(&mut self.executors[i], info, self.now) {
+                        self.executed.push((self.now, me, reply.id));
+                        self.results.push((self.now, me, reply.id, reply.results));
                     }
                 }
             }

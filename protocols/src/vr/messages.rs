@@ -3,7 +3,7 @@
 
 use super::View;
 use sim_core::protocol::MessageSize;
-use sim_core::{Command, ProcessId};
+use sim_core::{Command, CommandId, ProcessId, Time};
 use std::sync::Arc;
 
 /// One log entry: a client request and the process whose client sent it
@@ -63,6 +63,8 @@ pub enum Message {
         commit: u64,
         /// Every replica executed up to here: the prefix may be discarded.
         stable: u64,
+        /// The primary's local clock when it sent this (§10a lease stamp).
+        sent_at: Time,
     },
     /// PREPARE_OK, cumulative: the sender holds every entry up to `op`.
     PrepareOk {
@@ -72,6 +74,9 @@ pub enum Message {
         op: u64,
         /// The sender executed up to here (for log garbage collection).
         executed: u64,
+        /// The latest lease stamp the sender promised on in this view
+        /// (§10a; zero if none).
+        echo: Time,
     },
     /// COMMIT: idle heartbeat, and the primary's answer to the process
     /// whose client's request committed.
@@ -82,6 +87,25 @@ pub enum Message {
         commit: u64,
         /// Every replica executed up to here.
         stable: u64,
+        /// The primary's local clock when it sent this (§10a lease stamp).
+        sent_at: Time,
+    },
+    /// COMMIT_ACK (§10a, with leased reads): a backup echoes a COMMIT's
+    /// stamp.
+    CommitAck {
+        /// The view.
+        view: View,
+        /// The stamp echoed.
+        echo: Time,
+    },
+    /// The primary's answer to a read-only request under its lease
+    /// (§10c): the requester's process serves the read once it executed
+    /// every op up to `commit`.
+    LeaseRead {
+        /// The read.
+        id: CommandId,
+        /// The primary's commit number when it answered.
+        commit: u64,
     },
     /// START_VIEW_CHANGE.
     StartViewChange {
@@ -147,8 +171,10 @@ impl MessageSize for Message {
         HEADER_BYTES
             + match self {
                 Message::Request { cmd, .. } => 4 + cmd.size_bytes(),
-                Message::Prepare { entry, .. } => 32 + 4 + entry.cmd.size_bytes(),
-                Message::PrepareOk { .. } | Message::Commit { .. } => 24,
+                Message::Prepare { entry, .. } => 40 + 4 + entry.cmd.size_bytes(),
+                Message::PrepareOk { .. } | Message::Commit { .. } => 32,
+                Message::CommitAck { .. } => 16,
+                Message::LeaseRead { .. } => 20,
                 Message::StartViewChange { view } | Message::RequestStartView { view } => {
                     let _ = view;
                     8

@@ -23,6 +23,9 @@
 //! every commit quorum (the Flexible Paxos argument); with `n = 2f + 1`
 //! both are `f + 1`, exactly the spec.
 
+mod lease;
+#[cfg(test)]
+mod lease_tests;
 mod messages;
 #[cfg(test)]
 mod tests;
@@ -31,7 +34,9 @@ pub use messages::{Entry, LogSnapshot, Message};
 
 use crate::shared::compact_log::CompactLog;
 use crate::shared::quorum;
-use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
+use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
+use crate::shared::slot_executor::ChosenSlot;
+pub use lease::DEFAULT_LEASE_NS;
 use rand::Rng;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
@@ -73,6 +78,18 @@ pub struct Options {
     /// `VC_TIMEOUT` = `VC_PROGRESS` in ns (default
     /// [`DEFAULT_VIEW_CHANGE_TIMEOUT_NS`]); must exceed `HB + 2·RTT_max`.
     pub view_change_timeout_ns: Option<u64>,
+    /// Leased reads at the primary (§10); off by default (reads go
+    /// through the log).
+    pub leased_reads: bool,
+    /// `LEASE` L in ns (default [`DEFAULT_LEASE_NS`]); must be below
+    /// `VC_TIMEOUT`.
+    pub lease_ns: Option<u64>,
+    /// Planted bug (tests only): with leased reads, backups join view
+    /// changes despite their promise (§10b), so a new view can commit
+    /// while the old primary still serves reads; the verdict must catch
+    /// the stale read.
+    #[serde(skip)]
+    pub plant_lease_without_promise: bool,
     /// Planted bug (tests only): the new primary adopts the log of the
     /// first DO_VIEW_CHANGE it holds (lowest sender id) instead of the
     /// §7 step 3 rule (latest normal view, then highest op), so committed
@@ -123,6 +140,11 @@ pub struct Vr {
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
     plant_any_log: bool,
+    leased_reads: bool,
+    lease_ns: u64,
+    plant_lease_without_promise: bool,
+    /// Leased reads (§10).
+    lease: lease::LeaseState,
     /// Runs with faults: the primary re-sends PREPAREs that went
     /// unacknowledged (a lost PREPARE is otherwise never re-sent while the
     /// primary is idle, since the COMMIT heartbeat does not reveal it).
@@ -206,7 +228,7 @@ impl Vr {
 
     /// A replica that restarted without state and must run recovery (§8)
     /// before it takes part again.
-    pub fn new_recovering(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+    pub fn new_recovering(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let (mut vr, executor) = Self::new(setup, options);
         vr.status = Status::Recovering;
         (vr, executor)
@@ -301,9 +323,12 @@ impl Vr {
         if self.executed_seq.get(&client).is_some_and(|&done| done >= seq) {
             // Executed already: re-send the "reply" (the commit number).
             if origin != self.id {
-                out.send(origin, self.commit_message());
+                out.send(origin, self.commit_message(out.clock(now)));
             }
             return;
+        }
+        if cmd.is_read_only() && self.lease_read(cmd.id, origin, now, out) {
+            return; // §10c: answered under the lease, no PREPARE
         }
         if self.appended_seq.get(&client).is_some_and(|&logged| logged >= seq) {
             return; // in the log already; its reply will follow the commit
@@ -312,13 +337,16 @@ impl Vr {
         let entry = Entry { cmd, origin };
         let op = self.log.push(entry.clone());
         self.appended_at.push_back((op, now));
-        let msg = Message::Prepare { view: self.view, op, entry, commit: self.commit, stable: self.stable_floor() };
+        let sent_at = out.clock(now);
+        let msg =
+            Message::Prepare { view: self.view, op, entry, commit: self.commit, stable: self.stable_floor(), sent_at };
         out.send_to_each(&self.others(), msg);
         self.last_broadcast_at = now;
     }
 
-    fn commit_message(&self) -> Message {
-        Message::Commit { view: self.view, commit: self.commit, stable: self.stable_floor() }
+    /// A COMMIT stamped with the primary's local clock `sent_at` (§10a).
+    fn commit_message(&self, sent_at: Time) -> Message {
+        Message::Commit { view: self.view, commit: self.commit, stable: self.stable_floor(), sent_at }
     }
 
     /// The view checks of §4.1 for a PREPARE, COMMIT or NEW_STATE from the
@@ -350,7 +378,13 @@ impl Vr {
         }
         self.execute_committed(out);
         // New or not, acknowledge cumulatively (a duplicate re-sends it).
-        out.send(from, Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
+        out.send(from, self.prepare_ok(view));
+    }
+
+    /// A cumulative PREPARE_OK for `view`, echoing the latest lease stamp
+    /// promised on (§10a).
+    fn prepare_ok(&self, view: View) -> Message {
+        Message::PrepareOk { view, op: self.log.last(), executed: self.executed, echo: self.lease.granted }
     }
 
     /// Appends buffered PREPAREs that now follow the log.
@@ -369,13 +403,16 @@ impl Vr {
         &mut self,
         from: ProcessId,
         view: View,
-        commit: u64,
-        stable: u64,
+        (commit, stable, sent_at): (u64, u64, Time),
         now: Time,
         out: &mut Outbox<Self>,
     ) {
         if !self.accept_from_primary(from, view, now, out) {
             return;
+        }
+        if self.leased_reads {
+            self.promise(sent_at, now);
+            out.send(from, Message::CommitAck { view, echo: sent_at }); // §10a
         }
         self.learn_commit(commit, stable);
         if self.commit > self.log.last() {
@@ -442,7 +479,7 @@ impl Vr {
         self.discard_stable();
         origins &= !(1 << me);
         if origins != 0 {
-            let msg = self.commit_message();
+            let msg = self.commit_message(out.clock(now));
             for p in self.processes.clone() {
                 if origins & (1 << p.index()) != 0 {
                     out.send(p, msg.clone());
@@ -465,7 +502,8 @@ impl Vr {
         for p in self.others() {
             let from = self.acked[p.index()].max(self.commit).max(self.log.base()) + 1;
             for (op, entry) in self.log.iter_after(from - 1) {
-                let msg = Message::Prepare { view: self.view, op, entry: entry.clone(), commit: self.commit, stable };
+                let (entry, commit, sent_at) = (entry.clone(), self.commit, out.clock(now));
+                let msg = Message::Prepare { view: self.view, op, entry, commit, stable, sent_at };
                 out.send(p, msg);
             }
         }
@@ -487,7 +525,7 @@ impl Vr {
             // Also a request whose client retried here after it was
             // forwarded from elsewhere.
             self.pending.remove(&id);
-            out.execute(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) });
+            out.execute(LogStep::Slot(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) }));
             self.executed = op;
         }
         self.discard_stable();
@@ -560,7 +598,7 @@ impl Vr {
         self.commit = self.commit.max(log.commit);
         self.execute_committed(out);
         if self.log.last() > self.commit {
-            out.send(self.primary_of(view), Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
+            out.send(self.primary_of(view), self.prepare_ok(view));
         }
         if !self.lagging() {
             self.state_transfer_attempts = 0;
@@ -579,6 +617,7 @@ impl Vr {
     }
 
     fn enter_view_change(&mut self, view: View, now: Time) {
+        self.lease.granted = Time::ZERO;
         self.view = view;
         self.status = Status::ViewChange;
         self.view_change_started_at = now;
@@ -605,6 +644,10 @@ impl Vr {
     /// §7 step 2.
     fn handle_start_view_change(&mut self, from: ProcessId, view: View, now: Time, out: &mut Outbox<Self>) {
         if self.status == Status::Recovering || view < self.view {
+            return;
+        }
+        if view > self.view && self.status == Status::Normal && self.promised(now) {
+            self.defer_view_change(view); // §10b: joined when the promise expires
             return;
         }
         if view > self.view {
@@ -647,6 +690,10 @@ impl Vr {
         if self.status == Status::Recovering || view < self.view {
             return;
         }
+        if view > self.view && self.status == Status::Normal && self.promised(now) {
+            self.defer_view_change(view); // §10b; the sender re-sends its DVC
+            return;
+        }
         if view > self.view {
             self.start_view_change(view, now, out);
         }
@@ -676,6 +723,7 @@ impl Vr {
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
+        self.reset_lease(self.log.last());
         out.leader_change();
         out.recovery_finished();
         // Primary state for the new view.
@@ -711,7 +759,7 @@ impl Vr {
             // at `base + 1` instead of waiting for slot 1 forever.
             self.log.reset(log.base);
             for slot in self.executed + 1..=log.base {
-                out.execute(ChosenSlot { slot, cmd: None });
+                out.execute(LogStep::Slot(ChosenSlot { slot, cmd: None }));
             }
             self.executed = self.executed.max(log.base);
             self.commit = self.commit.max(log.base);
@@ -753,7 +801,7 @@ impl Vr {
         self.become_normal(now);
         self.execute_committed(out);
         if self.log.last() > commit {
-            out.send(from, Message::PrepareOk { view, op: self.log.last(), executed: self.executed });
+            out.send(from, self.prepare_ok(view));
         }
         self.reroute_pending(now, out);
     }
@@ -828,7 +876,7 @@ impl Vr {
         self.become_normal(now);
         self.execute_committed(out);
         if self.log.last() > commit {
-            out.send(primary, Message::PrepareOk { view: max_view, op: self.log.last(), executed: self.executed });
+            out.send(primary, self.prepare_ok(max_view));
         }
         self.reroute_pending(now, out);
     }
@@ -842,7 +890,7 @@ impl Vr {
         }
         let idle = now.since(self.last_broadcast_at);
         if idle >= self.heartbeat_ns {
-            out.send_to_each(&self.others(), self.commit_message());
+            out.send_to_each(&self.others(), self.commit_message(out.clock(now)));
             self.last_broadcast_at = now;
             out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
         } else {
@@ -854,9 +902,14 @@ impl Vr {
         out.set_timer(Timer::Tick, self.heartbeat_ns);
         match self.status {
             Status::Normal => {
-                if !self.is_primary() && now.since(self.last_heard_at) >= self.view_change_timeout_ns {
-                    self.start_view_change(self.view + 1, now, out); // §7 step 1
-                    return;
+                if !self.is_primary() && !self.promised(now) {
+                    let suspected = now.since(self.last_heard_at) >= self.view_change_timeout_ns;
+                    let view = if suspected { self.view + 1 } else { self.lease.deferred_view };
+                    if view > self.view {
+                        self.lease.deferred_view = 0;
+                        self.start_view_change(view, now, out); // §7 step 1 (§10b once promised)
+                        return;
+                    }
                 }
                 if self.failure_detection && self.is_primary() {
                     self.resend_unacknowledged(now, out);
@@ -903,10 +956,10 @@ impl Vr {
 impl Protocol for Vr {
     type Message = Message;
     type Timer = Timer;
-    type Executor = SlotExecutor;
+    type Executor = ReadingSlotExecutor;
     type Options = Options;
 
-    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         debug_assert!(Vr::check(n, setup.config.f).is_ok());
         let leader = setup.config.leader.unwrap_or(setup.processes[0]);
@@ -919,6 +972,10 @@ impl Protocol for Vr {
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
             plant_any_log: options.plant_any_log,
+            leased_reads: options.leased_reads,
+            lease_ns: options.lease_ns.unwrap_or(DEFAULT_LEASE_NS),
+            plant_lease_without_promise: options.plant_lease_without_promise,
+            lease: lease::LeaseState::default(),
             failure_detection: setup.config.failure_detection,
             rng: setup.rng,
             view: 0,
@@ -951,7 +1008,9 @@ impl Protocol for Vr {
             recovery_responses: BTreeMap::new(),
             pending: BTreeMap::new(),
         };
-        (vr, SlotExecutor::new())
+        let mut vr = vr;
+        vr.reset_lease(0);
+        (vr, ReadingSlotExecutor::new())
     }
 
     fn start(&mut self, now: Time, out: &mut Outbox<Self>) {
@@ -977,14 +1036,28 @@ impl Protocol for Vr {
         }
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
-            Message::Prepare { view, op, entry, commit, stable } => {
+            Message::Prepare { view, op, entry, commit, stable, sent_at } => {
                 if self.accept_from_primary(from, view, now, out) {
+                    self.promise(sent_at, now);
                     self.learn_commit(commit, stable);
                     self.handle_prepare(from, view, op, entry, out);
                 }
             }
-            Message::PrepareOk { view, op, executed } => self.handle_prepare_ok(from, view, op, executed, now, out),
-            Message::Commit { view, commit, stable } => self.handle_commit(from, view, commit, stable, now, out),
+            Message::PrepareOk { view, op, executed, echo } => {
+                if view == self.view {
+                    self.on_lease_echo(from, echo);
+                }
+                self.handle_prepare_ok(from, view, op, executed, now, out)
+            }
+            Message::Commit { view, commit, stable, sent_at } => {
+                self.handle_commit(from, view, (commit, stable, sent_at), now, out)
+            }
+            Message::CommitAck { view, echo } => {
+                if view == self.view {
+                    self.on_lease_echo(from, echo);
+                }
+            }
+            Message::LeaseRead { id, commit } => self.serve_lease_read(id, commit, out),
             Message::StartViewChange { view } => self.handle_start_view_change(from, view, now, out),
             Message::DoViewChange { view, last_normal_view, log } => {
                 self.handle_do_view_change(from, view, last_normal_view, log, now, out)

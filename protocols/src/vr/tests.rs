@@ -30,7 +30,13 @@ fn ms(ms: u64) -> Time {
 
 /// The slots (and whether they carry a command) handed to the executor.
 fn executed_slots(out: &Outbox<Vr>) -> Vec<u64> {
-    out.executions().iter().map(|c| c.slot).collect()
+    out.executions()
+        .iter()
+        .filter_map(|step| match step {
+            LogStep::Slot(c) => Some(c.slot),
+            LogStep::Read { .. } => None,
+        })
+        .collect()
 }
 
 /// The three replicas of vr.md §15: d(R0,R1)=10, d(R0,R2)=40, d(R1,R2)=35.
@@ -97,9 +103,9 @@ fn vr_15_e2_log_selection() {
     assert_eq!(executed_slots(&out), vec![1, 2, 3, 4, 5, 6]);
 
     let mut out = Outbox::new();
-    r4.handle(ProcessId(2), Message::PrepareOk { view: 4, op: 7, executed: 6 }, ms(1), &mut out);
+    r4.handle(ProcessId(2), Message::PrepareOk { view: 4, op: 7, executed: 6, echo: Time::ZERO }, ms(1), &mut out);
     assert_eq!(r4.commit_number(), 6, "one backup is not f = 2");
-    r4.handle(ProcessId(3), Message::PrepareOk { view: 4, op: 7, executed: 6 }, ms(1), &mut out);
+    r4.handle(ProcessId(3), Message::PrepareOk { view: 4, op: 7, executed: 6, echo: Time::ZERO }, ms(1), &mut out);
     assert_eq!(r4.commit_number(), 7);
     assert_eq!(executed_slots(&out), vec![7]);
 }
@@ -125,7 +131,7 @@ fn vr_15_e3_recovery() {
     r2.handle(ProcessId(1), response(5, 77, Some(log)), ms(2), &mut out);
     assert_eq!((r2.status(), r2.view(), r2.op(), r2.commit_number()), (Status::Normal, 5, 3, 2));
     assert_eq!(executed_slots(&out), vec![1, 2], "re-executes the log up to commit");
-    assert_eq!(out.sent(), vec![(ProcessId(1), Message::PrepareOk { view: 5, op: 3, executed: 2 })]);
+    assert_eq!(out.sent(), vec![(ProcessId(1), Message::PrepareOk { view: 5, op: 3, executed: 2, echo: Time::ZERO })]);
 }
 
 /// vr.md §8 step 2 and 4: only Normal replicas answer RECOVERY, only the
@@ -230,10 +236,15 @@ fn vr_7_stalled_view_change_moves_to_the_next_view() {
 fn vr_9_state_transfer_fills_a_hole() {
     let mut backup = replica(2, 3, 1);
     let mut out = Outbox::new();
-    let prepare = |op| Message::Prepare { view: 0, op, entry: entry(op, 1), commit: 0, stable: 0 };
+    let prepare = |op| Message::Prepare { view: 0, op, entry: entry(op, 1), commit: 0, stable: 0, sent_at: Time::ZERO };
     backup.handle(ProcessId(1), prepare(1), ms(0), &mut out);
     backup.handle(ProcessId(1), prepare(3), ms(1), &mut out);
-    backup.handle(ProcessId(1), Message::Commit { view: 0, commit: 3, stable: 0 }, ms(2), &mut out);
+    backup.handle(
+        ProcessId(1),
+        Message::Commit { view: 0, commit: 3, stable: 0, sent_at: Time::ZERO },
+        ms(2),
+        &mut out,
+    );
     assert_eq!((backup.op(), backup.executed()), (1, 1));
     assert!(out.effects().iter().any(|e| matches!(e, Effect::SetTimer { timer: Timer::StateTransfer, .. })));
     let mut out = Outbox::new();
@@ -272,13 +283,13 @@ fn vr_16_1_missed_start_view_keeps_the_log() {
     for op in 1..=2 {
         backup.handle(
             ProcessId(1),
-            Message::Prepare { view: 0, op, entry: entry(op, 1), commit: 0, stable: 0 },
+            Message::Prepare { view: 0, op, entry: entry(op, 1), commit: 0, stable: 0, sent_at: Time::ZERO },
             ms(0),
             &mut out,
         );
     }
     let mut out = Outbox::new();
-    let later = Message::Prepare { view: 2, op: 3, entry: entry(3, 3), commit: 1, stable: 0 };
+    let later = Message::Prepare { view: 2, op: 3, entry: entry(3, 3), commit: 1, stable: 0, sent_at: Time::ZERO };
     backup.handle(ProcessId(3), later, ms(10), &mut out);
     assert_eq!((backup.view(), backup.status(), backup.op()), (2, Status::ViewChange, 2));
     assert_eq!(backup.last_normal_view, 0);
@@ -288,7 +299,7 @@ fn vr_16_1_missed_start_view_keeps_the_log() {
     let log = LogSnapshot { base: 0, entries: vec![entry(1, 1), entry(2, 1), entry(3, 3)], commit: 2 };
     backup.handle(ProcessId(3), Message::StartView { view: 2, log }, ms(20), &mut out);
     assert_eq!((backup.status(), backup.op(), backup.last_normal_view), (Status::Normal, 3, 2));
-    assert_eq!(out.sent(), vec![(ProcessId(3), Message::PrepareOk { view: 2, op: 3, executed: 2 })]);
+    assert_eq!(out.sent(), vec![(ProcessId(3), Message::PrepareOk { view: 2, op: 3, executed: 2, echo: Time::ZERO })]);
     assert_eq!(executed_slots(&out), vec![1, 2]);
 }
 
@@ -322,13 +333,13 @@ fn vr_4_2_duplicate_requests() {
     assert_eq!(primary.op(), 1);
     assert_eq!(out.sent().len(), 2, "one PREPARE to each backup");
     let mut out = Outbox::new();
-    primary.handle(ProcessId(2), Message::PrepareOk { view: 0, op: 1, executed: 0 }, ms(2), &mut out);
+    primary.handle(ProcessId(2), Message::PrepareOk { view: 0, op: 1, executed: 0, echo: Time::ZERO }, ms(2), &mut out);
     assert_eq!(primary.commit_number(), 1);
-    let commit = Message::Commit { view: 0, commit: 1, stable: 0 };
-    assert_eq!(out.sent(), vec![(ProcessId(3), commit.clone())], "the origin is answered");
+    let commit = |at| Message::Commit { view: 0, commit: 1, stable: 0, sent_at: ms(at) };
+    assert_eq!(out.sent(), vec![(ProcessId(3), commit(2))], "the origin is answered");
     let mut out = Outbox::new();
     primary.handle(ProcessId(3), request, ms(3), &mut out);
-    assert_eq!((primary.op(), out.sent()), (1, vec![(ProcessId(3), commit)]));
+    assert_eq!((primary.op(), out.sent()), (1, vec![(ProcessId(3), commit(3))]));
 }
 
 /// Garbage collection: once every replica reported executing a prefix,

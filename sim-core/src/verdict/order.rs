@@ -187,6 +187,22 @@ impl ExecutionChecker {
         }
     }
 
+    /// `replica` served the read-only `cmd` from its own state, outside
+    /// the replicated order (leases, ReadIndex): no other replica executes
+    /// it, so there is no position to agree on. It must have been
+    /// submitted; whether its result is right is the linearizability
+    /// check's to judge.
+    pub fn on_local_read(&mut self, replica: ProcessId, cmd: &Command) {
+        if !self.enabled {
+            return;
+        }
+        self.executions += 1;
+        let id = cmd.id;
+        if !(id.seq >= 1 && id.seq <= self.executed.issued(id.client.index())) {
+            self.violations.push(Violation::NeverSubmitted { replica, cmd: id });
+        }
+    }
+
     fn key_order(&mut self, key: Key) -> &mut KeyOrder {
         let replicas = self.replicas;
         self.keys
