@@ -431,3 +431,241 @@ impl Caesar {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caesar::Options;
+    use sim_core::protocol::{ProcessSetup, Protocol, ProtocolConfig};
+    use sim_core::rng::{Purpose, RngStreams};
+    use sim_core::{ClientId, CommandId, Op};
+
+    const N: u32 = 5;
+
+    /// Five processes with failure detection; `down` ones receive nothing.
+    struct Net {
+        processes: Vec<Caesar>,
+        now: Time,
+    }
+
+    impl Net {
+        fn new() -> Net {
+            let processes = (1..=N)
+                .map(|id| {
+                    let all: Vec<ProcessId> = (1..=N).map(ProcessId).collect();
+                    let setup = ProcessSetup {
+                        id: ProcessId(id),
+                        processes: all.clone(),
+                        by_distance: all,
+                        config: ProtocolConfig { f: 2, failure_detection: true, ..ProtocolConfig::default() },
+                        rng: RngStreams::new(1).stream(Purpose::Protocol, u64::from(id)),
+                    };
+                    Caesar::new(setup, &Options::default()).0
+                })
+                .collect();
+            Net { processes, now: Time::ZERO }
+        }
+
+        fn at(&mut self, id: u32) -> &mut Caesar {
+            &mut self.processes[id as usize - 1]
+        }
+
+        /// Delivers `msg` from `from` to `to`; returns what `to` sent.
+        fn deliver(&mut self, from: u32, to: u32, msg: &Message) -> Vec<(ProcessId, Message)> {
+            let (now, mut out) = (self.now, Outbox::new());
+            self.at(to).handle(ProcessId(from), msg.clone(), now, &mut out);
+            out.sent()
+        }
+
+        /// Delivers `msg` from `from` to each of `to`; returns the answers
+        /// addressed back to `from`, by sender.
+        fn round(&mut self, from: u32, to: &[u32], msg: &Message) -> Vec<(u32, Message)> {
+            let mut answers = Vec::new();
+            for &p in to {
+                for (dest, reply) in self.deliver(from, p, msg) {
+                    if dest == ProcessId(from) {
+                        answers.push((p, reply));
+                    }
+                }
+            }
+            answers
+        }
+
+        /// Feeds `answers` to `to`; returns the first message it then sends
+        /// (to everyone).
+        fn collect(&mut self, to: u32, answers: Vec<(u32, Message)>) -> Option<Message> {
+            let mut sent = Vec::new();
+            for (from, answer) in answers {
+                sent.extend(self.deliver(from, to, &answer));
+            }
+            sent.into_iter().map(|(_, msg)| msg).next()
+        }
+
+        /// Fires `id`'s watch on `dot` once its patience has passed;
+        /// returns the MRec it sends.
+        fn recover(&mut self, id: u32, dot: Dot) -> Message {
+            self.now = self.now.plus_ns(20 * DEFAULT_RECOVERY_TIMEOUT_NS);
+            let (now, mut out) = (self.now, Outbox::new());
+            self.at(id).handle_timer(Timer::Watch(dot), now, &mut out);
+            let sent = out.sent();
+            assert_eq!(sent.len(), N as usize, "MRec to everyone: {sent:?}");
+            sent[0].1.clone()
+        }
+    }
+
+    fn cmd(seq: u64) -> Arc<Command> {
+        Arc::new(Command {
+            id: CommandId { client: ClientId(0), seq },
+            ops: vec![(7, Op::Put(seq))].into(),
+            payload_bytes: 0,
+        })
+    }
+
+    fn ts(seq: u64, pid: u32) -> Clock {
+        Clock::new(seq, ProcessId(pid))
+    }
+
+    fn commit_of(msg: &Message) -> (Clock, Vec<Dot>) {
+        match msg {
+            Message::MCommit { ts, deps, .. } => (*ts, deps.to_vec()),
+            other => panic!("expected a commit, got {other:?}"),
+        }
+    }
+
+    /// A conflicting command x of process 5 at (3,5), known to processes
+    /// 1 and 2 only; then process 1 submits a at (4,1) and proposes it to
+    /// `to`. Returns (x, a, the MPropose).
+    fn propose_after_x(net: &mut Net, to: &[u32]) -> (Dot, Dot, Message) {
+        let x = Dot::new(5, 1);
+        let propose_x = Message::MPropose { dot: x, cmd: cmd(100), ts: ts(3, 5) };
+        net.deliver(5, 1, &propose_x);
+        net.deliver(5, 2, &propose_x);
+        let mut out = Outbox::new();
+        net.at(1).submit(cmd(1), Time::ZERO, &mut out);
+        let propose = out.sent()[0].1.clone();
+        let a = Dot::new(1, 1);
+        assert_eq!(propose, Message::MPropose { dot: a, cmd: cmd(1), ts: ts(4, 1) });
+        let acks = net.round(1, to, &propose);
+        (x, a, net.collect(1, acks).unwrap_or(propose))
+    }
+
+    /// Recovery sketch "stable/accepted → keep": a commits on the fast
+    /// path (4 oks, then its exact value accepted by 1, 2, 3 and committed
+    /// at 1 only, which crashes). Process 2 recovers with {2, 4, 5}: the
+    /// commit keeps the fast path's timestamp (4,1) and predecessors {x},
+    /// although 4 and 5 never listed x and 5 never saw a.
+    #[test]
+    fn caesar_5_recovery_of_a_fast_path_commit_keeps_its_ts_and_deps() {
+        let mut net = Net::new();
+        let (x, a, accept) = propose_after_x(&mut net, &[1, 2, 3, 4]);
+        assert_eq!(
+            accept,
+            Message::MAccept { dot: a, cmd: cmd(1), ballot: 0, ts: ts(4, 1), deps: [x].as_slice().into() },
+            "fast path: the exact value is accepted before the commit"
+        );
+        let acks = net.round(1, &[1, 2, 3], &accept);
+        let commit = net.collect(1, acks).expect("a majority accepted");
+        assert_eq!(commit_of(&commit), (ts(4, 1), vec![x]));
+        net.deliver(1, 1, &commit);
+        // Process 1 crashes; 2 recovers with 4 and 5.
+        let rec = net.recover(2, a);
+        let acks = net.round(2, &[2, 4, 5], &rec);
+        let accept = net.collect(2, acks).expect("a quorum replied");
+        let Message::MAccept { ballot, ts: kept, .. } = &accept else { panic!("{accept:?}") };
+        assert!(*ballot > 0 && *kept == ts(4, 1), "{accept:?}");
+        let acks = net.round(2, &[2, 4, 5], &accept);
+        let recovered = net.collect(2, acks).expect("a majority accepted");
+        assert_eq!(commit_of(&recovered), commit_of(&commit), "same timestamp and predecessors");
+    }
+
+    /// A proposed-only dot (MPropose reached 2 and 3, then 1 crashed):
+    /// nothing was accepted, so nothing can have committed; the recovery
+    /// retries above every replier's clock and commits with the
+    /// predecessors the retry's acks report.
+    #[test]
+    fn a_proposed_only_dot_is_retried_above_every_clock() {
+        let mut net = Net::new();
+        let (x, a, _) = propose_after_x(&mut net, &[1, 2, 3]);
+        // Process 4 saw a later conflicting command y at (9,4).
+        let y = Dot::new(4, 1);
+        net.deliver(4, 4, &Message::MPropose { dot: y, cmd: cmd(200), ts: ts(9, 4) });
+        let rec = net.recover(2, a);
+        let acks = net.round(2, &[2, 3, 4], &rec);
+        let retry = net.collect(2, acks).expect("a quorum replied");
+        let Message::MRecRetry { ts: fresh, .. } = retry else { panic!("{retry:?}") };
+        assert!(fresh > ts(9, 4), "above every clock replied: {fresh}");
+        let acks = net.round(2, &[2, 3, 4], &retry);
+        let accept = net.collect(2, acks).expect("a quorum acked the retry");
+        let acks = net.round(2, &[2, 3, 4], &accept);
+        let (committed_ts, deps) = commit_of(&net.collect(2, acks).expect("accepted"));
+        assert_eq!(committed_ts, fresh);
+        assert_eq!(deps, vec![y, x], "everything registered below the new timestamp");
+    }
+
+    /// A retried dot whose retry value was accepted by one process (2)
+    /// before the coordinator crashed: recovery finds it and keeps it, at
+    /// the retry's timestamp; a dot only retried (MRetry acked, no
+    /// MAccept) counts as proposed (tested above).
+    #[test]
+    fn an_accepted_retry_value_is_kept() {
+        let mut net = Net::new();
+        let (x, a, _) = propose_after_x(&mut net, &[]);
+        let propose = Message::MPropose { dot: a, cmd: cmd(1), ts: ts(4, 1) };
+        // 1 and 2 accept (4,1); 3 rejects with (12,3) after z committed
+        // there at (11,4) without a.
+        let z = Dot::new(4, 1);
+        net.deliver(4, 3, &Message::MPropose { dot: z, cmd: cmd(300), ts: ts(11, 4) });
+        net.deliver(4, 3, &Message::MCommit { dot: z, ts: ts(11, 4), deps: [].as_slice().into() });
+        let acks = net.round(1, &[1, 2, 3], &propose);
+        let retry = net.collect(1, acks).expect("a reject among a majority");
+        let Message::MRetry { ts: retry_ts, .. } = retry else { panic!("{retry:?}") };
+        assert_eq!(retry_ts, ts(12, 3));
+        let acks = net.round(1, &[1, 2, 3], &retry);
+        let accept = net.collect(1, acks).expect("a majority acked the retry");
+        let Message::MAccept { deps: ref retry_deps, .. } = accept else { panic!("{accept:?}") };
+        assert_eq!(retry_deps.to_vec(), vec![z, x]);
+        net.round(1, &[2], &accept);
+        // 1 crashes; 3 recovers with 2 and 4.
+        let rec = net.recover(3, a);
+        let acks = net.round(3, &[2, 3, 4], &rec);
+        let accept = net.collect(3, acks).expect("a quorum replied");
+        let Message::MAccept { ts: kept, deps, ballot, .. } = &accept else { panic!("{accept:?}") };
+        assert_eq!((*kept, deps.to_vec()), (ts(12, 3), vec![z, x]));
+        assert!(*ballot > 0);
+    }
+
+    /// The wait condition with a recovering dot: process 4 registers a
+    /// (never proposed there) when it joins a's recovery, so conflicting
+    /// proposals below wait for a's commit: b, which arrived before the
+    /// recovery's retry and is among a's predecessors, is then accepted;
+    /// c, which arrived after it and is not, is rejected above a.
+    #[test]
+    fn a_recovering_dot_makes_lower_proposals_wait_for_its_commit() {
+        let mut net = Net::new();
+        let (_, a, _) = propose_after_x(&mut net, &[2, 3]);
+        let rec = net.recover(2, a);
+        let acks = net.round(2, &[2, 3, 4], &rec);
+        let (b, c) = (Dot::new(5, 2), Dot::new(5, 3));
+        let propose_b = Message::MPropose { dot: b, cmd: cmd(400), ts: ts(0, 5) };
+        assert!(net.deliver(5, 4, &propose_b).is_empty(), "b waits for a at 4");
+        let retry = net.collect(2, acks).expect("a quorum replied");
+        let acks = net.round(2, &[2, 3, 4], &retry);
+        let propose_c = Message::MPropose { dot: c, cmd: cmd(500), ts: ts(1, 5) };
+        assert!(net.deliver(5, 4, &propose_c).is_empty(), "c waits for a at 4");
+        let accept = net.collect(2, acks).expect("acked");
+        let acks = net.round(2, &[2, 3, 4], &accept);
+        let commit = net.collect(2, acks).expect("accepted");
+        let (a_ts, a_deps) = commit_of(&commit);
+        assert!(a_deps.contains(&b) && !a_deps.contains(&c), "{a_deps:?}");
+        let released = net.deliver(2, 4, &commit);
+        assert_eq!(released.len(), 2, "{released:?}");
+        assert!(
+            matches!(&released[0], (ProcessId(5), Message::MProposeAck { dot, ok: true, .. }) if *dot == b),
+            "{released:?}"
+        );
+        assert!(
+            matches!(&released[1], (ProcessId(5), Message::MProposeAck { dot, ok: false, ts, .. }) if *dot == c && *ts > a_ts),
+            "{released:?}"
+        );
+    }
+}
