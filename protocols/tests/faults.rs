@@ -1,4 +1,4 @@
-//! FPaxos, Atlas, Mencius, EPaxos, Tempo, Raft, VR, chain replication and
+//! FPaxos, Atlas, Mencius, EPaxos, Tempo, Caesar, Raft, VR, chain replication and
 //! primary-backup (sync) under faults, end to end: a
 //! leader crash is survived with one leader change and every command
 //! completes; more crashes than `f` leave commands stuck (reported); a
@@ -897,6 +897,24 @@ mod caesar {
             let faults = vec![loss.clone(), duplicate.clone(), crash(1_500, &[2])];
             let report = run(&config(faults, seed), &Options::default());
             assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+            assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        }
+    }
+
+    /// A coordinator crash; with the planted bug (a recoverer takes the
+    /// first reply's timestamp, the one registered there, without
+    /// predecessors, instead of the rule: the highest accepted value, or a
+    /// retry above every clock) the verdict fails; the same runs without
+    /// it pass.
+    #[test]
+    fn a_planted_bug_in_the_recovered_timestamp_is_caught() {
+        let planted = Options { plant_recovery_any_ts: true, ..Options::default() };
+        let caught =
+            (1..=5).filter(|&seed| !run(&config(vec![crash(700, &[1])], seed), &planted).verdict.passed()).count();
+        assert!(caught >= 3, "the verdict caught the planted bug in {caught} of 5 seeds");
+        for seed in 1..=5 {
+            let report = run(&config(vec![crash(700, &[1])], seed), &Options::default());
+            assert!(report.verdict.passed(), "seed {seed} without the bug: {}", report.verdict);
             assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
         }
     }

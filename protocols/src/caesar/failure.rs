@@ -233,10 +233,7 @@ impl Caesar {
             return;
         }
         let choice = if self.plant_recovery_any_ts {
-            match recovery::planted_choice(replies).expect("a quorum replied") {
-                (ts, Some(deps)) => RecoveryChoice::Accept { ts, deps },
-                (ts, None) => RecoveryChoice::Retry { above: ts },
-            }
+            recovery::planted_choice(replies, &self.empty)
         } else {
             recovery::recovery_choice(replies)
         };
@@ -246,12 +243,8 @@ impl Caesar {
                 out.send_to_each(&self.processes, Message::MAccept { dot, cmd, ballot, ts, deps });
             }
             RecoveryChoice::Retry { above } => {
-                let ts = if self.plant_recovery_any_ts {
-                    above // planted: the reply's own timestamp, not above it
-                } else {
-                    self.clock.clock_join(above);
-                    self.clock.clock_next()
-                };
+                self.clock.clock_join(above);
+                let ts = self.clock.clock_next();
                 watch.phase = Phase::Retry { ts, replied: 0, deps: Vec::new() };
                 out.send_to_each(&self.processes, Message::MRecRetry { dot, cmd, ballot, ts });
             }

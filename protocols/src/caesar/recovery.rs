@@ -68,15 +68,18 @@ pub fn recovery_choice(replies: &[RecoveryReply]) -> RecoveryChoice {
     }
 }
 
-/// Planted bug (tests only): the first reply's value, accepted or not,
-/// with its registered timestamp when nothing was accepted: "any reply's
-/// ts" instead of the rule.
-pub fn planted_choice(replies: &[RecoveryReply]) -> Option<(Clock, Option<Deps>)> {
-    let first = replies.first()?;
-    Some(match &first.accepted {
-        Some(accepted) => (accepted.ts, Some(accepted.deps.clone())),
-        None => (first.registered, None),
-    })
+/// Planted bug (tests only): the first reply's value, accepted or not:
+/// its accepted value whatever its ballot, or else the timestamp the dot
+/// is registered at there, with no predecessors ("any reply's ts" instead
+/// of the rule).
+pub fn planted_choice(replies: &[RecoveryReply], empty: &Deps) -> RecoveryChoice {
+    match replies.first() {
+        Some(RecoveryReply { accepted: Some(accepted), .. }) => {
+            RecoveryChoice::Accept { ts: accepted.ts, deps: accepted.deps.clone() }
+        }
+        Some(first) => RecoveryChoice::Accept { ts: first.registered, deps: empty.clone() },
+        None => RecoveryChoice::Retry { above: Clock::default() },
+    }
 }
 
 #[cfg(test)]
