@@ -183,6 +183,7 @@ impl ProtocolName {
                 | ProtocolName::EPaxos
                 | ProtocolName::Mencius
                 | ProtocolName::Tempo
+                | ProtocolName::Caesar
                 | ProtocolName::Raft
                 | ProtocolName::Vr
                 | ProtocolName::Chain

@@ -65,6 +65,12 @@ impl ClockGen {
         Clock::new(self.local_seq, self.me)
     }
 
+    /// The largest timestamp seen or generated here, as this process's
+    /// (every later `clock_next()` is above it).
+    pub fn current(&self) -> Clock {
+        Clock::new(self.local_seq, self.me)
+    }
+
     /// `clock_join(c)`: later timestamps of this process will be above `c`.
     pub fn clock_join(&mut self, clock: Clock) {
         self.local_seq = self.local_seq.max(clock.seq());

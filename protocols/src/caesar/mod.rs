@@ -15,10 +15,10 @@
 //!
 //! Spec: `shared/specs/caesar.md`. This module implements fantoch's normal
 //! case (§5 steps 1-8), the wait condition (option), and garbage collection
-//! (§7). The paper-only slow proposal (a ballot-numbered accept round when
-//! the coordinator times out with a majority of oks but no fast quorum)
-//! and recovery after crashes are a later issue; they will need a ballot
-//! per command, which fantoch does not have either.
+//! (§7). Recovery after crashes and lost messages (`failure.rs`, the rule
+//! in `recovery.rs`) runs only with failure detection, and then every
+//! decision is an exact-value accept round at a ballot before its commit
+//! (DESIGN.md, Caesar recovery); failure-free runs are unchanged.
 //!
 //! Divergences from the spec text, all without effect on the failure-free
 //! behaviour:
@@ -39,15 +39,20 @@
 //!   keys. Counting reports per dot frees each as soon as it can go.
 
 mod clock;
+mod failure;
 mod key_index;
+pub mod recovery;
 
 pub use clock::{Clock, ClockGen, MAX_CLOCK_SEQ};
+pub use failure::{DEFAULT_RECOVERY_TIMEOUT_NS, RECOVERY_RANK_STEP_NS};
 pub use key_index::KeyIndex;
 
 use crate::shared::dot::Dot;
 use crate::shared::dot_window::DotWindows;
 use crate::shared::pred_executor::{PredCommitted, PredExecutor};
 use crate::shared::quorum;
+use crate::shared::synod::Ballot;
+use recovery::Accepted;
 use sim_core::protocol::{MessageSize, Outbox, ProcessSetup, Protocol};
 use sim_core::{Command, ProcessId, Time};
 use std::sync::Arc;
@@ -73,11 +78,23 @@ pub struct Options {
     /// Use the paper's fast quorum `ceil(3n/4)` instead of fantoch's
     /// `floor(3n/4) + 1`; they differ only when 4 divides n.
     pub paper_fast_quorum: bool,
+    /// How long a dot stays uncommitted before its recovery (with failure
+    /// detection only); default [`DEFAULT_RECOVERY_TIMEOUT_NS`].
+    pub recovery_timeout_ns: Option<u64>,
+    /// Planted bug (tests only): a recoverer takes the first reply's
+    /// timestamp (accepted or merely registered there) instead of the
+    /// recovery rule.
+    pub plant_recovery_any_ts: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { wait_condition: true, paper_fast_quorum: false }
+        Options {
+            wait_condition: true,
+            paper_fast_quorum: false,
+            recovery_timeout_ns: None,
+            plant_recovery_any_ts: false,
+        }
     }
 }
 
@@ -136,6 +153,85 @@ pub enum Message {
         /// Their dots (shared by the copies sent to each process).
         executed: Arc<[Dot]>,
     },
+    /// With failure detection: accept this exact value at `ballot` (0: the
+    /// coordinator's, after its fast quorum or retry; above: a recovery's).
+    MAccept {
+        /// The command's id.
+        dot: Dot,
+        /// The command (a process that missed the proposal needs it).
+        cmd: Arc<Command>,
+        /// The ballot.
+        ballot: Ballot,
+        /// The timestamp a commit would carry.
+        ts: Clock,
+        /// The predecessors a commit would carry.
+        deps: Deps,
+    },
+    /// The sender accepted `dot`'s value at `ballot`.
+    MAcceptAck {
+        /// The command's id.
+        dot: Dot,
+        /// The ballot.
+        ballot: Ballot,
+    },
+    /// Recovery: join ballot `ballot` of `dot` and report.
+    MRec {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The recovery's ballot.
+        ballot: Ballot,
+    },
+    /// The answer to an MRec.
+    MRecAck {
+        /// The command's id.
+        dot: Dot,
+        /// The recovery's ballot.
+        ballot: Ballot,
+        /// The highest value accepted there.
+        accepted: Option<Accepted>,
+        /// The replier's clock.
+        clock: Clock,
+        /// The timestamp the dot is registered at there.
+        registered: Clock,
+    },
+    /// Recovery found nothing accepted: register at `ts` and report the
+    /// predecessors there (§5 step 6 at a ballot).
+    MRecRetry {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// The recovery's ballot.
+        ballot: Ballot,
+        /// The fresh timestamp.
+        ts: Clock,
+    },
+    /// The answer to an MRecRetry.
+    MRecRetryAck {
+        /// The command's id.
+        dot: Dot,
+        /// The recovery's ballot.
+        ballot: Ballot,
+        /// The replier's predecessors at the retry's timestamp.
+        deps: Deps,
+    },
+    /// The sender knows `dot` (a predecessor, or a commit) but not its
+    /// command.
+    MPayloadRequest {
+        /// The command's id.
+        dot: Dot,
+    },
+    /// The answer: the command, and its commit if decided there.
+    MPayload {
+        /// The command's id.
+        dot: Dot,
+        /// The command.
+        cmd: Arc<Command>,
+        /// Its timestamp and predecessors, if committed at the sender.
+        committed: Option<(Clock, Deps)>,
+    },
 }
 
 /// Fixed per-message overhead: a tag and the sender, plus framing.
@@ -153,6 +249,17 @@ impl MessageSize for Message {
                 Message::MRetry { deps, .. } | Message::MCommit { deps, .. } => 2 * ID_BYTES + deps_bytes(deps),
                 Message::MRetryAck { deps, .. } => ID_BYTES + deps_bytes(deps),
                 Message::MGarbageCollection { executed } => ID_BYTES * executed.len() as u64,
+                Message::MAccept { cmd, deps, .. } => 3 * ID_BYTES + cmd.size_bytes() + deps_bytes(deps),
+                Message::MAcceptAck { .. } | Message::MPayloadRequest { .. } => 2 * ID_BYTES,
+                Message::MRec { cmd, .. } => 2 * ID_BYTES + cmd.size_bytes(),
+                Message::MRecAck { accepted, .. } => {
+                    5 * ID_BYTES + accepted.as_ref().map_or(0, |accepted| 2 * ID_BYTES + deps_bytes(&accepted.deps))
+                }
+                Message::MRecRetry { cmd, .. } => 3 * ID_BYTES + cmd.size_bytes(),
+                Message::MRecRetryAck { deps, .. } => 2 * ID_BYTES + deps_bytes(deps),
+                Message::MPayload { cmd, committed, .. } => {
+                    ID_BYTES + cmd.size_bytes() + committed.as_ref().map_or(0, |(_, deps)| ID_BYTES + deps_bytes(deps))
+                }
             }
     }
 }
@@ -162,6 +269,8 @@ impl MessageSize for Message {
 pub enum Timer {
     /// Time to tell the others what this process executed (§7).
     GarbageCollection,
+    /// With failure detection: is this dot committed yet?
+    Watch(Dot),
 }
 
 /// A command's status at one process (caesar.md §4).
@@ -169,11 +278,17 @@ pub enum Timer {
 enum Status {
     /// Nothing known but buffered MRetry/MCommit.
     Start,
+    /// The command is known (asked for), not registered, no vote given.
+    Payload,
+    /// Registered by joining a recovery, never proposed here.
+    Recover,
     /// Proposed here and accepted, or waiting (`blocked_by` non-empty).
     ProposeEnd,
     /// Proposed here and rejected.
     Reject,
-    /// Retry received: timestamp and predecessors final enough to judge.
+    /// Retry received: timestamp and predecessors final enough to judge
+    /// (without failure detection); with it, also a value accepted at a
+    /// ballot, which is not final (only `Commit` is).
     Accept,
     /// Committed.
     Commit,
@@ -192,6 +307,8 @@ struct Early {
 enum Round {
     Propose,
     Retry,
+    /// With failure detection: the exact value, at ballot 0, to a majority.
+    Accept,
     Done,
 }
 
@@ -209,6 +326,9 @@ struct Coordinator {
     /// Union of the predecessors replied in this round, sorted.
     deps: Vec<Dot>,
     all_ok: bool,
+    /// With failure detection, in the accept round: the predecessors
+    /// accepted with `ts`.
+    accepted: Option<Deps>,
 }
 
 impl Coordinator {
@@ -266,6 +386,12 @@ struct Extra {
     blocking: Vec<Dot>,
     early_retry: Option<Early>,
     early_commit: Option<Early>,
+    /// The highest ballot promised (0: only the coordinator's).
+    promised: Ballot,
+    /// The value accepted at the highest ballot, if any.
+    accepted: Option<Accepted>,
+    /// With failure detection: the watch and this process's recovery.
+    watch: Option<Box<failure::Watch>>,
 }
 
 impl Info {
@@ -282,6 +408,16 @@ impl Info {
 
     fn extra(&mut self) -> &mut Extra {
         self.extra.get_or_insert_with(Box::default)
+    }
+
+    /// The highest ballot promised here.
+    fn promised(&self) -> Ballot {
+        self.extra.as_ref().map_or(0, |extra| extra.promised)
+    }
+
+    /// True if the dot is in the key index here (at `ts`).
+    fn registered(&self) -> bool {
+        !matches!(self.status, Status::Start | Status::Payload)
     }
 
     /// No longer waiting (accepted, rejected, retried or committed).
@@ -402,6 +538,11 @@ pub struct Caesar {
     /// What the co-located executor executed since the last report, in
     /// execution order.
     executed: Vec<Dot>,
+    /// With failure detection (runs with faults): how long a dot may stay
+    /// uncommitted before this process acts on it.
+    recovery_timeout_ns: Option<u64>,
+    /// Planted bug (tests only), see [`Options::plant_recovery_any_ts`].
+    plant_recovery_any_ts: bool,
 }
 
 impl Caesar {
@@ -451,16 +592,19 @@ impl Caesar {
             ts,
             deps: Vec::new(),
             all_ok: true,
+            accepted: None,
         }));
         out.send_to_each(&self.processes, Message::MPropose { dot, cmd, ts });
     }
 
     /// §5 step 2.
-    fn handle_mpropose(&mut self, dot: Dot, cmd: Arc<Command>, ts: Clock, out: &mut Outbox<Self>) {
+    fn handle_mpropose(&mut self, dot: Dot, cmd: Arc<Command>, ts: Clock, now: Time, out: &mut Outbox<Self>) {
         self.clock.clock_join(ts);
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
-        if info.status != Status::Start {
-            return; // a duplicate
+        if !matches!(info.status, Status::Start | Status::Payload) || info.promised() > 0 {
+            // A duplicate, or a recovery took the dot over (and registered
+            // it): no vote at ballot 0 after promising a later one.
+            return;
         }
         let (pred, blockers) = self.index.propose(dot, &cmd, ts);
         let deps = shared(&self.empty, pred);
@@ -477,7 +621,7 @@ impl Caesar {
                 // Registered commands keep their state until collected, and
                 // are unregistered then; tolerate a missing one anyway.
                 let Some(other) = self.cmds.get(blocker) else { continue };
-                if !matches!(other.status, Status::Accept | Status::Commit) {
+                if !self.settled(other.status) {
                     waiting_for.push(blocker); // not settled: wait for it
                 } else if !contains(&other.deps, dot) {
                     reject = true; // it will run first: ts is not acceptable
@@ -497,6 +641,7 @@ impl Caesar {
             info.status = Status::ProposeEnd;
             info.extra().blocked_by = waiting_for;
         }
+        self.watch(dot, now, out);
         // Then whatever arrived before the proposal.
         let info = self.cmds.get_mut(dot).expect("inserted above");
         let Some(extra) = &mut info.extra else { return };
@@ -505,7 +650,25 @@ impl Caesar {
             self.handle_mretry(early.from, dot, early.ts, early.deps, out);
         }
         if let Some(early) = commit {
-            self.handle_mcommit(early.from, dot, early.ts, early.deps, out);
+            self.handle_mcommit(early.from, dot, early.ts, early.deps, now, out);
+        }
+    }
+
+    /// True if a blocker in `status` is final enough for the wait
+    /// condition to judge by its predecessors: `Accept` or `Commit`, but
+    /// with failure detection `Commit` only (DESIGN.md, Caesar recovery
+    /// (2)): an MRetry's predecessors still grow, and a value accepted at
+    /// a ballot may be replaced by a later one before it is chosen.
+    fn settled(&self, status: Status) -> bool {
+        status == Status::Commit || (status == Status::Accept && self.recovery_timeout_ns.is_none())
+    }
+
+    /// Registers `dot` at `ts`, or moves it there if registered already.
+    fn place(index: &mut KeyIndex, dot: Dot, info: &Info, cmd: &Command, ts: Clock) {
+        if info.registered() {
+            index.move_to(dot, cmd, info.ts, ts);
+        } else {
+            index.register(dot, cmd, ts);
         }
     }
 
@@ -567,7 +730,9 @@ impl Caesar {
     ) {
         let (ts, deps, ok) = reply;
         let everyone = self.cmds.everyone;
-        let Some(coordinator) = self.cmds.get_mut(dot).and_then(|info| info.coordinator.as_deref_mut()) else {
+        let Some(info) = self.cmds.get_mut(dot) else { return };
+        let cmd = info.cmd.clone();
+        let Some(coordinator) = info.coordinator.as_deref_mut() else {
             return;
         };
         if coordinator.round != Round::Propose || !coordinator.first_reply_from(from, everyone) {
@@ -586,7 +751,12 @@ impl Caesar {
         let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot, &self.empty));
         coordinator.replied = 0;
         coordinator.replies = 0;
-        if coordinator.all_ok {
+        if coordinator.all_ok && self.recovery_timeout_ns.is_some() {
+            // Failure detection: the fast path's value is accepted by a
+            // majority before it is committed (DESIGN.md, Caesar recovery (1)).
+            out.fast_path();
+            Self::accept_round(coordinator, cmd, dot, ts, deps, &self.processes, out);
+        } else if coordinator.all_ok {
             coordinator.round = Round::Done;
             out.fast_path();
             out.commit_latency(now.since(coordinator.submitted_at));
@@ -611,23 +781,53 @@ impl Caesar {
                 return;
             }
             Status::Accept | Status::Commit => return, // duplicate, or overtaken by the commit
-            Status::ProposeEnd | Status::Reject => {}
+            Status::ProposeEnd | Status::Reject | Status::Payload | Status::Recover => {}
+        }
+        if info.promised() > 0 {
+            return; // a recovery's ballot replaced the coordinator's
         }
         let cmd = info.cmd.clone().expect("proposed");
-        self.index.move_to(dot, &cmd, info.ts, ts);
+        Self::place(&mut self.index, dot, info, &cmd, ts);
         info.status = Status::Accept;
         info.ts = ts;
         info.stop_waiting();
         info.deps = deps.clone();
         let reply = union(&self.index.pred(dot, &cmd, ts), &deps);
         out.send(from, Message::MRetryAck { dot, deps: shared(&self.empty, reply) });
-        self.unblock(dot, out);
+        if self.recovery_timeout_ns.is_none() {
+            self.unblock(dot, out);
+        }
+    }
+
+    /// With failure detection, the coordinator's last round before a
+    /// commit: the exact value, accepted at ballot 0 by a majority.
+    fn accept_round(
+        coordinator: &mut Coordinator,
+        cmd: Option<Arc<Command>>,
+        dot: Dot,
+        ts: Clock,
+        deps: Deps,
+        processes: &[ProcessId],
+        out: &mut Outbox<Self>,
+    ) {
+        let Some(cmd) = cmd else {
+            coordinator.round = Round::Done; // cannot happen: it proposed the command
+            return;
+        };
+        coordinator.round = Round::Accept;
+        coordinator.replied = 0;
+        coordinator.replies = 0;
+        coordinator.ts = ts;
+        coordinator.accepted = Some(deps.clone());
+        out.send_to_each(processes, Message::MAccept { dot, cmd, ballot: 0, ts, deps });
     }
 
     /// §5 step 7, at the coordinator.
     fn handle_mretryack(&mut self, from: ProcessId, dot: Dot, deps: Deps, now: Time, out: &mut Outbox<Self>) {
         let everyone = self.cmds.everyone;
-        let Some(coordinator) = self.cmds.get_mut(dot).and_then(|info| info.coordinator.as_deref_mut()) else {
+        let Some(info) = self.cmds.get_mut(dot) else { return };
+        let cmd = info.cmd.clone();
+        let Some(coordinator) = info.coordinator.as_deref_mut() else {
             return;
         };
         if coordinator.round != Round::Retry || !coordinator.first_reply_from(from, everyone) {
@@ -637,35 +837,48 @@ impl Caesar {
         if coordinator.replies < self.classic_quorum {
             return;
         }
-        coordinator.round = Round::Done;
         let (ts, deps) = (coordinator.ts, coordinator.take_deps(dot, &self.empty));
+        if self.recovery_timeout_ns.is_some() {
+            Self::accept_round(coordinator, cmd, dot, ts, deps, &self.processes, out);
+            return;
+        }
+        coordinator.round = Round::Done;
         out.commit_latency(now.since(coordinator.submitted_at));
         out.dependencies(deps.len());
         out.send_to_each(&self.processes, Message::MCommit { dot, ts, deps });
     }
 
     /// §5 step 8.
-    fn handle_mcommit(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, out: &mut Outbox<Self>) {
+    fn handle_mcommit(&mut self, from: ProcessId, dot: Dot, ts: Clock, deps: Deps, now: Time, out: &mut Outbox<Self>) {
         self.clock.clock_join(ts);
         let Some(info) = self.cmds.get_or_start(dot, &self.empty) else { return };
         match info.status {
             Status::Start => {
                 info.extra().early_commit = Some(Early { from, ts, deps });
+                self.watch(dot, now, out); // it may have to ask for the command
                 return;
             }
             Status::Commit => return,
-            Status::ProposeEnd | Status::Reject | Status::Accept => {}
+            Status::ProposeEnd | Status::Reject | Status::Accept | Status::Payload | Status::Recover => {}
         }
         // A command retried above its own proposal could list itself; the
         // coordinator already removes it, this is for any other sender.
         let deps: Deps = if contains(&deps, dot) { deps.iter().copied().filter(|&d| d != dot).collect() } else { deps };
         let cmd = info.cmd.clone().expect("proposed");
-        self.index.move_to(dot, &cmd, info.ts, ts);
+        Self::place(&mut self.index, dot, info, &cmd, ts);
         info.status = Status::Commit;
         info.ts = ts;
         info.stop_waiting();
         info.deps = deps.clone();
         info.coordinator = None;
+        failure::committed(info, out);
+        if self.recovery_timeout_ns.is_some() {
+            // This process cannot execute the command before its
+            // predecessors: it must learn each one.
+            for &dep in deps.iter() {
+                self.watch(dep, now, out);
+            }
+        }
         out.execute(PredCommitted { dot, cmd, ts, deps });
         self.unblock(dot, out);
     }
@@ -714,6 +927,11 @@ impl Protocol for Caesar {
             cmds: Commands { reported: DotWindows::new(), infos: DotWindows::new(), everyone, live: 0 },
             empty: Arc::from(Vec::new()),
             executed: Vec::new(),
+            recovery_timeout_ns: setup
+                .config
+                .failure_detection
+                .then(|| options.recovery_timeout_ns.unwrap_or(DEFAULT_RECOVERY_TIMEOUT_NS)),
+            plant_recovery_any_ts: options.plant_recovery_any_ts,
         };
         (caesar, PredExecutor::new())
     }
@@ -728,17 +946,31 @@ impl Protocol for Caesar {
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         match msg {
-            Message::MPropose { dot, cmd, ts } => self.handle_mpropose(dot, cmd, ts, out),
+            Message::MPropose { dot, cmd, ts } => self.handle_mpropose(dot, cmd, ts, now, out),
             Message::MProposeAck { dot, ts, deps, ok } => self.handle_mproposeack(from, dot, (ts, deps, ok), now, out),
             Message::MRetry { dot, ts, deps } => self.handle_mretry(from, dot, ts, deps, out),
             Message::MRetryAck { dot, deps } => self.handle_mretryack(from, dot, deps, now, out),
-            Message::MCommit { dot, ts, deps } => self.handle_mcommit(from, dot, ts, deps, out),
+            Message::MCommit { dot, ts, deps } => self.handle_mcommit(from, dot, ts, deps, now, out),
             Message::MGarbageCollection { executed } => self.handle_garbage_collection(from, &executed),
+            Message::MAccept { dot, cmd, ballot, ts, deps } => {
+                self.handle_maccept(from, dot, cmd, ballot, (ts, deps), now, out)
+            }
+            Message::MAcceptAck { dot, ballot } => self.handle_macceptack(from, dot, ballot, now, out),
+            Message::MRec { dot, cmd, ballot } => self.handle_mrec(from, dot, cmd, ballot, now, out),
+            Message::MRecAck { dot, ballot, accepted, clock, registered } => {
+                let reply = recovery::RecoveryReply { from, accepted, clock, registered };
+                self.handle_mrecack(dot, ballot, reply, out);
+            }
+            Message::MRecRetry { dot, cmd, ballot, ts } => self.handle_mrecretry(from, dot, cmd, ballot, ts, now, out),
+            Message::MRecRetryAck { dot, ballot, deps } => self.handle_mrecretryack(from, dot, ballot, &deps, out),
+            Message::MPayloadRequest { dot } => self.handle_mpayloadrequest(from, dot, out),
+            Message::MPayload { dot, cmd, committed } => self.handle_mpayload(from, dot, cmd, committed, now, out),
         }
     }
 
-    fn handle_timer(&mut self, timer: Timer, _now: Time, out: &mut Outbox<Self>) {
+    fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
         match timer {
+            Timer::Watch(dot) => self.handle_watch(dot, now, out),
             Timer::GarbageCollection => {
                 if !self.executed.is_empty() {
                     // One shared copy for every report; the buffer stays.
