@@ -167,6 +167,7 @@ impl Series {
             "caesar" => "Caesar",
             "fpaxos" => "FPaxos",
             "mencius" => "Mencius",
+            "deferred-update" => "DUR",
             other => other,
         };
         match self.f {

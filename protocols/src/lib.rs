@@ -6,6 +6,7 @@
 pub mod atlas;
 pub mod caesar;
 pub mod chain;
+pub mod deferred_update;
 pub mod epaxos;
 pub mod fpaxos;
 pub mod mencius;
@@ -48,6 +49,9 @@ pub enum ProtocolName {
     Chain,
     /// Mencius: rotating-coordinator Multi-Paxos (`mencius.md`).
     Mencius,
+    /// Deferred update replication: multi-primary, local execution,
+    /// abcast certification (`deferred-update.md`).
+    DeferredUpdate,
 }
 
 impl ProtocolName {
@@ -64,6 +68,7 @@ impl ProtocolName {
         ProtocolName::PrimaryBackup,
         ProtocolName::Chain,
         ProtocolName::Mencius,
+        ProtocolName::DeferredUpdate,
     ];
 
     /// The name used on the command line and in outputs.
@@ -80,6 +85,7 @@ impl ProtocolName {
             ProtocolName::PrimaryBackup => "primary-backup",
             ProtocolName::Chain => "chain",
             ProtocolName::Mencius => "mencius",
+            ProtocolName::DeferredUpdate => "deferred-update",
         }
     }
 
@@ -122,6 +128,12 @@ impl ProtocolName {
                  and executes once every lower slot is decided; revokes a silent server's slots; \
                  always tolerates a minority (ignores f)"
             }
+            ProtocolName::DeferredUpdate => {
+                "Deferred update replication: every replica executes its clients' transactions locally; \
+                 reads answer at once (stale reads: sequentially consistent, not linearizable), updates are \
+                 ordered by an FPaxos abcast and certified at every replica (abort on a read-write conflict, \
+                 then executed again)"
+            }
         }
     }
 
@@ -160,7 +172,7 @@ impl ProtocolName {
     pub fn restarts(self) -> bool {
         use sim_core::Protocol;
         match self {
-            ProtocolName::FPaxos => fpaxos::FPaxos::RESTARTS,
+            ProtocolName::FPaxos => <fpaxos::FPaxos>::RESTARTS,
             ProtocolName::Atlas | ProtocolName::Janus => atlas::Atlas::RESTARTS,
             ProtocolName::EPaxos => epaxos::EPaxos::RESTARTS,
             ProtocolName::Tempo => tempo::Tempo::RESTARTS,
@@ -170,6 +182,7 @@ impl ProtocolName {
             ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::RESTARTS,
             ProtocolName::Chain => chain::Chain::RESTARTS,
             ProtocolName::Mencius => mencius::Mencius::RESTARTS,
+            ProtocolName::DeferredUpdate => deferred_update::DeferredUpdate::RESTARTS,
         }
     }
 
@@ -192,6 +205,8 @@ impl ProtocolName {
             ProtocolName::PrimaryBackup => true,
             ProtocolName::Chain => true,
             ProtocolName::Mencius => false,
+            // The abcast's leader L (deferred-update.md §5).
+            ProtocolName::DeferredUpdate => true,
         }
     }
 
@@ -209,6 +224,7 @@ impl ProtocolName {
             ProtocolName::PrimaryBackup => primary_backup::PrimaryBackup::check(n, f),
             ProtocolName::Chain => chain::Chain::check(n, f),
             ProtocolName::Mencius => mencius::Mencius::check(n, f),
+            ProtocolName::DeferredUpdate => deferred_update::DeferredUpdate::check(n, f),
         }
     }
 
@@ -237,6 +253,9 @@ impl ProtocolName {
             }
             ProtocolName::Chain => Simulation::<chain::Chain>::with_options(config, &options.chain).run(),
             ProtocolName::Mencius => Simulation::<mencius::Mencius>::with_options(config, &options.mencius).run(),
+            ProtocolName::DeferredUpdate => {
+                Simulation::<deferred_update::DeferredUpdate>::with_options(config, &options.deferred_update).run()
+            }
         }
     }
 }
@@ -275,6 +294,8 @@ pub struct ProtocolOptions {
     pub chain: chain::Options,
     /// Mencius's options (`mencius.md` §4 skip dissemination, §6 timers).
     pub mencius: mencius::Options,
+    /// Deferred update replication's options (`deferred-update.md` §6).
+    pub deferred_update: deferred_update::Options,
 }
 
 /// An unknown protocol name, with the valid ones.
