@@ -215,6 +215,7 @@ fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
             first_seed: 1,
             conflict_percent,
             f: 1,
+            read_percent: 30.0,
             commands_per_client: 15,
         };
         let path = dir.path().join(format!("swarm-{conflict_percent}.toml"));
@@ -238,7 +239,8 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
         first_seed: 1,
         conflict_percent: 100.0,
         f: 1,
-        commands_per_client: 5,
+        read_percent: 30.0,
+            commands_per_client: 5,
     };
     let text = swarm::scenario_text(&options);
     assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
@@ -260,7 +262,8 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
         first_seed: 347,
         conflict_percent: 10.0,
         f: 1,
-        commands_per_client: 20,
+        read_percent: 30.0,
+            commands_per_client: 20,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("atlas-347.toml");

@@ -71,6 +71,9 @@ enum Command {
         /// Commands per client.
         #[arg(long, default_value_t = 20)]
         commands_per_client: u64,
+        /// Percentage of read-only commands.
+        #[arg(long, default_value_t = 30.0)]
+        reads: f64,
         /// Worker threads [default: all cores].
         #[arg(long)]
         threads: Option<usize>,
@@ -86,7 +89,7 @@ fn main() -> ExitCode {
             let out = out.unwrap_or_else(|| root.join("target/figures"));
             figures::run(&root, &out).map_err(Into::into)
         }
-        Command::Swarm { protocol, seeds, first_seed, conflicts, f, commands_per_client, threads } => {
+        Command::Swarm { protocol, seeds, first_seed, conflicts, f, commands_per_client, reads, threads } => {
             let threads = threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let options = swarm::protocol(&protocol).map(|protocol| scenarios::swarm::SwarmOptions {
                 protocol,
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
                 conflict_percent: conflicts,
                 f,
                 commands_per_client,
+                read_percent: reads,
             });
             match options.and_then(|options| swarm::run(&workspace_root(), &options, threads)) {
                 Ok(true) => Ok(()),
