@@ -396,9 +396,7 @@ impl<V: Payload> FPaxos<V> {
     /// True if the leader should order `cmd`: neither chosen nor proposed
     /// in this leadership yet.
     fn first_proposal(&mut self, cmd: &Arc<V>) -> bool {
-        let chosen = cmd
-            .dedup_id()
-            .is_some_and(|id| self.chosen_seq.get(&id.client).is_some_and(|&seq| id.seq <= seq));
+        let chosen = cmd.dedup_id().is_some_and(|id| self.chosen_seq.get(&id.client).is_some_and(|&seq| id.seq <= seq));
         !chosen && Self::note(&mut self.proposed_seq, &Some(cmd.clone()))
     }
 

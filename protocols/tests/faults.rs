@@ -900,4 +900,3 @@ mod deferred_update {
         assert_eq!(report.verdict.violations.total(), 1, "safe, only stuck: {}", report.verdict);
     }
 }
-

@@ -141,7 +141,11 @@ fn deferred_update_latency_ns(
         .map(|&x| {
             let r = sites.iter().copied().min_by_key(|&s| (d(matrix, x, s), s)).expect("a site");
             let client = d(matrix, x, r) + d(matrix, r, x);
-            if reads { client } else { client + d(matrix, r, leader_region) + replication + d(matrix, leader_region, r) }
+            if reads {
+                client
+            } else {
+                client + d(matrix, r, leader_region) + replication + d(matrix, leader_region, r)
+            }
         })
         .collect()
 }

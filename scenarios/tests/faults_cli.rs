@@ -240,7 +240,7 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
         conflict_percent: 100.0,
         f: 1,
         read_percent: 30.0,
-            commands_per_client: 5,
+        commands_per_client: 5,
     };
     let text = swarm::scenario_text(&options);
     assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
@@ -263,7 +263,7 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
         conflict_percent: 10.0,
         f: 1,
         read_percent: 30.0,
-            commands_per_client: 20,
+        commands_per_client: 20,
     };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("atlas-347.toml");

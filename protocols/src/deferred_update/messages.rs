@@ -84,6 +84,7 @@ impl MessageSize for Message {
 pub enum Timer {
     /// One of the abcast's timers.
     Abcast(fpaxos::Timer),
-    /// `RETRY_BACKOFF` after an abort: execute this transaction again.
+    /// `RETRY_BACKOFF` after an abort, or (failure detection only)
+    /// `CLIENT_RETRY` without an outcome: execute this transaction again.
     Retry(CommandId),
 }

@@ -47,12 +47,13 @@ fn certify(cmd: &Arc<Command>, snapshot: u64, readset: &[(u64, u64)]) -> Arc<Cer
     Arc::new(Certify { cmd: cmd.clone(), delegate: ProcessId(R1), attempt: 1, snapshot, readset: readset.into() })
 }
 
-/// §9 E1: T1 at R1 and T2 at R2 both read and write x on snapshot 0. T1's
-/// CERTIFY reaches the leader at 10, T2's at 40: T1 takes position 1 and
-/// commits everywhere (x = (T1's value, 1)); T2 aborts everywhere (x's
-/// version is 1, not 0). T1's client has its reply at 0 + 10 + 2·10 + 10
-/// + 0 = 40. R2 then executes T2 again (attempt 2, after RETRY_BACKOFF =
-/// 10 ms), on snapshot 2, and it commits at position 3.
+/// §9 E1: T1 at R1 and T2 at R2 both read and write x on snapshot 0.
+/// T1's CERTIFY reaches the leader at 10, T2's at 40: T1 takes position
+/// 1 and commits everywhere (x = (T1's value, 1)); T2 aborts everywhere
+/// (x's version is 1, not 0). T1's client has its reply at
+/// 0 + 10 + 2·10 + 10 + 0 = 40. R2 then executes T2 again (attempt 2,
+/// after a back-off of 10 ms), on snapshot 2, and it commits at
+/// position 3.
 #[test]
 fn deferred_update_9_e1_concurrent_conflict() {
     let mut net = net();
@@ -163,7 +164,14 @@ fn deferred_update_9_e3_stale_read_allowed() {
         invoked: ms(0),
         responded: Some(ms(40)),
     });
-    history.push(HistoryOp { key: X, cmd: r.id, written: None, observed: None, invoked: ms(45), responded: Some(ms(45)) });
+    history.push(HistoryOp {
+        key: X,
+        cmd: r.id,
+        written: None,
+        observed: None,
+        invoked: ms(45),
+        responded: Some(ms(45)),
+    });
     assert!(history.check().total() > 0, "not linearizable: the read began after the write's reply");
     // Sequentially consistent: the order [read, T1] is legal (the read
     // returns the value before T1) and keeps each client's own order
