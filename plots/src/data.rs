@@ -218,6 +218,7 @@ impl Series {
             "primary-backup" => "P/B",
             "2pc" => "2PC",
             "3pc" => "3PC",
+            "deferred-update" => "DUR",
             other => other,
         };
         match self.f {

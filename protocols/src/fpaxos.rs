@@ -27,6 +27,7 @@
 //! FPaxos supports restarts (a crash with an end): the acceptor state is
 //! durable, the rest comes back fresh (see `restart` below).
 
+use crate::shared::payload::Payload;
 use crate::shared::quorum;
 use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
 use crate::shared::slot_log::SlotLog;
@@ -41,30 +42,31 @@ use std::sync::Arc;
 /// ordering ballots as numbers orders them by (round, owner).
 pub type Ballot = u64;
 
-/// What a slot holds: a command, or a no-op filling a gap after a leader
+/// What a slot holds: a command (or, for a log ordering another
+/// [`Payload`], that payload), or a no-op filling a gap after a leader
 /// change (`None`).
-pub type Value = Option<Arc<Command>>;
+pub type Value<V = Command> = Option<Arc<V>>;
 
 /// One slot an acceptor reports in its promise (leader election §3).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PromiseEntry {
+pub struct PromiseEntry<V = Command> {
     /// The slot.
     pub slot: u64,
     /// The ballot it was accepted at (0 for a chosen slot learned only).
     pub ballot: Ballot,
     /// The value.
-    pub value: Value,
+    pub value: Value<V>,
     /// The acceptor knows the slot is chosen.
     pub chosen: bool,
 }
 
 /// FPaxos messages (fpaxos.md §4, leader election §3).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
+pub enum Message<V = Command> {
     /// A non-leader forwards a client command to the leader.
     ForwardSubmit {
         /// The command.
-        cmd: Arc<Command>,
+        cmd: Arc<V>,
     },
     /// Phase 2a: the leader asks an acceptor to accept `cmd` in `slot`.
     Accept {
@@ -73,7 +75,7 @@ pub enum Message {
         /// The slot.
         slot: u64,
         /// The command (`None`: a no-op).
-        cmd: Value,
+        cmd: Value<V>,
     },
     /// Phase 2b: the acceptor accepted `slot` at `ballot`.
     Accepted {
@@ -87,7 +89,7 @@ pub enum Message {
         /// The slot.
         slot: u64,
         /// The command (`None`: a no-op).
-        cmd: Value,
+        cmd: Value<V>,
     },
     /// Periodic: the sender's highest contiguous chosen slot.
     GarbageCollection {
@@ -108,7 +110,7 @@ pub enum Message {
         /// The ballot promised.
         ballot: Ballot,
         /// The slots.
-        entries: Vec<PromiseEntry>,
+        entries: Vec<PromiseEntry<V>>,
     },
     /// The acceptor refused `ballot`: it promised the higher `promised`.
     Nack {
@@ -132,7 +134,7 @@ pub enum Message {
     /// Chosen values, in slot order.
     CatchUp {
         /// (slot, value).
-        slots: Vec<(u64, Value)>,
+        slots: Vec<(u64, Value<V>)>,
     },
 }
 
@@ -140,11 +142,11 @@ pub enum Message {
 /// would carry), plus framing.
 const HEADER_BYTES: u64 = 16;
 
-fn value_bytes(value: &Value) -> u64 {
+fn value_bytes<V: Payload>(value: &Value<V>) -> u64 {
     value.as_ref().map_or(0, |cmd| cmd.size_bytes())
 }
 
-impl MessageSize for Message {
+impl<V: Payload> MessageSize for Message<V> {
     fn size_bytes(&self) -> u64 {
         HEADER_BYTES
             + match self {
@@ -209,29 +211,29 @@ const CATCH_UP_BATCH: usize = 256;
 
 /// The leader's bookkeeping for one slot being replicated.
 #[derive(Debug)]
-struct Commander {
+struct Commander<V> {
     /// When the leader proposed the slot (for the commit-latency metric).
     proposed_at: Time,
     ballot: Ballot,
-    cmd: Value,
+    cmd: Value<V>,
     /// Bit `i` set: process `i + 1` accepted (n <= 64, see `FPaxos::check`).
     acks: u64,
 }
 
 /// A candidate's phase 1 (leader election §4.3, §5).
 #[derive(Debug)]
-struct Candidacy {
+struct Candidacy<V> {
     ballot: Ballot,
     start_slot: u64,
     /// Promises by acceptor.
-    promises: BTreeMap<ProcessId, Vec<PromiseEntry>>,
+    promises: BTreeMap<ProcessId, Vec<PromiseEntry<V>>>,
 }
 
 /// A process's role (leader election §2).
 #[derive(Debug)]
-enum Role {
+enum Role<V> {
     Follower,
-    Candidate(Candidacy),
+    Candidate(Candidacy<V>),
     Leader,
 }
 
@@ -239,8 +241,10 @@ enum Role {
 pub const MAX_PROCESSES: usize = 64;
 
 /// One FPaxos process: acceptor and learner, and leader if it is the one.
+/// It orders client commands; `V` is what else it may order (deferred
+/// update replication's certification requests, `deferred_update/`).
 #[derive(Debug)]
-pub struct FPaxos {
+pub struct FPaxos<V: Payload = Command> {
     id: ProcessId,
     f: usize,
     /// The leader this process believes in.
@@ -254,12 +258,12 @@ pub struct FPaxos {
     gc_interval_ns: u64,
     // Acceptor (the durable state of the spec).
     promised: Ballot,
-    accepted: SlotLog<(Ballot, Value)>,
+    accepted: SlotLog<(Ballot, Value<V>)>,
     // Leader.
-    role: Role,
+    role: Role<V>,
     ballot: Ballot,
     last_slot: u64,
-    commanders: SlotLog<Commander>,
+    commanders: SlotLog<Commander<V>>,
     // Learner, for garbage collection.
     chosen_upto: u64,
     chosen_above: BTreeSet<u64>,
@@ -276,9 +280,9 @@ pub struct FPaxos {
     last_heard: Time,
     /// Chosen values kept for promises and catch-up (failure detection
     /// only), collected with `accepted`.
-    chosen_log: SlotLog<Value>,
+    chosen_log: SlotLog<Value<V>>,
     /// Commands submitted while a candidate, proposed once elected.
-    waiting: Vec<Arc<Command>>,
+    waiting: Vec<Arc<V>>,
     /// See [`Options::skip_phase1_value_rule`].
     skip_phase1_value_rule: bool,
     /// See [`Options::plant_restart_forgets_acceptor`].
@@ -287,7 +291,7 @@ pub struct FPaxos {
     /// (failure detection only): forwarded again to each new leader, so
     /// its clients need not time out (leader election §6 "redirects its
     /// clients").
-    forwarded: BTreeMap<sim_core::CommandId, Arc<Command>>,
+    forwarded: BTreeMap<V::Key, Arc<V>>,
     /// Per client, the highest command seq this process learned chosen
     /// (failure detection only). Clients are closed-loop, so a lower or
     /// equal seq was chosen already: a duplicated or retried copy is not
@@ -308,6 +312,15 @@ impl FPaxos {
             return Err(format!("FPaxos supports at most {MAX_PROCESSES} processes, got n = {n}"));
         }
         quorum::check_f(n, f)
+    }
+}
+
+impl<V: Payload> FPaxos<V> {
+    /// Orders `value` (atomic broadcast): proposed if this process leads,
+    /// forwarded to the leader otherwise; every process learns it chosen
+    /// in its slot through an `Execute(ChosenSlot)` effect.
+    pub fn broadcast(&mut self, value: Arc<V>, now: Time, out: &mut Outbox<Self>) {
+        self.on_command(value, now, out);
     }
 
     /// The current leader, as this process believes.
@@ -355,13 +368,13 @@ impl FPaxos {
     }
 
     /// §5 step 2: the leader assigns the next slot and starts phase 2.
-    fn propose(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+    fn propose(&mut self, cmd: Arc<V>, now: Time, out: &mut Outbox<Self>) {
         debug_assert!(self.is_leader());
         self.last_slot += 1;
         self.propose_in(self.last_slot, Some(cmd), now, out);
     }
 
-    fn propose_in(&mut self, slot: u64, cmd: Value, now: Time, out: &mut Outbox<Self>) {
+    fn propose_in(&mut self, slot: u64, cmd: Value<V>, now: Time, out: &mut Outbox<Self>) {
         let commander = Commander { proposed_at: now, ballot: self.ballot, cmd: cmd.clone(), acks: 0 };
         let fresh = self.commanders.insert(slot, commander);
         debug_assert!(matches!(fresh, Ok(None)), "slot {slot} assigned twice");
@@ -370,25 +383,25 @@ impl FPaxos {
 
     /// Records `value` in `seqs`; false if its command (or a later one of
     /// its client) was there already.
-    fn note(seqs: &mut FixedHashMap<ClientId, u64>, value: &Value) -> bool {
-        let Some(cmd) = value else { return true };
-        let seq = seqs.entry(cmd.id.client).or_insert(0);
-        if cmd.id.seq <= *seq {
+    fn note(seqs: &mut FixedHashMap<ClientId, u64>, value: &Value<V>) -> bool {
+        let Some(id) = value.as_ref().and_then(|value| value.dedup_id()) else { return true };
+        let seq = seqs.entry(id.client).or_insert(0);
+        if id.seq <= *seq {
             return false;
         }
-        *seq = cmd.id.seq;
+        *seq = id.seq;
         true
     }
 
     /// True if the leader should order `cmd`: neither chosen nor proposed
     /// in this leadership yet.
-    fn first_proposal(&mut self, cmd: &Arc<Command>) -> bool {
-        let chosen = self.chosen_seq.get(&cmd.id.client).is_some_and(|&seq| cmd.id.seq <= seq);
+    fn first_proposal(&mut self, cmd: &Arc<V>) -> bool {
+        let chosen = cmd.dedup_id().is_some_and(|id| self.chosen_seq.get(&id.client).is_some_and(|&seq| id.seq <= seq));
         !chosen && Self::note(&mut self.proposed_seq, &Some(cmd.clone()))
     }
 
     /// A client command reached this process (directly or forwarded).
-    fn on_command(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+    fn on_command(&mut self, cmd: Arc<V>, now: Time, out: &mut Outbox<Self>) {
         match self.role {
             Role::Leader if self.failure_detection => {
                 if self.first_proposal(&cmd) {
@@ -402,7 +415,7 @@ impl FPaxos {
             Role::Follower if self.leader == self.id => self.waiting.push(cmd),
             Role::Follower => {
                 if self.failure_detection {
-                    self.forwarded.insert(cmd.id, cmd.clone());
+                    self.forwarded.insert(cmd.key(), cmd.clone());
                 }
                 out.send(self.leader, Message::ForwardSubmit { cmd });
             }
@@ -460,7 +473,7 @@ impl FPaxos {
         from: ProcessId,
         ballot: Ballot,
         slot: u64,
-        cmd: Value,
+        cmd: Value<V>,
         now: Time,
         out: &mut Outbox<Self>,
     ) {
@@ -502,7 +515,7 @@ impl FPaxos {
     }
 
     /// §5 step 5.
-    fn handle_chosen(&mut self, slot: u64, cmd: Value, out: &mut Outbox<Self>) {
+    fn handle_chosen(&mut self, slot: u64, cmd: Value<V>, out: &mut Outbox<Self>) {
         if slot == self.chosen_upto + 1 {
             // The common case on FIFO links: the next slot, no set needed.
             self.chosen_upto = slot;
@@ -515,7 +528,7 @@ impl FPaxos {
         }
         if self.failure_detection {
             if let Some(cmd) = &cmd {
-                self.forwarded.remove(&cmd.id);
+                self.forwarded.remove(&cmd.key());
             }
             Self::note(&mut self.chosen_seq, &cmd);
             let _ = self.chosen_log.insert(slot, cmd.clone());
@@ -553,7 +566,7 @@ impl FPaxos {
         }
         self.promised = ballot;
         self.heard_from(ballot, now, out);
-        let mut entries: Vec<PromiseEntry> = self
+        let mut entries: Vec<PromiseEntry<V>> = self
             .accepted
             .iter_from(start_slot)
             .map(|(slot, (accepted_at, value))| PromiseEntry {
@@ -577,7 +590,7 @@ impl FPaxos {
         &mut self,
         from: ProcessId,
         ballot: Ballot,
-        entries: Vec<PromiseEntry>,
+        entries: Vec<PromiseEntry<V>>,
         now: Time,
         out: &mut Outbox<Self>,
     ) {
@@ -653,7 +666,7 @@ impl FPaxos {
     }
 
     fn handle_catch_up_request(&mut self, from: ProcessId, from_slot: u64, out: &mut Outbox<Self>) {
-        let slots: Vec<(u64, Value)> = self
+        let slots: Vec<(u64, Value<V>)> = self
             .chosen_log
             .iter_from(from_slot)
             .take(CATCH_UP_BATCH)
@@ -705,16 +718,16 @@ impl FPaxos {
 /// What a new leader does with the promises it collected (leader
 /// election §5.3).
 #[derive(Debug, PartialEq, Eq)]
-struct RecoveryPlan {
+struct RecoveryPlan<V> {
     /// Slots some acceptor knows chosen, with their values.
-    chosen: Vec<(u64, Value)>,
+    chosen: Vec<(u64, Value<V>)>,
     /// Slots to propose again: the highest-ballot value, or a no-op.
-    proposals: Vec<(u64, Value)>,
+    proposals: Vec<(u64, Value<V>)>,
     /// The last slot recovered; new commands go after it.
     last_slot: u64,
 }
 
-fn recovery_plan(candidacy: &Candidacy) -> RecoveryPlan {
+fn recovery_plan<V: Payload>(candidacy: &Candidacy<V>) -> RecoveryPlan<V> {
     let entries = candidacy.promises.values().flatten();
     let max_slot = entries.clone().map(|e| e.slot).max().unwrap_or(0).max(candidacy.start_slot - 1);
     let (mut chosen, mut proposals) = (Vec::new(), Vec::new());
@@ -731,10 +744,10 @@ fn recovery_plan(candidacy: &Candidacy) -> RecoveryPlan {
     RecoveryPlan { chosen, proposals, last_slot: max_slot }
 }
 
-impl Protocol for FPaxos {
-    type Message = Message;
+impl<V: Payload> Protocol for FPaxos<V> {
+    type Message = Message<V>;
     type Timer = Timer;
-    type Executor = SlotExecutor;
+    type Executor = SlotExecutor<V>;
     type Options = Options;
 
     const RESTARTS: bool = true;
@@ -750,7 +763,7 @@ impl Protocol for FPaxos {
     /// learns the slots it missed by catch-up. Its learner resumes at its
     /// executor's position (every executed slot was chosen); chosen slots
     /// waiting behind a gap were not durable and are learned again.
-    fn restart(&mut self, mut fresh: Self, executor: &mut SlotExecutor, now: Time, out: &mut Outbox<Self>) {
+    fn restart(&mut self, mut fresh: Self, executor: &mut SlotExecutor<V>, now: Time, out: &mut Outbox<Self>) {
         if !self.plant_restart_forgets_acceptor {
             fresh.promised = self.promised;
             fresh.accepted = std::mem::take(&mut self.accepted);
@@ -768,7 +781,7 @@ impl Protocol for FPaxos {
         self.start(now, out);
     }
 
-    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor<V>) {
         let n = setup.n();
         let f = setup.config.f;
         debug_assert!(quorum::check_f(n, f).is_ok());
@@ -808,7 +821,7 @@ impl Protocol for FPaxos {
             plant_restart_forgets_acceptor: options.plant_restart_forgets_acceptor,
             forwarded: BTreeMap::new(),
         };
-        (fpaxos, SlotExecutor::new())
+        (fpaxos, SlotExecutor::default())
     }
 
     fn start(&mut self, _now: Time, out: &mut Outbox<Self>) {
@@ -822,10 +835,13 @@ impl Protocol for FPaxos {
     }
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
-        self.on_command(cmd, now, out);
+        // A log of another payload takes its values through `broadcast`.
+        if let Some(value) = V::from_client(cmd) {
+            self.on_command(value, now, out);
+        }
     }
 
-    fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
+    fn handle(&mut self, from: ProcessId, msg: Message<V>, now: Time, out: &mut Outbox<Self>) {
         match msg {
             Message::ForwardSubmit { cmd } => self.on_command(cmd, now, out),
             Message::Accept { ballot, slot, cmd } => self.handle_accept(from, ballot, slot, cmd, now, out),

@@ -114,6 +114,10 @@ fn expected_latency_ns(protocol: ProtocolName, matrix: &Matrix, sites: &[&str], 
         ProtocolName::Mencius => unreachable!("Mencius's formula assumes the other sites idle"),
         ProtocolName::TwoPc => atomic_commit_latency_ns(matrix, sites, leader, 1),
         ProtocolName::ThreePc => atomic_commit_latency_ns(matrix, sites, leader, 2),
+        // deferred-update.md §5, updates (this workload has no reads), the
+        // client at its delegate r (d(X,r) = 0): d(r,L) + 2·d_Q2(L) +
+        // d(L,r), the abcast being FPaxos (Q2 = f + 1): FPaxos's formula.
+        ProtocolName::DeferredUpdate => fpaxos_latency_ns(matrix, sites, leader, f),
     }
 }
 
@@ -126,6 +130,37 @@ fn atomic_commit_latency_ns(matrix: &Matrix, sites: &[&str], coordinator: usize,
     let c = sites[coordinator];
     let slowest_round_trip = sites.iter().map(|&q| rt(matrix, c, q)).max().expect("non-empty");
     sites.iter().map(|&p| d(matrix, p, c) + rounds * slowest_round_trip + d(matrix, c, p)).collect()
+}
+
+/// deferred-update.md §5 for clients in `client_regions`, each served by
+/// its nearest site r (its delegate; ties by region name): updates
+/// `d(X,r) + d(r,L) + 2·d_Q2(L) + d(L,r) + d(r,X)` with the abcast leader
+/// `L = sites[leader]` and `Q2 = f + 1` (its f + 1 closest by one-way
+/// delay, itself first); read-only `d(X,r) + d(r,X)`.
+fn deferred_update_latency_ns(
+    matrix: &Matrix,
+    sites: &[&str],
+    client_regions: &[&str],
+    leader: usize,
+    f: usize,
+    reads: bool,
+) -> Vec<u64> {
+    let leader_region = sites[leader];
+    let mut others: Vec<&str> = sites.iter().copied().filter(|&s| s != leader_region).collect();
+    others.sort_by_key(|&s| (d(matrix, leader_region, s), s));
+    let replication = rt(matrix, leader_region, others[f - 1]);
+    client_regions
+        .iter()
+        .map(|&x| {
+            let r = sites.iter().copied().min_by_key(|&s| (d(matrix, x, s), s)).expect("a site");
+            let client = d(matrix, x, r) + d(matrix, r, x);
+            if reads {
+                client
+            } else {
+                client + d(matrix, r, leader_region) + replication + d(matrix, leader_region, r)
+            }
+        })
+        .collect()
 }
 
 /// mencius.md §5, low load: a client at `p` (the only site with clients)
@@ -392,4 +427,53 @@ fn fpaxos_8_2_worked_latencies() {
     assert_eq!(f1[1], 139_875_500, "europe-west1: 104.919/2 + 34.958 + 104.916/2 ms");
     let f2 = simulated_mean_latency_ns(ProtocolName::FPaxos, &matrix, SITES_5, 0, 2, 0.02);
     assert_eq!(f2[0], 104_917_500, "us-central1 with f=2: RT to europe-west1");
+}
+
+/// deferred-update.md §5, update and read-only formulas, for 3 and 5 GCP
+/// sites, the abcast leader at the first and at the last site, f = 1
+/// and 2: clients at every site and in regions without a site (so
+/// `d(X,r) > 0`), conflict-free updates (no aborts) and read-only runs.
+#[test]
+fn deferred_update_update_and_read_latency_equal_the_formula() {
+    let matrix = gcp();
+    let mut cases = 0;
+    for sites in [SITES_3, SITES_5] {
+        let mut client_regions: Vec<&str> = sites.to_vec();
+        client_regions.extend(["us-east1", "europe-west2", "asia-northeast1"]);
+        for leader in [0, sites.len() - 1] {
+            for f in 1..=2.min(sites.len() / 2) {
+                for read_ratio in [0.0, 1.0] {
+                    let regions = |names: &[&str]| -> Vec<RegionId> {
+                        names.iter().map(|s| RegionId(matrix.region_index(s).expect("known") as u16)).collect()
+                    };
+                    let mut config = RunConfig::new(matrix.clone(), regions(sites));
+                    config.client_regions = regions(&client_regions);
+                    config.protocol.f = f;
+                    config.protocol.leader = Some(ProcessId::from_index(leader));
+                    config.clients_per_region = 3;
+                    config.commands_per_client = 20;
+                    config.delay = DelayOptions { intra_region: IntraRegionDelay::Zero, ..DelayOptions::default() };
+                    config.workload = Workload {
+                        keys: KeyDistribution::ConflictPool { conflict_rate: 0.0, hot_keys: 1 },
+                        read_ratio,
+                        ..Workload::default()
+                    };
+                    config.check().expect("valid config");
+                    ProtocolName::DeferredUpdate.check(sites.len(), f).expect("valid f");
+                    let report = ProtocolName::DeferredUpdate.run(&config);
+                    assert_eq!(report.incomplete_clients, 0);
+                    assert!(report.verdict.passed(), "{}", report.verdict);
+                    let simulated: Vec<u64> = client_regions
+                        .iter()
+                        .map(|&x| report.regions.iter().find(|r| r.region == x).expect("a region").latency.mean_ns)
+                        .collect();
+                    let expected =
+                        deferred_update_latency_ns(&matrix, sites, &client_regions, leader, f, read_ratio > 0.0);
+                    assert_eq!(simulated, expected, "sites {sites:?}, leader {leader}, f {f}, reads {read_ratio}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * 2 * (1 + 2));
 }

@@ -3,7 +3,7 @@
 //! protocol, its executor and a whole simulation of it can move to another
 //! thread: independent runs can be spread over threads.
 
-use protocols::{atlas, caesar, epaxos, fpaxos, tempo};
+use protocols::{atlas, caesar, deferred_update, epaxos, fpaxos, tempo};
 use sim_core::{Protocol, Simulation};
 
 /// Compiles only if `P`, its executor and its simulation are `Send`.
@@ -21,4 +21,5 @@ fn every_process_its_executor_and_its_simulation_are_send() {
     process_is_send::<atlas::Atlas>();
     process_is_send::<epaxos::EPaxos>();
     process_is_send::<caesar::Caesar>();
+    process_is_send::<deferred_update::DeferredUpdate>();
 }

@@ -35,6 +35,10 @@ pub struct SwarmOptions {
     /// The protocol's options, as `NAME = VALUE` lines of TOML (e.g.
     /// `reads = "lease"`), written under `[options.PROTOCOL]`.
     pub protocol_options: Vec<String>,
+    /// Percentage of read-only commands (30 by default; 0 for a protocol
+    /// whose local reads are not linearizable, such as deferred update
+    /// replication, to check what it promises for updates).
+    pub read_percent: f64,
 }
 
 /// One failing seed.
@@ -83,13 +87,14 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
          commands_per_client = {commands}\n\
          max_time_s = 120\n\
          seeds = [{seed}]\n\
-         \n[workload]\nconflict_percent = {conflicts}\nread_percent = 30\n\
+         \n[workload]\nconflict_percent = {conflicts}\nread_percent = {reads}\n\
          \n[delay]\njitter = true\nreorder = true\n\
          \n[random_faults]\ncount = 4\nhorizon_s = 5\nmax_duration_s = 2\n{faults}{restarts}{protocol_options}",
         protocol = options.protocol,
         conflicts = options.conflict_percent,
         f = options.f,
         commands = options.commands_per_client,
+        reads = options.read_percent,
         seed = options.first_seed,
     )
 }

@@ -27,6 +27,7 @@ fn swarm_failures(protocol: ProtocolName) -> Vec<String> {
             // `cargo xtask swarm`'s default, so its replay is this run.
             commands_per_client: 20,
             protocol_options: Vec::new(),
+            read_percent: 30.0,
         };
         let scenario = swarm::load(&options, Path::new("ci-swarm.toml")).expect("the swarm scenario is valid");
         let result = swarm::run(&options, &scenario, &pool);

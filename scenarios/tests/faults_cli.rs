@@ -215,6 +215,7 @@ fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
             first_seed: 1,
             conflict_percent,
             f: 1,
+            read_percent: 30.0,
             commands_per_client: 15,
             protocol_options: Vec::new(),
         };
@@ -239,6 +240,7 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
         first_seed: 1,
         conflict_percent: 100.0,
         f: 1,
+        read_percent: 30.0,
         commands_per_client: 5,
         protocol_options: Vec::new(),
     };
@@ -264,6 +266,7 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
         first_seed: 347,
         conflict_percent: 10.0,
         f: 1,
+        read_percent: 30.0,
         commands_per_client: 20,
         protocol_options: Vec::new(),
     };

@@ -71,6 +71,9 @@ enum Command {
         /// Commands per client.
         #[arg(long, default_value_t = 20)]
         commands_per_client: u64,
+        /// Percentage of read-only commands.
+        #[arg(long, default_value_t = 30.0)]
+        reads: f64,
         /// Worker threads [default: all cores].
         #[arg(long)]
         threads: Option<usize>,
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
             conflicts,
             f,
             commands_per_client,
+            reads,
             threads,
             protocol_options,
         } => {
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
                 f,
                 commands_per_client,
                 protocol_options,
+                read_percent: reads,
             });
             match options.and_then(|options| swarm::run(&workspace_root(), &options, threads)) {
                 Ok(true) => Ok(()),

@@ -2,6 +2,7 @@
 //! VR, Raft): execute slot 1, 2, 3, … in order; a gap blocks later slots
 //! (specs README §4).
 
+use super::payload::Payload;
 use super::slot_log::SlotLog;
 use sim_core::protocol::{Apply, Executor};
 use sim_core::{Command, Time};
@@ -10,28 +11,36 @@ use std::sync::Arc;
 /// A slot's chosen value: a command, or a no-op that fills a gap after a
 /// leader change.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChosenSlot {
+pub struct ChosenSlot<V = Command> {
     /// The slot, from 1.
     pub slot: u64,
     /// The command, or `None` for a no-op.
-    pub cmd: Option<Arc<Command>>,
+    pub cmd: Option<Arc<V>>,
 }
 
 /// Executes chosen slots in slot order.
-#[derive(Debug, Default)]
-pub struct SlotExecutor {
+#[derive(Debug)]
+pub struct SlotExecutor<V = Command> {
     /// The next slot to execute.
     next_slot: u64,
     /// Chosen slots waiting for a gap below them to fill.
-    waiting: SlotLog<(Time, Option<Arc<Command>>)>,
+    waiting: SlotLog<(Time, Option<Arc<V>>)>,
+}
+
+impl<V> Default for SlotExecutor<V> {
+    fn default() -> Self {
+        SlotExecutor { next_slot: 1, waiting: SlotLog::new() }
+    }
 }
 
 impl SlotExecutor {
     /// An executor whose next slot is 1.
     pub fn new() -> SlotExecutor {
-        SlotExecutor { next_slot: 1, waiting: SlotLog::new() }
+        SlotExecutor::default()
     }
+}
 
+impl<V> SlotExecutor<V> {
     /// The next slot to execute (every slot below it has executed).
     pub fn next_slot(&self) -> u64 {
         self.next_slot
@@ -45,18 +54,18 @@ impl SlotExecutor {
     }
 }
 
-impl Executor for SlotExecutor {
-    type Info = ChosenSlot;
+impl<V: Payload> Executor for SlotExecutor<V> {
+    type Info = ChosenSlot<V>;
     type Feedback = ();
 
-    fn execute(&mut self, info: ChosenSlot, now: Time, apply: &mut Apply<'_>) {
+    fn execute(&mut self, info: ChosenSlot<V>, now: Time, apply: &mut Apply<'_>) {
         if info.slot < self.next_slot {
             return; // already executed; recovery may re-announce a slot with the same value
         }
         if info.slot == self.next_slot && self.waiting.is_empty() {
             // The common case: the next slot with nothing waiting.
             if let Some(cmd) = &info.cmd {
-                apply.apply(cmd, now);
+                apply.apply(cmd.command(), now);
             }
             self.next_slot += 1;
             self.waiting.discard_up_to(info.slot);
@@ -66,7 +75,7 @@ impl Executor for SlotExecutor {
         let _ = self.waiting.insert(info.slot, (now, info.cmd));
         while let Some((chosen_at, cmd)) = self.waiting.remove(self.next_slot) {
             if let Some(cmd) = cmd {
-                apply.apply(&cmd, chosen_at);
+                apply.apply(cmd.command(), chosen_at);
             }
             self.waiting.discard_up_to(self.next_slot);
             self.next_slot += 1;

@@ -242,6 +242,11 @@ where
         self.executed.iter().filter(|(_, p, _)| p.0 == id).map(|(_, _, c)| *c).collect()
     }
 
+    /// Process `id`'s state machine.
+    pub(crate) fn store(&self, id: u32) -> &sim_core::kv::KvStore {
+        &self.harnesses[id as usize - 1].store
+    }
+
     /// Messages delivered that match `pred`.
     pub(crate) fn count_delivered(&self, pred: impl Fn(&P::Message) -> bool) -> usize {
         self.delivered.iter().filter(|(_, _, _, m)| pred(m)).count()
