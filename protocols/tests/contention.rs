@@ -203,8 +203,8 @@ fn deferred_update_updates_under_contention() {
 /// updates in the same order (the order check), nothing executes twice,
 /// every command completes.
 ///
-/// Until the verdict knows a protocol's consistency level, such a DUR run
-/// with reads therefore FAILs on linearizability. (With every command on
+/// DUR is labelled `sequential`, so such a run PASSes with its stale
+/// reads counted as outcome events. (With every command on
 /// the hot key and 30% reads, 10 seeds showed no stale read: commits on
 /// the key are then spaced by the abcast latency, and a replica's reads
 /// mostly follow its own client's commit.)
@@ -232,9 +232,9 @@ fn deferred_update_local_reads_are_stale_under_contention() {
         assert_eq!(violations.of_kind("order").count(), 0, "seed {seed}: {}", report.verdict);
         assert_eq!(violations.of_kind("execution").count(), 0, "seed {seed}: {}", report.verdict);
         assert_eq!(violations.of_kind("completion").count(), 0, "seed {seed}: {}", report.verdict);
-        let stale = violations.of_kind("linearizability").filter(|v| v.to_string().contains("stale read")).count();
-        if stale > 0 {
-            assert!(!report.verdict.passed());
+        // Labelled sequential: stale reads are counted, not failed.
+        assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+        if report.verdict.outcomes.stale_reads > 0 {
             stale_runs += 1;
         }
     }
