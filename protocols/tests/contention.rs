@@ -13,24 +13,31 @@ fn contention_with_jitter_and_reordering_passes_for_20_seeds(protocol: ProtocolN
     contention_with_options_passes_for_20_seeds(protocol, &ProtocolOptions::default());
 }
 
-fn contention_with_options_passes_for_20_seeds(protocol: ProtocolName, options: &ProtocolOptions) {
+/// Five GCP sites, 4 clients per site x 15 commands, jitter and
+/// reordering on, `conflict_rate` of the commands on one hot key.
+fn contention_config(f: usize, seed: u64, conflict_rate: f64, read_ratio: f64) -> RunConfig {
     let matrix = Matrix::builtin("gcp").expect("built-in matrix");
     let sites = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"]
         .map(|name| RegionId(matrix.region_index(name).expect("known region") as u16))
         .to_vec();
+    let mut config = RunConfig::new(matrix, sites);
+    config.protocol.f = f;
+    config.clients_per_region = 4;
+    config.commands_per_client = 15;
+    config.seed = seed;
+    config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
+    config.workload = Workload {
+        keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 },
+        read_ratio,
+        ..Workload::default()
+    };
+    config
+}
+
+fn contention_with_options_passes_for_20_seeds(protocol: ProtocolName, options: &ProtocolOptions) {
     for f in [1, 2] {
         for seed in 1..=20 {
-            let mut config = RunConfig::new(matrix.clone(), sites.clone());
-            config.protocol.f = f;
-            config.clients_per_region = 4;
-            config.commands_per_client = 15;
-            config.seed = seed;
-            config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-            config.workload = Workload {
-                keys: KeyDistribution::ConflictPool { conflict_rate: 1.0, hot_keys: 1 },
-                read_ratio: 0.3,
-                ..Workload::default()
-            };
+            let config = contention_config(f, seed, 1.0, 0.3);
             let report = protocol.run_with(&config, options);
             assert!(report.verdict.passed(), "{protocol} f={f} seed {seed}: {}", report.verdict);
             assert_eq!(report.total.count, 5 * 4 * 15);
@@ -164,24 +171,10 @@ fn three_pc_under_contention() {
 /// executed again.
 #[test]
 fn deferred_update_updates_under_contention() {
-    let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-    let sites = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"]
-        .map(|name| RegionId(matrix.region_index(name).expect("known region") as u16))
-        .to_vec();
     let mut retried = 0;
     for f in [1, 2] {
         for seed in 1..=20 {
-            let mut config = RunConfig::new(matrix.clone(), sites.clone());
-            config.protocol.f = f;
-            config.clients_per_region = 4;
-            config.commands_per_client = 15;
-            config.seed = seed;
-            config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-            config.workload = Workload {
-                keys: KeyDistribution::ConflictPool { conflict_rate: 1.0, hot_keys: 1 },
-                read_ratio: 0.0,
-                ..Workload::default()
-            };
+            let config = contention_config(f, seed, 1.0, 0.0);
             let report = ProtocolName::DeferredUpdate.run(&config);
             assert!(report.verdict.passed(), "f={f} seed {seed}: {}", report.verdict);
             assert_eq!(report.total.count, 5 * 4 * 15);
@@ -210,22 +203,9 @@ fn deferred_update_updates_under_contention() {
 /// mostly follow its own client's commit.)
 #[test]
 fn deferred_update_local_reads_are_stale_under_contention() {
-    let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-    let sites = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"]
-        .map(|name| RegionId(matrix.region_index(name).expect("known region") as u16))
-        .to_vec();
     let mut stale_runs = 0;
     for seed in 1..=5 {
-        let mut config = RunConfig::new(matrix.clone(), sites.clone());
-        config.clients_per_region = 4;
-        config.commands_per_client = 15;
-        config.seed = seed;
-        config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-        config.workload = Workload {
-            keys: KeyDistribution::ConflictPool { conflict_rate: 0.5, hot_keys: 1 },
-            read_ratio: 0.5,
-            ..Workload::default()
-        };
+        let config = contention_config(1, seed, 0.5, 0.5);
         let report = ProtocolName::DeferredUpdate.run(&config);
         let violations = &report.verdict.violations;
         assert_eq!(report.total.count, 5 * 4 * 15, "seed {seed}");
