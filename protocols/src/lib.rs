@@ -382,7 +382,10 @@ pub struct ProtocolOptions {
     pub vr: vr::Options,
     /// Raft's options (`raft.md` §8 timers).
     pub raft: raft::Options,
-    /// Primary/backup's options (`primary-backup.md` §1 mode, §6 timers).
+    /// Primary/backup's options (`primary-backup.md` §1 mode, §6 timers);
+    /// `[options.primary_backup]`, or the protocol's own name (as
+    /// `--option primary-backup.NAME=VALUE` writes it).
+    #[serde(alias = "primary-backup")]
     pub primary_backup: primary_backup::Options,
     /// Chain replication's options (`chain-replication.md` §6 timers).
     pub chain: chain::Options,
@@ -394,7 +397,9 @@ pub struct ProtocolOptions {
     /// 3PC's options (the same as 2PC's), `[options.3pc]`.
     #[serde(rename = "3pc")]
     pub three_pc: two_phase_commit::Options,
-    /// Deferred update replication's options (`deferred-update.md` §6).
+    /// Deferred update replication's options (`deferred-update.md` §6);
+    /// also under the protocol's own name, `deferred-update`.
+    #[serde(alias = "deferred-update")]
     pub deferred_update: deferred_update::Options,
 }
 

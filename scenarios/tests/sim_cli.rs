@@ -428,6 +428,10 @@ fn protocol_options_apply_and_are_described() {
     sim(dir.path(), &args(&SMALL, &["--protocol", "tempo", "--option", "tempo.clock_bump_interval_ns=10000000"]))
         .expect_code(0)
         .expect_stdout(&["tempo f=1 n=5 options clock_bump_interval_ns=10000000", "verdict: PASS"]);
+    // A protocol whose name has a hyphen takes its options under that name.
+    sim(dir.path(), &args(&SMALL, &["--protocol", "primary-backup", "--option", "primary-backup.mode=\"async\""]))
+        .expect_code(0)
+        .expect_stdout(&["options mode=\"async\"", "linearizable-without-failover"]);
 }
 
 #[test]
