@@ -190,32 +190,15 @@ mod tests {
         load("t", "t.toml", &text, Path::new(".")).unwrap()
     }
 
+    /// A record with every field set, so a lossy round trip would show.
     fn record(point: usize, seed: u64) -> RunRecord {
-        let totals = crate::scenario::record::RunTotals {
-            commands: 1,
-            latency_ns_mean: 2,
-            latency_ns_p50: 3,
-            latency_ns_p95: 4,
-            latency_ns_p99: 5,
-            latency_ns_p99_9: 6,
-            latency_ns_max: 7,
-            throughput_milli_ops_per_s: 8,
-            fast_path_ppm: Some(9),
-            messages_per_command_milli: 10,
-            passed: true,
-            unavailable_ns_max: Some(11),
-            outcomes: crate::scenario::record::OutcomeTotals { acked_writes_lost: 11, ..Default::default() },
-        };
-        RunRecord {
-            point,
-            seed,
-            rows: vec![vec!["a,b".into(), "\"c\"".into()]],
-            totals,
-            quantiles_ns: vec![1, 2],
-            resource_rows: Vec::new(),
-            timeline: Vec::new(),
-            faults: Vec::new(),
-        }
+        let mut record = crate::scenario::record::tests::sample_record(point, seed);
+        record.totals.fast_path_ppm = Some(9);
+        record.totals.unavailable_ns_max = Some(11);
+        record.totals.outcomes.acked_writes_lost = 11;
+        record.rows = vec![vec!["a,b".into(), "\"c\"".into()]];
+        record.quantiles_ns = vec![1, 2];
+        record
     }
 
     #[test]

@@ -404,30 +404,22 @@ mod tests {
     use crate::scenario::record::RunTotals;
 
     fn record(point: usize, seed: u64, latency_ns: u64, fast_path_ppm: Option<u64>, passed: bool) -> RunRecord {
-        RunRecord {
-            point,
-            seed,
-            rows: Vec::new(),
-            timeline: Vec::new(),
-            faults: Vec::new(),
-            totals: RunTotals {
-                commands: 10,
-                latency_ns_mean: latency_ns,
-                latency_ns_p50: latency_ns,
-                latency_ns_p95: latency_ns + 1,
-                latency_ns_p99: latency_ns + 2,
-                latency_ns_p99_9: latency_ns + 3,
-                latency_ns_max: latency_ns + 4,
-                throughput_milli_ops_per_s: latency_ns * 10,
-                fast_path_ppm,
-                messages_per_command_milli: 4_000,
-                passed,
-                unavailable_ns_max: None,
-                outcomes: OutcomeTotals { stale_reads: seed, ..OutcomeTotals::default() },
-            },
-            quantiles_ns: Vec::new(),
-            resource_rows: Vec::new(),
-        }
+        let mut record = crate::scenario::record::tests::sample_record(point, seed);
+        record.totals = RunTotals {
+            latency_ns_mean: latency_ns,
+            latency_ns_p50: latency_ns,
+            latency_ns_p95: latency_ns + 1,
+            latency_ns_p99: latency_ns + 2,
+            latency_ns_p99_9: latency_ns + 3,
+            latency_ns_max: latency_ns + 4,
+            throughput_milli_ops_per_s: latency_ns * 10,
+            fast_path_ppm,
+            messages_per_command_milli: 4_000,
+            passed,
+            outcomes: OutcomeTotals { stale_reads: seed, ..OutcomeTotals::default() },
+            ..record.totals
+        };
+        record
     }
 
     #[test]
