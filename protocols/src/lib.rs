@@ -287,9 +287,16 @@ impl ProtocolName {
             | ProtocolName::Tempo
             | ProtocolName::Caesar
             | ProtocolName::Vr
-            | ProtocolName::Raft
             | ProtocolName::Chain
             | ProtocolName::Mencius => Consistency::Linearizable,
+            // Log, ReadIndex (also at followers) and lease reads are
+            // linearizable (raft.md §11); stale local reads (§9.5) are
+            // not: stale reads are measured, writes still go through the
+            // log in one order.
+            ProtocolName::Raft => match options.raft.reads {
+                raft::ReadMode::Stale => Consistency::Sequential,
+                raft::ReadMode::Log | raft::ReadMode::ReadIndex | raft::ReadMode::Lease => Consistency::Linearizable,
+            },
             // Async answers before shipping: a failover loses what the old
             // primary acknowledged (primary-backup.md §9). Sync under faults
             // is AUTO_FENCED with a majority wait set here (F7), so it keeps

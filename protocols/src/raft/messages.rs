@@ -28,21 +28,27 @@ pub enum Message {
         /// The process that answers its client.
         origin: ProcessId,
     },
-    /// RequestVote (§5.1).
+    /// RequestVote (§5.1), or a pre-vote request (§8.3).
     RequestVote {
-        /// The candidate's term.
+        /// The candidate's term; for a pre-vote, the term it would stand
+        /// for (its own plus one), which no receiver adopts.
         term: Term,
         /// The candidate's last log index.
         last_log_index: u64,
         /// The term of the candidate's last entry.
         last_log_term: Term,
+        /// A pre-vote (§8.3): "would you vote for me?", with no state
+        /// change at the receiver.
+        pre_vote: bool,
     },
     /// RequestVoteReply.
     RequestVoteReply {
-        /// The voter's term.
+        /// The voter's term; for a granted pre-vote, the term asked about.
         term: Term,
         /// Whether the vote was granted.
         granted: bool,
+        /// An answer to a pre-vote.
+        pre_vote: bool,
     },
     /// AppendEntries (§6.2), also the heartbeat.
     AppendEntries {
@@ -101,8 +107,8 @@ impl MessageSize for Message {
         HEADER_BYTES
             + match self {
                 Message::Request { cmd, .. } => 4 + cmd.size_bytes(),
-                Message::RequestVote { .. } => 24,
-                Message::RequestVoteReply { .. } => 9,
+                Message::RequestVote { .. } => 25,
+                Message::RequestVoteReply { .. } => 10,
                 Message::AppendEntries { entries, .. } => {
                     48 + entries.iter().map(|e| 12 + e.cmd.as_ref().map_or(0, |c| c.size_bytes())).sum::<u64>()
                 }

@@ -23,6 +23,9 @@
 //! Raft always uses majorities and tolerates `⌊(n−1)/2⌋` crashes: the
 //! run's `f` is ignored.
 
+#[cfg(test)]
+mod election_tests;
+mod elections;
 mod messages;
 #[cfg(test)]
 mod read_tests;
@@ -71,9 +74,17 @@ pub struct Options {
     /// `ET_MIN` in ns (default [`DEFAULT_ELECTION_TIMEOUT_NS`]); must
     /// exceed `HB + 2·RTT_max` and `2·HB`.
     pub election_timeout_ns: Option<u64>,
-    /// How reads are served (§9): through the log (default), ReadIndex,
-    /// or lease reads (which turn on leader stickiness, §8.1).
+    /// How reads are served (§9): through the log (default), ReadIndex
+    /// (at the client's process, §9.4), lease reads (which turn on
+    /// leader stickiness, §8.1), or stale local reads (§9.5).
     pub reads: ReadMode,
+    /// CheckQuorum (§8.2, default on): a leader that has not heard
+    /// successful AppendEntries replies from a majority within `ET_MIN`
+    /// steps down.
+    pub check_quorum: Option<bool>,
+    /// PreVote (§8.3, default off): a pre-vote round before a candidate
+    /// raises its term.
+    pub pre_vote: bool,
     /// Planted bug (tests only): lease reads without leader stickiness
     /// (§8.1), so voters that still hear the leader elect another one
     /// while its lease is live; the verdict must catch the stale read.
@@ -106,6 +117,8 @@ pub enum Timer {
     Heartbeat,
     /// Every `HB`: client re-forwards.
     Tick,
+    /// The leader's CheckQuorum (§8.2), every `ET_MIN`.
+    CheckQuorum,
 }
 
 /// One Raft server.
@@ -118,6 +131,8 @@ pub struct Raft {
     plant_vote_without_log_check: bool,
     reads: ReadMode,
     plant_lease_without_stickiness: bool,
+    check_quorum: bool,
+    pre_vote: bool,
     rng: sim_core::rng::StreamRng,
 
     // Persistent state (§2).
@@ -145,10 +160,17 @@ pub struct Raft {
 
     // Candidate.
     votes: u64,
+    /// The term a pre-vote round (§8.3) is asking about, while one runs.
+    pre_vote_term: Option<Term>,
+    /// Who granted the running pre-vote round (a bit per server).
+    pre_votes: u64,
 
     // Leader (§2).
     next_index: Vec<u64>,
     match_index: Vec<u64>,
+    /// Per server, when its last successful AppendEntries reply of this
+    /// term arrived (CheckQuorum, §8.2).
+    heard_at: Vec<Time>,
     /// Per client, the highest seq in the log: drops duplicate forwards.
     appended_seq: FixedHashMap<ClientId, u64>,
     /// `(index, when the leader got the command)`, for commit latency.
@@ -237,13 +259,24 @@ impl Raft {
             self.current_term = term;
             self.voted_for = None;
             self.leader_hint = None;
+            self.pre_vote_term = None;
             if self.role == Role::Leader {
-                self.reset_election_deadline(now);
-                out.set_timer(Timer::Election, self.election_deadline.since(now));
-                self.reset_reads(); // no reads served past leadership
+                self.step_down(now, out);
             }
             self.role = Role::Follower;
         }
+    }
+
+    /// The leader becomes a follower (a higher term, or CheckQuorum) and
+    /// serves no more reads.
+    fn step_down(&mut self, now: Time, out: &mut Outbox<Self>) {
+        debug_assert_eq!(self.role, Role::Leader);
+        self.role = Role::Follower;
+        self.leader_hint = None;
+        self.reset_election_deadline(now);
+        out.set_timer(Timer::Election, self.election_deadline.since(now));
+        out.cancel_timer(Timer::CheckQuorum);
+        self.reset_reads(); // no reads served past leadership
     }
 
     // ---- Client commands (§6.1, §6.2) ----
@@ -348,6 +381,7 @@ impl Raft {
             return; // two leaders in one term cannot happen
         }
         self.role = Role::Follower; // §5.4: a candidate defers to the leader
+        self.pre_vote_term = None;
         let new_leader = self.leader_hint != Some(from);
         self.leader_hint = Some(from);
         self.last_leader_contact = now;
@@ -415,6 +449,7 @@ impl Raft {
     ) {
         let s = from.index();
         if success {
+            self.heard_at[s] = now;
             self.match_index[s] = self.match_index[s].max(match_index.min(self.log.last()));
             self.next_index[s] = self.next_index[s].max(self.match_index[s] + 1);
             self.advance_commit(now, out);
@@ -493,6 +528,7 @@ impl Raft {
     // ---- Elections (§5) ----
 
     fn start_election(&mut self, now: Time, out: &mut Outbox<Self>) {
+        self.pre_vote_term = None;
         self.current_term += 1;
         self.role = Role::Candidate;
         self.voted_for = Some(self.id);
@@ -504,6 +540,7 @@ impl Raft {
             term: self.current_term,
             last_log_index: self.log.last(),
             last_log_term: self.last_term(),
+            pre_vote: false,
         };
         out.send_to_each(&self.others(), msg);
     }
@@ -522,15 +559,21 @@ impl Raft {
             return; // §8.1: no term update, no grant
         }
         self.observe_term(term, now, out);
-        let up_to_date = self.plant_vote_without_log_check
-            || last_log_term > self.last_term()
-            || (last_log_term == self.last_term() && last_log_index >= self.log.last());
-        let granted = term == self.current_term && self.voted_for.is_none_or(|v| v == from) && up_to_date;
+        let granted = term == self.current_term
+            && self.voted_for.is_none_or(|v| v == from)
+            && self.is_up_to_date(last_log_index, last_log_term);
         if granted {
             self.voted_for = Some(from);
             self.reset_election_deadline(now);
         }
-        out.send(from, Message::RequestVoteReply { term: self.current_term, granted });
+        out.send(from, Message::RequestVoteReply { term: self.current_term, granted, pre_vote: false });
+    }
+
+    /// §5.2: a candidate's log is at least as up to date as this one.
+    fn is_up_to_date(&self, last_log_index: u64, last_log_term: Term) -> bool {
+        self.plant_vote_without_log_check
+            || last_log_term > self.last_term()
+            || (last_log_term == self.last_term() && last_log_index >= self.log.last())
     }
 
     /// §5.3.
@@ -563,6 +606,7 @@ impl Raft {
         let next = self.log.last() + 1;
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.heard_at.iter_mut().for_each(|t| *t = now); // a full ET_MIN of grace
         self.appended_at.clear();
         self.reset_reads();
         self.appended_seq = self.executed_seq.clone();
@@ -575,6 +619,9 @@ impl Raft {
         self.last_broadcast_at = now;
         out.cancel_timer(Timer::Election);
         out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+        if self.check_quorum {
+            out.set_timer(Timer::CheckQuorum, self.election_timeout_ns);
+        }
         self.reroute_pending(now, out);
     }
 
@@ -599,7 +646,11 @@ impl Raft {
             return; // re-armed on stepping down
         }
         if now >= self.election_deadline {
-            self.start_election(now, out); // §5.1 (and §5.4 split votes)
+            if self.pre_vote {
+                self.start_pre_vote(now, out); // §8.3
+            } else {
+                self.start_election(now, out); // §5.1 (and §5.4 split votes)
+            }
         }
         out.set_timer(Timer::Election, self.election_deadline.since(now));
     }
@@ -646,6 +697,44 @@ impl Protocol for Raft {
     type Executor = ReadingSlotExecutor;
     type Options = Options;
 
+    const RESTARTS: bool = true;
+
+    /// §10 "Follower crash and restart" (for any server, the leader
+    /// included): `current_term`, `voted_for` and the log are durable
+    /// (§2) and kept. The state machine is kept as a snapshot, not
+    /// rebuilt: the engine keeps the replica's store, client table and
+    /// executor across the crash, so what was applied stays applied
+    /// (re-applying the log would execute commands twice). The snapshot
+    /// covers `1..=last_applied` (restored from the executor), and so do
+    /// the per-client executed seqs that go with it; the discarded log
+    /// prefix is at most that. `commit_index` restarts at the snapshot's
+    /// last index, as a snapshot's `last_included_index` sets it: the
+    /// volatile commit index beyond it is not reused, the leader's next
+    /// AppendEntries teaches it. Everything else comes back fresh: a
+    /// follower with no leader state, candidacy, reads or forwarded
+    /// commands (its clients retry). With lease reads it counts the
+    /// restart as leader contact, so it grants no vote for `ET_MIN`: it
+    /// may have acknowledged a lease round just before crashing (§8.1).
+    fn restart(&mut self, mut fresh: Self, executor: &mut ReadingSlotExecutor, now: Time, out: &mut Outbox<Self>) {
+        executor.forget_waiting();
+        let applied = executor.next_slot() - 1;
+        debug_assert_eq!(applied, self.last_applied, "Raft executes every committed entry at once, in order");
+        debug_assert!(self.log.base() <= applied && applied <= self.log.last());
+        fresh.current_term = self.current_term;
+        fresh.voted_for = self.voted_for;
+        fresh.log = std::mem::replace(&mut self.log, CompactLog::new());
+        fresh.base_term = self.base_term;
+        fresh.executed_seq = std::mem::take(&mut self.executed_seq);
+        fresh.stable = fresh.log.base();
+        fresh.last_applied = applied;
+        fresh.commit_index = applied;
+        fresh.role = Role::Follower;
+        fresh.leader_hint = self.leader_hint.filter(|&leader| leader != self.id);
+        fresh.last_leader_contact = now;
+        *self = fresh;
+        self.start(now, out);
+    }
+
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         let leader = setup.config.leader.unwrap_or(setup.processes[0]);
@@ -657,6 +746,8 @@ impl Protocol for Raft {
             plant_vote_without_log_check: options.plant_vote_without_log_check,
             reads: options.reads,
             plant_lease_without_stickiness: options.plant_lease_without_stickiness,
+            check_quorum: options.check_quorum.unwrap_or(true),
+            pre_vote: options.pre_vote,
             rng: setup.rng,
             // Bootstrapped: term 1, won by the configured leader.
             current_term: 1,
@@ -672,8 +763,11 @@ impl Protocol for Raft {
             stable: 0,
             executed_seq: FixedHashMap::default(),
             votes: 0,
+            pre_vote_term: None,
+            pre_votes: 0,
             next_index: vec![1; n],
             match_index: vec![0; n],
+            heard_at: vec![Time::ZERO; n],
             appended_seq: FixedHashMap::default(),
             appended_at: VecDeque::new(),
             last_broadcast_at: Time::ZERO,
@@ -690,6 +784,9 @@ impl Protocol for Raft {
         out.set_timer(Timer::Tick, self.heartbeat_ns);
         if self.role == Role::Leader {
             out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+            if self.check_quorum {
+                out.set_timer(Timer::CheckQuorum, self.election_timeout_ns);
+            }
         } else {
             self.reset_election_deadline(now);
             out.set_timer(Timer::Election, self.election_deadline.since(now));
@@ -707,11 +804,17 @@ impl Protocol for Raft {
         }
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
-            Message::RequestVote { term, last_log_index, last_log_term } => {
+            Message::RequestVote { term, last_log_index, last_log_term, pre_vote: false } => {
                 self.handle_request_vote(from, term, last_log_index, last_log_term, now, out)
             }
-            Message::RequestVoteReply { term, granted } => {
+            Message::RequestVote { term, last_log_index, last_log_term, pre_vote: true } => {
+                self.handle_pre_vote(from, term, last_log_index, last_log_term, now, out)
+            }
+            Message::RequestVoteReply { term, granted, pre_vote: false } => {
                 self.handle_request_vote_reply(from, term, granted, now, out)
+            }
+            Message::RequestVoteReply { term, granted, pre_vote: true } => {
+                self.handle_pre_vote_reply(from, term, granted, now, out)
             }
             Message::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, stable, hb_seq } => {
                 self.handle_append_entries(
@@ -745,6 +848,7 @@ impl Protocol for Raft {
             Timer::Election => self.election_timeout(now, out),
             Timer::Heartbeat => self.heartbeat(now, out),
             Timer::Tick => self.tick(now, out),
+            Timer::CheckQuorum => self.check_quorum(now, out),
         }
     }
 }

@@ -41,6 +41,32 @@ fn raft_12_e4_read_index_latency() {
     assert_eq!(net.processes[0].last_index(), 0, "no log entry for reads");
 }
 
+/// raft.md §12 E4 and §9.4: the follower ReadIndex read at B costs
+/// 5 + 60 + 5 = 70 ms under its own name (`follower_read_index`, the same
+/// mode), and a stale read (§9.5) at B costs no network time.
+#[test]
+fn raft_12_e4_follower_read_index_and_stale_read_latency() {
+    use serde::Deserialize;
+    use serde::de::IntoDeserializer;
+    let name: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        "follower_read_index".into_deserializer();
+    let follower = options(ReadMode::deserialize(name).expect("a known mode"));
+    assert_eq!(follower.reads, ReadMode::ReadIndex);
+    let mut net = TestNet::<Raft>::new(&E4, 2, 1, &follower);
+    net.submit_at(0, 2, read(2, 1));
+    net.run_until(300);
+    assert_eq!(net.executed_at(2, read(2, 1).id), Some(70));
+
+    let mut net = TestNet::<Raft>::new(&E4, 2, 1, &options(ReadMode::Stale));
+    net.submit_at(0, 1, command(1, 1, Op::Put(7)));
+    net.submit_at(10, 2, read(2, 1));
+    net.run_until(300);
+    assert_eq!(net.executed_at(2, read(2, 1).id), Some(10), "served at once");
+    let stale = net.results.iter().find(|(_, p, c, _)| p.0 == 2 && *c == read(2, 1).id).map(|(_, _, _, r)| r[0]);
+    assert_eq!(stale, Some(None), "B has not applied x = 7 yet: a stale read");
+    assert_eq!(net.processes[0].last_index(), 1, "no log entry for the read");
+}
+
 /// raft.md §12 E4: a lease read at A takes no network time once a
 /// heartbeat round (sent at HB = 100 ms, echoed by a majority at 160 ms)
 /// gave the leader its lease; before that it falls back to a round. A
@@ -99,7 +125,7 @@ fn raft_9_2a_reads_wait_for_a_current_term_commit() {
 /// it votes. Without leases it votes at once.
 #[test]
 fn raft_8_1_leader_stickiness() {
-    let request = Message::RequestVote { term: 2, last_log_index: 0, last_log_term: 0 };
+    let request = Message::RequestVote { term: 2, last_log_index: 0, last_log_term: 0, pre_vote: false };
     let heartbeat = Message::AppendEntries {
         term: 1,
         prev_log_index: 0,
@@ -115,13 +141,13 @@ fn raft_8_1_leader_stickiness() {
     sticky.handle(ProcessId(3), request.clone(), ms(100 + 1599), &mut out);
     assert!(out.sent().is_empty() && sticky.term() == 1, "ignored within ET_MIN: {out:?}");
     sticky.handle(ProcessId(3), request.clone(), ms(100 + 1600), &mut out);
-    assert_eq!(out.sent(), vec![(ProcessId(3), Message::RequestVoteReply { term: 2, granted: true })]);
+    assert_eq!(out.sent(), vec![(ProcessId(3), Message::RequestVoteReply { term: 2, granted: true, pre_vote: false })]);
 
     let mut plain = Raft::new(crate::shared::test_net::setup(2, 3, 1, 1), &options(ReadMode::ReadIndex)).0;
     plain.handle(ProcessId(1), heartbeat, ms(100), &mut Outbox::new());
     let mut out = Outbox::new();
     plain.handle(ProcessId(3), request, ms(101), &mut out);
-    assert_eq!(out.sent(), vec![(ProcessId(3), Message::RequestVoteReply { term: 2, granted: true })]);
+    assert_eq!(out.sent(), vec![(ProcessId(3), Message::RequestVoteReply { term: 2, granted: true, pre_vote: false })]);
 }
 
 /// Five servers: S1 leads from far away (200 ms to everyone); S4 and S5

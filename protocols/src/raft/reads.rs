@@ -1,6 +1,6 @@
 //! Reads outside the log (raft.md §9.2 ReadIndex, §9.3 lease reads, §9.4
-//! reads served at the client's process) and the leader stickiness that
-//! lease reads need (§8.1).
+//! reads served at the client's process, §9.5 stale local reads) and the
+//! leader stickiness that lease reads need (§8.1).
 //!
 //! Clients talk to their co-located process, so every read is a §9.4
 //! "follower read": the process asks the leader for a read index (the
@@ -9,6 +9,12 @@
 //! after a heartbeat round a majority echoed (ReadIndex), or at once while
 //! it holds a lease (a majority echoed a round sent less than `LEASE` ago
 //! by its local clock), falling back to a round without one.
+//!
+//! Because every read is served where its client is, ReadIndex reads are
+//! follower ReadIndex reads (§9.4) at every process but the leader: the
+//! simulator's replies come from the client's own process, so a read
+//! cannot be served at the leader for a client elsewhere. The mode is
+//! therefore also accepted as `follower_read_index`.
 
 use super::{Message, Raft, Role};
 use crate::shared::read_executor::LogStep;
@@ -24,11 +30,17 @@ pub enum ReadMode {
     #[default]
     Log,
     /// §9.2 and §9.4: the leader confirms it still leads with a heartbeat
-    /// round before giving out a read index.
+    /// round before giving out a read index; the client's process serves
+    /// the read once it has applied that index.
+    #[serde(alias = "follower_read_index")]
     ReadIndex,
     /// §9.3: within its lease the leader gives out a read index at once
     /// (a round otherwise). Turns on leader stickiness (§8.1).
     Lease,
+    /// §9.5: the client's process serves the read at once from what it
+    /// has applied. Not linearizable: a lagging process, or a leader cut
+    /// off in a minority, returns stale values (StaleRead outcomes).
+    Stale,
 }
 
 /// A read the leader is confirming with a heartbeat round.
@@ -95,6 +107,9 @@ impl Raft {
     /// The client's process sends its read to the leader (or takes it
     /// itself); without a known leader it retries on its tick.
     pub(super) fn route_read(&mut self, id: CommandId, now: Time, out: &mut Outbox<Self>) {
+        if self.reads == ReadMode::Stale {
+            return self.serve_read(id, self.last_applied, out);
+        }
         match (self.role, self.leader_hint) {
             (Role::Leader, _) => self.leader_read(id, self.id, now, out),
             (_, Some(leader)) if leader != self.id => out.send(leader, Message::ReadIndexRequest { id }),

@@ -34,7 +34,7 @@ fn server(id: u32, n: u32, terms: &[Term], term: Term) -> Raft {
 
 fn vote(voter: &mut Raft, candidate: u32, term: Term, last_log_index: u64, last_log_term: Term) -> bool {
     let mut out = Outbox::new();
-    let msg = Message::RequestVote { term, last_log_index, last_log_term };
+    let msg = Message::RequestVote { term, last_log_index, last_log_term, pre_vote: false };
     voter.handle(ProcessId(candidate), msg, ms(0), &mut out);
     match out.sent().as_slice() {
         [(to, Message::RequestVoteReply { granted, .. })] if to.0 == candidate => *granted,
