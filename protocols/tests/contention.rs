@@ -6,6 +6,7 @@ use latency_data::Matrix;
 use protocols::primary_backup::{self, Mode};
 use protocols::two_phase_commit::{self, CoordinatorPolicy};
 use protocols::{ProtocolName, ProtocolOptions};
+use sim_core::verdict::Consistency;
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{DelayOptions, RegionId, RunConfig};
 
@@ -86,6 +87,38 @@ fn vr_under_contention() {
 #[test]
 fn raft_under_contention() {
     contention_with_jitter_and_reordering_passes_for_20_seeds(ProtocolName::Raft);
+}
+
+/// Raft with stale local reads (raft.md §9.5): a process serves its
+/// clients' reads from what it has applied, so a read at a follower can
+/// miss a write another client already saw acknowledged. Raft then
+/// promises `sequential`: such runs PASS with their stale reads counted
+/// as StaleRead outcomes, while the same runs judged `linearizable` fail;
+/// writes still go through the log (order, execution, completion hold).
+#[test]
+fn raft_stale_reads_are_counted_not_failed() {
+    let options = ProtocolOptions {
+        raft: protocols::raft::Options { reads: protocols::raft::ReadMode::Stale, ..Default::default() },
+        ..Default::default()
+    };
+    assert_eq!(ProtocolName::Raft.consistency(&options), Consistency::Sequential);
+    let mut stale_runs = 0;
+    for seed in 1..=5 {
+        let config = contention_config(1, seed, 0.5, 0.5);
+        let mut report = ProtocolName::Raft.run_with(&config, &options);
+        assert_eq!(report.commands_completed, report.commands_expected, "seed {seed}");
+        let violations = &report.verdict.violations;
+        for kind in ["order", "execution", "completion"] {
+            assert_eq!(violations.of_kind(kind).count(), 0, "seed {seed}: {}", report.verdict);
+        }
+        assert!(report.verdict.passed(), "seed {seed}: {}", report.verdict);
+        if report.verdict.outcomes.stale_reads > 0 {
+            stale_runs += 1;
+            report.verdict.label(Consistency::Linearizable);
+            assert!(!report.verdict.passed(), "seed {seed}: judged linearizable, stale reads fail the run");
+        }
+    }
+    assert!(stale_runs > 0, "no stale read observed in 5 runs");
 }
 
 fn primary_backup_options(mode: Mode) -> ProtocolOptions {

@@ -6,7 +6,8 @@
 //! planted bug in the new leader's phase 1 (the recovered value, for the
 //! leaderless ones) is caught by the verdict under faults; restarted
 //! FPaxos followers and leaders come back with their durable acceptor
-//! state, and a planted restart without it is caught.
+//! state, and a planted restart without it is caught; so do restarted
+//! Raft servers (durable term, vote and log).
 
 use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
@@ -524,7 +525,7 @@ mod tempo {
 /// keeps execution at most once.
 mod raft {
     use super::*;
-    use protocols::raft::{Options, Raft, ReadMode};
+    use protocols::raft::{Options, Raft, ReadMode, Role};
 
     fn run(config: &RunConfig, options: &Options) -> RunReport {
         Simulation::<Raft>::with_options(config, options).run()
@@ -586,6 +587,78 @@ mod raft {
                     assert!(report.verdict.passed(), "{reads:?} seed {seed}: {}", report.verdict);
                     assert_eq!(report.commands_completed, report.commands_expected, "{reads:?} seed {seed}");
                 }
+            }
+        }
+    }
+
+    fn run_keeping(config: &RunConfig, options: &Options) -> (RunReport, Simulation<Raft>) {
+        let mut simulation = Simulation::<Raft>::with_options(config, options);
+        (simulation.run(), simulation)
+    }
+
+    /// raft.md §8.2: p1 (the leader) is cut off from everyone for good at
+    /// 0.5 s. With CheckQuorum it steps down and stops serving: its
+    /// clients time out and retry at other processes, where a new leader
+    /// serves them, and no read (ReadIndex or lease) is stale. Without it
+    /// p1 still believes it leads at the end (and serves nothing either:
+    /// it cannot commit or confirm a read).
+    #[test]
+    fn check_quorum_steps_a_partitioned_leader_down() {
+        let others: Vec<ProcessId> = (2..=5).map(ProcessId).collect();
+        let cut = Links { from: vec![ProcessId(1)], to: others, one_way: false };
+        let partition = Fault { at_ns: 500 * NS_PER_MS, until_ns: None, kind: FaultKind::Partition { links: cut } };
+        for reads in [ReadMode::Log, ReadMode::ReadIndex, ReadMode::Lease] {
+            for seed in 1..=2 {
+                let options = Options { reads, ..Options::default() };
+                let (report, simulation) = run_keeping(&config(vec![partition.clone()], seed), &options);
+                assert!(report.verdict.passed(), "{reads:?} seed {seed}: {}", report.verdict);
+                assert_eq!(report.commands_completed, report.commands_expected, "{reads:?} seed {seed}");
+                assert_ne!(simulation.protocol(ProcessId(1)).role(), Role::Leader, "{reads:?} seed {seed}");
+                assert!(report.protocol.recovery.leader_changes >= 1);
+            }
+        }
+        let stubborn = Options { check_quorum: Some(false), ..Options::default() };
+        let (report, simulation) = run_keeping(&config(vec![partition], 1), &stubborn);
+        assert!(report.verdict.passed(), "{}", report.verdict);
+        assert_eq!(simulation.protocol(ProcessId(1)).role(), Role::Leader, "still leads its old term");
+    }
+
+    /// raft.md §10 "Follower crash and restart": p3 is down from 0.5 s to
+    /// 1.5 s and comes back with its term, vote and log; the leader
+    /// repairs it and it executes up to the leader again. Nothing acked is
+    /// lost, nothing executes twice.
+    #[test]
+    fn a_restarted_follower_catches_up() {
+        for seed in 1..=3 {
+            let (report, simulation) = run_keeping(&config(vec![restart(500, 1_500, &[3])], seed), &Options::default());
+            assert_safe_and_complete(&report, &format!("seed {seed}"));
+            assert_eq!(report.faults.as_ref().map(|f| f.restarts), Some(1));
+            assert_eq!(report.verdict.outcomes.acked_writes_lost, 0);
+            let (leader, restarted) = (simulation.protocol(ProcessId(1)), simulation.protocol(ProcessId(3)));
+            assert_eq!((leader.role(), restarted.role()), (Role::Leader, Role::Follower), "seed {seed}");
+            assert_eq!(restarted.term(), leader.term());
+            assert_eq!(restarted.last_applied(), leader.last_applied(), "seed {seed}: caught up");
+            assert_eq!(report.protocol.recovery.leader_changes, 0, "a follower's restart deposes nobody");
+        }
+    }
+
+    /// raft.md §10: the leader restarts, after the others elected a new
+    /// leader (down 0.5 s to 4 s) or before any of them timed out (down
+    /// 0.5 s to 0.8 s: it comes back a follower of its own term, with no
+    /// leader, and an election follows). Every command completes once,
+    /// with every read mode, and at most one process leads at the end.
+    #[test]
+    fn a_restarted_leader_does_not_break_safety() {
+        for reads in [ReadMode::Log, ReadMode::ReadIndex, ReadMode::Lease] {
+            for (until_ms, seed) in [(4_000, 1), (800, 2)] {
+                let faults = vec![restart(500, until_ms, &[1])];
+                let (report, simulation) = run_keeping(&config(faults, seed), &Options { reads, ..Options::default() });
+                let what = format!("{reads:?} back at {until_ms} ms, seed {seed}");
+                assert_safe_and_complete(&report, &what);
+                assert_eq!(report.verdict.outcomes.acked_writes_lost, 0, "{what}");
+                assert!(report.protocol.recovery.leader_changes >= 1, "{what}: {:?}", report.protocol.recovery);
+                let leaders = (1..=5).filter(|&id| simulation.protocol(ProcessId(id)).role() == Role::Leader).count();
+                assert!(leaders <= 1, "{what}: {leaders} processes lead");
             }
         }
     }
