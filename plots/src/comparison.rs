@@ -2,8 +2,8 @@
 //! (`comparison.csv`): failure-free latency (p50 and p99 at the lightest
 //! load), failure-free peak throughput, and the longest time the worst
 //! client region went without a completion under the faults, and the
-//! acknowledged writes they lost; one bar chart each, a bar per protocol
-//! and f.
+//! acknowledged writes they lost or forked; one bar chart each, a bar per
+//! protocol and f.
 
 use crate::data::{ComparisonRow, Results, Series};
 use crate::latency_by_region::RegionBars;
@@ -52,10 +52,10 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
         ),
         chart(
             "writes-lost",
-            "Acknowledged writes lost, with the faults",
-            "acknowledged writes lost",
-            &["all regions"],
-            bars(|r| vec![Some(r.acked_writes_lost as f64)]),
+            "Acknowledged writes lost and forked, with the faults",
+            "acknowledged writes (all regions)",
+            &["lost", "divergent"],
+            bars(|r| vec![Some(r.acked_writes_lost as f64), Some(r.divergent_acks as f64)]),
         ),
     ])
 }
@@ -69,8 +69,8 @@ pub(crate) mod tests {
     pub(crate) fn write_comparison(dir: &std::path::Path) {
         std::fs::write(
             dir.join("comparison.csv"),
-            "protocol,f,latency_ms_p50,latency_ms_p99,peak_throughput_ops_per_s,unavailable_ms\n\
-             tempo,1,70.5,180.25,1000.000,2251.3\nepaxos,,140,170,600.5,\n",
+            "protocol,f,latency_ms_p50,latency_ms_p99,peak_throughput_ops_per_s,unavailable_ms,acked_writes_lost,\
+             divergent_acks\ntempo,1,70.5,180.25,1000.000,2251.3,0,0\nepaxos,,140,170,600.5,,12,3\n",
         )
         .unwrap();
     }
@@ -92,5 +92,6 @@ pub(crate) mod tests {
         assert_eq!(figures[0].bars[0].1, [Some(70.5), Some(180.25)]);
         assert_eq!(figures[1].bars[1].1, [Some(600.5)]);
         assert_eq!(figures[2].bars[1].1, [None], "EPaxos: unknown");
+        assert_eq!(figures[3].bars[1].1, [Some(12.0), Some(3.0)], "EPaxos: lost, divergent");
     }
 }
