@@ -425,6 +425,8 @@ pub struct OutcomeDetector {
     size: Vec<u32>,
     /// Per node: an operation that completed observed its value.
     seen: Vec<bool>,
+    /// Per survivor of the key at hand: its final node, if known.
+    holds: Vec<Option<(ProcessId, u32)>>,
 }
 
 impl OutcomeDetector {
@@ -469,14 +471,16 @@ impl OutcomeDetector {
         executed: &dyn Fn(ProcessId, CommandId) -> bool,
         outcomes: &mut Outcomes,
     ) {
+        // Each survivor's final node; unknown final values are not judged.
+        let mut holds = std::mem::take(&mut self.holds);
+        holds.clear();
+        holds.extend(finals.iter().map(|&(replica, value)| self.known(value).map(|node| (replica, node))));
         for op in ops {
             let Some(value) = op.written else { continue };
             let Some(&node) = self.node_of.get(&value) else { continue };
             let was_acked = op.responded.is_some();
-            for &(replica, final_value) in finals {
-                // Unknown final values are not judged.
-                let Some(holds) = self.known(final_value) else { continue };
-                if !self.reflects(holds, node) && executed(replica, op.cmd) {
+            for &(replica, held) in holds.iter().flatten() {
+                if !self.reflects(held, node) && executed(replica, op.cmd) {
                     outcomes.push(Outcome::RolledBack { key, cmd: op.cmd, replica, was_acked });
                 }
             }
@@ -484,6 +488,7 @@ impl OutcomeDetector {
                 outcomes.push(Outcome::GhostWrite { key, cmd: op.cmd });
             }
         }
+        self.holds = holds;
     }
 
     fn build_forest(&mut self, ops: &[HistoryOp]) {
