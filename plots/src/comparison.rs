@@ -2,8 +2,8 @@
 //! (`comparison.csv`): failure-free latency (p50 and p99 at the lightest
 //! load), failure-free peak throughput, and the longest time the worst
 //! client region went without a completion under the faults, and the
-//! acknowledged writes they lost; one bar chart each, a bar per protocol
-//! and f.
+//! acknowledged writes they lost or forked; one bar chart each, a bar per
+//! protocol and f.
 
 use crate::data::{ComparisonRow, Results, Series};
 use crate::latency_by_region::RegionBars;
@@ -11,7 +11,7 @@ use crate::latency_by_region::RegionBars;
 /// File-name prefix of this kind.
 pub(crate) const KIND: &str = "comparison";
 
-/// The four charts, from `comparison.csv`.
+/// The five charts, from `comparison.csv`.
 pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
     let Some(rows) = results.comparison.as_ref().filter(|rows| !rows.is_empty()) else {
         return Err("no comparison.csv (the sweep did not run with_faults = [false, true])".into());
@@ -57,6 +57,15 @@ pub(crate) fn figures(results: &Results) -> Result<Vec<RegionBars>, String> {
             &["all regions"],
             bars(|r| vec![Some(r.acked_writes_lost as f64)]),
         ),
+        // Apart from the losses: a few forks next to thousands of lost
+        // writes would not show on one scale.
+        chart(
+            "divergence",
+            "Acknowledged writes that forked a key's history (DivergentAck), with the faults",
+            "divergent acknowledgements",
+            &["all regions"],
+            bars(|r| vec![Some(r.divergent_acks as f64)]),
+        ),
     ])
 }
 
@@ -69,14 +78,14 @@ pub(crate) mod tests {
     pub(crate) fn write_comparison(dir: &std::path::Path) {
         std::fs::write(
             dir.join("comparison.csv"),
-            "protocol,f,latency_ms_p50,latency_ms_p99,peak_throughput_ops_per_s,unavailable_ms\n\
-             tempo,1,70.5,180.25,1000.000,2251.3\nepaxos,,140,170,600.5,\n",
+            "protocol,f,latency_ms_p50,latency_ms_p99,peak_throughput_ops_per_s,unavailable_ms,acked_writes_lost,\
+             divergent_acks\ntempo,1,70.5,180.25,1000.000,2251.3,0,0\nepaxos,,140,170,600.5,,12,3\n",
         )
         .unwrap();
     }
 
     #[test]
-    fn four_charts_with_a_bar_per_protocol() {
+    fn five_charts_with_a_bar_per_protocol() {
         let dir = tempfile::tempdir().unwrap();
         write_sample(dir.path());
         assert!(figures(&Results::load(dir.path()).unwrap()).unwrap_err().contains("no comparison.csv"));
@@ -85,12 +94,20 @@ pub(crate) mod tests {
         let stems: Vec<&str> = figures.iter().map(|f| f.stem.as_str()).collect();
         assert_eq!(
             stems,
-            ["comparison-latency", "comparison-throughput", "comparison-unavailability", "comparison-writes-lost"]
+            [
+                "comparison-latency",
+                "comparison-throughput",
+                "comparison-unavailability",
+                "comparison-writes-lost",
+                "comparison-divergence"
+            ]
         );
         let labels: Vec<String> = figures[0].bars.iter().map(|(s, _)| s.label()).collect();
         assert_eq!(labels, ["Tempo f=1", "EPaxos"]);
         assert_eq!(figures[0].bars[0].1, [Some(70.5), Some(180.25)]);
         assert_eq!(figures[1].bars[1].1, [Some(600.5)]);
         assert_eq!(figures[2].bars[1].1, [None], "EPaxos: unknown");
+        assert_eq!(figures[3].bars[1].1, [Some(12.0)], "EPaxos: lost");
+        assert_eq!(figures[4].bars[1].1, [Some(3.0)], "EPaxos: divergent");
     }
 }

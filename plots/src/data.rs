@@ -136,6 +136,10 @@ pub struct ComparisonRow {
     /// before this column existed).
     #[serde(default)]
     pub acked_writes_lost: u64,
+    /// With the faults: extra acknowledged writes at forks (0 in files
+    /// written before this column existed).
+    #[serde(default)]
+    pub divergent_acks: u64,
 }
 
 impl ComparisonRow {

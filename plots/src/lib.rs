@@ -18,7 +18,7 @@
 //! | `throughput-vs-latency`: mean and p99 latency versus throughput, a curve per protocol and f over client counts | placement, conflict rate | `summary.csv`, two or more client counts |
 //! | `cpu-utilisation`: CPU utilisation per process at the highest client count, a bar per protocol and f | placement, conflict rate | `resources.csv` |
 //! | `latency-timeline`: p50 and p99 per window of each client region over time, faults shaded | point (first seed) | `timeline.csv` (and `faults.csv` for the spans) |
-//! | `comparison-latency`, `-throughput`, `-unavailability`, `-writes-lost`: per protocol and f, failure-free p50/p99 and peak throughput, time without completions and acknowledged writes lost under the faults | sweep | `comparison.csv` (`with_faults = [false, true]`) |
+//! | `comparison-latency`, `-throughput`, `-unavailability`, `-writes-lost`, `-divergence`: per protocol and f, failure-free p50/p99 and peak throughput, time without completions, acknowledged writes lost and divergent acknowledgements under the faults | sweep | `comparison.csv` (`with_faults = [false, true]`) |
 //!
 //! A kind the sweep cannot support is skipped with the reason, never drawn
 //! empty. Values are means over the sweep's seeds. Text uses DejaVu Sans,
@@ -145,9 +145,9 @@ mod tests {
         // 4 bar charts, 4 CDFs (2 conflict rates x 2 client counts), 2
         // tail and 2 fast-path figures (one per conflict rate or client
         // count), 1 heat map, 2 throughput and 2 CPU figures (one per
-        // conflict rate), 1 timeline (one point has faults), 4
+        // conflict rate), 1 timeline (one point has faults), 5
         // comparison charts; no sites figure (one placement).
-        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1 + 2 + 2 + 1 + 4), "{:#?}", drawn.files);
+        assert_eq!(drawn.files.len(), 2 * (4 + 4 + 2 + 2 + 1 + 2 + 2 + 1 + 5), "{:#?}", drawn.files);
         assert_eq!(drawn.skipped.len(), 1, "{:?}", drawn.skipped);
         assert!(drawn.skipped[0].starts_with("latency-vs-sites: every placement has 3 sites"), "{:?}", drawn.skipped);
         for file in &drawn.files {

@@ -1074,7 +1074,8 @@ mod atomic_commit {
     /// 4 s. A transaction whose PRE_COMMIT was on its way to p5 commits on
     /// the majority side (pre-committed there) and aborts at p5 (uncertain
     /// alone): after the heal, p5's write order on the hot key differs
-    /// from the others' and the verdict fails on order. The same schedules
+    /// from the others' and the verdict fails on order, with the
+    /// transaction counted as an AtomicityViolation. The same schedules
     /// under 2PC pass (2PC blocks instead, §7.5).
     #[test]
     fn three_pc_partition_violates_atomicity_and_the_verdict_catches_it() {
@@ -1083,7 +1084,7 @@ mod atomic_commit {
             to: vec![ProcessId(1), ProcessId(3), ProcessId(4), ProcessId(5)],
             one_way: false,
         };
-        let mut violations = 0;
+        let (mut violations, mut atomicity) = (0, 0);
         for at_ms in (300..=1_200).step_by(100) {
             let partition = Fault {
                 at_ns: at_ms * NS_PER_MS,
@@ -1096,11 +1097,15 @@ mod atomic_commit {
             if three.verdict.violations.of_kind("order").count() > 0 {
                 violations += 1;
             }
+            if three.verdict.outcomes.atomicity_violations > 0 {
+                atomicity += 1;
+            }
             let (two, _) = run_keeping::<false>(&config);
             assert!(two.verdict.passed(), "2pc, partition at {at_ms} ms: {}", two.verdict);
             assert_eq!(two.commands_completed, two.commands_expected, "2pc, partition at {at_ms} ms");
         }
         assert!(violations >= 3, "the verdict caught 3PC diverging in {violations} of 10 partitions");
+        assert!(atomicity >= 3, "AtomicityViolation in {atomicity} of 10 partitions");
     }
 }
 

@@ -222,7 +222,7 @@ fn hundredths(centi: u64) -> String {
 /// protocol's promise the verdict judged; the outcome counts follow
 /// (`sim_core::verdict::outcomes`; empty when checks were off, except
 /// `blocked`).
-pub const CSV_HEADER: [&str; 38] = [
+pub const CSV_HEADER: [&str; 43] = [
     "protocol",
     "f",
     "n",
@@ -259,6 +259,11 @@ pub const CSV_HEADER: [&str; 38] = [
     "stale_reads",
     "divergent_acks",
     "split_brains",
+    "rolled_back_acked",
+    "rolled_back_unacked",
+    "ghost_writes",
+    "duplicate_applies",
+    "atomicity_violations",
     "blocked",
     "verdict",
 ];
@@ -310,6 +315,11 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
         outcome(outcomes.stale_reads),
         outcome(outcomes.divergent_acks),
         outcome(outcomes.split_brains),
+        outcome(outcomes.rolled_back_acked),
+        outcome(outcomes.rolled_back_unacked),
+        outcome(outcomes.ghost_writes),
+        outcome(outcomes.duplicate_applies),
+        outcome(outcomes.atomicity_violations),
         outcomes.blocked.to_string(),
     ];
     for (region, clients, latency) in rows {
@@ -351,6 +361,11 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
             &outcome_columns[2],
             &outcome_columns[3],
             &outcome_columns[4],
+            &outcome_columns[5],
+            &outcome_columns[6],
+            &outcome_columns[7],
+            &outcome_columns[8],
+            &outcome_columns[9],
             if verdict.passed() { "PASS" } else { "FAIL" },
         ];
         records.push(record.iter().map(|field| field.to_string()).collect());

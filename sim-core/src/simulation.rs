@@ -877,18 +877,13 @@ impl<P: Protocol> Simulation<P> {
         let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
         // Outcomes judge the final state of the replicas alive at the end
         // (a restarted one kept its store); with none alive, of all.
-        let mut survivors: Vec<&KvStore> = Vec::new();
+        let mut survivors: Vec<(ProcessId, &KvStore)> = Vec::new();
         if checks {
             let crashed: Vec<ProcessId> = self.faults.crashed().collect();
-            survivors.extend(
-                self.processes
-                    .iter()
-                    .enumerate()
-                    .filter(|(index, _)| !crashed.contains(&ProcessId::from_index(*index)))
-                    .map(|(_, process)| &process.store),
-            );
+            let all = self.processes.iter().enumerate().map(|(index, p)| (ProcessId::from_index(index), &p.store));
+            survivors.extend(all.clone().filter(|(id, _)| !crashed.contains(id)));
             if survivors.is_empty() {
-                survivors.extend(self.processes.iter().map(|process| &process.store));
+                survivors.extend(all);
             }
         }
         let history = std::mem::take(&mut self.history);

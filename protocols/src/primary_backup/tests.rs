@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::shared::test_net::{TestNet, setup};
+use sim_core::verdict::Outcome;
 use sim_core::{ClientId, Op};
 
 fn cmd(client: u32, seq: u64, value: u64) -> Arc<Command> {
@@ -91,7 +92,11 @@ fn primary_backup_10_e2_lost_acked_write() {
 /// §10 E3 (F2): ASYNC, w1 reaches R2 at 80 but not R1; R0 crashes at 1.
 /// R1 promotes at 1000 (R2 would have waited until 1200); R2 gets
 /// NEW_PRIMARY at 1060, sends SYNC_REQ and truncates seq 1 at 1180:
-/// `RolledBack(seq 1, was_acked = true)`.
+/// `RolledBack(seq 1, was_acked = true)`. The harness sees that rollback
+/// once R2's state moves on without w1 (the executor cannot undo: until
+/// then R2's store still holds w1), here with a write w2 at R1 at 1200:
+/// the verdict reports `RolledBack{was_acked=true}` of w1 at R2 and
+/// `AckedWriteLost(w1)` (F2's two events).
 #[test]
 fn primary_backup_10_e3_rollback_after_partial_shipping() {
     let mut net = net(Mode::Async);
@@ -112,6 +117,17 @@ fn primary_backup_10_e3_rollback_after_partial_shipping() {
     assert_eq!(net.processes[2].rolled_back(), &[expected]);
     assert_eq!(net.processes[2].last_seq(), 0);
     assert_eq!(net.processes[2].epoch(), 1);
+    let w2 = cmd(2, 1, 2);
+    net.submit_at(1200, 2, w2.clone());
+    net.run_until(1500);
+    assert_eq!(net.executed_at(3, w2.id), Some(1260));
+    let verdict = net.verdict();
+    let outcomes = &verdict.outcomes;
+    assert_eq!((outcomes.rolled_back_acked, outcomes.rolled_back_unacked), (1, 0), "{verdict}");
+    assert_eq!(outcomes.acked_writes_lost, 1, "{verdict}");
+    let rolled_back = Outcome::RolledBack { key: 1, cmd: w1.id, replica: ProcessId(3), was_acked: true };
+    assert!(outcomes.kept().contains(&rolled_back), "{verdict}");
+    assert!(outcomes.kept().contains(&Outcome::AckedWriteLost { key: 1, cmd: w1.id }), "{verdict}");
 }
 
 /// §10 E4 (F3): ASYNC, four writes replicate, then a partition
@@ -151,7 +167,20 @@ fn primary_backup_10_e4_split_brain() {
         assert_eq!(p.last_seq(), 5);
         assert_eq!(p.entry(5).unwrap().cmd.id, b.id);
         assert_eq!(net.executed_by(id).last(), Some(&b.id), "x = b at R{}", id - 1);
+        assert_eq!(net.store(id).get(1), Some(200), "the final value everywhere is b");
     }
+    // The harness's verdict: a and b both replaced x = 4 and were both
+    // acknowledged (DivergentAck), a is gone (AckedWriteLost), and R0
+    // executed a but ends on b (RolledBack{was_acked=true}).
+    let verdict = net.verdict();
+    let outcomes = &verdict.outcomes;
+    let counts = (outcomes.divergent_acks, outcomes.acked_writes_lost, outcomes.rolled_back_acked);
+    assert_eq!(counts, (1, 1, 1), "{verdict}");
+    assert!(outcomes.kept().contains(&Outcome::DivergentAck { key: 1, cmds: [a.id, b.id] }), "{verdict}");
+    assert!(outcomes.kept().contains(&Outcome::AckedWriteLost { key: 1, cmd: a.id }), "{verdict}");
+    let rolled_back = Outcome::RolledBack { key: 1, cmd: a.id, replica: ProcessId(1), was_acked: true };
+    assert!(outcomes.kept().contains(&rolled_back), "{verdict}");
+    assert_eq!((outcomes.ghost_writes, outcomes.atomicity_violations), (0, 0), "{verdict}");
 }
 
 fn replicate(prev_seq: u64, entries: Vec<Entry>, commit: u64) -> Message {

@@ -5,11 +5,12 @@
 //! that a spec's worked example can be replayed with the spec's own delays
 //! and faults the engine cannot inject yet.
 
-use sim_core::kv::OpResults;
+use sim_core::kv::{KvStore, OpResults};
 use sim_core::protocol::{Effect, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 use sim_core::rng::{Purpose, RngStreams};
 use sim_core::testing::ExecutorHarness;
-use sim_core::{Command, CommandId, ProcessId, Time};
+use sim_core::verdict::{ExecutionChecker, History, HistoryOp, Verdict};
+use sim_core::{Command, CommandId, Op, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -46,6 +47,8 @@ pub(crate) struct TestNet<P: Protocol> {
     pub(crate) drop_rule: DropRule<P::Message>,
     /// Crashed processes receive nothing and fire no timers.
     pub(crate) crashed: Vec<bool>,
+    /// Client submissions, in order: (time, process, command).
+    submitted: Vec<(Time, ProcessId, Arc<Command>)>,
 }
 
 /// A setup for process `id` of `n` (ids 1..=n, by-distance order by id
@@ -102,6 +105,7 @@ where
             results: Vec::new(),
             drop_rule: Box::new(|_, _, _, _| false),
             crashed: vec![false; n as usize],
+            submitted: Vec::new(),
         };
         for i in 0..n as usize {
             let mut out = Outbox::new();
@@ -141,6 +145,7 @@ where
     /// A client at process `id` submits `cmd` at `at_ms`.
     pub(crate) fn submit_at(&mut self, at_ms: u64, id: u32, cmd: Arc<Command>) {
         let at = Time::from_ns(at_ms * 1_000_000);
+        self.submitted.push((at, ProcessId(id), cmd.clone()));
         self.push(at, Event::Submit { process: ProcessId(id), cmd });
     }
 
@@ -245,6 +250,54 @@ where
     /// Process `id`'s state machine.
     pub(crate) fn store(&self, id: u32) -> &sim_core::kv::KvStore {
         &self.harnesses[id as usize - 1].store
+    }
+
+    /// The engine's verdict on this transcript (`sim_core::verdict`): a
+    /// client sits at the process it submitted to and is answered when
+    /// that process first executes its command (at the submission time,
+    /// its invocation); processes marked crashed are not survivors.
+    pub(crate) fn verdict(&self) -> Verdict {
+        let clients = self.submitted.iter().map(|(_, _, cmd)| cmd.id.client.index() + 1).max().unwrap_or(0);
+        let mut checker = ExecutionChecker::new(self.processes.len(), clients);
+        let commands: BTreeMap<CommandId, &Arc<Command>> =
+            self.submitted.iter().map(|(_, _, cmd)| (cmd.id, cmd)).collect();
+        for cmd in commands.values() {
+            checker.on_submit(cmd.id);
+        }
+        for (_, process, id) in &self.executed {
+            if let Some(cmd) = commands.get(id) {
+                checker.on_execute(*process, cmd);
+            }
+        }
+        let mut history = History::new();
+        let mut incomplete = Vec::new();
+        for (invoked, process, cmd) in &self.submitted {
+            let answer = self.results.iter().find(|(_, p, id, _)| p == process && *id == cmd.id);
+            if answer.is_none() {
+                incomplete.push(cmd.id);
+            }
+            for (index, &(key, op)) in cmd.ops.iter().enumerate() {
+                let written = match op {
+                    Op::Put(value) => Some(value),
+                    Op::Get if answer.is_none() => continue,
+                    Op::Get => None,
+                };
+                history.push(HistoryOp {
+                    key,
+                    cmd: cmd.id,
+                    written,
+                    observed: answer.and_then(|(_, _, _, results)| results[index]),
+                    invoked: *invoked,
+                    responded: answer.map(|(at, _, _, _)| *at),
+                });
+            }
+        }
+        let survivors: Vec<(ProcessId, &KvStore)> = (0..self.processes.len())
+            .filter(|&i| !self.crashed[i])
+            .map(|i| (ProcessId::from_index(i), &self.harnesses[i].store))
+            .collect();
+        let count = incomplete.len() as u64;
+        Verdict::new(checker, &history, incomplete, count, &survivors, true)
     }
 
     /// Messages delivered that match `pred`.

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::shared::test_net::{TestNet, setup};
+use sim_core::verdict::Outcome as CheckerEvent;
 use sim_core::{ClientId, Op};
 
 /// §10's delays: d(R0,R1) = 20, d(R0,R2) = 70, d(R1,R2) = 60 ms (R0, R1,
@@ -270,21 +271,33 @@ fn three_pc_9_termination_aborts_when_all_are_uncertain() {
 /// §9 "Unsafe under partitions": R2 is cut off from 140, before
 /// PRE_COMMIT reaches it. R0 and R1 are pre-committed: R1's termination
 /// (R0 answers, R2 is silent) commits at 1960; R2 alone, uncertain,
-/// aborts at 3870: `AtomicityViolation(T1)`.
+/// aborts at 3870: `AtomicityViolation(T1)`. The harness sees it once R2
+/// goes past T1: after the heal at 5000, T2 on the same key commits
+/// everywhere, after T1 at R0 and R1 and in T1's place at R2.
 #[test]
 fn three_pc_9_unsafe_under_partitions_atomicity_violation() {
     let mut net = net::<true>(CoordinatorPolicy::Fixed, true);
     let cut = |p: ProcessId| p == ProcessId(3);
-    net.drop_rule = Box::new(move |now, from, to, _| now >= Time::from_ns(140 * NS_PER_MS) && cut(from) != cut(to));
+    let split = move |now: Time| now >= Time::from_ns(140 * NS_PER_MS) && now < Time::from_ns(5000 * NS_PER_MS);
+    net.drop_rule = Box::new(move |now, from, to, _| split(now) && cut(from) != cut(to));
     let t1 = write(1, 1, 1);
     net.submit_at(0, 1, t1.clone());
-    net.run_until(10_000);
+    net.run_until(4_900);
     let t1_txid = txid(1, 1);
     assert_eq!(net.processes[0].state(t1_txid), Some(TxnState::Committed));
     assert_eq!(net.processes[1].state(t1_txid), Some(TxnState::Committed));
     assert_eq!(net.processes[2].state(t1_txid), Some(TxnState::Aborted), "the atomicity violation");
     assert_eq!(net.executed_at(2, t1.id), Some(1960));
+    assert_eq!(net.verdict().outcomes.atomicity_violations, 0, "R2 has gone past nothing yet");
+    let t2 = write(2, 1, 2);
+    net.submit_at(6_000, 1, t2.clone());
+    net.run_until(10_000);
     assert_eq!(net.executed_at(3, t1.id), None);
+    assert!(net.executed_at(3, t2.id).is_some(), "T2 commits everywhere");
+    let verdict = net.verdict();
+    assert_eq!(verdict.outcomes.atomicity_violations, 1, "{verdict}");
+    let violation = CheckerEvent::AtomicityViolation { cmd: t1.id, applied_at: ProcessId(1), skipped_at: ProcessId(3) };
+    assert!(verdict.outcomes.kept().contains(&violation), "{verdict}");
 }
 
 /// The same partition under 2PC blocks R2 instead (§7.5: never unsafe).

@@ -3,7 +3,8 @@
 //! latency at the lightest load, the failure-free peak throughput over the
 //! load points, how long the worst client region went without a
 //! completion when the faults struck, and how many acknowledged writes
-//! they lost. `comparison.csv` and a table.
+//! they lost or forked (divergent acknowledgements). `comparison.csv` and
+//! a table.
 
 use super::results::PointSummary;
 use sim_core::time::format_ns_as_ms;
@@ -30,10 +31,13 @@ pub struct ComparisonRow {
     /// With the faults, at the lightest load: acknowledged writes lost,
     /// summed over seeds (outcome events).
     pub acked_writes_lost: u64,
+    /// With the faults, at the lightest load: extra acknowledged writes at
+    /// forks (DivergentAck), summed over seeds.
+    pub divergent_acks: u64,
 }
 
 /// `comparison.csv` columns.
-pub const COMPARISON_HEADER: [&str; 7] = [
+pub const COMPARISON_HEADER: [&str; 8] = [
     "protocol",
     "f",
     "latency_ms_p50",
@@ -41,6 +45,7 @@ pub const COMPARISON_HEADER: [&str; 7] = [
     "peak_throughput_ops_per_s",
     "unavailable_ms",
     "acked_writes_lost",
+    "divergent_acks",
 ];
 
 /// The comparison, in the order the sweep lists the protocols; empty
@@ -71,6 +76,7 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
             peak_throughput_milli_ops_per_s: of(false).map(|s| s.throughput_milli_ops_per_s).max().unwrap_or(0),
             unavailable_ns: faulty.and_then(|s| s.unavailable_ns_max),
             acked_writes_lost: faulty.map_or(0, |s| s.outcomes.acked_writes_lost),
+            divergent_acks: faulty.map_or(0, |s| s.outcomes.divergent_acks),
         });
     }
     rows
@@ -93,6 +99,7 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
             ops_per_s(row.peak_throughput_milli_ops_per_s),
             row.unavailable_ns.map(format_ns_as_ms).unwrap_or_default(),
             row.acked_writes_lost.to_string(),
+            row.divergent_acks.to_string(),
         ])?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
@@ -101,13 +108,13 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
 /// The comparison as a table for the terminal.
 pub fn table(rows: &[ComparisonRow]) -> String {
     let mut text = format!(
-        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18}\n",
-        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms", "acked writes lost"
+        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18} {:>15}\n",
+        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms", "acked writes lost", "divergent acks"
     );
     for row in rows {
         let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
         text.push_str(&format!(
-            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18}\n",
+            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18} {:>15}\n",
             row.protocol,
             row.f.map_or_else(|| "-".to_string(), |f| f.to_string()),
             ms(row.latency_ns_p50),
@@ -115,6 +122,7 @@ pub fn table(rows: &[ComparisonRow]) -> String {
             row.peak_throughput_milli_ops_per_s / 1_000,
             row.unavailable_ns.map_or_else(|| "-".to_string(), ms),
             row.acked_writes_lost,
+            row.divergent_acks,
         ));
     }
     text
@@ -142,6 +150,7 @@ mod tests {
                 totals.throughput_milli_ops_per_s = 100_000 * u64::from(p.clients_per_region) * factor;
                 totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
                 totals.outcomes.acked_writes_lost = if p.with_faults == Some(true) { 7 } else { 0 };
+                totals.outcomes.divergent_acks = if p.with_faults == Some(true) { 3 } else { 0 };
                 record
             })
             .collect();
@@ -163,11 +172,11 @@ mod tests {
         assert_eq!(fpaxos.latency_ns_p99, 6_000_000);
         assert_eq!(fpaxos.peak_throughput_milli_ops_per_s, 800_000, "4 clients, failure-free");
         assert_eq!(fpaxos.unavailable_ns, Some(500_000_000));
-        assert_eq!(fpaxos.acked_writes_lost, 7);
+        assert_eq!((fpaxos.acked_writes_lost, fpaxos.divergent_acks), (7, 3));
         assert_eq!((rows[1].protocol, rows[1].f), ("epaxos", None));
         let csv = String::from_utf8(comparison_csv(&rows).unwrap()).unwrap();
         assert!(csv.starts_with("protocol,f,latency_ms_p50,"), "{csv}");
-        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000,7\n"), "{csv}");
+        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000,7,3\n"), "{csv}");
         assert!(table(&rows).lines().nth(1).unwrap().starts_with("fpaxos"));
     }
 

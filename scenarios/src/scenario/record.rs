@@ -88,6 +88,22 @@ pub struct OutcomeTotals {
     pub divergent_acks: u64,
     /// Forks acknowledged on both sides at once.
     pub split_brains: u64,
+    /// Acknowledged writes a surviving replica executed and no longer
+    /// reflects (RolledBack{was_acked=true}).
+    #[serde(default)]
+    pub rolled_back_acked: u64,
+    /// The same for writes never acknowledged.
+    #[serde(default)]
+    pub rolled_back_unacked: u64,
+    /// Unanswered writes that took effect.
+    #[serde(default)]
+    pub ghost_writes: u64,
+    /// Commands a replica executed twice.
+    #[serde(default)]
+    pub duplicate_applies: u64,
+    /// Writes standing at one survivor that another went past.
+    #[serde(default)]
+    pub atomicity_violations: u64,
     /// Commands that never completed.
     pub blocked: u64,
 }
@@ -100,6 +116,11 @@ impl OutcomeTotals {
             stale_reads: outcomes.stale_reads,
             divergent_acks: outcomes.divergent_acks,
             split_brains: outcomes.split_brains,
+            rolled_back_acked: outcomes.rolled_back_acked,
+            rolled_back_unacked: outcomes.rolled_back_unacked,
+            ghost_writes: outcomes.ghost_writes,
+            duplicate_applies: outcomes.duplicate_applies,
+            atomicity_violations: outcomes.atomicity_violations,
             blocked: outcomes.blocked,
         }
     }
@@ -110,6 +131,11 @@ impl OutcomeTotals {
         self.stale_reads += other.stale_reads;
         self.divergent_acks += other.divergent_acks;
         self.split_brains += other.split_brains;
+        self.rolled_back_acked += other.rolled_back_acked;
+        self.rolled_back_unacked += other.rolled_back_unacked;
+        self.ghost_writes += other.ghost_writes;
+        self.duplicate_applies += other.duplicate_applies;
+        self.atomicity_violations += other.atomicity_violations;
         self.blocked += other.blocked;
     }
 

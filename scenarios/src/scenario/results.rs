@@ -130,7 +130,7 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
 }
 
 /// `summary.csv` columns, units last; outcome counts are sums over seeds.
-pub const SUMMARY_HEADER: [&str; 33] = [
+pub const SUMMARY_HEADER: [&str; 38] = [
     "point",
     "protocol",
     "f",
@@ -162,6 +162,11 @@ pub const SUMMARY_HEADER: [&str; 33] = [
     "stale_reads",
     "divergent_acks",
     "split_brains",
+    "rolled_back_acked",
+    "rolled_back_unacked",
+    "ghost_writes",
+    "duplicate_applies",
+    "atomicity_violations",
     "blocked",
     "verdict",
 ];
@@ -206,6 +211,11 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             s.outcomes.stale_reads.to_string(),
             s.outcomes.divergent_acks.to_string(),
             s.outcomes.split_brains.to_string(),
+            s.outcomes.rolled_back_acked.to_string(),
+            s.outcomes.rolled_back_unacked.to_string(),
+            s.outcomes.ghost_writes.to_string(),
+            s.outcomes.duplicate_applies.to_string(),
+            s.outcomes.atomicity_violations.to_string(),
             s.outcomes.blocked.to_string(),
             if s.runs_failed == 0 { "PASS" } else { "FAIL" }.to_string(),
         ])?;
@@ -285,14 +295,40 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
     if !summaries.iter().any(|s| notable(&s)) {
         return String::new();
     }
-    let line = |cells: [&str; 8]| {
+    let line = |cells: [&str; 13]| {
         format!(
-            "{:>5} {:<16} {:<30} {:>10} {:>8} {:>10} {:>8} {:>8}\n",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6], cells[7]
+            "{:>5} {:<16} {:<30} {:>10} {:>8} {:>10} {:>8} {:>10} {:>12} {:>8} {:>9} {:>10} {:>8}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            cells[3],
+            cells[4],
+            cells[5],
+            cells[6],
+            cells[7],
+            cells[8],
+            cells[9],
+            cells[10],
+            cells[11],
+            cells[12]
         )
     };
     let mut text = String::from("outcome events (sums over seeds):\n");
-    text.push_str(&line(["point", "protocol", "promise", "acked-lost", "stale", "divergent", "split", "blocked"]));
+    text.push_str(&line([
+        "point",
+        "protocol",
+        "promise",
+        "acked-lost",
+        "stale",
+        "divergent",
+        "split",
+        "rolled-ack",
+        "rolled-unack",
+        "ghost",
+        "dup-apply",
+        "atomicity",
+        "blocked",
+    ]));
     for s in summaries {
         let o = &s.outcomes;
         text.push_str(&line([
@@ -303,6 +339,11 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
             &o.stale_reads.to_string(),
             &o.divergent_acks.to_string(),
             &o.split_brains.to_string(),
+            &o.rolled_back_acked.to_string(),
+            &o.rolled_back_unacked.to_string(),
+            &o.ghost_writes.to_string(),
+            &o.duplicate_applies.to_string(),
+            &o.atomicity_violations.to_string(),
             &o.blocked.to_string(),
         ]));
     }
@@ -451,12 +492,15 @@ mod tests {
             "{csv}"
         );
         // Outcome counts are sums over seeds (stale reads = seed here).
-        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,FAIL"), "{csv}");
-        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,PASS"), "{csv}");
+        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,FAIL"), "{csv}");
+        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,PASS"), "{csv}");
         let table = table(&summaries);
         assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
         let outcomes = outcomes_table(&summaries);
         assert!(outcomes.starts_with("outcome events (sums over seeds):\n"), "{outcomes}");
-        assert!(outcomes.lines().nth(2).unwrap().ends_with("0        3          0        0        0"), "{outcomes}");
+        let cells: Vec<&str> = outcomes.lines().nth(2).unwrap().split_whitespace().collect();
+        // acked-lost, stale, divergent, split, rolled-ack, rolled-unack,
+        // ghost, dup-apply, atomicity, blocked.
+        assert_eq!(cells[cells.len() - 10..], ["0", "3", "0", "0", "0", "0", "0", "0", "0", "0"], "{outcomes}");
     }
 }

@@ -76,6 +76,19 @@ impl Consistency {
     /// (`faulted`: the run has a fault schedule). The one table of gating
     /// rules: a new label adds its row here.
     pub fn promises(self, check: Check, faulted: bool) -> bool {
+        match check {
+            // Measured, never promised: a command a client never heard
+            // back about may take effect at any time under every promise,
+            // and a protocol may execute a write before it commits (chain
+            // replication's head) and undo it if it never does.
+            Check::Outcome(OutcomeKind::GhostWrite | OutcomeKind::RolledBackUnacked) => return false,
+            // The execution check's own finding, gated like it.
+            Check::Outcome(OutcomeKind::DuplicateApply) => return self.promises(Check::Execution, faulted),
+            // Writes committed at some replicas and not others break the
+            // replicas' agreement, as the order check does.
+            Check::Outcome(OutcomeKind::AtomicityViolation) => return self.promises(Check::Order, faulted),
+            _ => {}
+        }
         let stale_or_unlinearizable = matches!(check, Check::Linearizability | Check::Outcome(OutcomeKind::StaleRead));
         match self {
             Consistency::Linearizable => true,

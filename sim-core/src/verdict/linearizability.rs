@@ -13,9 +13,10 @@
 //! history after sorting by key.
 
 use super::outcomes::{OutcomeDetector, Outcomes};
-use super::{Violation, Violations};
+use super::{ExecutionChecker, Violation, Violations};
 use crate::command::{CommandId, Key, Value};
 use crate::fixed_hash::FixedHashMap;
+use crate::id::ProcessId;
 use crate::kv::KvStore;
 use crate::time::Time;
 
@@ -107,15 +108,22 @@ impl History {
 
     /// Checks every key; returns what is not linearizable.
     pub fn check(&self) -> Violations {
-        self.check_with_outcomes(&[]).0
+        self.check_with_outcomes(&[], &ExecutionChecker::disabled()).0
     }
 
     /// Checks every key, and finds the outcome events of each
-    /// ([`super::outcomes`]) from its history and its final value in
-    /// `survivors` (the stores of the replicas alive at the end). One pass
-    /// over the history sorted by key; a key with a single operation can
-    /// have no outcome event and is skipped by the detector.
-    pub fn check_with_outcomes(&self, survivors: &[&KvStore]) -> (Violations, Outcomes) {
+    /// ([`super::outcomes`]) from its history, its final value in
+    /// `survivors` (the replicas alive at the end, with their stores) and
+    /// what each replica executed (`executions`). One pass over the
+    /// history sorted by key; a key with a single operation can have no
+    /// outcome event and is skipped by the detector.
+    pub fn check_with_outcomes(
+        &self,
+        survivors: &[(ProcessId, &KvStore)],
+        executions: &ExecutionChecker,
+    ) -> (Violations, Outcomes) {
+        let executed = |replica: ProcessId, cmd: CommandId| executions.executed(replica, cmd);
+        let mut finals: Vec<(ProcessId, Option<Value>)> = Vec::with_capacity(survivors.len());
         let mut order: Vec<u32> = (0..self.ops.len() as u32).collect();
         order.sort_unstable_by_key(|&i| (self.ops[i as usize].key, i));
         let mut violations = Violations::default();
@@ -129,7 +137,9 @@ impl History {
                     ops.clear();
                     ops.extend(group.iter().map(|&i| self.ops[i as usize].op()));
                     let key = ops[0].key;
-                    detector.check_key(&ops, survivors.iter().map(|store| store.get(key)), &mut outcomes);
+                    finals.clear();
+                    finals.extend(survivors.iter().map(|&(process, store)| (process, store.get(key))));
+                    detector.check_key(&ops, &finals, &executed, &mut outcomes);
                     let refs: Vec<&HistoryOp> = ops.iter().collect();
                     check_key(&refs)
                 }

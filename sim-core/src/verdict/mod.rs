@@ -261,21 +261,24 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Combines the checks of one run. `survivors` are the stores of the
-    /// replicas alive when it ended; `faulted`: it had a fault schedule.
+    /// Combines the checks of one run. `survivors` are the replicas alive
+    /// when it ended, with their stores; `faulted`: it had a fault
+    /// schedule.
     pub fn new(
         order: ExecutionChecker,
         history: &History,
         incomplete: Vec<CommandId>,
         incomplete_count: u64,
-        survivors: &[&KvStore],
+        survivors: &[(ProcessId, &KvStore)],
         faulted: bool,
     ) -> Verdict {
         let executions_checked = order.executions();
         let checked = order.enabled();
         let duplicates_suppressed = order.duplicates_suppressed();
+        let (linearizability, mut outcomes) = history.check_with_outcomes(survivors, &order);
+        atomicity_violations(&order, survivors, &mut outcomes);
+        outcomes.duplicate_applies = order.double_executions();
         let mut violations = order.into_violations();
-        let (linearizability, mut outcomes) = history.check_with_outcomes(survivors);
         violations.extend(linearizability);
         outcomes.blocked = incomplete_count;
         if incomplete_count > 0 {
@@ -335,6 +338,34 @@ impl Verdict {
         }
         Ok(())
     }
+}
+
+/// AtomicityViolation: a write `w` executed at a survivor `a`, and not
+/// rolled back there, while another survivor `s` went past it (executed
+/// another write of the key at the position `w` held, see
+/// [`ExecutionChecker::skipped`]) and never executed `w` by the end: `w`
+/// committed at `a` and, for good, not at `s` (3PC under a partition).
+/// A survivor that merely lags has gone past nothing and is not counted.
+/// One event per write.
+fn atomicity_violations(order: &ExecutionChecker, survivors: &[(ProcessId, &KvStore)], outcomes: &mut Outcomes) {
+    let mut last = None;
+    for (cmd, skipped_at) in order.skipped() {
+        if last == Some(cmd)
+            || order.executed(skipped_at, cmd)
+            || !survivors.iter().any(|&(process, _)| process == skipped_at)
+        {
+            continue;
+        }
+        let stands = survivors
+            .iter()
+            .map(|&(process, _)| process)
+            .find(|&process| order.executed(process, cmd) && !outcomes.rolled_back_at(cmd, process));
+        if let Some(applied_at) = stands {
+            outcomes.push(Outcome::AtomicityViolation { cmd, applied_at, skipped_at });
+            last = Some(cmd);
+        }
+    }
+    outcomes.forget_rolled_back_pairs();
 }
 
 impl fmt::Display for Verdict {
@@ -423,7 +454,7 @@ mod tests {
         let mut survivor = KvStore::new();
         let id = CommandId { client: ClientId(1), seq: 1 };
         survivor.apply(&Command { id, ops: vec![(3, Op::Put(60))].into(), payload_bytes: 0 }, None);
-        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[&survivor], faulted)
+        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[(ProcessId(1), &survivor)], faulted)
     }
 
     #[test]
@@ -434,7 +465,10 @@ mod tests {
         let text = verdict.to_string();
         assert!(text.starts_with("FAIL: 1 violation(s) and 2 outcome event(s)"), "{text}");
         assert!(
-            text.contains("outcomes: AckedWriteLost 1, StaleRead 0, DivergentAck 1, SplitBrain 0, Blocked 0"),
+            text.contains(
+                "outcomes: AckedWriteLost 1, StaleRead 0, DivergentAck 1, SplitBrain 0, RolledBack{was_acked=true} 0, \
+                 RolledBack{was_acked=false} 0, GhostWrite 0, DuplicateApply 0, AtomicityViolation 0, Blocked 0"
+            ),
             "{text}"
         );
     }
@@ -456,6 +490,57 @@ mod tests {
         let mut failure_free = lost_write_verdict(false);
         failure_free.label(Consistency::LinearizableWithoutFailover);
         assert!(!failure_free.passed());
+    }
+
+    fn put(client: u32, value: u64) -> Command {
+        Command {
+            id: CommandId { client: ClientId(client), seq: 1 },
+            ops: vec![(7, Op::Put(value))].into(),
+            payload_bytes: 0,
+        }
+    }
+
+    /// two-phase-commit.md §9: p1 committed `a` then `b`; p2 aborted `a`
+    /// and committed `b` at `a`'s position: AtomicityViolation(a). A p3
+    /// that executed nothing lags and has gone past nothing.
+    #[test]
+    fn three_pc_9_a_write_one_survivor_went_past_is_an_atomicity_violation() {
+        let (a, b) = (put(0, 50), put(1, 60));
+        let mut checker = ExecutionChecker::new(3, 2);
+        checker.on_submit(a.id);
+        checker.on_submit(b.id);
+        let mut stores = [KvStore::new(), KvStore::new(), KvStore::new()];
+        for (replica, cmds) in [(0, vec![&a, &b]), (1, vec![&b])] {
+            for cmd in cmds {
+                checker.on_execute(ProcessId::from_index(replica), cmd);
+                stores[replica].apply(cmd, None);
+            }
+        }
+        let survivors: Vec<(ProcessId, &KvStore)> =
+            stores.iter().enumerate().map(|(i, store)| (ProcessId::from_index(i), store)).collect();
+        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &survivors, true);
+        assert_eq!(verdict.outcomes.atomicity_violations, 1, "{verdict}");
+        assert!(
+            verdict.outcomes.kept().contains(&Outcome::AtomicityViolation {
+                cmd: a.id,
+                applied_at: ProcessId::from_index(0),
+                skipped_at: ProcessId::from_index(1)
+            }),
+            "{verdict}"
+        );
+        assert!(!verdict.passed(), "order is promised: {verdict}");
+    }
+
+    #[test]
+    fn a_command_executed_twice_is_a_duplicate_apply() {
+        let a = put(0, 50);
+        let mut checker = ExecutionChecker::new(1, 1);
+        checker.on_submit(a.id);
+        checker.on_execute(ProcessId(1), &a);
+        checker.on_execute(ProcessId(1), &a);
+        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &[], false);
+        assert_eq!(verdict.outcomes.duplicate_applies, 1);
+        assert_eq!(verdict.violations.count(Check::Execution), 1);
     }
 
     #[test]

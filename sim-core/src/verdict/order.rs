@@ -81,6 +81,15 @@ impl ExecutedSeqs {
         }
         true
     }
+
+    /// True if `replica` executed `seq` of `client`.
+    fn contains(&self, client: usize, replica: usize, seq: u64) -> bool {
+        if replica >= self.replicas {
+            return false;
+        }
+        let prefix = self.prefix.get(client * (self.replicas + 1) + 1 + replica).copied().unwrap_or(0);
+        seq <= prefix || self.beyond.contains(&(client as u32, replica as u32, seq))
+    }
 }
 
 /// Watches executions at every replica of a fully replicated shard.
@@ -97,6 +106,13 @@ pub struct ExecutionChecker {
     /// Executions of a retried command that the client table turned into
     /// no-ops.
     duplicates_suppressed: u64,
+    /// Commands a replica executed a second time (the DuplicateApply
+    /// outcome; each is also a DoubleExecution violation).
+    double_executions: u64,
+    /// At a write-order disagreement, each write and the replica that put
+    /// another write at its position: that replica went past it. The
+    /// AtomicityViolation candidates (see [`ExecutionChecker::skipped`]).
+    skipped: BTreeSet<(CommandId, ProcessId)>,
 }
 
 impl ExecutionChecker {
@@ -112,6 +128,8 @@ impl ExecutionChecker {
             executions: 0,
             retried: BTreeSet::new(),
             duplicates_suppressed: 0,
+            double_executions: 0,
+            skipped: BTreeSet::new(),
         }
     }
 
@@ -152,6 +170,7 @@ impl ExecutionChecker {
         if self.retried.contains(&id) {
             self.duplicates_suppressed += 1;
         } else {
+            self.double_executions += 1;
             self.violations.push(Violation::DoubleExecution { replica, cmd: id });
         }
     }
@@ -174,6 +193,7 @@ impl ExecutionChecker {
             return;
         }
         if !self.executed.insert(id.client.index(), replica.index(), id.seq) {
+            self.double_executions += 1;
             self.violations.push(Violation::DoubleExecution { replica, cmd: id });
             return;
         }
@@ -225,6 +245,10 @@ impl ExecutionChecker {
         order.done[replica.index()] = position;
         self.settle(key);
         if let Some(violation) = violation {
+            if let Violation::WriteOrder { expected, expected_at, .. } = violation {
+                self.skipped.insert((expected, replica));
+                self.skipped.insert((id, expected_at));
+            }
             self.violations.push(violation);
         }
     }
@@ -277,6 +301,25 @@ impl ExecutionChecker {
         if slowest == fastest && order.writes.is_empty() && order.reads.is_empty() {
             self.keys.remove(&key);
         }
+    }
+
+    /// True if `replica` executed `cmd` (false when checks are off).
+    pub fn executed(&self, replica: ProcessId, cmd: CommandId) -> bool {
+        self.enabled && self.executed.contains(cmd.client.index(), replica.index(), cmd.seq)
+    }
+
+    /// Commands executed twice at one replica (not counting re-executions
+    /// of retried commands that the client table suppressed).
+    pub fn double_executions(&self) -> u64 {
+        self.double_executions
+    }
+
+    /// Every `(write, replica)` where `replica` executed another write of
+    /// the key at the position some replica gave `write`: it went past
+    /// `write`, which it can no longer execute in that order. Empty in a
+    /// run whose replicas agree on every key's write order.
+    pub fn skipped(&self) -> impl Iterator<Item = (CommandId, ProcessId)> + '_ {
+        self.skipped.iter().copied()
     }
 
     /// Executions checked.

@@ -37,8 +37,31 @@
 //!   later lost, or of the surviving branch after a loss, is not stale:
 //!   its value is not older than the write it misses, which is counted
 //!   once, as lost.
-//! - **Blocked**: commands that never completed (the completion check's
-//!   count).
+//! - **RolledBack{was_acked}**: a replica alive at the end executed a
+//!   write `w` (the order check's per-replica record of executions), and
+//!   its final value of the key is known and does not reflect `w`: the
+//!   replica's state went back, or on along a branch that never saw `w`
+//!   (a node that truncated its log and applied the new primary's
+//!   entries). One event per (replica, key, write); `was_acked` is the
+//!   harness's own knowledge: the client got an answer. Executors cannot
+//!   undo, so a rollback the replica's store never shows (a truncated
+//!   entry nothing overwrote) is not observed: the store still holds it.
+//!   A replica whose final value is unknown (below an unanswered write) is
+//!   not judged.
+//! - **GhostWrite**: a write whose client never got an answer (the
+//!   harness's clients retry until the run ends, so an unanswered command
+//!   is the only failure a client sees), whose value is nonetheless
+//!   visible: an operation that completed observed it (read it, or
+//!   replaced it), or a survivor ends holding it. One event per key of
+//!   such a write. A subset of Blocked.
+//! - **Blocked**: commands still unanswered when the run ended, after the
+//!   clients stopped issuing and waited up to the time limit (the
+//!   completion check's count).
+//!
+//! DuplicateApply (a replica executed a command twice, the order check's
+//! DoubleExecution) and AtomicityViolation (a write executed and standing
+//! at one replica alive at the end while another went past it) are found
+//! from executions, in [`super::Verdict::new`].
 //!
 //! Cost: linear in the key's operations, with scratch buffers reused from
 //! key to key (no allocation per operation).
@@ -46,6 +69,8 @@
 use super::HistoryOp;
 use crate::command::{CommandId, Key, Value};
 use crate::fixed_hash::FixedHashMap;
+use crate::id::ProcessId;
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// Most events of each kind kept with their details; the rest are only
@@ -85,9 +110,39 @@ pub enum Outcome {
         /// The first write of each of two overlapping branches.
         cmds: [CommandId; 2],
     },
+    /// A replica executed a write its final state does not reflect.
+    RolledBack {
+        /// The key.
+        key: Key,
+        /// The write.
+        cmd: CommandId,
+        /// The replica.
+        replica: ProcessId,
+        /// Its client got an answer.
+        was_acked: bool,
+    },
+    /// A write its client never heard back about took effect.
+    GhostWrite {
+        /// The key.
+        key: Key,
+        /// The write.
+        cmd: CommandId,
+    },
+    /// A write executed (and not rolled back) at one replica alive at the
+    /// end, which another replica alive at the end went past.
+    AtomicityViolation {
+        /// The write.
+        cmd: CommandId,
+        /// A survivor where it stands.
+        applied_at: ProcessId,
+        /// A survivor that went past it without executing it.
+        skipped_at: ProcessId,
+    },
 }
 
-/// The kinds of [`Outcome`] (Blocked is counted from the completion check).
+/// The kinds of outcome events (Blocked is counted from the completion
+/// check and DuplicateApply from the execution check; neither keeps
+/// details here).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutcomeKind {
     /// [`Outcome::AckedWriteLost`].
@@ -98,12 +153,32 @@ pub enum OutcomeKind {
     DivergentAck,
     /// [`Outcome::SplitBrain`].
     SplitBrain,
+    /// [`Outcome::RolledBack`] of an acknowledged write.
+    RolledBackAcked,
+    /// [`Outcome::RolledBack`] of a write never acknowledged.
+    RolledBackUnacked,
+    /// [`Outcome::GhostWrite`].
+    GhostWrite,
+    /// A replica executed a command twice (counted from the execution
+    /// check's DoubleExecution violations).
+    DuplicateApply,
+    /// [`Outcome::AtomicityViolation`].
+    AtomicityViolation,
 }
 
 impl OutcomeKind {
     /// Every kind, in report order.
-    pub const ALL: [OutcomeKind; 4] =
-        [OutcomeKind::AckedWriteLost, OutcomeKind::StaleRead, OutcomeKind::DivergentAck, OutcomeKind::SplitBrain];
+    pub const ALL: [OutcomeKind; 9] = [
+        OutcomeKind::AckedWriteLost,
+        OutcomeKind::StaleRead,
+        OutcomeKind::DivergentAck,
+        OutcomeKind::SplitBrain,
+        OutcomeKind::RolledBackAcked,
+        OutcomeKind::RolledBackUnacked,
+        OutcomeKind::GhostWrite,
+        OutcomeKind::DuplicateApply,
+        OutcomeKind::AtomicityViolation,
+    ];
 
     /// The event's name (classic-README).
     pub fn as_str(self) -> &'static str {
@@ -112,6 +187,11 @@ impl OutcomeKind {
             OutcomeKind::StaleRead => "StaleRead",
             OutcomeKind::DivergentAck => "DivergentAck",
             OutcomeKind::SplitBrain => "SplitBrain",
+            OutcomeKind::RolledBackAcked => "RolledBack{was_acked=true}",
+            OutcomeKind::RolledBackUnacked => "RolledBack{was_acked=false}",
+            OutcomeKind::GhostWrite => "GhostWrite",
+            OutcomeKind::DuplicateApply => "DuplicateApply",
+            OutcomeKind::AtomicityViolation => "AtomicityViolation",
         }
     }
 }
@@ -124,6 +204,10 @@ impl Outcome {
             Outcome::StaleRead { .. } => OutcomeKind::StaleRead,
             Outcome::DivergentAck { .. } => OutcomeKind::DivergentAck,
             Outcome::SplitBrain { .. } => OutcomeKind::SplitBrain,
+            Outcome::RolledBack { was_acked: true, .. } => OutcomeKind::RolledBackAcked,
+            Outcome::RolledBack { was_acked: false, .. } => OutcomeKind::RolledBackUnacked,
+            Outcome::GhostWrite { .. } => OutcomeKind::GhostWrite,
+            Outcome::AtomicityViolation { .. } => OutcomeKind::AtomicityViolation,
         }
     }
 }
@@ -158,6 +242,22 @@ impl fmt::Display for Outcome {
                 id(&cmds[0]),
                 id(&cmds[1])
             ),
+            Outcome::RolledBack { key, cmd, replica, was_acked } => write!(
+                f,
+                "RolledBack{{was_acked={was_acked}}}: key {key}: {replica} executed write {}, and its final state \
+                 does not reflect it",
+                id(cmd)
+            ),
+            Outcome::GhostWrite { key, cmd } => write!(
+                f,
+                "GhostWrite: key {key}: write {} was never answered, yet its value was observed or kept",
+                id(cmd)
+            ),
+            Outcome::AtomicityViolation { cmd, applied_at, skipped_at } => write!(
+                f,
+                "AtomicityViolation: write {} stands at {applied_at}, but {skipped_at} went past it without it",
+                id(cmd)
+            ),
         }
     }
 }
@@ -173,14 +273,30 @@ pub struct Outcomes {
     pub divergent_acks: u64,
     /// Forks acknowledged on both sides at once.
     pub split_brains: u64,
+    /// Acknowledged writes a replica executed and no longer reflects.
+    pub rolled_back_acked: u64,
+    /// Unacknowledged writes a replica executed and no longer reflects.
+    pub rolled_back_unacked: u64,
+    /// Unanswered writes that took effect.
+    pub ghost_writes: u64,
+    /// Commands executed twice at one replica.
+    pub duplicate_applies: u64,
+    /// Writes standing at one survivor that another went past.
+    pub atomicity_violations: u64,
     /// Commands that never completed.
     pub blocked: u64,
     kept: Vec<Outcome>,
+    /// Every (write, replica) of a RolledBack event, for the atomicity
+    /// check (a write rolled back where it was applied does not stand).
+    rolled_back_at: BTreeSet<(CommandId, ProcessId)>,
 }
 
 impl Outcomes {
     /// Records one event.
     pub fn push(&mut self, outcome: Outcome) {
+        if let Outcome::RolledBack { cmd, replica, .. } = outcome {
+            self.rolled_back_at.insert((cmd, replica));
+        }
         let kind = outcome.kind();
         *self.count_mut(kind) += 1;
         if self.kept.iter().filter(|kept| kept.kind() == kind).count() < OUTCOMES_KEPT_PER_KIND {
@@ -188,12 +304,18 @@ impl Outcomes {
         }
     }
 
-    fn count_mut(&mut self, kind: OutcomeKind) -> &mut u64 {
+    /// The counter of `kind`.
+    pub fn count_mut(&mut self, kind: OutcomeKind) -> &mut u64 {
         match kind {
             OutcomeKind::AckedWriteLost => &mut self.acked_writes_lost,
             OutcomeKind::StaleRead => &mut self.stale_reads,
             OutcomeKind::DivergentAck => &mut self.divergent_acks,
             OutcomeKind::SplitBrain => &mut self.split_brains,
+            OutcomeKind::RolledBackAcked => &mut self.rolled_back_acked,
+            OutcomeKind::RolledBackUnacked => &mut self.rolled_back_unacked,
+            OutcomeKind::GhostWrite => &mut self.ghost_writes,
+            OutcomeKind::DuplicateApply => &mut self.duplicate_applies,
+            OutcomeKind::AtomicityViolation => &mut self.atomicity_violations,
         }
     }
 
@@ -204,7 +326,22 @@ impl Outcomes {
             OutcomeKind::StaleRead => self.stale_reads,
             OutcomeKind::DivergentAck => self.divergent_acks,
             OutcomeKind::SplitBrain => self.split_brains,
+            OutcomeKind::RolledBackAcked => self.rolled_back_acked,
+            OutcomeKind::RolledBackUnacked => self.rolled_back_unacked,
+            OutcomeKind::GhostWrite => self.ghost_writes,
+            OutcomeKind::DuplicateApply => self.duplicate_applies,
+            OutcomeKind::AtomicityViolation => self.atomicity_violations,
         }
+    }
+
+    /// True if a RolledBack event names `cmd` at `replica`.
+    pub fn rolled_back_at(&self, cmd: CommandId, replica: ProcessId) -> bool {
+        self.rolled_back_at.contains(&(cmd, replica))
+    }
+
+    /// Forgets the (write, replica) pairs kept for the atomicity check.
+    pub fn forget_rolled_back_pairs(&mut self) {
+        self.rolled_back_at.clear();
     }
 
     /// The first events found, in the order found.
@@ -281,6 +418,15 @@ pub struct OutcomeDetector {
     /// Per child of the node at hand: its and its later siblings' subtrees.
     suffix: Vec<Aggregate>,
     spans: Vec<(u64, u64, u32)>,
+    /// Per node: its position in a depth-first pre-order of the tree and
+    /// its subtree's size, so that "u is an ancestor of v" is one range
+    /// test.
+    preorder: Vec<u32>,
+    size: Vec<u32>,
+    /// Per node: an operation that completed observed its value.
+    seen: Vec<bool>,
+    /// Per survivor of the key at hand: its final node, if known.
+    holds: Vec<Option<(ProcessId, u32)>>,
 }
 
 impl OutcomeDetector {
@@ -291,18 +437,58 @@ impl OutcomeDetector {
 
     /// Adds the events of one key to `outcomes`. `ops` are the key's
     /// operations (reads and writes, answered or not); `finals` are the
-    /// key's values at each replica alive at the end.
+    /// key's values at each replica alive at the end; `executed(r, c)`
+    /// tells whether replica `r` executed command `c`.
     pub fn check_key(
         &mut self,
         ops: &[HistoryOp],
-        finals: impl Iterator<Item = Option<Value>>,
+        finals: &[(ProcessId, Option<Value>)],
+        executed: &dyn Fn(ProcessId, CommandId) -> bool,
         outcomes: &mut Outcomes,
     ) {
         let Some(first) = ops.first() else { return };
         let key = first.key;
         self.build_forest(ops);
-        self.aggregate(ops, finals);
+        self.aggregate(ops, finals.iter().map(|&(_, value)| value));
         self.report(key, ops, outcomes);
+        self.report_executions(key, ops, finals, executed, outcomes);
+    }
+
+    /// True if a state holding `node`'s value reflects the write of
+    /// `write`'s value: the same node or a descendant (both in the tree).
+    fn reflects(&self, node: u32, write: u32) -> bool {
+        let (at, start) = (self.preorder[node as usize], self.preorder[write as usize]);
+        self.in_tree[write as usize] && at >= start && at < start + self.size[write as usize]
+    }
+
+    /// RolledBack and GhostWrite: what replicas executed and what clients
+    /// were told, against the final values.
+    fn report_executions(
+        &mut self,
+        key: Key,
+        ops: &[HistoryOp],
+        finals: &[(ProcessId, Option<Value>)],
+        executed: &dyn Fn(ProcessId, CommandId) -> bool,
+        outcomes: &mut Outcomes,
+    ) {
+        // Each survivor's final node; unknown final values are not judged.
+        let mut holds = std::mem::take(&mut self.holds);
+        holds.clear();
+        holds.extend(finals.iter().map(|&(replica, value)| self.known(value).map(|node| (replica, node))));
+        for op in ops {
+            let Some(value) = op.written else { continue };
+            let Some(&node) = self.node_of.get(&value) else { continue };
+            let was_acked = op.responded.is_some();
+            for &(replica, held) in holds.iter().flatten() {
+                if !self.reflects(held, node) && executed(replica, op.cmd) {
+                    outcomes.push(Outcome::RolledBack { key, cmd: op.cmd, replica, was_acked });
+                }
+            }
+            if !was_acked && (self.seen[node as usize] || finals.iter().any(|&(_, held)| held == Some(value))) {
+                outcomes.push(Outcome::GhostWrite { key, cmd: op.cmd });
+            }
+        }
+        self.holds = holds;
     }
 
     fn build_forest(&mut self, ops: &[HistoryOp]) {
@@ -368,6 +554,25 @@ impl OutcomeDetector {
                 self.order.push(child);
             }
         }
+        // Subtree sizes bottom up, then pre-order positions top down: each
+        // child starts right after its parent and its earlier siblings.
+        self.size.clear();
+        self.size.resize(nodes, 1);
+        for &node in self.order.iter().rev() {
+            let parent = self.parent[node as usize];
+            if node != ROOT && parent != UNKNOWN {
+                self.size[parent as usize] += self.size[node as usize];
+            }
+        }
+        self.preorder.clear();
+        self.preorder.resize(nodes, 0);
+        for &node in &self.order {
+            let mut next = self.preorder[node as usize] + 1;
+            for &child in children_of(&self.child_start, &self.children, node) {
+                self.preorder[child as usize] = next;
+                next += self.size[child as usize];
+            }
+        }
     }
 
     fn children_of(&self, node: u32) -> &[u32] {
@@ -396,7 +601,12 @@ impl OutcomeDetector {
                 own.last_activity = op.invoked.as_ns();
             }
         }
+        self.seen.clear();
+        self.seen.resize(nodes, false);
         for op in ops.iter().filter(|op| op.responded.is_some()) {
+            if let Some(&node) = op.observed.and_then(|value| self.node_of.get(&value)) {
+                self.seen[node as usize] = true;
+            }
             if let Some(node) = self.known(op.observed) {
                 let own = &mut self.own[node as usize];
                 own.last_activity = own.last_activity.max(op.invoked.as_ns());
@@ -527,14 +737,28 @@ mod tests {
         HistoryOp { cmd: cmd(client), written: None, ..write(0, observed, invoked, responded) }
     }
 
+    /// The events of `ops` with survivors p1, p2, ... holding `finals`,
+    /// none having executed anything (rollbacks are tested apart).
     fn outcomes(ops: &[HistoryOp], finals: &[Option<Value>]) -> Outcomes {
+        outcomes_executed(ops, finals, &|_, _| false)
+    }
+
+    fn outcomes_executed(
+        ops: &[HistoryOp],
+        finals: &[Option<Value>],
+        executed: &dyn Fn(ProcessId, CommandId) -> bool,
+    ) -> Outcomes {
+        let finals: Vec<(ProcessId, Option<Value>)> =
+            finals.iter().enumerate().map(|(i, &value)| (ProcessId(i as u32 + 1), value)).collect();
         let mut outcomes = Outcomes::default();
-        OutcomeDetector::new().check_key(ops, finals.iter().copied(), &mut outcomes);
+        OutcomeDetector::new().check_key(ops, &finals, executed, &mut outcomes);
         outcomes
     }
 
+    /// AckedWriteLost, StaleRead, DivergentAck, SplitBrain.
     fn counts(outcomes: &Outcomes) -> [u64; 4] {
-        OutcomeKind::ALL.map(|kind| outcomes.count(kind))
+        [OutcomeKind::AckedWriteLost, OutcomeKind::StaleRead, OutcomeKind::DivergentAck, OutcomeKind::SplitBrain]
+            .map(|kind| outcomes.count(kind))
     }
 
     #[test]
@@ -668,6 +892,52 @@ mod tests {
         assert!(found.kept().contains(&Outcome::AckedWriteLost { key: 7, cmd: cmd(50) }));
         let only_70 = outcomes(&ops, &[Some(70)]);
         assert_eq!(only_70.acked_writes_lost, 3, "{:?}", only_70.kept());
+    }
+
+    /// primary-backup.md §10 E4 as the replicas executed it: R0 (p1)
+    /// executed its side's writes 50 and 51, then R1's 60 and 61 after
+    /// the heal; p2 and p3 only R1's. Everyone ends with 61.
+    #[test]
+    fn primary_backup_10_e4_the_old_primary_rolled_back_its_sides_writes() {
+        let ops = [
+            write(4, None, 0, 10),
+            write(50, Some(4), 1990, 2000),
+            write(51, Some(50), 2390, 2400),
+            write(60, Some(4), 1995, 2005),
+            write(61, Some(60), 2200, 2300),
+        ];
+        let executed =
+            |replica: ProcessId, cmd: CommandId| replica == ProcessId(1) || ![50, 51].contains(&cmd.client.0);
+        let found = outcomes_executed(&ops, &[Some(61), Some(61), Some(61)], &executed);
+        assert_eq!((found.rolled_back_acked, found.rolled_back_unacked, found.ghost_writes), (2, 0, 0));
+        assert!(found.rolled_back_at(cmd(50), ProcessId(1)) && found.rolled_back_at(cmd(51), ProcessId(1)));
+        assert!(
+            found.kept().iter().any(|o| o.to_string()
+                == "RolledBack{was_acked=true}: key 7: p1 executed write c50#1, and its final state does not reflect it"),
+            "{:?}",
+            found.kept()
+        );
+        // A replica still holding the write (nothing overwrote it) shows
+        // no rollback: the executor cannot undo, so the store keeps it.
+        let kept = outcomes_executed(&ops[..3], &[Some(51), Some(4)], &|replica, _| replica == ProcessId(1));
+        assert_eq!(kept.rolled_back_acked, 0);
+    }
+
+    #[test]
+    fn an_executed_unanswered_write_is_rolled_back_or_a_ghost() {
+        // w(30) never answered. p1 executed it, then ended on 20, a
+        // branch that never saw it: RolledBack{was_acked=false}.
+        let ops = [write(10, None, 0, 10), pending(30, 15), write(20, Some(10), 11, 20)];
+        let found = outcomes_executed(&ops, &[Some(20)], &|_, _| true);
+        assert_eq!((found.rolled_back_unacked, found.ghost_writes), (1, 0), "{:?}", found.kept());
+        // w(30) kept by a survivor: a ghost write, and no rollback there.
+        let ghost = outcomes_executed(&ops, &[Some(30), Some(20)], &|replica, _| replica == ProcessId(1));
+        assert_eq!((ghost.rolled_back_unacked, ghost.ghost_writes), (0, 1), "{:?}", ghost.kept());
+        // Replaced by an answered write: observed, so a ghost too.
+        let replaced = [write(10, None, 0, 10), pending(30, 15), write(40, Some(30), 20, 30)];
+        assert_eq!(outcomes(&replaced, &[]).ghost_writes, 1);
+        // Never seen anywhere: not a ghost (it may never have happened).
+        assert_eq!(outcomes(&ops, &[Some(20)]).ghost_writes, 0);
     }
 
     #[test]
