@@ -205,6 +205,7 @@ impl ProtocolName {
                 | ProtocolName::Raft
                 | ProtocolName::Vr
                 | ProtocolName::Chain
+                | ProtocolName::PrimaryBackup
         )
     }
 

@@ -4,7 +4,7 @@
 
 use super::master::{AcceptedConfig, Ballot};
 use sim_core::protocol::MessageSize;
-use sim_core::{Command, ProcessId};
+use sim_core::{Command, CommandId, Key, ProcessId, Time};
 use std::sync::Arc;
 
 /// One update: the request (standing in for the delta, since commands are
@@ -131,6 +131,35 @@ pub enum Message {
         /// The version accepted.
         version: u64,
     },
+    /// CRAQ VERSION_QUERY (§9): the committed version of `keys`, asked of
+    /// the tail for the read `id`.
+    VersionQuery {
+        /// The asker's chain version.
+        version: u64,
+        /// The read.
+        id: CommandId,
+        /// The keys it reads.
+        keys: Vec<Key>,
+    },
+    /// CRAQ VERSION_REPLY: the seq of the tail's committed version.
+    VersionReply {
+        /// The read.
+        id: CommandId,
+        /// The seq.
+        seq: u64,
+    },
+    /// CRAQ under faults: renew the asker's membership lease (`craq.rs`).
+    LeaseReq {
+        /// The asker's chain version.
+        version: u64,
+        /// The asker's clock when it asked (echoed).
+        at: Time,
+    },
+    /// The lease asked at `at` is granted.
+    LeaseGrant {
+        /// Echoed from the LEASE_REQ.
+        at: Time,
+    },
 }
 
 const HEADER_BYTES: u64 = 16;
@@ -151,6 +180,9 @@ impl MessageSize for Message {
                 Message::MasterPing { .. } | Message::Prepare { .. } | Message::Accepted { .. } => 20,
                 Message::Promise { accepted, .. } => 32 + 4 * accepted.chain.len() as u64,
                 Message::Accept { chain, .. } => 28 + 4 * chain.len() as u64,
+                Message::VersionQuery { keys, .. } => 20 + 8 * keys.len() as u64,
+                Message::VersionReply { .. } | Message::LeaseReq { .. } => 20,
+                Message::LeaseGrant { .. } => 8,
             }
     }
 }
