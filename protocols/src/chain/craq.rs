@@ -11,7 +11,10 @@
 //!   upstream of the tail). Its state then holds the tail's committed
 //!   version or a later committed one, either linearizable.
 //!
-//! The tail itself is always clean (it commits what it appends).
+//! The tail itself is always clean (it commits what it appends). A
+//! server that rejoined (§7.5) kept only its old committed prefix, so it
+//! serves no read and answers no VERSION_QUERY until it holds what its
+//! predecessor held when answering its JOIN (JOIN_UPTO).
 //!
 //! Under faults (failure detection on) the spec's fail-stop assumption
 //! does not hold: a server removed by a false suspicion does not know it
@@ -93,10 +96,23 @@ impl Chain {
         self.last_write.get(&key).copied().unwrap_or(0)
     }
 
+    /// A rejoined server has caught up once it holds what its predecessor
+    /// held when it answered the JOIN.
+    pub(super) fn check_caught_up(&mut self) {
+        if self.catching_up_to.is_some_and(|upto| self.hist_upto() >= upto) {
+            self.catching_up_to = None;
+        }
+    }
+
+    /// True if this server may serve reads and answer VERSION_QUERY.
+    fn serves_reads(&self, now: Time, out: &Outbox<Self>) -> bool {
+        self.position().is_some() && self.catching_up_to.is_none() && self.holds_lease(now, out)
+    }
+
     /// Serves (or starts serving) a read of this process's client; with
     /// no lease or no chain it waits for the next try (`tick`).
     pub(super) fn craq_read(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
-        if self.position().is_none() || !self.holds_lease(now, out) {
+        if !self.serves_reads(now, out) {
             return;
         }
         let dirty = cmd.keys().any(|k| self.last_write(k) > self.committed);
@@ -125,7 +141,7 @@ impl Chain {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if !self.is_tail() || !self.holds_lease(now, out) {
+        if !self.is_tail() || !self.serves_reads(now, out) {
             return; // the asker retries with the tail it learns of
         }
         // The tail's log is committed up to `committed` (it commits what
@@ -135,7 +151,7 @@ impl Chain {
     }
 
     pub(super) fn handle_version_reply(&mut self, id: CommandId, seq: u64, now: Time, out: &mut Outbox<Self>) {
-        if self.position().is_some() && self.holds_lease(now, out) {
+        if self.serves_reads(now, out) {
             self.serve_read(id, seq, out);
         }
     }

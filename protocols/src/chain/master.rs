@@ -347,8 +347,7 @@ impl Chain {
     /// Retransmission (failure detection on): FORWARDs not acknowledged
     /// for `FD_TIMEOUT` are sent again, so a lost message is survived.
     pub(super) fn retransmit(&mut self, now: Time, out: &mut Outbox<Self>) {
-        if self.is_tail()
-            && self.joining
+        if (self.is_tail() && self.joining || self.catching_up_to.is_some())
             && let Some(pred) = self.pred()
         {
             out.send(pred, Message::Join { version: self.version, hist_upto: self.hist_upto() });

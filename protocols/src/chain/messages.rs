@@ -131,6 +131,14 @@ pub enum Message {
         /// The version accepted.
         version: u64,
     },
+    /// CRAQ: the predecessor's log end when it answered a JOIN; the
+    /// joining server serves reads once it holds that much.
+    JoinUpto {
+        /// The chain version.
+        version: u64,
+        /// The predecessor's `hist_upto`.
+        hist_upto: u64,
+    },
     /// CRAQ VERSION_QUERY (§9): the committed version of `keys`, asked of
     /// the tail for the read `id`.
     VersionQuery {
@@ -176,7 +184,7 @@ impl MessageSize for Message {
                 Message::Ping | Message::Pong => 8,
                 Message::Config { chain, .. } => 8 + 4 * chain.len() as u64,
                 Message::LastSeqReq { .. } => 8,
-                Message::Join { .. } | Message::MasterPong { .. } => 16,
+                Message::Join { .. } | Message::JoinUpto { .. } | Message::MasterPong { .. } => 16,
                 Message::MasterPing { .. } | Message::Prepare { .. } | Message::Accepted { .. } => 20,
                 Message::Promise { accepted, .. } => 32 + 4 * accepted.chain.len() as u64,
                 Message::Accept { chain, .. } => 28 + 4 * chain.len() as u64,

@@ -147,6 +147,11 @@ pub struct Chain {
 
     // CRAQ (`craq.rs`).
     reads: ReadMode,
+    /// Rejoined and not caught up yet with what the predecessor held when
+    /// it answered the JOIN (`u64::MAX` until it says): no reads served,
+    /// no VERSION_QUERY answered, since the committed prefix it kept may
+    /// be far behind what the chain committed.
+    catching_up_to: Option<u64>,
     /// With CRAQ reads: per key, the latest seq in the log writing it.
     last_write: FixedHashMap<Key, u64>,
     lease: craq::LeaseState,
@@ -345,6 +350,7 @@ impl Chain {
         if after == before {
             return;
         }
+        self.check_caught_up();
         match self.succ() {
             Some(succ) => {
                 for s in before + 1..=after {
@@ -414,6 +420,9 @@ impl Chain {
                 }
                 self.acked = self.committed;
                 self.joining = true;
+                if self.reads == ReadMode::Craq {
+                    self.catching_up_to = Some(u64::MAX);
+                }
                 if let Some(pred) = self.pred() {
                     out.send(pred, Message::Join { version, hist_upto: self.hist_upto() });
                 }
@@ -557,6 +566,7 @@ impl Protocol for Chain {
             joining: false,
             hole_since: None,
             reads: options.reads,
+            catching_up_to: None,
             last_write: FixedHashMap::default(),
             lease: craq::LeaseState::new(n),
             plant_rejoin_keeps_suffix: options.plant_rejoin_keeps_suffix,
@@ -621,6 +631,15 @@ impl Protocol for Chain {
             Message::Join { version, hist_upto } => {
                 if self.group.is_some() && version == self.version && self.succ() == Some(from) {
                     self.resend_from(from, hist_upto + 1, out);
+                    if self.reads == ReadMode::Craq {
+                        out.send(from, Message::JoinUpto { version, hist_upto: self.hist_upto() });
+                    }
+                }
+            }
+            Message::JoinUpto { version, hist_upto } => {
+                if version == self.version && self.pred() == Some(from) && self.catching_up_to.is_some() {
+                    self.catching_up_to = Some(hist_upto);
+                    self.check_caught_up();
                 }
             }
             Message::MasterPing { ballot } => self.handle_master_ping(from, ballot, now, out),
