@@ -176,10 +176,13 @@ impl ProtocolName {
     /// draw crashes, partitions, loss and duplication for it; the others
     /// have no recovery yet and are only tested under slow links.
     ///
-    /// Primary-backup is not here yet: its sync mode survives the fault
-    /// tests, but a 1,000-seed swarm left 4 seeds (310, 547, 761, 820)
-    /// with commands stuck after a partition followed by the primary's
-    /// crash (liveness; no safety violation).
+    /// Primary-backup recovers in every mode (failover, SYNC_REQ catch-up,
+    /// retransmission), but only sync mode (AUTO_FENCED with a majority
+    /// wait set) stays linearizable under faults; async and semi-sync
+    /// (AUTO_TIMEOUT) lose acknowledged writes on failover by design, so
+    /// their swarms hold them to their label,
+    /// [`Consistency::LinearizableWithoutFailover`] (see `consistency`),
+    /// and the swarm prints what that leaves unchecked.
     ///
     /// 2PC and 3PC are not here, by design (two-phase-commit.md §1, §8,
     /// §9): a crashed replica aborts every transaction until it restarts,
@@ -205,6 +208,7 @@ impl ProtocolName {
                 | ProtocolName::Raft
                 | ProtocolName::Vr
                 | ProtocolName::Chain
+                | ProtocolName::PrimaryBackup
         )
     }
 
@@ -301,13 +305,15 @@ impl ProtocolName {
             // primary acknowledged (primary-backup.md §9). Sync under faults
             // is AUTO_FENCED with a majority wait set here (F7), so it keeps
             // the linearizable promise the spec gives it "without
-            // partitions" even with them. Semi-sync keeps AUTO_TIMEOUT and
-            // §9 says it loses writes unless k = n-1; it stays judged as
-            // linearizable, as before labels existed (its runs under
-            // faults FAIL when they lose writes).
+            // partitions" even with them. Semi-sync keeps AUTO_TIMEOUT, and
+            // §9 says it loses writes on a crash unless k = n-1 and splits
+            // its brain on any partition or false suspicion: like async,
+            // linearizable only while no failover happens.
             ProtocolName::PrimaryBackup => match options.primary_backup.mode {
-                primary_backup::Mode::Async => Consistency::LinearizableWithoutFailover,
-                primary_backup::Mode::Sync | primary_backup::Mode::SemiSync => Consistency::Linearizable,
+                primary_backup::Mode::Async | primary_backup::Mode::SemiSync => {
+                    Consistency::LinearizableWithoutFailover
+                }
+                primary_backup::Mode::Sync => Consistency::Linearizable,
             },
             // Reads go through the protocol like writes (two-phase-commit.md
             // mapping in DESIGN.md); blocking is the spec's, not a bug.

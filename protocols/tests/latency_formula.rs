@@ -226,6 +226,20 @@ fn simulated_mean_latency_with_ns(
     f: usize,
     conflict_rate: f64,
 ) -> Vec<u64> {
+    simulated_latency_for_reads_ns(protocol, options, matrix, sites, (leader, f), conflict_rate, 0.0)
+}
+
+/// As `simulated_mean_latency_with_ns`, with a share `read_ratio` of
+/// read-only commands.
+fn simulated_latency_for_reads_ns(
+    protocol: ProtocolName,
+    options: &ProtocolOptions,
+    matrix: &Matrix,
+    sites: &[&str],
+    (leader, f): (usize, usize),
+    conflict_rate: f64,
+    read_ratio: f64,
+) -> Vec<u64> {
     let regions: Vec<RegionId> =
         sites.iter().map(|s| RegionId(matrix.region_index(s).expect("known region") as u16)).collect();
     let mut config = RunConfig::new(matrix.clone(), regions);
@@ -234,8 +248,11 @@ fn simulated_mean_latency_with_ns(
     config.clients_per_region = 3;
     config.commands_per_client = 20;
     config.delay = DelayOptions { intra_region: IntraRegionDelay::Zero, ..DelayOptions::default() };
-    config.workload =
-        Workload { keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 }, ..Workload::default() };
+    config.workload = Workload {
+        keys: KeyDistribution::ConflictPool { conflict_rate, hot_keys: 1 },
+        read_ratio,
+        ..Workload::default()
+    };
     config.check().expect("valid config");
     protocol.check(sites.len(), f).expect("valid f");
     let report = protocol.run_with(&config, options);
@@ -476,4 +493,31 @@ fn deferred_update_update_and_read_latency_equal_the_formula() {
         }
     }
     assert_eq!(cases, 2 * 2 * (1 + 2));
+}
+
+/// chain-replication.md §9 (CRAQ): a read of a clean key costs `d(X,S) +
+/// d(S,X)`, 0 for a client co-located with its process S, head, middle or
+/// tail; read down the chain (the default) it costs an update's §5
+/// latency. Reads only, conflict-free and on one (never written) key.
+#[test]
+fn chain_craq_clean_reads_meet_their_formula() {
+    let matrix = gcp();
+    let craq = ProtocolOptions {
+        chain: protocols::chain::Options { reads: protocols::chain::ReadMode::Craq, ..Default::default() },
+        ..Default::default()
+    };
+    for sites in [SITES_3, SITES_5] {
+        for leader in [0, sites.len() - 1] {
+            for conflict_rate in [0.0, 1.0] {
+                let chain = ProtocolName::Chain;
+                let local =
+                    simulated_latency_for_reads_ns(chain, &craq, &matrix, sites, (leader, 1), conflict_rate, 1.0);
+                assert_eq!(local, vec![0; sites.len()], "CRAQ, sites {sites:?}, head {leader}");
+                let options = ProtocolOptions::default();
+                let down =
+                    simulated_latency_for_reads_ns(chain, &options, &matrix, sites, (leader, 1), conflict_rate, 1.0);
+                assert_eq!(down, chain_latency_ns(&matrix, sites, leader), "sites {sites:?}, head {leader}");
+            }
+        }
+    }
 }

@@ -15,6 +15,7 @@ use crate::error::UserError;
 use crate::scenario::{self, Scenario};
 use protocols::ProtocolName;
 use rayon::prelude::*;
+use sim_core::verdict::{Check, Consistency, OutcomeKind};
 use std::path::Path;
 
 /// What to run.
@@ -63,6 +64,33 @@ pub struct SwarmResult {
     pub tested: String,
     /// What was not tested, in words (empty if everything was).
     pub not_tested: String,
+    /// The promise the verdict held the runs to, with what it leaves
+    /// unchecked under faults (e.g. asynchronous primary/backup loses
+    /// writes on failover by design: measured, not failed).
+    pub checked: String,
+}
+
+/// `label`, and what it does not promise in a run with faults.
+fn promise_in_words(label: Consistency) -> String {
+    let checks = [
+        (Check::Order, "replica order"),
+        (Check::Execution, "execution"),
+        (Check::Linearizability, "linearizability"),
+        (Check::Completion, "completion"),
+    ];
+    let mut waived: Vec<String> =
+        checks.iter().filter(|(check, _)| !label.promises(*check, true)).map(|(_, name)| name.to_string()).collect();
+    waived.extend(
+        OutcomeKind::ALL
+            .iter()
+            .filter(|&&kind| !label.promises(Check::Outcome(kind), true))
+            .map(|kind| format!("{kind:?} events")),
+    );
+    if waived.is_empty() {
+        format!("{label} (every check)")
+    } else {
+        format!("{label}; under faults not failed on (measured only): {}", waived.join(", "))
+    }
 }
 
 /// The swarm's scenario file text.
@@ -134,6 +162,7 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
             }
             (false, _) => "slow links only".into(),
         },
+        checked: promise_in_words(point.protocol.consistency(&point.options)),
         not_tested: if options.protocol.recovers() && !options.protocol.restarts() {
             format!("restarts: {} declares no durable state", options.protocol)
         } else if options.protocol.recovers() {

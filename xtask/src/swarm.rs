@@ -41,6 +41,7 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
         result.failed.len()
     );
     println!("faults drawn: {}", result.tested);
+    println!("checked: {}", result.checked);
     if !result.not_tested.is_empty() {
         println!("not tested: {}", result.not_tested);
     }

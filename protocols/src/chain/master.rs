@@ -139,8 +139,16 @@ impl Chain {
                     out.send_to_each(&self.others(), Message::Prepare { ballot });
                 }
             }
-            Phase::Proposing { config, .. } => {
+            Phase::Proposing { config, acks } => {
                 self.ping_all(config.ballot, out);
+                if acks & (1 << self.id.index()) == 0 && !self.breaks_a_lease(&config.chain, now, out) {
+                    // The lease that held our own acceptance back ran out.
+                    self.group().accepted = config.clone();
+                    self.handle_accepted(self.id, config.ballot, config.version, now, out);
+                    if !matches!(self.group().phase, Phase::Proposing { .. }) {
+                        return;
+                    }
+                }
                 if now.since(self.group().attempt_started_at) >= self.group().suspect_after_ns {
                     self.stand_for_master(now, out); // no majority accepts: try again
                 } else {
@@ -207,13 +215,18 @@ impl Chain {
         }
     }
 
-    /// Phase 2 of `config` (its ballot is ours); our own acceptance first.
+    /// Phase 2 of `config` (its ballot is ours); our own acceptance first,
+    /// unless it would break a CRAQ lease we granted (then on a later tick).
     fn propose(&mut self, config: AcceptedConfig, now: Time, out: &mut Outbox<Self>) {
         let me = self.id;
+        let accept_own = !self.breaks_a_lease(&config.chain, now, out);
         let group = self.group();
-        group.accepted = config.clone();
+        if accept_own {
+            group.accepted = config.clone();
+        }
         group.attempt_started_at = now;
-        group.phase = Phase::Proposing { config: config.clone(), acks: 1 << me.index() };
+        let acks = if accept_own { 1 << me.index() } else { 0 };
+        group.phase = Phase::Proposing { config: config.clone(), acks };
         let AcceptedConfig { ballot, version, chain } = config;
         out.send_to_each(&self.others(), Message::Accept { ballot, version, chain });
     }
@@ -224,6 +237,9 @@ impl Chain {
             return;
         }
         self.heard_master(config.ballot, now);
+        if self.breaks_a_lease(&config.chain, now, out) {
+            return; // CRAQ: not before the lease granted runs out (craq.rs)
+        }
         let (ballot, version) = (config.ballot, config.version);
         self.group().accepted = config;
         out.send(from, Message::Accepted { ballot, version });
@@ -331,10 +347,22 @@ impl Chain {
     /// Retransmission (failure detection on): FORWARDs not acknowledged
     /// for `FD_TIMEOUT` are sent again, so a lost message is survived.
     pub(super) fn retransmit(&mut self, now: Time, out: &mut Outbox<Self>) {
-        if self.is_tail()
-            && self.joining
+        if (self.is_tail() && self.joining || self.catching_up_to.is_some())
             && let Some(pred) = self.pred()
         {
+            out.send(pred, Message::Join { version: self.version, hist_upto: self.hist_upto() });
+        }
+        // A hole below buffered FORWARDs that the predecessor does not
+        // fill: it re-sends only above what its old successor acknowledged,
+        // which a server that joined as the tail and had not caught up yet
+        // may never have had (swarm chain f=2 seed 577: the joining tail's
+        // predecessor was removed, the new one re-sent from 31 to a server
+        // holding nothing). Ask for everything above what it holds.
+        if let Some(since) = self.hole_since
+            && now.since(since) >= self.fd_timeout_ns / 2
+            && let Some(pred) = self.pred()
+        {
+            self.hole_since = Some(now);
             out.send(pred, Message::Join { version: self.version, hist_upto: self.hist_upto() });
         }
         let Some(succ) = self.succ() else { return };

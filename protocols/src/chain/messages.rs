@@ -4,7 +4,7 @@
 
 use super::master::{AcceptedConfig, Ballot};
 use sim_core::protocol::MessageSize;
-use sim_core::{Command, ProcessId};
+use sim_core::{Command, CommandId, Key, ProcessId, Time};
 use std::sync::Arc;
 
 /// One update: the request (standing in for the delta, since commands are
@@ -131,6 +131,43 @@ pub enum Message {
         /// The version accepted.
         version: u64,
     },
+    /// CRAQ: the predecessor's log end when it answered a JOIN; the
+    /// joining server serves reads once it holds that much.
+    JoinUpto {
+        /// The chain version.
+        version: u64,
+        /// The predecessor's `hist_upto`.
+        hist_upto: u64,
+    },
+    /// CRAQ VERSION_QUERY (§9): the committed version of `keys`, asked of
+    /// the tail for the read `id`.
+    VersionQuery {
+        /// The asker's chain version.
+        version: u64,
+        /// The read.
+        id: CommandId,
+        /// The keys it reads.
+        keys: Vec<Key>,
+    },
+    /// CRAQ VERSION_REPLY: the seq of the tail's committed version.
+    VersionReply {
+        /// The read.
+        id: CommandId,
+        /// The seq.
+        seq: u64,
+    },
+    /// CRAQ under faults: renew the asker's membership lease (`craq.rs`).
+    LeaseReq {
+        /// The asker's chain version.
+        version: u64,
+        /// The asker's clock when it asked (echoed).
+        at: Time,
+    },
+    /// The lease asked at `at` is granted.
+    LeaseGrant {
+        /// Echoed from the LEASE_REQ.
+        at: Time,
+    },
 }
 
 const HEADER_BYTES: u64 = 16;
@@ -147,10 +184,13 @@ impl MessageSize for Message {
                 Message::Ping | Message::Pong => 8,
                 Message::Config { chain, .. } => 8 + 4 * chain.len() as u64,
                 Message::LastSeqReq { .. } => 8,
-                Message::Join { .. } | Message::MasterPong { .. } => 16,
+                Message::Join { .. } | Message::JoinUpto { .. } | Message::MasterPong { .. } => 16,
                 Message::MasterPing { .. } | Message::Prepare { .. } | Message::Accepted { .. } => 20,
                 Message::Promise { accepted, .. } => 32 + 4 * accepted.chain.len() as u64,
                 Message::Accept { chain, .. } => 28 + 4 * chain.len() as u64,
+                Message::VersionQuery { keys, .. } => 20 + 8 * keys.len() as u64,
+                Message::VersionReply { .. } | Message::LeaseReq { .. } => 20,
+                Message::LeaseGrant { .. } => 8,
             }
     }
 }

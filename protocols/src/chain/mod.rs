@@ -22,26 +22,31 @@
 //! tail.
 //!
 //! Divergences, all because of the simulator's model:
-//! - Queries go down the chain like updates (every process applies every
-//!   command in one order, which the verdict checks), so a read costs a
-//!   write's latency instead of `2·d(X,T)`.
-//! - CRAQ (§9) is not implemented. Chain extension (§7.5) runs only under
+//! - By default queries go down the chain like updates (every process
+//!   applies every command in one order, which the verdict checks), so a
+//!   read costs a write's latency instead of `2·d(X,T)`. With `reads =
+//!   "craq"` they are §9's apportioned queries at the client's process
+//!   (`craq.rs`), under faults behind a membership lease.
+//! - Chain extension (§7.5) runs only under
 //!   faults and without STATE_XFER: a rejoining server keeps its own
 //!   committed prefix and fetches the rest from its predecessor.
 
+mod craq;
 mod master;
 mod messages;
 #[cfg(test)]
 mod tests;
 
+pub use craq::ReadMode;
 pub use master::{AcceptedConfig, Ballot};
 pub use messages::{Entry, Message};
 
-use crate::shared::slot_executor::{ChosenSlot, SlotExecutor};
+use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
+use crate::shared::slot_executor::ChosenSlot;
 use master::MasterGroup;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
+use sim_core::{ClientId, Command, CommandId, FixedHashMap, Key, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -55,6 +60,9 @@ pub const DEFAULT_PING_NS: u64 = 100 * NS_PER_MS;
 pub const DEFAULT_FD_TIMEOUT_NS: u64 = 1600 * NS_PER_MS;
 /// `CLIENT_RETRY` (§6).
 pub const CLIENT_RETRY_NS: u64 = 2000 * NS_PER_MS;
+/// A CRAQ read not served yet (no lease, or VERSION_REPLY lost) is tried
+/// again after this many `PING`s.
+pub const CRAQ_READ_RETRY_PINGS: u64 = 5;
 
 /// Chain replication options (§6 timers); `None` takes the default.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
@@ -64,6 +72,9 @@ pub struct Options {
     pub ping_ns: Option<u64>,
     /// `FD_TIMEOUT` in ns (default [`DEFAULT_FD_TIMEOUT_NS`]).
     pub fd_timeout_ns: Option<u64>,
+    /// `chain` (default: reads go down the chain like updates) or `craq`
+    /// (§9 apportioned queries, `craq.rs`).
+    pub reads: ReadMode,
     /// Planted bug (tests only): a server rejoining as the tail keeps the
     /// uncommitted suffix of its log instead of dropping it, so it can
     /// commit updates the chain never ordered; the verdict must catch it.
@@ -130,6 +141,20 @@ pub struct Chain {
     ack_progress_at: Time,
     /// Rejoined as the tail and still catching up from the predecessor.
     joining: bool,
+    /// Since when FORWARDs wait in `ahead` for a hole below them (under
+    /// faults the hole is asked for again, see `retransmit`).
+    hole_since: Option<Time>,
+
+    // CRAQ (`craq.rs`).
+    reads: ReadMode,
+    /// Rejoined and not caught up yet with what the predecessor held when
+    /// it answered the JOIN (`u64::MAX` until it says): no reads served,
+    /// no VERSION_QUERY answered, since the committed prefix it kept may
+    /// be far behind what the chain committed.
+    catching_up_to: Option<u64>,
+    /// With CRAQ reads: per key, the latest seq in the log writing it.
+    last_write: FixedHashMap<Key, u64>,
+    lease: craq::LeaseState,
     plant_rejoin_keeps_suffix: bool,
 }
 
@@ -194,7 +219,9 @@ impl Chain {
     // ---- Normal case (§4) ----
 
     fn route_request(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
-        if self.head() == self.id {
+        if origin == self.id && self.is_craq_read(&cmd) {
+            self.craq_read(cmd, now, out);
+        } else if self.head() == self.id {
             self.accept_update(cmd, origin, now, out);
         } else {
             out.send(self.head(), Message::Request { cmd, origin });
@@ -219,9 +246,21 @@ impl Chain {
         self.append(Entry { cmd, origin }, now, out);
     }
 
+    /// Appends `entry` to the log (and, with CRAQ reads, records the
+    /// versions it writes).
+    fn push_log(&mut self, entry: Entry) {
+        if self.reads == ReadMode::Craq && !entry.cmd.is_read_only() {
+            let seq = self.hist_upto() + 1;
+            for key in entry.cmd.keys() {
+                self.last_write.insert(key, seq);
+            }
+        }
+        self.log.push(entry);
+    }
+
     /// Appends the next update and passes it on (§4 steps 1-3).
     fn append(&mut self, entry: Entry, now: Time, out: &mut Outbox<Self>) {
-        self.log.push(entry.clone());
+        self.push_log(entry.clone());
         let seq = self.hist_upto();
         match self.succ() {
             Some(succ) => out.send(succ, Message::Forward { version: self.version, seq, entry }),
@@ -270,7 +309,7 @@ impl Chain {
             // forwarded from elsewhere.
             self.pending.remove(&id);
             self.applied += 1;
-            out.execute(ChosenSlot { slot: self.applied, cmd: fresh.then(|| e.cmd.clone()) });
+            out.execute(LogStep::Slot(ChosenSlot { slot: self.applied, cmd: fresh.then(|| e.cmd.clone()) }));
         }
     }
 
@@ -300,12 +339,18 @@ impl Chain {
         self.ahead.insert(seq, entry);
         let before = self.hist_upto();
         while let Some(e) = self.ahead.remove(&(self.hist_upto() + 1)) {
-            self.log.push(e);
+            self.push_log(e);
+        }
+        if self.ahead.is_empty() {
+            self.hole_since = None;
+        } else {
+            self.hole_since.get_or_insert(now);
         }
         let after = self.hist_upto();
         if after == before {
             return;
         }
+        self.check_caught_up();
         match self.succ() {
             Some(succ) => {
                 for s in before + 1..=after {
@@ -355,6 +400,7 @@ impl Chain {
         self.version = version;
         self.chain = chain;
         self.ahead.clear();
+        self.hole_since = None;
         if self.position().is_none() {
             return; // removed: fenced; under faults it may rejoin as the tail
         }
@@ -366,9 +412,17 @@ impl Chain {
                 // predecessor.
                 if !self.plant_rejoin_keeps_suffix {
                     self.log.truncate(self.committed as usize);
+                    if self.reads == ReadMode::Craq {
+                        let log = std::mem::take(&mut self.log);
+                        self.last_write.clear();
+                        log.into_iter().for_each(|e| self.push_log(e));
+                    }
                 }
                 self.acked = self.committed;
                 self.joining = true;
+                if self.reads == ReadMode::Craq {
+                    self.catching_up_to = Some(u64::MAX);
+                }
                 if let Some(pred) = self.pred() {
                     out.send(pred, Message::Join { version, hist_upto: self.hist_upto() });
                 }
@@ -445,16 +499,24 @@ impl Chain {
         if self.group.is_some() {
             self.group_tick(now, out);
             self.retransmit(now, out);
+            self.renew_lease(now, out);
         } else if self.id == self.master {
             self.master_tick(now, out);
         }
         if self.position().is_none() {
             return;
         }
+        // A CRAQ read may be waiting for a lease (under faults): it tries
+        // again sooner than a forwarded request.
+        let craq = self.reads == ReadMode::Craq;
+        let read_retry = CRAQ_READ_RETRY_PINGS * self.ping_ns;
         let due: Vec<Arc<Command>> = self
             .pending
             .values_mut()
-            .filter(|(_, at)| now.since(*at) >= CLIENT_RETRY_NS)
+            .filter(|(cmd, at)| {
+                let retry = if craq && cmd.is_read_only() { read_retry } else { CLIENT_RETRY_NS };
+                now.since(*at) >= retry
+            })
             .map(|(cmd, at)| {
                 *at = now;
                 cmd.clone()
@@ -469,10 +531,10 @@ impl Chain {
 impl Protocol for Chain {
     type Message = Message;
     type Timer = Timer;
-    type Executor = SlotExecutor;
+    type Executor = ReadingSlotExecutor;
     type Options = Options;
 
-    fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor) {
+    fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         debug_assert!(Self::check(n, setup.config.f).is_ok());
         let head = setup.config.leader.unwrap_or(setup.processes[0]);
@@ -502,9 +564,14 @@ impl Protocol for Chain {
             pong_version: vec![0; n],
             ack_progress_at: Time::ZERO,
             joining: false,
+            hole_since: None,
+            reads: options.reads,
+            catching_up_to: None,
+            last_write: FixedHashMap::default(),
+            lease: craq::LeaseState::new(n),
             plant_rejoin_keeps_suffix: options.plant_rejoin_keeps_suffix,
         };
-        (chain_server, SlotExecutor::new())
+        (chain_server, ReadingSlotExecutor::new())
     }
 
     fn start(&mut self, now: Time, out: &mut Outbox<Self>) {
@@ -564,6 +631,15 @@ impl Protocol for Chain {
             Message::Join { version, hist_upto } => {
                 if self.group.is_some() && version == self.version && self.succ() == Some(from) {
                     self.resend_from(from, hist_upto + 1, out);
+                    if self.reads == ReadMode::Craq {
+                        out.send(from, Message::JoinUpto { version, hist_upto: self.hist_upto() });
+                    }
+                }
+            }
+            Message::JoinUpto { version, hist_upto } => {
+                if version == self.version && self.pred() == Some(from) && self.catching_up_to.is_some() {
+                    self.catching_up_to = Some(hist_upto);
+                    self.check_caught_up();
                 }
             }
             Message::MasterPing { ballot } => self.handle_master_ping(from, ballot, now, out),
@@ -574,6 +650,10 @@ impl Protocol for Chain {
                 self.handle_accept(from, AcceptedConfig { ballot, version, chain }, now, out)
             }
             Message::Accepted { ballot, version } => self.handle_accepted(from, ballot, version, now, out),
+            Message::VersionQuery { version: _, id, keys } => self.handle_version_query(from, id, &keys, now, out),
+            Message::VersionReply { id, seq } => self.handle_version_reply(id, seq, now, out),
+            Message::LeaseReq { version, at } => self.handle_lease_req(from, version, at, now, out),
+            Message::LeaseGrant { at } => self.lease_granted(from, at),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Chain replication transcript tests: the worked examples of
-//! chain-replication.md §10 (E1-E3; E4 is CRAQ, not implemented) on
-//! `shared::test_net`, plus the §4 invariants and duplicates.
+//! chain-replication.md §10 on
+//! `shared::test_net` (E4 with `reads = "craq"`), plus the §4 invariants
+//! and duplicates.
 
 use super::*;
 use crate::shared::test_net::{TestNet, setup};
@@ -141,4 +142,97 @@ fn chain_check() {
     assert!(Chain::check(3, 2).is_ok());
     assert!(Chain::check(3, 3).unwrap_err().contains("1 <= f <= n - 1 = 2"));
     assert!(Chain::check(1, 1).unwrap_err().contains("2 to 64"));
+}
+
+fn get(client: u32, seq: u64) -> Arc<Command> {
+    let id = CommandId { client: ClientId(client), seq };
+    Arc::new(Command { id, ops: vec![(1, Op::Get)].into(), payload_bytes: 0 })
+}
+
+/// What process `id` answered for `cmd`: (when, the value read).
+fn read_result(net: &TestNet<Chain>, id: u32, cmd: CommandId) -> Option<(u64, Option<u64>)> {
+    net.results
+        .iter()
+        .find(|(_, p, c, _)| p.0 == id && *c == cmd)
+        .map(|(t, _, _, r)| (t.as_ns() / NS_PER_MS, r.as_slice()[0]))
+}
+
+/// §10 E4 (CRAQ): the client at B reads k at S2. Clean (u1 committed and
+/// ACKed): served at once, 0 ms. Dirty (u2 at S2, its FORWARD to S3 lost):
+/// S2 asks S3, whose committed version is u1's, and returns that value
+/// after `2·d(B,C) = 40` ms. No read goes down the chain.
+#[test]
+fn chain_10_e4_craq_dirty_read() {
+    let options = Options { reads: ReadMode::Craq, fd_timeout_ns: Some(10_000 * NS_PER_MS), ..Options::default() };
+    let mut net = TestNet::<Chain>::new(&DELAYS, 1, 1, &options);
+    net.drop_rule = Box::new(|_, from, to, msg| from == ProcessId(2) && to == ProcessId(3) && is_forward(msg, 2));
+    let (u1, u2) = (cmd(1, 1), cmd(1, 2));
+    net.submit_at(0, 1, u1.clone());
+    net.run_until(100);
+    assert_eq!(net.executed_at(2, u1.id), Some(50), "ACKed at S2: version 1 clean");
+    let clean = get(2, 1);
+    net.submit_at(100, 2, clean.clone());
+    net.run_until(100);
+    assert_eq!(read_result(&net, 2, clean.id), Some((100, Some(1))), "clean: 0 ms");
+    net.submit_at(200, 1, u2.clone());
+    net.run_until(300);
+    assert_eq!(net.processes[1].hist_upto(), 2, "version 2 dirty at S2");
+    assert_eq!(net.processes[2].hist_upto(), 1);
+    let dirty = get(2, 2);
+    net.submit_at(300, 2, dirty.clone());
+    net.run_until(500);
+    assert_eq!(read_result(&net, 2, dirty.id), Some((340, Some(1))), "dirty: the tail's committed version, 40 ms");
+    assert_eq!(net.count_delivered(|m| matches!(m, Message::VersionQuery { .. })), 1);
+    assert!(
+        net.delivered
+            .iter()
+            .all(|(_, _, _, m)| !matches!(m, Message::Forward { entry, .. } if entry.cmd.is_read_only()))
+    );
+}
+
+/// Swarm chain f=2 seed 577: S3 rejoined as the tail behind S2, holding
+/// nothing yet, when S2 crashed; the new predecessor S1 re-sent only above
+/// what it had seen acknowledged (seq 2 here), so S3 buffered it over a
+/// hole nobody filled and every client waited for good. Under faults a
+/// hole that stays asks the predecessor for everything above it.
+#[test]
+fn chain_a_lasting_hole_asks_the_predecessor_again() {
+    let detecting = |id: u32| {
+        let mut s = setup(id, 3, 1, 1);
+        s.config.failure_detection = true;
+        s
+    };
+    let options = Options::default();
+    let (mut s1, _) = Chain::new(detecting(1), &options);
+    let (mut s3, _) = Chain::new(detecting(3), &options);
+    let chain = vec![ProcessId(1), ProcessId(3)];
+    for server in [&mut s1, &mut s3] {
+        server.version = 5;
+        server.chain = chain.clone();
+    }
+    s1.log = vec![Entry { cmd: cmd(1, 1), origin: ProcessId(1) }, Entry { cmd: cmd(1, 2), origin: ProcessId(1) }];
+    s1.acked = 1; // acknowledged by S1's old successor, which S3 never was
+    let mut out = Outbox::new();
+    let entry = s1.log[1].clone();
+    s3.handle(ProcessId(1), Message::Forward { version: 5, seq: 2, entry }, ms(0), &mut out);
+    assert_eq!(s3.hist_upto(), 0, "seq 2 waits over the hole");
+    let mut out = Outbox::new();
+    s3.handle_timer(Timer::Tick, ms(100), &mut out);
+    assert!(out.sent().iter().all(|(_, m)| !matches!(m, Message::Join { .. })), "a reordered FORWARD may fill it");
+    let mut out = Outbox::new();
+    s3.handle_timer(Timer::Tick, ms(1000), &mut out);
+    let join = Message::Join { version: 5, hist_upto: 0 };
+    assert!(out.sent().contains(&(ProcessId(1), join.clone())), "{:?}", out.sent());
+    let mut resent = Outbox::new();
+    s1.handle(ProcessId(3), join, ms(1010), &mut resent);
+    let seqs: Vec<u64> = resent
+        .sent()
+        .iter()
+        .filter_map(|(_, m)| if let Message::Forward { seq, .. } = m { Some(*seq) } else { None })
+        .collect();
+    assert_eq!(seqs, vec![1, 2]);
+    for (_, m) in resent.sent() {
+        s3.handle(ProcessId(1), m, ms(1020), &mut Outbox::new());
+    }
+    assert_eq!(s3.hist_upto(), 2);
 }

@@ -31,9 +31,10 @@ impl PrimaryBackup {
         self.fencing
     }
 
-    /// Stand for primary of the epoch after every one seen.
+    /// Stand for primary of the epoch after every one seen, the refused
+    /// candidacies' included.
     pub(super) fn stand(&mut self, now: Time, out: &mut Outbox<Self>) {
-        let epoch = self.epoch.max(self.voted_epoch) + 1;
+        let epoch = self.epoch.max(self.voted_epoch).max(self.epoch_seen) + 1;
         self.voted_epoch = epoch;
         self.voted_for_self = true;
         self.votes = 1 << self.id.index();
@@ -55,6 +56,11 @@ impl PrimaryBackup {
         if !self.fenced() {
             return;
         }
+        // A refused candidate's epoch still counts: lagging candidates that
+        // stand again and again would otherwise keep their voted epochs
+        // above every up-to-date node's candidacy, and no election would
+        // ever finish (swarm seeds 310, 547, 761, 820).
+        self.epoch_seen = self.epoch_seen.max(epoch);
         let up_to_date = (accepted_epoch, last_seq) >= (self.accepted_epoch, self.last_seq());
         let granted = epoch > self.epoch.max(self.voted_epoch) && up_to_date;
         if granted {

@@ -224,6 +224,9 @@ pub struct PrimaryBackup {
     accepted_epoch: Epoch,
     /// Votes for `voted_epoch` while standing (bit per process index).
     votes: u64,
+    /// The highest epoch any candidate stood for, granted or not: the next
+    /// candidacy goes above it (`fenced.rs`).
+    epoch_seen: Epoch,
     plant_degrade_below_majority: bool,
 }
 
@@ -797,6 +800,7 @@ impl Protocol for PrimaryBackup {
             voted_for_self: false,
             accepted_epoch: 0,
             votes: 0,
+            epoch_seen: 0,
             plant_degrade_below_majority: options.plant_degrade_below_majority,
         };
         (pb, SlotExecutor::new())

@@ -279,3 +279,41 @@ fn primary_backup_check() {
     assert!(PrimaryBackup::check(3, 3).unwrap_err().contains("1 <= f <= n - 1 = 2"));
     assert!(PrimaryBackup::check(1, 1).unwrap_err().contains("2 to 64"));
 }
+
+/// A process of `n` with failure detection on (sync mode fences).
+fn fenced_node(id: u32, n: u32) -> PrimaryBackup {
+    let mut s = setup(id, n, 1, 1);
+    s.config.failure_detection = true;
+    PrimaryBackup::new(s, &options(Mode::Sync)).0
+}
+
+/// Swarm seeds 310, 547, 761 and 820 (n = 5, the primary crashed): the
+/// lagging backups stood again every FD_TIMEOUT, each time one epoch
+/// higher, while the up-to-date backups refused them without learning
+/// their epochs, so every up-to-date candidacy asked for an epoch the
+/// laggards had already voted for themselves, and no election finished.
+/// A refused candidacy's epoch now counts: the next candidacy of the
+/// node that refused goes above it and the laggard grants it.
+#[test]
+fn primary_backup_fenced_candidacy_outbids_a_refused_laggard() {
+    let (mut laggard, mut up_to_date) = (fenced_node(2, 5), fenced_node(3, 5));
+    let mut out = Outbox::new();
+    up_to_date.handle(ProcessId(1), replicate(0, vec![entry(1, 1)], 0), ms(1), &mut out);
+    assert_eq!(up_to_date.last_seq(), 1);
+    // The laggard stands three times with its own log (empty).
+    for t in [1000, 2000, 3000] {
+        let mut out = Outbox::new();
+        laggard.stand(ms(t), &mut out);
+        let (_, req) = out.sent().into_iter().find(|(to, _)| *to == ProcessId(3)).expect("asks R3");
+        let mut reply = Outbox::new();
+        up_to_date.handle(ProcessId(2), req, ms(t + 1), &mut reply);
+        assert_eq!(reply.sent(), vec![(ProcessId(2), Message::Vote { epoch: t / 1000, granted: false })]);
+    }
+    let mut out = Outbox::new();
+    up_to_date.stand(ms(3500), &mut out);
+    let (_, req) = out.sent().into_iter().find(|(to, _)| *to == ProcessId(2)).expect("asks R2");
+    assert!(matches!(req, Message::VoteReq { epoch: 4, .. }), "above the laggard's epoch 3: {req:?}");
+    let mut reply = Outbox::new();
+    laggard.handle(ProcessId(3), req, ms(3501), &mut reply);
+    assert_eq!(reply.sent(), vec![(ProcessId(3), Message::Vote { epoch: 4, granted: true })]);
+}
