@@ -14,18 +14,6 @@ use std::path::Path;
 
 const SEEDS_PER_CONFLICT_RATE: u64 = 25;
 
-/// `cargo xtask swarm`'s default (20), so its replay is this run; 5 for
-/// 2PC and 3PC, whose no-wait locks commit about two commands a second on
-/// one hot key across the WAN (aborts and back-offs): 20 commands per
-/// client do not fit the swarm's time limit at 100% conflicts even
-/// without faults (replay with `--commands-per-client 5`).
-fn commands_per_client(protocol: ProtocolName) -> u64 {
-    match protocol {
-        ProtocolName::TwoPc | ProtocolName::ThreePc => 5,
-        _ => 20,
-    }
-}
-
 /// The failing seeds of `protocol`'s CI swarm, in words.
 fn swarm_failures(protocol: ProtocolName) -> Vec<String> {
     let pool = scenarios::scenario::sweep::pool(1).expect("a thread pool");
@@ -37,7 +25,7 @@ fn swarm_failures(protocol: ProtocolName) -> Vec<String> {
             first_seed: 1,
             conflict_percent,
             f: 1,
-            commands_per_client: commands_per_client(protocol),
+            commands_per_client: swarm::default_commands_per_client(protocol),
             protocol_options: Vec::new(),
             read_percent: 30.0,
         };

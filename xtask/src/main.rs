@@ -68,9 +68,9 @@ enum Command {
         /// Failures tolerated (most crashes drawn).
         #[arg(short, long, default_value_t = 1)]
         f: usize,
-        /// Commands per client.
-        #[arg(long, default_value_t = 20)]
-        commands_per_client: u64,
+        /// Commands per client [default: 20; 5 for 2pc and 3pc].
+        #[arg(long)]
+        commands_per_client: Option<u64>,
         /// Percentage of read-only commands.
         #[arg(long, default_value_t = 30.0)]
         reads: f64,
@@ -111,7 +111,8 @@ fn main() -> ExitCode {
                 first_seed,
                 conflict_percent: conflicts,
                 f,
-                commands_per_client,
+                commands_per_client: commands_per_client
+                    .unwrap_or_else(|| scenarios::swarm::default_commands_per_client(protocol)),
                 protocol_options,
                 read_percent: reads,
             });

@@ -41,6 +41,12 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
         result.failed.len()
     );
     println!("faults drawn: {}", result.tested);
+    if result.blocked > 0 {
+        println!(
+            "blocked (commands unanswered at the time limit, which the promise allows): {} run(s)",
+            result.blocked
+        );
+    }
     println!("checked: {}", result.checked);
     if !result.not_tested.is_empty() {
         println!("not tested: {}", result.not_tested);
