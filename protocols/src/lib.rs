@@ -229,6 +229,18 @@ impl ProtocolName {
         }
     }
 
+    /// How long a restarted process of this protocol stays out of service
+    /// after it comes back, for fault budgets (the swarm's
+    /// `restart_grace_s`): VR has no disk and recovers from the others
+    /// (`vr.md` §8), so it counts as down until then; 0 for protocols
+    /// that come back with durable state.
+    pub fn restart_grace_ns(self) -> u64 {
+        match self {
+            ProtocolName::Vr => vr::RESTART_GRACE_NS,
+            _ => 0,
+        }
+    }
+
     /// The protocols that support restarts, comma-separated (for errors).
     pub fn restarting() -> String {
         let names: Vec<&str> = ProtocolName::ALL.iter().filter(|p| p.restarts()).map(|p| p.as_str()).collect();

@@ -177,6 +177,11 @@ pub struct RandomFaults {
     /// Drawn crashes may restart (half of them, each within
     /// `max_duration_ns`); only for protocols that support restarts.
     pub restarts: bool,
+    /// With restarts: how long a restarted process still counts as down
+    /// after it comes back, for a protocol whose restarted process must
+    /// first rebuild its state from the others (VR without disk, §8
+    /// recovery) and is out of service until then. 0: back at once.
+    pub restart_grace_ns: u64,
     /// Draw partitions (each heals within `max_duration_ns`).
     pub partitions: bool,
     /// Draw slow links (each ends within `max_duration_ns`).
@@ -197,6 +202,7 @@ impl Default for RandomFaults {
             count: 4,
             max_crashed: 0,
             restarts: false,
+            restart_grace_ns: 0,
             partitions: true,
             slow_links: true,
             max_loss: 0.0,
@@ -243,9 +249,10 @@ impl RandomFaults {
             let kind = match kinds[rng.random_range(0..kinds.len())] {
                 "crash" if self.restarts => {
                     // A restart half the time; at most `max_crashed` down
-                    // at once (a permanent crash is down to the end).
+                    // at once (a permanent crash is down to the end, a
+                    // restarted process until its grace ends).
                     let until_ns = if rng.random_bool(0.5) { until_ns } else { None };
-                    let end = until_ns.unwrap_or(u64::MAX);
+                    let end = until_ns.map_or(u64::MAX, |until| until.saturating_add(self.restart_grace_ns));
                     let overlapping: Vec<ProcessId> =
                         downs.iter().filter(|(_, from, to)| *from < end && at_ns < *to).map(|(p, _, _)| *p).collect();
                     let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !overlapping.contains(p)).collect();

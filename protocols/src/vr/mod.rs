@@ -27,6 +27,7 @@ mod lease;
 #[cfg(test)]
 mod lease_tests;
 mod messages;
+mod recovery;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,7 @@ use crate::shared::quorum;
 use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
 use crate::shared::slot_executor::ChosenSlot;
 pub use lease::DEFAULT_LEASE_NS;
+pub use recovery::RESTART_GRACE_NS;
 use rand::Rng;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
@@ -871,9 +873,12 @@ impl Vr {
         let log = log.expect("checked");
         self.recovery_responses.clear();
         let commit = log.commit;
+        self.prepare_recovered_log(&log);
         self.install_log(log, out);
+        self.rebuild_client_table();
         self.view = max_view;
         self.become_normal(now);
+        out.recovery_finished();
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(primary, self.prepare_ok(max_view));
@@ -958,6 +963,14 @@ impl Protocol for Vr {
     type Timer = Timer;
     type Executor = ReadingSlotExecutor;
     type Options = Options;
+
+    /// No disk (vr.md §1): a restarted replica keeps nothing and recovers
+    /// from the others (§8, `recovery.rs`).
+    const RESTARTS: bool = true;
+
+    fn restart(&mut self, fresh: Self, executor: &mut ReadingSlotExecutor, now: Time, out: &mut Outbox<Self>) {
+        self.restart_recovering(fresh, executor, now, out);
+    }
 
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
