@@ -298,7 +298,6 @@ impl ProtocolName {
             | ProtocolName::EPaxos
             | ProtocolName::Tempo
             | ProtocolName::Caesar
-            | ProtocolName::Vr
             | ProtocolName::Raft
             | ProtocolName::Chain
             | ProtocolName::Mencius => Consistency::Linearizable,
@@ -310,6 +309,11 @@ impl ProtocolName {
             // §9 says it loses writes unless k = n-1; it stays judged as
             // linearizable, as before labels existed (its runs under
             // faults FAIL when they lose writes).
+            // Reads at backups (vr.md §10, last bullet) may be stale; with
+            // reads-your-writes and monotonic reads per client, executions
+            // are sequentially consistent.
+            ProtocolName::Vr if options.vr.backup_reads => Consistency::Sequential,
+            ProtocolName::Vr => Consistency::Linearizable,
             ProtocolName::PrimaryBackup => match options.primary_backup.mode {
                 primary_backup::Mode::Async => Consistency::LinearizableWithoutFailover,
                 primary_backup::Mode::Sync | primary_backup::Mode::SemiSync => Consistency::Linearizable,

@@ -23,11 +23,16 @@
 //! every commit quorum (the Flexible Paxos argument); with `n = 2f + 1`
 //! both are `f + 1`, exactly the spec.
 
+mod backup_reads;
+#[cfg(test)]
+mod backup_reads_tests;
 mod lease;
 #[cfg(test)]
 mod lease_tests;
 mod messages;
 mod recovery;
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;
 
@@ -86,6 +91,10 @@ pub struct Options {
     /// `LEASE` L in ns (default [`DEFAULT_LEASE_NS`]); must be below
     /// `VC_TIMEOUT`.
     pub lease_ns: Option<u64>,
+    /// Reads at backups (§10 last bullet, `backup_reads.rs`): a read is
+    /// answered by the client's own replica; not linearizable (runs are
+    /// judged sequential). Takes precedence over `leased_reads`.
+    pub backup_reads: bool,
     /// Planted bug (tests only): with leased reads, backups join view
     /// changes despite their promise (§10b), so a new view can commit
     /// while the old primary still serves reads; the verdict must catch
@@ -145,6 +154,9 @@ pub struct Vr {
     leased_reads: bool,
     lease_ns: u64,
     plant_lease_without_promise: bool,
+    backup_reads: bool,
+    /// Reads at backups: the sessions of the clients (§10).
+    read_sessions: backup_reads::ReadSessions,
     /// Leased reads (§10).
     lease: lease::LeaseState,
     /// Runs with faults: the primary re-sends PREPAREs that went
@@ -527,6 +539,9 @@ impl Vr {
             // Also a request whose client retried here after it was
             // forwarded from elsewhere.
             self.pending.remove(&id);
+            if self.backup_reads {
+                self.read_sessions.note(id, op);
+            }
             out.execute(LogStep::Slot(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) }));
             self.executed = op;
         }
@@ -988,6 +1003,8 @@ impl Protocol for Vr {
             leased_reads: options.leased_reads,
             lease_ns: options.lease_ns.unwrap_or(DEFAULT_LEASE_NS),
             plant_lease_without_promise: options.plant_lease_without_promise,
+            backup_reads: options.backup_reads,
+            read_sessions: backup_reads::ReadSessions::default(),
             lease: lease::LeaseState::default(),
             failure_detection: setup.config.failure_detection,
             rng: setup.rng,
@@ -1039,6 +1056,9 @@ impl Protocol for Vr {
     }
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        if self.read_at_backup(&cmd, out) {
+            return;
+        }
         self.pending.insert(cmd.id, (cmd.clone(), now));
         self.route_request(cmd, self.id, now, out);
     }
