@@ -693,10 +693,8 @@ mod vr {
     /// every command completes.
     #[test]
     fn a_restarted_replica_recovers_and_a_later_primary_crash_is_survived() {
-        let schedules = [
-            vec![restart(500, 1500, 2), crash(3500, &[1])],
-            vec![restart(500, 1000, 1), crash(5000, &[3])],
-        ];
+        let schedules =
+            [vec![restart(500, 1500, 2), crash(3500, &[1])], vec![restart(500, 1000, 1), crash(5000, &[3])]];
         for seed in 1..=3 {
             for (case, schedule) in schedules.iter().enumerate() {
                 for options in [Options::default(), Options { leased_reads: true, ..Options::default() }] {

@@ -49,11 +49,8 @@ fn vr_8_restart_re_executes_the_log_up_to_commit_after_the_applied_prefix() {
     let r2 = &net.processes[2];
     assert_eq!((r2.status(), r2.view(), r2.op(), r2.executed()), (Status::Normal, 0, 6, 6));
     assert_eq!(executions_at(&net, 3, 6), vec![0, 1, 1, 1, 1, 1, 1], "every op executed once at R2");
-    let after: Vec<u64> = net.executed[executed_before..]
-        .iter()
-        .filter(|(_, p, _)| *p == ProcessId(3))
-        .map(|(_, _, c)| c.seq)
-        .collect();
+    let after: Vec<u64> =
+        net.executed[executed_before..].iter().filter(|(_, p, _)| *p == ProcessId(3)).map(|(_, _, c)| c.seq).collect();
     assert_eq!(after, vec![3, 4, 5, 6], "after the restart: from the kept position up to commit");
     assert_eq!(r2.executed_seq.get(&ClientId(0)), Some(&6), "client table rebuilt");
     assert!(r2.log.base() <= 2, "the log kept from the primary's base: {}", r2.log.base());
