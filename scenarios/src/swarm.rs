@@ -131,9 +131,13 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
         failed: Vec::new(),
         tested: match (options.protocol.recovers(), options.protocol.restarts()) {
             (true, true) => format!(
-                "up to f={} crashes at a time (half of them restart), partitions that heal, slow links, \
+                "up to f={} crashes at a time (half of them restart{}), partitions that heal, slow links, \
                  loss <5%, duplication <5%",
-                options.f
+                options.f,
+                match options.protocol.restart_grace_ns() {
+                    0 => String::new(),
+                    grace_ns => format!("; down {} s more while recovering", grace_ns as f64 / 1e9),
+                }
             ),
             (true, false) => {
                 format!("up to f={} crashes, partitions that heal, slow links, loss <5%, duplication <5%", options.f)

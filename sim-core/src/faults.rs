@@ -784,4 +784,31 @@ mod tests {
         let mut crashes = crashes.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).peekable();
         assert!(crashes.peek().is_some() && crashes.all(|f| f.until_ns.is_none()), "no restart unless asked");
     }
+
+    /// A restarted process still counts as down for the grace (it
+    /// recovers from the others first): with `max_crashed = 1`, no crash
+    /// starts before the previous restart plus the grace.
+    #[test]
+    fn drawn_restarts_count_as_down_during_the_grace() {
+        let grace_ns = 4 * NS_PER_S;
+        let budget = RandomFaults {
+            count: 40,
+            max_crashed: 1,
+            restarts: true,
+            restart_grace_ns: grace_ns,
+            ..RandomFaults::default()
+        };
+        let (mut restarts, mut later_crashes) = (0, 0);
+        for seed in 1..=40 {
+            let faults = budget.draw(5, &RngStreams::new(seed));
+            let crashes: Vec<&Fault> = faults.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).collect();
+            for pair in crashes.windows(2) {
+                let until = pair[0].until_ns.expect("only a restarted process frees the budget");
+                assert!(pair[1].at_ns >= until + grace_ns, "seed {seed}: {} then {}", pair[0], pair[1]);
+                later_crashes += 1;
+            }
+            restarts += crashes.iter().filter(|f| f.until_ns.is_some()).count();
+        }
+        assert!(restarts > 0 && later_crashes > 0, "{restarts} restarts, {later_crashes} crashes after one");
+    }
 }

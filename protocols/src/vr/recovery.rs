@@ -46,6 +46,13 @@ impl Vr {
         fresh.executed = applied;
         fresh.commit = applied; // every applied op was committed
         fresh.log.reset(applied);
+        if fresh.leased_reads {
+            // §10b: the crashed incarnation may have promised a primary
+            // not to join a view change until up to `L` after the crash;
+            // that promise is forgotten with the rest, so keep it for `L`
+            // from now (the restart comes after the crash).
+            fresh.lease.promise_until = now.plus_ns(fresh.lease_ns);
+        }
         *self = fresh;
         out.recovery_started();
         self.start(now, out); // §8 step 1: fresh nonce from the new stream

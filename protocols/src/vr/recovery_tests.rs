@@ -85,3 +85,30 @@ fn vr_8_restart_draws_a_fresh_nonce_and_ignores_old_answers() {
     }
     assert_eq!(old.status(), Status::Normal);
 }
+
+/// §10b with restarts: the crashed incarnation may have promised the
+/// primary (whose lease rests on it) not to join a view change; that
+/// promise is not durable, so a restarted backup keeps one for `L` from
+/// its restart: once recovered, it defers a START_VIEW_CHANGE until then.
+#[test]
+fn vr_10_b_a_restarted_backup_keeps_a_promise_for_a_lease_period() {
+    let options = Options { leased_reads: true, ..Options::default() };
+    let mut r2 = Vr::new(setup(3, 3, 1, 1), &options).0;
+    let mut executor = ReadingSlotExecutor::new();
+    let mut out = Outbox::new();
+    let restart_at = Time::from_ns(1000 * NS_PER_MS);
+    r2.restart(Vr::new(setup(3, 3, 1, 1), &options).0, &mut executor, restart_at, &mut out);
+    let nonce = r2.nonce;
+    let log = LogSnapshot { base: 0, entries: Vec::new(), commit: 0 };
+    for from in [1, 2] {
+        let log = (from == 1).then(|| log.clone());
+        r2.handle(ProcessId(from), Message::RecoveryResponse { view: 0, nonce, log }, restart_at, &mut out);
+    }
+    assert_eq!(r2.status(), Status::Normal);
+    let svc_at = Time::from_ns(1100 * NS_PER_MS);
+    r2.handle(ProcessId(2), Message::StartViewChange { view: 1 }, svc_at, &mut out);
+    assert_eq!((r2.status(), r2.view()), (Status::Normal, 0), "deferred while the promise may be live");
+    let expired = restart_at.plus_ns(DEFAULT_LEASE_NS);
+    r2.handle_timer(Timer::Tick, expired, &mut out);
+    assert_eq!((r2.status(), r2.view()), (Status::ViewChange, 1), "joined once it expired");
+}
