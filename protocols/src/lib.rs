@@ -233,6 +233,18 @@ impl ProtocolName {
         }
     }
 
+    /// How long a restarted process of this protocol stays out of service
+    /// after it comes back, for fault budgets (the swarm's
+    /// `restart_grace_s`): VR has no disk and recovers from the others
+    /// (`vr.md` §8), so it counts as down until then; 0 for protocols
+    /// that come back with durable state.
+    pub fn restart_grace_ns(self) -> u64 {
+        match self {
+            ProtocolName::Vr => vr::RESTART_GRACE_NS,
+            _ => 0,
+        }
+    }
+
     /// The protocols that support restarts, comma-separated (for errors).
     pub fn restarting() -> String {
         let names: Vec<&str> = ProtocolName::ALL.iter().filter(|p| p.restarts()).map(|p| p.as_str()).collect();
@@ -290,7 +302,6 @@ impl ProtocolName {
             | ProtocolName::EPaxos
             | ProtocolName::Tempo
             | ProtocolName::Caesar
-            | ProtocolName::Vr
             | ProtocolName::Chain
             | ProtocolName::Mencius => Consistency::Linearizable,
             // Log, ReadIndex (also at followers) and lease reads are
@@ -301,6 +312,11 @@ impl ProtocolName {
                 raft::ReadMode::Stale => Consistency::Sequential,
                 raft::ReadMode::Log | raft::ReadMode::ReadIndex | raft::ReadMode::Lease => Consistency::Linearizable,
             },
+            // Reads at backups (vr.md §10, last bullet) may be stale; with
+            // reads-your-writes and monotonic reads per client, executions
+            // are sequentially consistent.
+            ProtocolName::Vr if options.vr.backup_reads => Consistency::Sequential,
+            ProtocolName::Vr => Consistency::Linearizable,
             // Async answers before shipping: a failover loses what the old
             // primary acknowledged (primary-backup.md §9). Sync under faults
             // is AUTO_FENCED with a majority wait set here (F7), so it keeps

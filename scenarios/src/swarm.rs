@@ -105,7 +105,13 @@ pub fn scenario_text(options: &SwarmOptions) -> String {
     } else {
         "max_crashed = 0\npartitions = false\nslow_links = true\n"
     };
-    let restarts = if recovers && options.protocol.restarts() { "restarts = true\n" } else { "" };
+    let restarts = match options.protocol.restart_grace_ns() {
+        _ if !recovers || !options.protocol.restarts() => String::new(),
+        0 => "restarts = true\n".into(),
+        // A restarted process out of service until it recovered counts
+        // against the crash budget until then.
+        grace_ns => format!("restarts = true\nrestart_grace_s = {}\n", grace_ns as f64 / 1e9),
+    };
     let protocol_options = if options.protocol_options.is_empty() {
         String::new()
     } else {
@@ -183,9 +189,13 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
         failed: Vec::new(),
         tested: match (options.protocol.recovers(), options.protocol.restarts()) {
             (true, true) => format!(
-                "up to f={} crashes at a time (half of them restart), partitions that heal, slow links, \
+                "up to f={} crashes at a time (half of them restart{}), partitions that heal, slow links, \
                  loss <5%, duplication <5%",
-                options.f
+                options.f,
+                match options.protocol.restart_grace_ns() {
+                    0 => String::new(),
+                    grace_ns => format!("; down {} s more while recovering", grace_ns as f64 / 1e9),
+                }
             ),
             (true, false) => {
                 format!("up to f={} crashes, partitions that heal, slow links, loss <5%, duplication <5%", options.f)

@@ -177,6 +177,11 @@ pub struct RandomFaults {
     /// Drawn crashes may restart (half of them, each within
     /// `max_duration_ns`); only for protocols that support restarts.
     pub restarts: bool,
+    /// With restarts: how long a restarted process still counts as down
+    /// after it comes back, for a protocol whose restarted process must
+    /// first rebuild its state from the others (VR without disk, §8
+    /// recovery) and is out of service until then. 0: back at once.
+    pub restart_grace_ns: u64,
     /// Draw partitions (each heals within `max_duration_ns`).
     pub partitions: bool,
     /// Draw slow links (each ends within `max_duration_ns`).
@@ -197,6 +202,7 @@ impl Default for RandomFaults {
             count: 4,
             max_crashed: 0,
             restarts: false,
+            restart_grace_ns: 0,
             partitions: true,
             slow_links: true,
             max_loss: 0.0,
@@ -243,9 +249,10 @@ impl RandomFaults {
             let kind = match kinds[rng.random_range(0..kinds.len())] {
                 "crash" if self.restarts => {
                     // A restart half the time; at most `max_crashed` down
-                    // at once (a permanent crash is down to the end).
+                    // at once (a permanent crash is down to the end, a
+                    // restarted process until its grace ends).
                     let until_ns = if rng.random_bool(0.5) { until_ns } else { None };
-                    let end = until_ns.unwrap_or(u64::MAX);
+                    let end = until_ns.map_or(u64::MAX, |until| until.saturating_add(self.restart_grace_ns));
                     let overlapping: Vec<ProcessId> =
                         downs.iter().filter(|(_, from, to)| *from < end && at_ns < *to).map(|(p, _, _)| *p).collect();
                     let alive: Vec<ProcessId> = all.iter().copied().filter(|p| !overlapping.contains(p)).collect();
@@ -776,5 +783,32 @@ mod tests {
         let crashes = without.draw(5, &RngStreams::new(3));
         let mut crashes = crashes.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).peekable();
         assert!(crashes.peek().is_some() && crashes.all(|f| f.until_ns.is_none()), "no restart unless asked");
+    }
+
+    /// A restarted process still counts as down for the grace (it
+    /// recovers from the others first): with `max_crashed = 1`, no crash
+    /// starts before the previous restart plus the grace.
+    #[test]
+    fn drawn_restarts_count_as_down_during_the_grace() {
+        let grace_ns = 4 * NS_PER_S;
+        let budget = RandomFaults {
+            count: 40,
+            max_crashed: 1,
+            restarts: true,
+            restart_grace_ns: grace_ns,
+            ..RandomFaults::default()
+        };
+        let (mut restarts, mut later_crashes) = (0, 0);
+        for seed in 1..=40 {
+            let faults = budget.draw(5, &RngStreams::new(seed));
+            let crashes: Vec<&Fault> = faults.iter().filter(|f| matches!(f.kind, FaultKind::Crash { .. })).collect();
+            for pair in crashes.windows(2) {
+                let until = pair[0].until_ns.expect("only a restarted process frees the budget");
+                assert!(pair[1].at_ns >= until + grace_ns, "seed {seed}: {} then {}", pair[0], pair[1]);
+                later_crashes += 1;
+            }
+            restarts += crashes.iter().filter(|f| f.until_ns.is_some()).count();
+        }
+        assert!(restarts > 0 && later_crashes > 0, "{restarts} restarts, {later_crashes} crashes after one");
     }
 }

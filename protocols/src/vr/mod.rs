@@ -23,10 +23,16 @@
 //! every commit quorum (the Flexible Paxos argument); with `n = 2f + 1`
 //! both are `f + 1`, exactly the spec.
 
+mod backup_reads;
+#[cfg(test)]
+mod backup_reads_tests;
 mod lease;
 #[cfg(test)]
 mod lease_tests;
 mod messages;
+mod recovery;
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;
 
@@ -38,6 +44,7 @@ use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
 use crate::shared::slot_executor::ChosenSlot;
 pub use lease::DEFAULT_LEASE_NS;
 use rand::Rng;
+pub use recovery::RESTART_GRACE_NS;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
 use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
@@ -84,6 +91,10 @@ pub struct Options {
     /// `LEASE` L in ns (default [`DEFAULT_LEASE_NS`]); must be below
     /// `VC_TIMEOUT`.
     pub lease_ns: Option<u64>,
+    /// Reads at backups (§10 last bullet, `backup_reads.rs`): a read is
+    /// answered by the client's own replica; not linearizable (runs are
+    /// judged sequential). Takes precedence over `leased_reads`.
+    pub backup_reads: bool,
     /// Planted bug (tests only): with leased reads, backups join view
     /// changes despite their promise (§10b), so a new view can commit
     /// while the old primary still serves reads; the verdict must catch
@@ -143,6 +154,9 @@ pub struct Vr {
     leased_reads: bool,
     lease_ns: u64,
     plant_lease_without_promise: bool,
+    backup_reads: bool,
+    /// Reads at backups: the sessions of the clients (§10).
+    read_sessions: backup_reads::ReadSessions,
     /// Leased reads (§10).
     lease: lease::LeaseState,
     /// Runs with faults: the primary re-sends PREPAREs that went
@@ -525,6 +539,9 @@ impl Vr {
             // Also a request whose client retried here after it was
             // forwarded from elsewhere.
             self.pending.remove(&id);
+            if self.backup_reads {
+                self.read_sessions.note(id, op);
+            }
             out.execute(LogStep::Slot(ChosenSlot { slot: op, cmd: fresh.then(|| entry.cmd.clone()) }));
             self.executed = op;
         }
@@ -871,9 +888,12 @@ impl Vr {
         let log = log.expect("checked");
         self.recovery_responses.clear();
         let commit = log.commit;
+        self.prepare_recovered_log(&log);
         self.install_log(log, out);
+        self.rebuild_client_table();
         self.view = max_view;
         self.become_normal(now);
+        out.recovery_finished();
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(primary, self.prepare_ok(max_view));
@@ -959,6 +979,14 @@ impl Protocol for Vr {
     type Executor = ReadingSlotExecutor;
     type Options = Options;
 
+    /// No disk (vr.md §1): a restarted replica keeps nothing and recovers
+    /// from the others (§8, `recovery.rs`).
+    const RESTARTS: bool = true;
+
+    fn restart(&mut self, fresh: Self, executor: &mut ReadingSlotExecutor, now: Time, out: &mut Outbox<Self>) {
+        self.restart_recovering(fresh, executor, now, out);
+    }
+
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         debug_assert!(Vr::check(n, setup.config.f).is_ok());
@@ -975,6 +1003,8 @@ impl Protocol for Vr {
             leased_reads: options.leased_reads,
             lease_ns: options.lease_ns.unwrap_or(DEFAULT_LEASE_NS),
             plant_lease_without_promise: options.plant_lease_without_promise,
+            backup_reads: options.backup_reads,
+            read_sessions: backup_reads::ReadSessions::default(),
             lease: lease::LeaseState::default(),
             failure_detection: setup.config.failure_detection,
             rng: setup.rng,
@@ -1026,6 +1056,9 @@ impl Protocol for Vr {
     }
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
+        if self.read_at_backup(&cmd, out) {
+            return;
+        }
         self.pending.insert(cmd.id, (cmd.clone(), now));
         self.route_request(cmd, self.id, now, out);
     }

@@ -35,6 +35,7 @@
 //! count = 4
 //! max_crashed = 1             # or "f": the run's f (at a time)
 //! restarts = true             # half the drawn crashes restart
+//! restart_grace_s = 4          # a restarted process counts as down 4 s more
 //! ```
 
 use protocols::ProtocolName;
@@ -85,6 +86,9 @@ pub struct RandomFaultsSection {
     pub max_crashed: Option<Spanned<toml::Value>>,
     /// Drawn crashes may restart (protocols with durable state only).
     pub restarts: Option<Spanned<bool>>,
+    /// With restarts: seconds a restarted process still counts as down
+    /// (it recovers from the others first); 0 by default.
+    pub restart_grace_s: Option<Spanned<f64>>,
     /// Draw partitions that heal.
     pub partitions: Option<bool>,
     /// Draw slow links.
@@ -368,6 +372,7 @@ fn resolve_random(
         count: section.count.unwrap_or(defaults.count),
         max_crashed,
         restarts: section.restarts.as_ref().is_some_and(|r| *r.get_ref()),
+        restart_grace_ns: seconds(&section.restart_grace_s, defaults.restart_grace_ns, "restart_grace_s", errors)?,
         partitions: section.partitions.unwrap_or(defaults.partitions),
         slow_links: section.slow_links.unwrap_or(defaults.slow_links),
         max_loss: probability(&section.max_loss, "max_loss", errors)?,
