@@ -60,12 +60,15 @@ pub(super) struct LeaseState {
     /// Acceptor: per process index, until when (local clock) it promised
     /// not to accept a configuration without that process.
     pub(super) granted_until: Vec<Time>,
+    /// Acceptor: processes (bit per index) it stopped granting leases to,
+    /// because a configuration without them waits for its acceptance.
+    withheld: u64,
 }
 
 impl LeaseState {
     /// No lease; `n` processes to grant leases to.
     pub(super) fn new(n: usize) -> LeaseState {
-        LeaseState { rounds: VecDeque::new(), valid_until: Time::ZERO, granted_until: vec![Time::ZERO; n] }
+        LeaseState { rounds: VecDeque::new(), valid_until: Time::ZERO, granted_until: vec![Time::ZERO; n], withheld: 0 }
     }
 }
 
@@ -177,7 +180,28 @@ impl Chain {
     /// An acceptor grants a lease to a member of the configuration it
     /// accepted last, if that is the configuration the member asks under.
     fn grants_lease_to(&self, p: ProcessId, version: u64) -> bool {
-        self.group.as_ref().is_some_and(|g| g.accepted.version == version && g.accepted.chain.contains(&p))
+        self.lease.withheld & (1 << p.index()) == 0
+            && self.group.as_ref().is_some_and(|g| g.accepted.version == version && g.accepted.chain.contains(&p))
+    }
+
+    /// An acceptor asked to accept `chain` while a lease it granted to a
+    /// process outside it runs: it grants that process no more, so the
+    /// lease runs out and the configuration can be accepted. (Granting
+    /// on would deadlock: a new master must re-propose a configuration
+    /// some acceptor accepted, while the live server it removes keeps
+    /// renewing its lease with the others.)
+    pub(super) fn withhold_leases_outside(&mut self, chain: &[ProcessId]) {
+        for p in &self.processes {
+            if !chain.contains(p) {
+                self.lease.withheld |= 1 << p.index();
+            }
+        }
+    }
+
+    /// A configuration accepted: the leases withheld for it may be
+    /// granted again (to the members of the new one).
+    pub(super) fn accepted_config(&mut self) {
+        self.lease.withheld = 0;
     }
 
     fn record_grant(&mut self, p: ProcessId, now_clock: Time) {

@@ -144,6 +144,7 @@ impl Chain {
                 if acks & (1 << self.id.index()) == 0 && !self.breaks_a_lease(&config.chain, now, out) {
                     // The lease that held our own acceptance back ran out.
                     self.group().accepted = config.clone();
+                    self.accepted_config();
                     self.handle_accepted(self.id, config.ballot, config.version, now, out);
                     if !matches!(self.group().phase, Phase::Proposing { .. }) {
                         return;
@@ -220,10 +221,14 @@ impl Chain {
     fn propose(&mut self, config: AcceptedConfig, now: Time, out: &mut Outbox<Self>) {
         let me = self.id;
         let accept_own = !self.breaks_a_lease(&config.chain, now, out);
-        let group = self.group();
-        if accept_own {
-            group.accepted = config.clone();
+        if !accept_own {
+            self.withhold_leases_outside(&config.chain);
         }
+        if accept_own {
+            self.group().accepted = config.clone();
+            self.accepted_config();
+        }
+        let group = self.group();
         group.attempt_started_at = now;
         let acks = if accept_own { 1 << me.index() } else { 0 };
         group.phase = Phase::Proposing { config: config.clone(), acks };
@@ -238,10 +243,12 @@ impl Chain {
         }
         self.heard_master(config.ballot, now);
         if self.breaks_a_lease(&config.chain, now, out) {
+            self.withhold_leases_outside(&config.chain);
             return; // CRAQ: not before the lease granted runs out (craq.rs)
         }
         let (ballot, version) = (config.ballot, config.version);
         self.group().accepted = config;
+        self.accepted_config();
         out.send(from, Message::Accepted { ballot, version });
     }
 

@@ -236,3 +236,30 @@ fn chain_a_lasting_hole_asks_the_predecessor_again() {
     }
     assert_eq!(s3.hist_upto(), 2);
 }
+
+/// CRAQ under faults (`craq.rs`): an acceptor that granted S3 a lease
+/// refuses a configuration without S3 until the lease runs out, and from
+/// that refusal on grants S3 no more (else a live S3 renewing its lease
+/// would keep a re-proposed removal from ever being chosen).
+#[test]
+fn chain_craq_lease_holds_back_a_removal_then_is_withheld() {
+    let mut s = setup(2, 3, 1, 1);
+    s.config.failure_detection = true;
+    let options = Options { reads: ReadMode::Craq, ..Options::default() };
+    let (mut s2, _) = Chain::new(s, &options);
+    let lease_req = Message::LeaseReq { version: 0, at: ms(0) };
+    let mut out = Outbox::new();
+    s2.handle(ProcessId(3), lease_req.clone(), ms(0), &mut out);
+    assert_eq!(out.sent(), vec![(ProcessId(3), Message::LeaseGrant { at: ms(0) })]);
+    let ballot = Ballot { round: 0, id: 1 };
+    let removal = Message::Accept { ballot, version: 1, chain: vec![ProcessId(1), ProcessId(2)] };
+    let mut out = Outbox::new();
+    s2.handle(ProcessId(1), removal.clone(), ms(100), &mut out);
+    assert!(out.sent().is_empty(), "S3's lease (granted at 0) runs until 800");
+    let mut out = Outbox::new();
+    s2.handle(ProcessId(3), Message::LeaseReq { version: 0, at: ms(200) }, ms(200), &mut out);
+    assert!(out.sent().is_empty(), "withheld while the removal waits");
+    let mut out = Outbox::new();
+    s2.handle(ProcessId(1), removal, ms(900), &mut out);
+    assert_eq!(out.sent(), vec![(ProcessId(1), Message::Accepted { ballot, version: 1 })]);
+}
