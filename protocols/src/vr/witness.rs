@@ -27,8 +27,9 @@
 //! primary announced, hence committed.
 //!
 //! Promotion: if the primary's commit number does not move for
-//! `PROMOTE_TIMEOUT` while ops are pending, it promotes the next witness:
-//! it sends it the whole log ([`Message::Promote`], the spec's NEW_STATE)
+//! `PROMOTE_TIMEOUT` while ops are pending, it promotes the next witness
+//! that does not acknowledge them (in turn, so a lost promotion is
+//! retried): it sends it the whole log ([`Message::Promote`], the spec's NEW_STATE)
 //! and sends it PREPAREs from then on. The promoted witness is a full
 //! replica for good but never primary (primaries rotate over the actives
 //! only). The spec's `PROMOTE_TIMEOUT` is `2·HB`; on a WAN a commit round
@@ -62,6 +63,8 @@ pub(super) struct Witnesses {
     heartbeat_at: Time,
     /// When the last promotion was sent.
     promoted_at: Time,
+    /// Promotions sent (picks the next candidate).
+    promotions: usize,
 }
 
 impl Witnesses {
@@ -96,6 +99,7 @@ impl Witnesses {
             sent: vec![0; n],
             heartbeat_at: Time::ZERO,
             promoted_at: Time::ZERO,
+            promotions: 0,
         }
     }
 
@@ -227,9 +231,20 @@ impl Vr {
         if self.log.last() <= self.commit || now.since(stalled_since) < self.witnesses.promote_timeout_ns {
             return;
         }
-        let Some(witness) = self.unpromoted_witnesses().into_iter().next() else {
-            return; // every witness is a full replica already
-        };
+        // Witnesses not acknowledging the pending ops: unpromoted ones, or
+        // promoted ones whose promotion was lost (or that crashed). Taking
+        // them in turn retries a lost promotion.
+        let last = self.log.last();
+        let candidates: Vec<ProcessId> = self
+            .others()
+            .into_iter()
+            .filter(|p| self.witnesses.configured & (1 << p.index()) != 0 && self.acked[p.index()] < last)
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let witness = candidates[self.witnesses.promotions % candidates.len()];
+        self.witnesses.promotions += 1;
         self.witnesses.promoted |= 1 << witness.index();
         self.witnesses.promoted_at = now;
         out.send(witness, Message::Promote { view: self.view, log: self.snapshot() });
