@@ -250,8 +250,14 @@ impl Vr {
         out.send(witness, Message::Promote { view: self.view, log: self.snapshot() });
     }
 
-    /// At a witness: the primary promotes it (§11). It takes the log and
-    /// is a full replica from now on.
+    /// At a witness: the primary promotes it (§11). It takes the
+    /// primary's whole log and is a full replica from now on.
+    ///
+    /// The log is replaced, not appended to: a witness discarded what it
+    /// executed, so its own log starts after its executed prefix, while a
+    /// log holder's starts at the primary's stable floor. Keeping the
+    /// witness's base would let a lagging replica that later adopts this
+    /// log (as new primary) find a prefix it never executed.
     pub(super) fn handle_promote(
         &mut self,
         from: ProcessId,
@@ -260,17 +266,30 @@ impl Vr {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if self.status != Status::Normal
-            || view != self.view
-            || from != self.primary_of(view)
-            || log.base > self.log.last()
-        {
-            return; // stale, or a log it cannot continue: the primary promotes again
+        if self.status != Status::Normal || view != self.view || from != self.primary_of(view) {
+            return; // stale
+        }
+        if !self.is_witness() {
+            // Promoted already (a duplicate, or a primary that did not
+            // know): take it as a NEW_STATE.
+            self.handle_new_state(from, view, log, now, out);
+            out.send(from, self.prepare_ok(view));
+            return;
+        }
+        if log.base > self.executed || log.op() < self.executed {
+            return; // a log it cannot continue: the primary promotes again
         }
         self.witnesses.is_witness = false;
         self.witnesses.promoted |= 1 << self.id.index();
         self.last_heard_at = now;
-        self.handle_new_state(from, view, log, now, out);
+        let commit = log.commit;
+        self.log.reset(log.base);
+        for entry in log.entries {
+            self.log.push(entry);
+        }
+        self.append_ahead();
+        self.commit = self.commit.max(commit);
+        self.execute_committed(out);
         // Acknowledge even if nothing is pending: the primary counts it.
         out.send(from, self.prepare_ok(view));
     }

@@ -140,3 +140,31 @@ fn vr_11_a_view_change_with_a_witness_in_the_quorum() {
     assert_eq!(net.executed_by(2), expected);
     assert_eq!(net.executed_by(3), expected);
 }
+
+/// §11 promotion replaces the witness's log by the primary's: the
+/// witness discarded what it executed (its log starts at op 6), but a
+/// full replica's log must start at the primary's stable floor, or a
+/// lagging replica adopting it in a later view would meet a prefix it
+/// never executed (swarm f = 2, seed 584, found that).
+#[test]
+fn vr_11_promotion_replaces_the_witness_log() {
+    let mut witness = Vr::new(setup(3, 3, 1, 1), &witnesses()).0;
+    assert!(witness.is_witness());
+    let mut out = Outbox::new();
+    let commit = Message::WitnessCommit {
+        view: 0,
+        commit: 5,
+        first_op: 1,
+        entries: (1..=5).map(entry).collect(),
+        stable: 0,
+        sent_at: Time::ZERO,
+    };
+    witness.handle(ProcessId(1), commit, Time::ZERO, &mut out);
+    assert_eq!((witness.executed(), witness.log_len(), witness.op()), (5, 0, 5), "executed and discarded");
+    let mut out = Outbox::new();
+    let log = LogSnapshot { base: 0, entries: (1..=7).map(entry).collect(), commit: 5 };
+    witness.handle(ProcessId(1), Message::Promote { view: 0, log }, Time::ZERO, &mut out);
+    assert!(!witness.is_witness());
+    assert_eq!((witness.log_len(), witness.op(), witness.executed()), (7, 7, 5));
+    assert!(matches!(out.sent()[..], [(ProcessId(1), Message::PrepareOk { op: 7, .. })]), "{:?}", out.sent());
+}
