@@ -521,3 +521,45 @@ fn chain_craq_clean_reads_meet_their_formula() {
         }
     }
 }
+
+/// VR with witnesses (vr.md §11): the actives are the `f + 1` sites from
+/// the leader on (wrapping), and the primary waits for every active
+/// backup, so `d(X,P) + 2·max{d(P,a) : a active} + d(P,X)`: d_{f+1} over
+/// the actives only. Clients at witness sites are answered by their
+/// witness at commit, with the same formula.
+fn vr_witnesses_latency_ns(matrix: &Matrix, sites: &[&str], leader: usize, f: usize) -> Vec<u64> {
+    let leader_region = sites[leader];
+    let replication = (1..=f).map(|k| rt(matrix, leader_region, sites[(leader + k) % sites.len()])).max().unwrap_or(0);
+    sites.iter().map(|&site| d(matrix, site, leader_region) + replication + d(matrix, leader_region, site)).collect()
+}
+
+/// VR with witnesses on 3 and 5 GCP sites, leader at the first and at the
+/// last site, f = 1 and 2, conflict-free and all on one key.
+#[test]
+fn vr_with_witnesses_meets_its_formula() {
+    let matrix = gcp();
+    let options =
+        ProtocolOptions { vr: protocols::vr::Options { witnesses: true, ..Default::default() }, ..Default::default() };
+    let mut cases = 0;
+    for sites in [SITES_3, SITES_5] {
+        for leader in [0, sites.len() - 1] {
+            for f in 1..=2.min(sites.len() / 2) {
+                for conflict_rate in [0.0, 1.0] {
+                    let expected = vr_witnesses_latency_ns(&matrix, sites, leader, f);
+                    let simulated = simulated_mean_latency_with_ns(
+                        ProtocolName::Vr,
+                        &options,
+                        &matrix,
+                        sites,
+                        leader,
+                        f,
+                        conflict_rate,
+                    );
+                    assert_eq!(simulated, expected, "sites {sites:?}, leader {leader}, f {f}");
+                    cases += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(cases, 2 * (2 + 4));
+}

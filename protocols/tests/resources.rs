@@ -126,3 +126,26 @@ fn throughput_grows_with_load_until_saturation_then_latency_climbs() {
     assert!(throughput[3] < throughput[2] * 11 / 10, "saturated: {throughput:?}");
     assert!(latency[3] > latency[2] * 15 / 10, "latency climbs past saturation: {latency:?}");
 }
+
+/// VR batching (vr.md §12) at saturation: one PREPARE and one PREPARE_OK
+/// per backup for up to 64 requests instead of one each saves the
+/// primary's per-message CPU time, so the saturated primary commits more.
+#[test]
+fn vr_batching_raises_the_saturation_throughput() {
+    let throughput = |batch_max: usize| {
+        let mut config = config(ProtocolName::Vr, 1024, 100);
+        config.duration = Some(RunDuration { duration_ns: 5_000_000_000, warmup_ns: 3_000_000_000 });
+        let mut model = ResourceModel::default();
+        model.costs.cpu_scale_percent = 2_000;
+        config.resources = Some(model);
+        let options = ProtocolOptions {
+            vr: protocols::vr::Options { batch_max: Some(batch_max), ..Default::default() },
+            ..Default::default()
+        };
+        let report = ProtocolName::Vr.run_with(&config, &options);
+        assert!(report.verdict.passed(), "batch_max {batch_max}: {}", report.verdict);
+        report.throughput_milli_ops_per_s()
+    };
+    let (unbatched, batched) = (throughput(1), throughput(64));
+    assert!(batched > unbatched * 3 / 2, "batch_max 64: {batched} vs 1: {unbatched} milli-ops/s");
+}

@@ -66,6 +66,23 @@ pub enum Message {
         /// The primary's local clock when it sent this (§10a lease stamp).
         sent_at: Time,
     },
+    /// PREPARE with a batch (vr.md §12): `entries` take the consecutive
+    /// op numbers `first_op ..`. Sent instead of [`Message::Prepare`] when
+    /// batching is on.
+    PrepareBatch {
+        /// The primary's view.
+        view: View,
+        /// The op number of the first entry.
+        first_op: u64,
+        /// The entries, in op order.
+        entries: Vec<Entry>,
+        /// The primary's commit number.
+        commit: u64,
+        /// Every replica executed up to here: the prefix may be discarded.
+        stable: u64,
+        /// The primary's local clock when it sent this (§10a lease stamp).
+        sent_at: Time,
+    },
     /// PREPARE_OK, cumulative: the sender holds every entry up to `op`.
     PrepareOk {
         /// The view.
@@ -89,6 +106,33 @@ pub enum Message {
         stable: u64,
         /// The primary's local clock when it sent this (§10a lease stamp).
         sent_at: Time,
+    },
+    /// COMMIT to a witness (vr.md §11), every `HB` and when its client's
+    /// request commits: it carries the committed entries `first_op ..`
+    /// the witness was not sent yet, which it executes (to answer its own
+    /// clients) and discards at once; it keeps no log.
+    WitnessCommit {
+        /// The primary's view.
+        view: View,
+        /// The primary's commit number.
+        commit: u64,
+        /// The op number of the first entry.
+        first_op: u64,
+        /// Committed entries, in op order.
+        entries: Vec<Entry>,
+        /// Every replica executed up to here.
+        stable: u64,
+        /// The primary's local clock when it sent this (§10a lease stamp).
+        sent_at: Time,
+    },
+    /// The primary promotes a witness to a full replica (vr.md §11: a
+    /// NEW_STATE with the full log); the witness acknowledges it with a
+    /// PREPARE_OK and receives PREPAREs from then on.
+    Promote {
+        /// The primary's view.
+        view: View,
+        /// The primary's whole log and commit number.
+        log: LogSnapshot,
     },
     /// COMMIT_ACK (§10a, with leased reads): a backup echoes a COMMIT's
     /// stamp.
@@ -118,8 +162,11 @@ pub enum Message {
         view: View,
         /// The latest view in which the sender was Normal.
         last_normal_view: View,
-        /// The sender's log and commit number.
+        /// The sender's log and commit number (empty for a witness).
         log: LogSnapshot,
+        /// The sender is a witness (§11): its DVC counts towards the
+        /// quorum but its (empty) log is never selected.
+        is_witness: bool,
     },
     /// START_VIEW, from the new primary.
     StartView {
@@ -172,6 +219,13 @@ impl MessageSize for Message {
             + match self {
                 Message::Request { cmd, .. } => 4 + cmd.size_bytes(),
                 Message::Prepare { entry, .. } => 40 + 4 + entry.cmd.size_bytes(),
+                Message::PrepareBatch { entries, .. } => {
+                    48 + entries.iter().map(|e| 4 + e.cmd.size_bytes()).sum::<u64>()
+                }
+                Message::WitnessCommit { entries, .. } => {
+                    40 + entries.iter().map(|e| 4 + e.cmd.size_bytes()).sum::<u64>()
+                }
+                Message::Promote { log, .. } => 8 + log.size_bytes(),
                 Message::PrepareOk { .. } | Message::Commit { .. } => 32,
                 Message::CommitAck { .. } => 16,
                 Message::LeaseRead { .. } => 20,
@@ -179,7 +233,7 @@ impl MessageSize for Message {
                     let _ = view;
                     8
                 }
-                Message::DoViewChange { log, .. } => 16 + log.size_bytes(),
+                Message::DoViewChange { log, .. } => 17 + log.size_bytes(),
                 Message::StartView { log, .. } | Message::NewState { log, .. } => 8 + log.size_bytes(),
                 Message::GetState { .. } => 16,
                 Message::Recovery { .. } => 8,

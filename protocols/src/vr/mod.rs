@@ -26,6 +26,9 @@
 mod backup_reads;
 #[cfg(test)]
 mod backup_reads_tests;
+mod batching;
+#[cfg(test)]
+mod batching_tests;
 mod lease;
 #[cfg(test)]
 mod lease_tests;
@@ -35,6 +38,9 @@ mod recovery;
 mod recovery_tests;
 #[cfg(test)]
 mod tests;
+mod witness;
+#[cfg(test)]
+mod witness_tests;
 
 pub use messages::{Entry, LogSnapshot, Message};
 
@@ -42,6 +48,7 @@ use crate::shared::compact_log::CompactLog;
 use crate::shared::quorum;
 use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
 use crate::shared::slot_executor::ChosenSlot;
+pub use batching::{DEFAULT_BATCH_DELAY_MS, DEFAULT_BATCH_MAX};
 pub use lease::DEFAULT_LEASE_NS;
 use rand::Rng;
 pub use recovery::RESTART_GRACE_NS;
@@ -95,6 +102,16 @@ pub struct Options {
     /// answered by the client's own replica; not linearizable (runs are
     /// judged sequential). Takes precedence over `leased_reads`.
     pub backup_reads: bool,
+    /// `BATCH_MAX` (§12): requests per PREPARE (default
+    /// [`DEFAULT_BATCH_MAX`] = 1, batching off).
+    pub batch_max: Option<usize>,
+    /// `BATCH_DELAY` (§12) in ms (default [`DEFAULT_BATCH_DELAY_MS`]).
+    pub batch_delay_ms: Option<u64>,
+    /// Witnesses (§11): `f + 1` active replicas, the others witnesses.
+    pub witnesses: bool,
+    /// `PROMOTE_TIMEOUT` (§11) in ns (default `max(2·HB, VC_TIMEOUT / 4)`,
+    /// see the `witness` module).
+    pub promote_timeout_ns: Option<u64>,
     /// Planted bug (tests only): with leased reads, backups join view
     /// changes despite their promise (§10b), so a new view can commit
     /// while the old primary still serves reads; the verdict must catch
@@ -131,6 +148,8 @@ pub enum Timer {
     Tick,
     /// A hole in the log stayed open: fetch the missing entries (§9).
     StateTransfer,
+    /// The primary's batch waited `BATCH_DELAY` (§12).
+    Batch,
 }
 
 /// A DO_VIEW_CHANGE the new primary holds (§7.3).
@@ -138,6 +157,7 @@ pub enum Timer {
 struct DoViewChange {
     last_normal_view: View,
     log: LogSnapshot,
+    is_witness: bool,
 }
 
 /// One VR replica.
@@ -159,6 +179,10 @@ pub struct Vr {
     read_sessions: backup_reads::ReadSessions,
     /// Leased reads (§10).
     lease: lease::LeaseState,
+    /// Batching (§12).
+    batch: batching::Batch,
+    /// Witnesses (§11).
+    witnesses: witness::Witnesses,
     /// Runs with faults: the primary re-sends PREPAREs that went
     /// unacknowledged (a lost PREPARE is otherwise never re-sent while the
     /// primary is idle, since the COMMIT heartbeat does not reveal it).
@@ -285,6 +309,9 @@ impl Vr {
 
     /// The primary of view `view`.
     pub fn primary_of(&self, view: View) -> ProcessId {
+        if self.witnesses.enabled {
+            return self.witnesses.primary_of(view);
+        }
         let n = self.processes.len() as u64;
         self.processes[((self.first_primary as u64 + view % n) % n) as usize]
     }
@@ -349,12 +376,15 @@ impl Vr {
         }
         self.appended_seq.insert(client, seq);
         let entry = Entry { cmd, origin };
+        if self.batch.enabled() {
+            return self.buffer_request(entry, now, out); // §12
+        }
         let op = self.log.push(entry.clone());
         self.appended_at.push_back((op, now));
         let sent_at = out.clock(now);
         let msg =
             Message::Prepare { view: self.view, op, entry, commit: self.commit, stable: self.stable_floor(), sent_at };
-        out.send_to_each(&self.others(), msg);
+        out.send_to_each(&self.prepare_targets(), msg);
         self.last_broadcast_at = now;
     }
 
@@ -496,7 +526,11 @@ impl Vr {
             let msg = self.commit_message(out.clock(now));
             for p in self.processes.clone() {
                 if origins & (1 << p.index()) != 0 {
-                    out.send(p, msg.clone());
+                    if self.witnesses.is_unpromoted(p) {
+                        self.send_witness_commit(p, now, out); // with the entries to execute
+                    } else {
+                        out.send(p, msg.clone());
+                    }
                 }
             }
         }
@@ -513,7 +547,7 @@ impl Vr {
         }
         self.commit_progress_at = now;
         let stable = self.stable_floor();
-        for p in self.others() {
+        for p in self.prepare_targets() {
             let from = self.acked[p.index()].max(self.commit).max(self.log.base()) + 1;
             for (op, entry) in self.log.iter_after(from - 1) {
                 let (entry, commit, sent_at) = (entry.clone(), self.commit, out.clock(now));
@@ -546,6 +580,7 @@ impl Vr {
             self.executed = op;
         }
         self.discard_stable();
+        self.trim_witness_log();
     }
 
     /// Frees the log prefix every replica executed.
@@ -689,8 +724,8 @@ impl Vr {
     }
 
     fn send_do_view_change(&self, out: &mut Outbox<Self>) {
-        let msg =
-            Message::DoViewChange { view: self.view, last_normal_view: self.last_normal_view, log: self.snapshot() };
+        let (view, last_normal_view, is_witness) = (self.view, self.last_normal_view, self.is_witness());
+        let msg = Message::DoViewChange { view, last_normal_view, log: self.snapshot(), is_witness };
         out.send(self.primary_of(self.view), msg);
     }
 
@@ -700,7 +735,7 @@ impl Vr {
         from: ProcessId,
         view: View,
         last_normal_view: View,
-        log: LogSnapshot,
+        (log, is_witness): (LogSnapshot, bool),
         now: Time,
         out: &mut Outbox<Self>,
     ) {
@@ -721,7 +756,7 @@ impl Vr {
             out.send(from, self.start_view_message()); // a late DVC
             return;
         }
-        self.dvcs.insert(from, DoViewChange { last_normal_view, log });
+        self.dvcs.insert(from, DoViewChange { last_normal_view, log, is_witness });
         if self.dvcs.len() >= self.view_change_quorum() {
             self.start_new_view(now, out);
         }
@@ -731,11 +766,11 @@ impl Vr {
     fn start_new_view(&mut self, now: Time, out: &mut Outbox<Self>) {
         let dvcs = std::mem::take(&mut self.dvcs);
         let commit = dvcs.values().map(|dvc| dvc.log.commit).max().unwrap_or(0);
-        let chosen = if self.plant_any_log {
-            dvcs.into_values().next()
-        } else {
-            dvcs.into_values().max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op()))
-        };
+        let promoted = dvcs.iter().filter(|(_, dvc)| !dvc.is_witness).fold(0u64, |m, (p, _)| m | (1 << p.index()));
+        // §7.3a: a witness's (empty) log is never selected (§11).
+        let mut logs = dvcs.into_values().filter(|dvc| !dvc.is_witness);
+        let chosen =
+            if self.plant_any_log { logs.next() } else { logs.max_by_key(|dvc| (dvc.last_normal_view, dvc.log.op())) };
         let chosen = chosen.expect("a quorum of DVCs is not empty");
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
@@ -747,6 +782,7 @@ impl Vr {
         self.acked.iter_mut().for_each(|a| *a = 0);
         self.executed_by.iter_mut().for_each(|e| *e = 0);
         self.appended_at.clear();
+        self.witnesses_new_view(promoted);
         self.appended_seq = self.executed_seq.clone();
         for (_, entry) in self.log.iter_after(self.executed) {
             let logged = self.appended_seq.entry(entry.cmd.id.client).or_insert(0);
@@ -908,13 +944,14 @@ impl Vr {
         if self.status != Status::Normal || !self.is_primary() {
             return; // re-armed when this replica next becomes primary
         }
+        let witnesses_due_in = self.witness_heartbeat(now, out);
         let idle = now.since(self.last_broadcast_at);
         if idle >= self.heartbeat_ns {
-            out.send_to_each(&self.others(), self.commit_message(out.clock(now)));
+            out.send_to_each(&self.prepare_targets(), self.commit_message(out.clock(now)));
             self.last_broadcast_at = now;
-            out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
+            out.set_timer(Timer::Heartbeat, self.heartbeat_ns.min(witnesses_due_in));
         } else {
-            out.set_timer(Timer::Heartbeat, self.heartbeat_ns - idle);
+            out.set_timer(Timer::Heartbeat, (self.heartbeat_ns - idle).min(witnesses_due_in));
         }
     }
 
@@ -934,6 +971,7 @@ impl Vr {
                 if self.failure_detection && self.is_primary() {
                     self.resend_unacknowledged(now, out);
                 }
+                self.maybe_promote(now, out); // §11
                 let due: Vec<Arc<Command>> = self
                     .pending
                     .values_mut()
@@ -992,6 +1030,7 @@ impl Protocol for Vr {
         debug_assert!(Vr::check(n, setup.config.f).is_ok());
         let leader = setup.config.leader.unwrap_or(setup.processes[0]);
         let first_primary = setup.processes.iter().position(|&p| p == leader).unwrap_or(0);
+        let witnesses = witness::Witnesses::new(options, setup.id, &setup.processes, first_primary, setup.config.f);
         let vr = Vr {
             id: setup.id,
             processes: setup.processes,
@@ -1006,6 +1045,8 @@ impl Protocol for Vr {
             backup_reads: options.backup_reads,
             read_sessions: backup_reads::ReadSessions::default(),
             lease: lease::LeaseState::default(),
+            batch: batching::Batch::new(options.batch_max, options.batch_delay_ms),
+            witnesses,
             failure_detection: setup.config.failure_detection,
             rng: setup.rng,
             view: 0,
@@ -1070,12 +1111,23 @@ impl Protocol for Vr {
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
             Message::Prepare { view, op, entry, commit, stable, sent_at } => {
-                if self.accept_from_primary(from, view, now, out) {
+                if !self.is_witness() && self.accept_from_primary(from, view, now, out) {
                     self.promise(sent_at, now);
                     self.learn_commit(commit, stable);
                     self.handle_prepare(from, view, op, entry, out);
                 }
             }
+            Message::PrepareBatch { view, first_op, entries, commit, stable, sent_at } => {
+                if !self.is_witness() && self.accept_from_primary(from, view, now, out) {
+                    self.promise(sent_at, now);
+                    self.learn_commit(commit, stable);
+                    self.handle_prepare_batch(from, view, first_op, entries, out);
+                }
+            }
+            Message::WitnessCommit { view, commit, first_op, entries, stable, sent_at } => {
+                self.handle_witness_commit(from, view, (commit, stable, sent_at), first_op, entries, now, out)
+            }
+            Message::Promote { view, log } => self.handle_promote(from, view, log, now, out),
             Message::PrepareOk { view, op, executed, echo } => {
                 if view == self.view {
                     self.on_lease_echo(from, echo);
@@ -1092,8 +1144,8 @@ impl Protocol for Vr {
             }
             Message::LeaseRead { id, commit } => self.serve_lease_read(id, commit, out),
             Message::StartViewChange { view } => self.handle_start_view_change(from, view, now, out),
-            Message::DoViewChange { view, last_normal_view, log } => {
-                self.handle_do_view_change(from, view, last_normal_view, log, now, out)
+            Message::DoViewChange { view, last_normal_view, log, is_witness } => {
+                self.handle_do_view_change(from, view, last_normal_view, (log, is_witness), now, out)
             }
             Message::StartView { view, log } => self.handle_start_view(from, view, log, now, out),
             Message::RequestStartView { view } => self.handle_request_start_view(from, view, out),
@@ -1111,6 +1163,7 @@ impl Protocol for Vr {
             Timer::Heartbeat => self.heartbeat(now, out),
             Timer::Tick => self.tick(now, out),
             Timer::StateTransfer => self.state_transfer_timeout(out),
+            Timer::Batch => self.flush_batch(now, out),
         }
     }
 }

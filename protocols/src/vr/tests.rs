@@ -78,7 +78,12 @@ fn e2_dvc(replica: u32) -> Message {
         4 => (3, (1..=6).map(|s| entry(s, 1)).collect(), 6),
         _ => unreachable!(),
     };
-    Message::DoViewChange { view: 4, last_normal_view: lnv, log: LogSnapshot { base: 0, entries: log, commit } }
+    Message::DoViewChange {
+        view: 4,
+        last_normal_view: lnv,
+        log: LogSnapshot { base: 0, entries: log, commit },
+        is_witness: false,
+    }
 }
 
 /// vr.md §15 E2: log selection (n=5, f=2, view 4, primary R4). The new
@@ -312,7 +317,7 @@ fn vr_7_5_late_view_change_messages() {
     let log = LogSnapshot { base: 0, entries: vec![], commit: 0 };
     primary.handle(
         ProcessId(2),
-        Message::DoViewChange { view: 0, last_normal_view: 0, log: log.clone() },
+        Message::DoViewChange { view: 0, last_normal_view: 0, log: log.clone(), is_witness: false },
         ms(0),
         &mut out,
     );
