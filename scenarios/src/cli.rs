@@ -296,6 +296,9 @@ pub const DEFAULT_OUT: &str = "results/latency.csv";
 pub fn resolve(args: &Args) -> Result<Run, UserError> {
     let (protocol, config) = resolve_config(args)?;
     let (options, options_given) = protocol_options(protocol, &args.options)?;
+    protocol
+        .check_options(config.sites.len(), args.f, &options)
+        .map_err(|e| UserError::new(format!("--option {e} ({protocol} on {} sites)", config.sites.len())))?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     Ok(Run { protocol, config, options, options_given, out })
 }

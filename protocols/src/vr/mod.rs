@@ -23,6 +23,9 @@
 //! every commit quorum (the Flexible Paxos argument); with `n = 2f + 1`
 //! both are `f + 1`, exactly the spec.
 
+mod epochs;
+#[cfg(test)]
+mod epochs_tests;
 mod lease;
 #[cfg(test)]
 mod lease_tests;
@@ -30,6 +33,7 @@ mod messages;
 #[cfg(test)]
 mod tests;
 
+pub use epochs::{ADMIN_CLIENT, EpochMessage, check_options, epoch_of, first_view};
 pub use messages::{Entry, LogSnapshot, Message};
 
 use crate::shared::compact_log::CompactLog;
@@ -96,6 +100,14 @@ pub struct Options {
     /// ops can be lost; the verdict must catch it.
     #[serde(skip)]
     pub plant_any_log: bool,
+    /// Reconfiguration (§13, [`epochs`]): the processes (0-based indices
+    /// into the run's process list) of epoch 0; default all of them.
+    pub initial_members: Option<Vec<usize>>,
+    /// Reconfiguration (§13): when the admin's RECONFIGURATION is due, in
+    /// ms of simulated time; needs `new_members`.
+    pub reconfigure_at_ms: Option<u64>,
+    /// Reconfiguration (§13): the processes (0-based indices) of epoch 1.
+    pub new_members: Option<Vec<usize>>,
 }
 
 /// A replica's status (vr.md §2).
@@ -107,6 +119,9 @@ pub enum Status {
     ViewChange,
     /// Restarted without state, rebuilding it (§8).
     Recovering,
+    /// Between epochs (§13.3-4): a new replica fetching the log up to the
+    /// RECONFIGURATION, or a leaving one serving it.
+    Transitioning,
 }
 
 /// VR timers.
@@ -134,9 +149,8 @@ struct DoViewChange {
 pub struct Vr {
     id: ProcessId,
     processes: Vec<ProcessId>,
-    /// Index in `processes` of the primary of view 0.
-    first_primary: usize,
-    f: usize,
+    /// The configuration of each epoch and the transition (§13).
+    epochs: epochs::EpochState,
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
     plant_any_log: bool,
@@ -269,10 +283,9 @@ impl Vr {
         self.log.get(op)
     }
 
-    /// The primary of view `view`.
+    /// The primary of view `view` (of the view's epoch's configuration).
     pub fn primary_of(&self, view: View) -> ProcessId {
-        let n = self.processes.len() as u64;
-        self.processes[((self.first_primary as u64 + view % n) % n) as usize]
+        self.epochs.plan.primary_of(view)
     }
 
     fn is_primary(&self) -> bool {
@@ -280,16 +293,17 @@ impl Vr {
     }
 
     fn n(&self) -> usize {
-        self.processes.len()
+        self.members().len()
     }
 
     /// View-change (and DVC) quorum: `n - f` (= f + 1 when n = 2f + 1).
     fn view_change_quorum(&self) -> usize {
-        quorum::fpaxos_phase1(self.n(), self.f)
+        quorum::fpaxos_phase1(self.n(), self.f())
     }
 
+    /// The other members of the current configuration.
     fn others(&self) -> Vec<ProcessId> {
-        self.processes.iter().copied().filter(|&p| p != self.id).collect()
+        self.members().iter().copied().filter(|&p| p != self.id).collect()
     }
 
     fn snapshot(&self) -> LogSnapshot {
@@ -298,6 +312,9 @@ impl Vr {
 
     /// Everyone reported executing up to here (the primary's view of it).
     fn stable_floor(&self) -> u64 {
+        if self.epochs.plan.pending(self.epoch()) {
+            return 0; // new replicas will need the whole log (§13.3)
+        }
         let me = self.id.index();
         let others = self.executed_by.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &e)| e);
         others.fold(self.executed, u64::min)
@@ -307,6 +324,11 @@ impl Vr {
 
     /// A client request reached this process (from its client or forwarded).
     fn route_request(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
+        if !self.is_member() && self.status != Status::Recovering {
+            // A learner, or a replica of an old epoch (§13.4 EPOCH_MOVED).
+            out.send(self.primary_of(self.view), Message::Request { cmd, origin });
+            return;
+        }
         if self.status != Status::Normal {
             return; // the origin re-forwards once a view is established
         }
@@ -333,6 +355,9 @@ impl Vr {
         if self.appended_seq.get(&client).is_some_and(|&logged| logged >= seq) {
             return; // in the log already; its reply will follow the commit
         }
+        if self.reconfiguration_logged() {
+            return; // §13.1; the origin re-routes it to the new epoch
+        }
         self.appended_seq.insert(client, seq);
         let entry = Entry { cmd, origin };
         let op = self.log.push(entry.clone());
@@ -340,7 +365,7 @@ impl Vr {
         let sent_at = out.clock(now);
         let msg =
             Message::Prepare { view: self.view, op, entry, commit: self.commit, stable: self.stable_floor(), sent_at };
-        out.send_to_each(&self.others(), msg);
+        out.send_to_each(&self.audience(), msg);
         self.last_broadcast_at = now;
     }
 
@@ -359,6 +384,9 @@ impl Vr {
         if view > self.view || self.status == Status::ViewChange {
             self.await_start_view(view, now, out);
             return false;
+        }
+        if self.status == Status::Transitioning && !self.epochs.leaving {
+            return false; // a new replica fetching the epoch's log (§13.3)
         }
         if self.is_primary() {
             return false; // a primary never hears from another primary of its view
@@ -443,6 +471,8 @@ impl Vr {
         if i >= self.acked.len() {
             return;
         }
+        // Learners acknowledge too (how far they executed), but only
+        // members count towards the commit quorum (filtered there).
         self.acked[i] = self.acked[i].max(op.min(self.log.last()));
         self.executed_by[i] = self.executed_by[i].max(executed.min(self.commit));
         self.advance_commit(now, out);
@@ -453,9 +483,11 @@ impl Vr {
     fn advance_commit(&mut self, now: Time, out: &mut Outbox<Self>) {
         let me = self.id.index();
         self.scratch.clear();
-        self.scratch.extend(self.acked.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &a)| a));
+        let members = self.epochs.plan.members(self.epoch());
+        let voter = |i: usize| i != me && members.iter().any(|p| p.index() == i);
+        self.scratch.extend(self.acked.iter().enumerate().filter(|&(i, _)| voter(i)).map(|(_, &a)| a));
         // The f-th largest backup ack: f backups plus the primary hold it.
-        let f = self.f;
+        let f = self.f();
         if self.scratch.len() < f {
             return;
         }
@@ -499,7 +531,7 @@ impl Vr {
         }
         self.commit_progress_at = now;
         let stable = self.stable_floor();
-        for p in self.others() {
+        for p in self.audience() {
             let from = self.acked[p.index()].max(self.commit).max(self.log.base()) + 1;
             for (op, entry) in self.log.iter_after(from - 1) {
                 let (entry, commit, sent_at) = (entry.clone(), self.commit, out.clock(now));
@@ -521,6 +553,13 @@ impl Vr {
             let fresh = *done < id.seq;
             if fresh {
                 *done = id.seq;
+            }
+            if id.client == epochs::ADMIN_CLIENT {
+                // The RECONFIGURATION: an empty slot for the state machine.
+                self.reconfiguration_executed(op);
+                out.execute(LogStep::Slot(ChosenSlot { slot: op, cmd: None }));
+                self.executed = op;
+                continue;
             }
             // Also a request whose client retried here after it was
             // forwarded from elsewhere.
@@ -643,8 +682,8 @@ impl Vr {
 
     /// §7 step 2.
     fn handle_start_view_change(&mut self, from: ProcessId, view: View, now: Time, out: &mut Outbox<Self>) {
-        if self.status == Status::Recovering || view < self.view {
-            return;
+        if self.status == Status::Recovering || view < self.view || epoch_of(view) != self.epoch() || !self.votes() {
+            return; // learners and replicas without the epoch's log keep out (§13)
         }
         if view > self.view && self.status == Status::Normal && self.promised(now) {
             self.defer_view_change(view); // §10b: joined when the promise expires
@@ -687,7 +726,7 @@ impl Vr {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if self.status == Status::Recovering || view < self.view {
+        if self.status == Status::Recovering || view < self.view || epoch_of(view) != self.epoch() || !self.votes() {
             return;
         }
         if view > self.view && self.status == Status::Normal && self.promised(now) {
@@ -723,10 +762,17 @@ impl Vr {
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
+        out.recovery_finished();
+        self.take_office(true, now, out);
+        self.execute_committed(out);
+        self.reroute_pending(now, out);
+    }
+
+    /// The primary's state for a new view (after a view change, with its
+    /// START_VIEW, or at the start of an epoch, without).
+    fn take_office(&mut self, send_start_view: bool, now: Time, out: &mut Outbox<Self>) {
         self.reset_lease(self.log.last());
         out.leader_change();
-        out.recovery_finished();
-        // Primary state for the new view.
         self.acked.iter_mut().for_each(|a| *a = 0);
         self.executed_by.iter_mut().for_each(|e| *e = 0);
         self.appended_at.clear();
@@ -735,12 +781,12 @@ impl Vr {
             let logged = self.appended_seq.entry(entry.cmd.id.client).or_insert(0);
             *logged = (*logged).max(entry.cmd.id.seq);
         }
-        out.send_to_each(&self.others(), self.start_view_message());
+        if send_start_view {
+            out.send_to_each(&self.audience(), self.start_view_message());
+        }
         self.last_broadcast_at = now;
         self.commit_progress_at = now;
         out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
-        self.execute_committed(out);
-        self.reroute_pending(now, out);
     }
 
     fn start_view_message(&self) -> Message {
@@ -799,6 +845,7 @@ impl Vr {
         self.install_log(log, out);
         self.view = view;
         self.become_normal(now);
+        self.mark_ready(out);
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(from, self.prepare_ok(view));
@@ -833,12 +880,13 @@ impl Vr {
 
     fn send_recovery(&mut self, now: Time, out: &mut Outbox<Self>) {
         self.recovery_sent_at = now;
-        out.send_to_each(&self.others(), Message::Recovery { nonce: self.nonce });
+        // Everyone: the configuration may have moved on since the start.
+        out.send_to_each(&self.audience(), Message::Recovery { nonce: self.nonce });
     }
 
     /// §8 step 2.
     fn handle_recovery(&mut self, from: ProcessId, nonce: u64, out: &mut Outbox<Self>) {
-        if self.status != Status::Normal {
+        if self.status != Status::Normal || !self.votes() {
             return;
         }
         let log = self.is_primary().then(|| self.snapshot());
@@ -859,10 +907,13 @@ impl Vr {
             return; // an answer meant for an earlier incarnation
         }
         self.recovery_responses.insert(from, (view, log));
-        if self.recovery_responses.len() < quorum::fpaxos_phase2(self.f) {
+        // A quorum of the latest epoch heard of (§13: quorums follow it).
+        let max_view = self.recovery_responses.values().map(|(v, _)| *v).max().expect("non-empty");
+        let epoch = epoch_of(max_view);
+        let of_epoch = self.recovery_responses.values().filter(|(v, _)| epoch_of(*v) == epoch).count();
+        if of_epoch < quorum::fpaxos_phase2(self.epochs.plan.f(epoch)) {
             return;
         }
-        let max_view = self.recovery_responses.values().map(|(v, _)| *v).max().expect("non-empty");
         let primary = self.primary_of(max_view);
         let Some((_, Some(_))) = self.recovery_responses.get(&primary).filter(|(v, _)| *v == max_view) else {
             return; // wait for the primary of the latest view
@@ -874,6 +925,7 @@ impl Vr {
         self.install_log(log, out);
         self.view = max_view;
         self.become_normal(now);
+        self.mark_ready(out);
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(primary, self.prepare_ok(max_view));
@@ -890,7 +942,7 @@ impl Vr {
         }
         let idle = now.since(self.last_broadcast_at);
         if idle >= self.heartbeat_ns {
-            out.send_to_each(&self.others(), self.commit_message(out.clock(now)));
+            out.send_to_each(&self.audience(), self.commit_message(out.clock(now)));
             self.last_broadcast_at = now;
             out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
         } else {
@@ -898,11 +950,29 @@ impl Vr {
         }
     }
 
+    /// Re-forwards requests of this process's clients not executed after
+    /// `CLIENT_RETRY`.
+    fn retry_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let due: Vec<Arc<Command>> = self
+            .pending
+            .values_mut()
+            .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
+            .map(|(cmd, sent)| {
+                *sent = now;
+                cmd.clone()
+            })
+            .collect();
+        for cmd in due {
+            self.route_request(cmd, self.id, now, out);
+        }
+    }
+
     fn tick(&mut self, now: Time, out: &mut Outbox<Self>) {
         out.set_timer(Timer::Tick, self.heartbeat_ns);
         match self.status {
             Status::Normal => {
-                if !self.is_primary() && !self.promised(now) {
+                self.propose_reconfiguration(now, out);
+                if self.votes() && !self.is_primary() && !self.promised(now) {
                     let suspected = now.since(self.last_heard_at) >= self.view_change_timeout_ns;
                     let view = if suspected { self.view + 1 } else { self.lease.deferred_view };
                     if view > self.view {
@@ -914,18 +984,19 @@ impl Vr {
                 if self.failure_detection && self.is_primary() {
                     self.resend_unacknowledged(now, out);
                 }
-                let due: Vec<Arc<Command>> = self
-                    .pending
-                    .values_mut()
-                    .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
-                    .map(|(cmd, sent)| {
-                        *sent = now;
-                        cmd.clone()
-                    })
-                    .collect();
-                for cmd in due {
-                    self.route_request(cmd, self.id, now, out);
+                self.retry_pending(now, out);
+            }
+            Status::ViewChange if !self.votes() => {
+                // A learner (or a member without the epoch's log) waiting
+                // for a START_VIEW: it never starts a view change.
+                if now.since(self.request_start_view_sent_at) >= STATE_TRANSFER_RETRY_NS {
+                    self.request_start_view_sent_at = now;
+                    out.send(self.primary_of(self.view), Message::RequestStartView { view: self.view });
                 }
+            }
+            Status::Transitioning => {
+                self.epoch_tick(now, out);
+                self.retry_pending(now, out);
             }
             Status::ViewChange => {
                 if now.since(self.view_change_started_at) >= self.view_change_timeout_ns {
@@ -962,13 +1033,12 @@ impl Protocol for Vr {
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
         debug_assert!(Vr::check(n, setup.config.f).is_ok());
-        let leader = setup.config.leader.unwrap_or(setup.processes[0]);
-        let first_primary = setup.processes.iter().position(|&p| p == leader).unwrap_or(0);
+        debug_assert!(check_options(options, n, setup.config.f).is_ok());
+        let epochs = epochs::EpochState::new(&setup, options);
         let vr = Vr {
             id: setup.id,
             processes: setup.processes,
-            first_primary,
-            f: setup.config.f,
+            epochs,
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
             plant_any_log: options.plant_any_log,
@@ -1028,11 +1098,12 @@ impl Protocol for Vr {
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         self.pending.insert(cmd.id, (cmd.clone(), now));
         self.route_request(cmd, self.id, now, out);
+        self.finish_step(now, out);
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         if from.index() >= self.processes.len() {
-            return; // not a member
+            return; // not a process of this run
         }
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
@@ -1070,7 +1141,9 @@ impl Protocol for Vr {
             Message::RecoveryResponse { view, nonce, log } => {
                 self.handle_recovery_response(from, view, nonce, log, now, out)
             }
+            Message::Epoch(msg) => self.handle_epoch_message(from, msg, now, out),
         }
+        self.finish_step(now, out);
     }
 
     fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
@@ -1079,5 +1152,6 @@ impl Protocol for Vr {
             Timer::Tick => self.tick(now, out),
             Timer::StateTransfer => self.state_transfer_timeout(out),
         }
+        self.finish_step(now, out);
     }
 }
