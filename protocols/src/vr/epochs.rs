@@ -90,6 +90,13 @@ pub enum EpochMessage {
         /// The new epoch.
         epoch: u64,
     },
+    /// Not in the spec: a member of `epoch` that has not started it heard
+    /// of it (a START_VIEW_CHANGE of that epoch) and asks the sender for a
+    /// START_EPOCH, whose first copies it may have lost.
+    Behind {
+        /// The epoch it lacks.
+        epoch: u64,
+    },
 }
 
 impl EpochMessage {
@@ -98,7 +105,7 @@ impl EpochMessage {
             EpochMessage::StartEpoch { old, new, .. } => 16 + 4 * (old.len() + new.len()) as u64,
             EpochMessage::GetState { .. } => 16,
             EpochMessage::NewState { log, .. } => 8 + log.size_bytes(),
-            EpochMessage::EpochStarted { .. } => 8,
+            EpochMessage::EpochStarted { .. } | EpochMessage::Behind { .. } => 8,
         }
     }
 }
@@ -214,6 +221,8 @@ pub(super) struct EpochState {
     /// arrived (bit = index); it stops serving at `f_new + 1`.
     started_from: u64,
     pub(super) leaving: bool,
+    /// When this replica last asked for a START_EPOCH.
+    behind_sent_at: Time,
 }
 
 impl EpochState {
@@ -227,6 +236,7 @@ impl EpochState {
             fetch_sent_at: Time::ZERO,
             started_from: 0,
             leaving: false,
+            behind_sent_at: Time::ZERO,
         }
     }
 }
@@ -378,13 +388,45 @@ impl Vr {
             EpochMessage::GetState { epoch, op } => self.handle_epoch_get_state(from, epoch, op, out),
             EpochMessage::NewState { epoch, log } => self.handle_epoch_new_state(epoch, log, now, out),
             EpochMessage::EpochStarted { epoch } => self.handle_epoch_started(from, epoch),
+            EpochMessage::Behind { epoch } => {
+                if self.epoch() == epoch && (self.votes() || self.epochs.leaving) {
+                    self.send_start_epoch(&[from], out);
+                }
+            }
         }
+    }
+
+    /// START_EPOCH for the current epoch, to `to`.
+    fn send_start_epoch(&self, to: &[ProcessId], out: &mut Outbox<Self>) {
+        let Some(op) = self.epochs.reconfiguration_op else { return };
+        let epoch = self.epoch();
+        let (old, new) = (self.epochs.plan.members(epoch - 1).to_vec(), self.members().to_vec());
+        out.send_to_each(to, Message::Epoch(EpochMessage::StartEpoch { epoch, op, old, new }));
+    }
+
+    /// A START_VIEW_CHANGE of a later epoch (or of this one, before this
+    /// member holds its log) reached a member of that epoch: it asks the
+    /// sender for START_EPOCH, at most every `ST_RETRY`. True if so (the
+    /// message is not for it yet).
+    pub(super) fn behind_epoch(&mut self, from: ProcessId, view: View, now: Time, out: &mut Outbox<Self>) -> bool {
+        let epoch = epoch_of(view);
+        if epoch < self.epoch() || self.epochs.ready >= epoch || !self.epochs.plan.members(epoch).contains(&self.id) {
+            return false;
+        }
+        if now.since(self.epochs.behind_sent_at) >= super::STATE_TRANSFER_RETRY_NS
+            || self.epochs.behind_sent_at == Time::ZERO
+        {
+            self.epochs.behind_sent_at = now;
+            out.send(from, Message::Epoch(EpochMessage::Behind { epoch }));
+        }
+        true
     }
 
     /// §13.3 at a new replica.
     fn handle_start_epoch(&mut self, epoch: u64, op: u64, now: Time, out: &mut Outbox<Self>) {
         let known = epoch == 1 && self.epochs.plan.next.is_some();
-        if !known || self.epoch() >= epoch || self.status == Status::Recovering {
+        let fetching = self.status == Status::Transitioning && self.epoch() == epoch;
+        if !known || self.epochs.ready >= epoch || fetching || self.status == Status::Recovering {
             return; // stale, duplicate, or a restarted replica (it recovers)
         }
         if !self.epochs.plan.members(epoch).contains(&self.id) {
@@ -411,8 +453,10 @@ impl Vr {
             self.start_epoch(now, out);
             return;
         }
+        // The old replicas first (§13.3), then the new ones that started.
         let old = self.epochs.plan.members(self.epoch() - 1);
-        let others: Vec<ProcessId> = old.iter().copied().filter(|&p| p != self.id).collect();
+        let new = self.members().iter().filter(|p| !old.contains(p));
+        let others: Vec<ProcessId> = old.iter().chain(new).copied().filter(|&p| p != self.id).collect();
         let target = others[self.epochs.fetch_attempts % others.len()];
         self.epochs.fetch_attempts += 1;
         self.epochs.fetch_sent_at = now;
@@ -461,8 +505,20 @@ impl Vr {
     }
 
     /// The Tick of a Transitioning replica: a new one re-asks for the log.
+    /// A leaving one re-sends START_EPOCH to the new members it holds no
+    /// EPOCH_STARTED from (the first copies may be lost, and a member of
+    /// both configurations that missed the commit needs it too).
     pub(super) fn epoch_tick(&mut self, now: Time, out: &mut Outbox<Self>) {
-        if !self.epochs.leaving && now.since(self.epochs.fetch_sent_at) >= super::STATE_TRANSFER_RETRY_NS {
+        if now.since(self.epochs.fetch_sent_at) < super::STATE_TRANSFER_RETRY_NS {
+            return;
+        }
+        if self.epochs.leaving {
+            self.epochs.fetch_sent_at = now;
+            let started = self.epochs.started_from;
+            let silent: Vec<ProcessId> =
+                self.members().iter().copied().filter(|p| started & (1 << p.index()) == 0).collect();
+            self.send_start_epoch(&silent, out);
+        } else {
             self.fetch_or_start(now, out);
         }
     }

@@ -682,6 +682,9 @@ impl Vr {
 
     /// §7 step 2.
     fn handle_start_view_change(&mut self, from: ProcessId, view: View, now: Time, out: &mut Outbox<Self>) {
+        if self.status != Status::Recovering && self.behind_epoch(from, view, now, out) {
+            return; // §13: it needs the epoch's log first
+        }
         if self.status == Status::Recovering || view < self.view || epoch_of(view) != self.epoch() || !self.votes() {
             return; // learners and replicas without the epoch's log keep out (§13)
         }
