@@ -229,3 +229,32 @@ fn vr_13_quorums_follow_the_new_configuration() {
     assert_eq!(r.f(), 2);
     assert_eq!(vr(&net, 1).f(), 2);
 }
+
+/// A partition {1, 2} | {3, 4, 5} while the RECONFIGURATION commits at 1
+/// and 2: every first START_EPOCH is lost and 3 (in both configurations)
+/// never hears the commit. After it heals the leaving replicas re-send
+/// START_EPOCH; 3, 4 and 5 fetch the log and start epoch 1.
+#[test]
+fn vr_13_2_lost_start_epochs_are_sent_again() {
+    let mut net = net();
+    let cut = |p: ProcessId| p.0 <= 2;
+    net.drop_rule = Box::new(move |now, from, to, _| {
+        let during = now >= Time::from_ns(480 * NS_PER_MS) && now < Time::from_ns(1500 * NS_PER_MS);
+        during && cut(from) != cut(to)
+    });
+    net.submit_at(100, 3, cmd(3, 1));
+    net.run_until(1400);
+    assert_eq!(vr(&net, 1).current_epoch(), 1, "1 and 2 committed the RECONFIGURATION");
+    assert_eq!(vr(&net, 3).current_epoch(), 0);
+    net.submit_at(1600, 4, cmd(4, 1));
+    net.run_until(8000);
+    for id in [3, 4, 5] {
+        let r = vr(&net, id);
+        assert_eq!((r.current_epoch(), r.status()), (1, Status::Normal), "replica {id}");
+    }
+    assert!(net.executed_at(4, cmd(4, 1).id).is_some());
+    assert!(net.executed_at(5, cmd(3, 1).id).is_some());
+    assert!(vr(&net, 1).stopped() && vr(&net, 2).stopped());
+    let resent_to_3 = net.delivered.iter().filter(|(_, _, to, m)| *to == ProcessId(3) && is_start_epoch(m)).count();
+    assert!(resent_to_3 >= 1, "3 learns the epoch from a re-sent START_EPOCH");
+}
