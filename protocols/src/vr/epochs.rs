@@ -307,10 +307,12 @@ impl Vr {
     }
 
     /// From the executor loop: the RECONFIGURATION at `op` executed here.
+    /// A replica that reached epoch 1 by a START_VIEW executes it there:
+    /// it only records the op (to answer BEHIND and GET_STATE).
     pub(super) fn reconfiguration_executed(&mut self, op: u64) {
-        if self.epochs.reconfiguration_op.is_none() && self.epoch() == 0 {
+        if self.epochs.reconfiguration_op.is_none() {
             self.epochs.reconfiguration_op = Some(op);
-            self.epochs.transition_due = true;
+            self.epochs.transition_due = self.epoch() == 0;
         }
     }
 
