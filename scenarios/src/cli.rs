@@ -535,16 +535,18 @@ mod tests {
     /// error, not a panic in the run.
     #[test]
     fn vr_reconfiguration_options_are_checked_against_the_sites() {
-        let vr = ["--protocol", "vr"];
+        let error = |extra: &[&str]| match parse(&[&["--protocol", "vr"][..], extra].concat()) {
+            Ok(_) => panic!("expected an error for {extra:?}"),
+            Err(e) => e.0,
+        };
         let plan = ["--option", "vr.reconfigure_at_ms=2000", "--option", "vr.new_members=[2,3,4]"];
-        assert!(parse(&[&vr[..], &plan[..], &["--option", "vr.initial_members=[0,1,2]"]].concat()).is_ok());
-        let small =
-            parse(&[&vr[..], &["--option", "vr.reconfigure_at_ms=1", "--option", "vr.new_members=[3,4]"]].concat());
-        let small = small.err().expect("two members").0;
+        let initial = ["--option", "vr.initial_members=[0,1,2]"];
+        assert!(parse(&[&["--protocol", "vr"][..], &plan[..], &initial[..]].concat()).is_ok());
+        let small = error(&["--option", "vr.reconfigure_at_ms=1", "--option", "vr.new_members=[3,4]"]);
         assert!(small.contains("at least 3 members") && small.contains("vr on 5 sites"), "{small}");
-        let unknown = parse(&[&vr[..], &["--option", "vr.initial_members=[0,1,5]"]].concat()).err().expect("5").0;
+        let unknown = error(&["--option", "vr.initial_members=[0,1,5]"]);
         assert!(unknown.contains("process index 5 is unknown"), "{unknown}");
-        let f = parse(&[&vr[..], &["--f", "2", "--option", "vr.initial_members=[0,1,2]"]].concat()).err().expect("f").0;
+        let f = error(&["--f", "2", "--option", "vr.initial_members=[0,1,2]"]);
         assert!(f.contains("f = 2 is too large for 3 members"), "{f}");
     }
 

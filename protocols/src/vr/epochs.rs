@@ -281,7 +281,7 @@ impl Vr {
     /// §13.1: the RECONFIGURATION is in this primary's log (or executed):
     /// it accepts no other request.
     pub(super) fn reconfiguration_logged(&self) -> bool {
-        let logged = self.appended_seq.get(&ADMIN_CLIENT).is_some() || self.epochs.reconfiguration_op.is_some();
+        let logged = self.appended_seq.contains_key(&ADMIN_CLIENT) || self.epochs.reconfiguration_op.is_some();
         logged && self.epochs.plan.pending(self.epoch())
     }
 
