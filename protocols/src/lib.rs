@@ -291,6 +291,16 @@ impl ProtocolName {
         }
     }
 
+    /// Checks the protocol's options against `n` processes tolerating `f`
+    /// failures (for instance VR's configurations name known processes);
+    /// the message says what is wrong.
+    pub fn check_options(self, n: usize, f: usize, options: &ProtocolOptions) -> Result<(), String> {
+        match self {
+            ProtocolName::Vr => vr::check_options(&options.vr, n, f),
+            _ => Ok(()),
+        }
+    }
+
     /// What the protocol promises with these options (classic-README
     /// comparison table, "consistency"); the verdict gates PASS on it.
     /// One arm per protocol: a new protocol adds its own.

@@ -296,6 +296,9 @@ pub const DEFAULT_OUT: &str = "results/latency.csv";
 pub fn resolve(args: &Args) -> Result<Run, UserError> {
     let (protocol, config) = resolve_config(args)?;
     let (options, options_given) = protocol_options(protocol, &args.options)?;
+    protocol
+        .check_options(config.sites.len(), args.f, &options)
+        .map_err(|e| UserError::new(format!("--option {e} ({protocol} on {} sites)", config.sites.len())))?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     Ok(Run { protocol, config, options, options_given, out })
 }
@@ -526,6 +529,25 @@ mod tests {
         assert_eq!(run.site_names(), DEFAULT_SITES.split(',').collect::<Vec<_>>());
         assert_eq!(run.config.protocol.leader, Some(ProcessId(1)));
         assert_eq!(run.config.client_regions, run.config.sites);
+    }
+
+    /// VR's reconfiguration plan is checked against the sites: a clear
+    /// error, not a panic in the run.
+    #[test]
+    fn vr_reconfiguration_options_are_checked_against_the_sites() {
+        let error = |extra: &[&str]| match parse(&[&["--protocol", "vr"][..], extra].concat()) {
+            Ok(_) => panic!("expected an error for {extra:?}"),
+            Err(e) => e.0,
+        };
+        let plan = ["--option", "vr.reconfigure_at_ms=2000", "--option", "vr.new_members=[2,3,4]"];
+        let initial = ["--option", "vr.initial_members=[0,1,2]"];
+        assert!(parse(&[&["--protocol", "vr"][..], &plan[..], &initial[..]].concat()).is_ok());
+        let small = error(&["--option", "vr.reconfigure_at_ms=1", "--option", "vr.new_members=[3,4]"]);
+        assert!(small.contains("at least 3 members") && small.contains("vr on 5 sites"), "{small}");
+        let unknown = error(&["--option", "vr.initial_members=[0,1,5]"]);
+        assert!(unknown.contains("process index 5 is unknown"), "{unknown}");
+        let f = error(&["--f", "2", "--option", "vr.initial_members=[0,1,2]"]);
+        assert!(f.contains("f = 2 is too large for 3 members"), "{f}");
     }
 
     #[test]

@@ -87,7 +87,7 @@ impl Vr {
         let me = self.id.index();
         let mut stamps: Vec<Time> =
             self.lease.echoed.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &t)| t).collect();
-        let f = self.f;
+        let f = self.f();
         if f == 0 || stamps.len() < f {
             return false;
         }

@@ -2,6 +2,7 @@
 //! `Protocol::handle`, so no message repeats it.
 
 use super::View;
+use super::epochs::EpochMessage;
 use sim_core::protocol::MessageSize;
 use sim_core::{Command, CommandId, ProcessId, Time};
 use std::sync::Arc;
@@ -35,7 +36,7 @@ impl LogSnapshot {
         self.base + self.entries.len() as u64
     }
 
-    fn size_bytes(&self) -> u64 {
+    pub(super) fn size_bytes(&self) -> u64 {
         16 + self.entries.iter().map(|e| 4 + e.cmd.size_bytes()).sum::<u64>()
     }
 }
@@ -208,6 +209,8 @@ pub enum Message {
         /// The primary's log.
         log: Option<LogSnapshot>,
     },
+    /// The epoch transition (§13).
+    Epoch(EpochMessage),
 }
 
 /// Fixed per-message overhead: a tag and the sender, plus framing.
@@ -238,6 +241,7 @@ impl MessageSize for Message {
                 Message::GetState { .. } => 16,
                 Message::Recovery { .. } => 8,
                 Message::RecoveryResponse { log, .. } => 17 + log.as_ref().map_or(0, LogSnapshot::size_bytes),
+                Message::Epoch(msg) => msg.size_bytes(),
             }
     }
 }

@@ -29,6 +29,9 @@ mod backup_reads_tests;
 mod batching;
 #[cfg(test)]
 mod batching_tests;
+mod epochs;
+#[cfg(test)]
+mod epochs_tests;
 mod lease;
 #[cfg(test)]
 mod lease_tests;
@@ -42,6 +45,7 @@ mod witness;
 #[cfg(test)]
 mod witness_tests;
 
+pub use epochs::{ADMIN_CLIENT, EpochMessage, check_options, epoch_of, first_view};
 pub use messages::{Entry, LogSnapshot, Message};
 
 use crate::shared::compact_log::CompactLog;
@@ -124,6 +128,14 @@ pub struct Options {
     /// ops can be lost; the verdict must catch it.
     #[serde(skip)]
     pub plant_any_log: bool,
+    /// Reconfiguration (§13, [`epochs`]): the processes (0-based indices
+    /// into the run's process list) of epoch 0; default all of them.
+    pub initial_members: Option<Vec<usize>>,
+    /// Reconfiguration (§13): when the admin's RECONFIGURATION is due, in
+    /// ms of simulated time; needs `new_members`.
+    pub reconfigure_at_ms: Option<u64>,
+    /// Reconfiguration (§13): the processes (0-based indices) of epoch 1.
+    pub new_members: Option<Vec<usize>>,
 }
 
 /// A replica's status (vr.md §2).
@@ -135,6 +147,9 @@ pub enum Status {
     ViewChange,
     /// Restarted without state, rebuilding it (§8).
     Recovering,
+    /// Between epochs (§13.3-4): a new replica fetching the log up to the
+    /// RECONFIGURATION, or a leaving one serving it.
+    Transitioning,
 }
 
 /// VR timers.
@@ -165,9 +180,8 @@ struct DoViewChange {
 pub struct Vr {
     id: ProcessId,
     processes: Vec<ProcessId>,
-    /// Index in `processes` of the primary of view 0.
-    first_primary: usize,
-    f: usize,
+    /// The configuration of each epoch and the transition (§13).
+    epochs: epochs::EpochState,
     heartbeat_ns: u64,
     view_change_timeout_ns: u64,
     plant_any_log: bool,
@@ -307,13 +321,12 @@ impl Vr {
         self.log.get(op)
     }
 
-    /// The primary of view `view`.
+    /// The primary of view `view` (of the view's epoch's configuration).
     pub fn primary_of(&self, view: View) -> ProcessId {
         if self.witnesses.enabled {
             return self.witnesses.primary_of(view);
         }
-        let n = self.processes.len() as u64;
-        self.processes[((self.first_primary as u64 + view % n) % n) as usize]
+        self.epochs.plan.primary_of(view)
     }
 
     fn is_primary(&self) -> bool {
@@ -321,16 +334,17 @@ impl Vr {
     }
 
     fn n(&self) -> usize {
-        self.processes.len()
+        self.members().len()
     }
 
     /// View-change (and DVC) quorum: `n - f` (= f + 1 when n = 2f + 1).
     fn view_change_quorum(&self) -> usize {
-        quorum::fpaxos_phase1(self.n(), self.f)
+        quorum::fpaxos_phase1(self.n(), self.f())
     }
 
+    /// The other members of the current configuration.
     fn others(&self) -> Vec<ProcessId> {
-        self.processes.iter().copied().filter(|&p| p != self.id).collect()
+        self.members().iter().copied().filter(|&p| p != self.id).collect()
     }
 
     fn snapshot(&self) -> LogSnapshot {
@@ -339,6 +353,9 @@ impl Vr {
 
     /// Everyone reported executing up to here (the primary's view of it).
     fn stable_floor(&self) -> u64 {
+        if self.epochs.plan.pending(self.epoch()) {
+            return 0; // new replicas will need the whole log (§13.3)
+        }
         let me = self.id.index();
         let others = self.executed_by.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &e)| e);
         others.fold(self.executed, u64::min)
@@ -348,6 +365,11 @@ impl Vr {
 
     /// A client request reached this process (from its client or forwarded).
     fn route_request(&mut self, cmd: Arc<Command>, origin: ProcessId, now: Time, out: &mut Outbox<Self>) {
+        if !self.is_member() && self.status != Status::Recovering {
+            // A learner, or a replica of an old epoch (§13.4 EPOCH_MOVED).
+            out.send(self.primary_of(self.view), Message::Request { cmd, origin });
+            return;
+        }
         if self.status != Status::Normal {
             return; // the origin re-forwards once a view is established
         }
@@ -373,6 +395,9 @@ impl Vr {
         }
         if self.appended_seq.get(&client).is_some_and(|&logged| logged >= seq) {
             return; // in the log already; its reply will follow the commit
+        }
+        if self.reconfiguration_logged() {
+            return; // §13.1; the origin re-routes it to the new epoch
         }
         self.appended_seq.insert(client, seq);
         let entry = Entry { cmd, origin };
@@ -403,6 +428,9 @@ impl Vr {
         if view > self.view || self.status == Status::ViewChange {
             self.await_start_view(view, now, out);
             return false;
+        }
+        if self.status == Status::Transitioning && !self.epochs.leaving {
+            return false; // a new replica fetching the epoch's log (§13.3)
         }
         if self.is_primary() {
             return false; // a primary never hears from another primary of its view
@@ -487,6 +515,8 @@ impl Vr {
         if i >= self.acked.len() {
             return;
         }
+        // Learners acknowledge too (how far they executed), but only
+        // members count towards the commit quorum (filtered there).
         self.acked[i] = self.acked[i].max(op.min(self.log.last()));
         self.executed_by[i] = self.executed_by[i].max(executed.min(self.commit));
         self.advance_commit(now, out);
@@ -497,9 +527,11 @@ impl Vr {
     fn advance_commit(&mut self, now: Time, out: &mut Outbox<Self>) {
         let me = self.id.index();
         self.scratch.clear();
-        self.scratch.extend(self.acked.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &a)| a));
+        let members = self.epochs.plan.members(self.epoch());
+        let voter = |i: usize| i != me && members.iter().any(|p| p.index() == i);
+        self.scratch.extend(self.acked.iter().enumerate().filter(|&(i, _)| voter(i)).map(|(_, &a)| a));
         // The f-th largest backup ack: f backups plus the primary hold it.
-        let f = self.f;
+        let f = self.f();
         if self.scratch.len() < f {
             return;
         }
@@ -569,6 +601,13 @@ impl Vr {
             let fresh = *done < id.seq;
             if fresh {
                 *done = id.seq;
+            }
+            if id.client == epochs::ADMIN_CLIENT {
+                // The RECONFIGURATION: an empty slot for the state machine.
+                self.reconfiguration_executed(op);
+                out.execute(LogStep::Slot(ChosenSlot { slot: op, cmd: None }));
+                self.executed = op;
+                continue;
             }
             // Also a request whose client retried here after it was
             // forwarded from elsewhere.
@@ -695,8 +734,11 @@ impl Vr {
 
     /// §7 step 2.
     fn handle_start_view_change(&mut self, from: ProcessId, view: View, now: Time, out: &mut Outbox<Self>) {
-        if self.status == Status::Recovering || view < self.view {
-            return;
+        if self.status != Status::Recovering && self.behind_epoch(from, view, now, out) {
+            return; // §13: it needs the epoch's log first
+        }
+        if self.status == Status::Recovering || view < self.view || epoch_of(view) != self.epoch() || !self.votes() {
+            return; // learners and replicas without the epoch's log keep out (§13)
         }
         if view > self.view && self.status == Status::Normal && self.promised(now) {
             self.defer_view_change(view); // §10b: joined when the promise expires
@@ -739,7 +781,7 @@ impl Vr {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if self.status == Status::Recovering || view < self.view {
+        if self.status == Status::Recovering || view < self.view || epoch_of(view) != self.epoch() || !self.votes() {
             return;
         }
         if view > self.view && self.status == Status::Normal && self.promised(now) {
@@ -775,25 +817,32 @@ impl Vr {
         self.install_log(chosen.log, out);
         self.commit = self.commit.max(commit);
         self.become_normal(now);
+        out.recovery_finished();
+        self.witnesses_new_view(promoted);
+        self.take_office(true, now, out);
+        self.execute_committed(out);
+        self.reroute_pending(now, out);
+    }
+
+    /// The primary's state for a new view (after a view change, with its
+    /// START_VIEW, or at the start of an epoch, without).
+    fn take_office(&mut self, send_start_view: bool, now: Time, out: &mut Outbox<Self>) {
         self.reset_lease(self.log.last());
         out.leader_change();
-        out.recovery_finished();
-        // Primary state for the new view.
         self.acked.iter_mut().for_each(|a| *a = 0);
         self.executed_by.iter_mut().for_each(|e| *e = 0);
         self.appended_at.clear();
-        self.witnesses_new_view(promoted);
         self.appended_seq = self.executed_seq.clone();
         for (_, entry) in self.log.iter_after(self.executed) {
             let logged = self.appended_seq.entry(entry.cmd.id.client).or_insert(0);
             *logged = (*logged).max(entry.cmd.id.seq);
         }
-        out.send_to_each(&self.others(), self.start_view_message());
+        if send_start_view {
+            out.send_to_each(&self.audience(), self.start_view_message());
+        }
         self.last_broadcast_at = now;
         self.commit_progress_at = now;
         out.set_timer(Timer::Heartbeat, self.heartbeat_ns);
-        self.execute_committed(out);
-        self.reroute_pending(now, out);
     }
 
     fn start_view_message(&self) -> Message {
@@ -852,6 +901,7 @@ impl Vr {
         self.install_log(log, out);
         self.view = view;
         self.become_normal(now);
+        self.mark_ready(out);
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(from, self.prepare_ok(view));
@@ -886,12 +936,13 @@ impl Vr {
 
     fn send_recovery(&mut self, now: Time, out: &mut Outbox<Self>) {
         self.recovery_sent_at = now;
-        out.send_to_each(&self.others(), Message::Recovery { nonce: self.nonce });
+        // Everyone: the configuration may have moved on since the start.
+        out.send_to_each(&self.audience(), Message::Recovery { nonce: self.nonce });
     }
 
     /// §8 step 2.
     fn handle_recovery(&mut self, from: ProcessId, nonce: u64, out: &mut Outbox<Self>) {
-        if self.status != Status::Normal {
+        if self.status != Status::Normal || !self.votes() {
             return;
         }
         let log = self.is_primary().then(|| self.snapshot());
@@ -912,10 +963,13 @@ impl Vr {
             return; // an answer meant for an earlier incarnation
         }
         self.recovery_responses.insert(from, (view, log));
-        if self.recovery_responses.len() < quorum::fpaxos_phase2(self.f) {
+        // A quorum of the latest epoch heard of (§13: quorums follow it).
+        let max_view = self.recovery_responses.values().map(|(v, _)| *v).max().expect("non-empty");
+        let epoch = epoch_of(max_view);
+        let of_epoch = self.recovery_responses.values().filter(|(v, _)| epoch_of(*v) == epoch).count();
+        if of_epoch < quorum::fpaxos_phase2(self.epochs.plan.f(epoch)) {
             return;
         }
-        let max_view = self.recovery_responses.values().map(|(v, _)| *v).max().expect("non-empty");
         let primary = self.primary_of(max_view);
         let Some((_, Some(_))) = self.recovery_responses.get(&primary).filter(|(v, _)| *v == max_view) else {
             return; // wait for the primary of the latest view
@@ -930,6 +984,7 @@ impl Vr {
         self.view = max_view;
         self.become_normal(now);
         out.recovery_finished();
+        self.mark_ready(out);
         self.execute_committed(out);
         if self.log.last() > commit {
             out.send(primary, self.prepare_ok(max_view));
@@ -955,11 +1010,29 @@ impl Vr {
         }
     }
 
+    /// Re-forwards requests of this process's clients not executed after
+    /// `CLIENT_RETRY`.
+    fn retry_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
+        let due: Vec<Arc<Command>> = self
+            .pending
+            .values_mut()
+            .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
+            .map(|(cmd, sent)| {
+                *sent = now;
+                cmd.clone()
+            })
+            .collect();
+        for cmd in due {
+            self.route_request(cmd, self.id, now, out);
+        }
+    }
+
     fn tick(&mut self, now: Time, out: &mut Outbox<Self>) {
         out.set_timer(Timer::Tick, self.heartbeat_ns);
         match self.status {
             Status::Normal => {
-                if !self.is_primary() && !self.promised(now) {
+                self.propose_reconfiguration(now, out);
+                if self.votes() && !self.is_primary() && !self.promised(now) {
                     let suspected = now.since(self.last_heard_at) >= self.view_change_timeout_ns;
                     let view = if suspected { self.view + 1 } else { self.lease.deferred_view };
                     if view > self.view {
@@ -972,18 +1045,19 @@ impl Vr {
                     self.resend_unacknowledged(now, out);
                 }
                 self.maybe_promote(now, out); // §11
-                let due: Vec<Arc<Command>> = self
-                    .pending
-                    .values_mut()
-                    .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
-                    .map(|(cmd, sent)| {
-                        *sent = now;
-                        cmd.clone()
-                    })
-                    .collect();
-                for cmd in due {
-                    self.route_request(cmd, self.id, now, out);
+                self.retry_pending(now, out);
+            }
+            Status::ViewChange if !self.votes() => {
+                // A learner (or a member without the epoch's log) waiting
+                // for a START_VIEW: it never starts a view change.
+                if now.since(self.request_start_view_sent_at) >= STATE_TRANSFER_RETRY_NS {
+                    self.request_start_view_sent_at = now;
+                    out.send(self.primary_of(self.view), Message::RequestStartView { view: self.view });
                 }
+            }
+            Status::Transitioning => {
+                self.epoch_tick(now, out);
+                self.retry_pending(now, out);
             }
             Status::ViewChange => {
                 if now.since(self.view_change_started_at) >= self.view_change_timeout_ns {
@@ -1031,11 +1105,12 @@ impl Protocol for Vr {
         let leader = setup.config.leader.unwrap_or(setup.processes[0]);
         let first_primary = setup.processes.iter().position(|&p| p == leader).unwrap_or(0);
         let witnesses = witness::Witnesses::new(options, setup.id, &setup.processes, first_primary, setup.config.f);
+        debug_assert!(check_options(options, n, setup.config.f).is_ok());
+        let epochs = epochs::EpochState::new(&setup, options);
         let vr = Vr {
             id: setup.id,
             processes: setup.processes,
-            first_primary,
-            f: setup.config.f,
+            epochs,
             heartbeat_ns: options.heartbeat_ns.unwrap_or(DEFAULT_HEARTBEAT_NS),
             view_change_timeout_ns: options.view_change_timeout_ns.unwrap_or(DEFAULT_VIEW_CHANGE_TIMEOUT_NS),
             plant_any_log: options.plant_any_log,
@@ -1102,11 +1177,12 @@ impl Protocol for Vr {
         }
         self.pending.insert(cmd.id, (cmd.clone(), now));
         self.route_request(cmd, self.id, now, out);
+        self.finish_step(now, out);
     }
 
     fn handle(&mut self, from: ProcessId, msg: Message, now: Time, out: &mut Outbox<Self>) {
         if from.index() >= self.processes.len() {
-            return; // not a member
+            return; // not a process of this run
         }
         match msg {
             Message::Request { cmd, origin } => self.route_request(cmd, origin, now, out),
@@ -1155,7 +1231,9 @@ impl Protocol for Vr {
             Message::RecoveryResponse { view, nonce, log } => {
                 self.handle_recovery_response(from, view, nonce, log, now, out)
             }
+            Message::Epoch(msg) => self.handle_epoch_message(from, msg, now, out),
         }
+        self.finish_step(now, out);
     }
 
     fn handle_timer(&mut self, timer: Timer, now: Time, out: &mut Outbox<Self>) {
@@ -1165,5 +1243,6 @@ impl Protocol for Vr {
             Timer::StateTransfer => self.state_transfer_timeout(out),
             Timer::Batch => self.flush_batch(now, out),
         }
+        self.finish_step(now, out);
     }
 }

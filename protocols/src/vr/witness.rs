@@ -124,7 +124,7 @@ impl Vr {
     /// The backups that receive PREPAREs: every other process, or with
     /// witnesses the active backups and the promoted witnesses.
     pub(super) fn prepare_targets(&self) -> Vec<ProcessId> {
-        let mut targets = self.others();
+        let mut targets = self.audience();
         if self.witnesses.enabled {
             targets.retain(|&p| !self.witnesses.is_unpromoted(p));
         }

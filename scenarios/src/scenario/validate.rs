@@ -532,6 +532,10 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                                 {
                                     fault_errors.push(in_file_terms(source, &e.0));
                                 }
+                                if let Err(e) = protocol.check_options(sites.len(), f as usize, &file.options) {
+                                    let n = sites.len();
+                                    fault_errors.push(format!("[options.{protocol}]: {e} ({protocol} on {n} sites)"));
+                                }
                                 for error in fault_errors {
                                     if seen.insert(error.clone()) {
                                         errors.push(error);
