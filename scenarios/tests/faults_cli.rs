@@ -301,10 +301,13 @@ fn swarm_atlas_seed_347_keeps_every_pair_of_writes_ordered() {
 }
 
 /// Issue 7 (points 8, 9): the what-you-lose library scenario, shrunk to
-/// one client per region and one seed, through `sim`. Async
-/// primary/backup loses acknowledged writes in the split brain and
-/// still PASSes its promise (linearizable without failover); VR, Raft and
-/// FPaxos lose nothing and PASS as linearizable.
+/// one client per region and one seed, through `sim`. Every protocol runs
+/// failure-free and with the faults. With them, async primary/backup
+/// loses acknowledged writes in the split brain (and its old primary
+/// rolls its side back) and still PASSes its promise (linearizable
+/// without failover); VR, Raft and FPaxos lose nothing and PASS as
+/// linearizable. The comparison table, comparison.csv and the
+/// comparison figures show it per protocol.
 #[test]
 fn issue_7_what_you_lose_async_primary_backup_loses_writes_and_quorums_do_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -313,30 +316,68 @@ fn issue_7_what_you_lose_async_primary_backup_loses_writes_and_quorums_do_not() 
     expect_code(&output, 0);
     let stdout = text(&output.stdout);
     assert!(stdout.contains("outcome events (sums over seeds):"), "{stdout}");
-    let runs = std::fs::read_to_string(dir.path().join("out").join("runs.csv")).expect("runs.csv");
+    let out = dir.path().join("out");
+    let runs = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
     let mut lines = runs.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let column = |name: &str| header.iter().position(|c| *c == name).unwrap();
     let rows: Vec<Vec<&str>> =
         lines.map(|l| l.split(',').collect()).filter(|r: &Vec<&str>| r[column("region")] == "all").collect();
-    let protocols: Vec<&str> = rows.iter().map(|r| r[column("protocol")]).collect();
-    assert_eq!(protocols, ["primary-backup", "vr", "raft", "fpaxos"], "{runs}");
+    let protocols: Vec<(&str, &str)> = rows.iter().map(|r| (r[column("protocol")], r[column("faults")])).collect();
+    let expected: Vec<(&str, &str)> = ["primary-backup", "vr", "raft", "fpaxos"]
+        .into_iter()
+        .flat_map(|protocol| [(protocol, "off"), (protocol, "on")])
+        .collect();
+    assert_eq!(protocols, expected, "{runs}");
     let count = |row: &Vec<&str>, name: &str| -> u64 { row[column(name)].parse().unwrap() };
+    let every_outcome = [
+        "acked_writes_lost",
+        "stale_reads",
+        "divergent_acks",
+        "split_brains",
+        "rolled_back_acked",
+        "rolled_back_unacked",
+        "ghost_writes",
+        "duplicate_applies",
+        "atomicity_violations",
+    ];
     for row in &rows {
         assert_eq!(row[column("verdict")], "PASS", "{runs}");
         assert_eq!(count(row, "blocked"), 0, "{runs}");
-        if row[column("protocol")] == "primary-backup" {
+        assert!(count(row, "commands") > 0);
+        let faulted = row[column("faults")] == "on";
+        if row[column("protocol")] == "primary-backup" && faulted {
             assert_eq!(row[column("consistency")], "linearizable-without-failover");
             assert!(count(row, "acked_writes_lost") > 0, "{runs}");
             assert!(count(row, "divergent_acks") > 0 && count(row, "split_brains") > 0, "{runs}");
+            assert!(count(row, "rolled_back_acked") > 0, "p1 rolled its side back: {runs}");
         } else {
-            assert_eq!(row[column("consistency")], "linearizable");
-            for outcome in ["acked_writes_lost", "stale_reads", "divergent_acks", "split_brains"] {
+            for outcome in every_outcome {
                 assert_eq!(count(row, outcome), 0, "{outcome}: {runs}");
             }
-            assert!(count(row, "commands") > 0);
         }
     }
-    let summary = std::fs::read_to_string(dir.path().join("out").join("summary.csv")).expect("summary.csv");
+    let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
     assert!(summary.lines().next().unwrap().contains("acked_writes_lost,stale_reads,divergent_acks"), "{summary}");
+    assert!(summary.lines().next().unwrap().contains("rolled_back_acked,rolled_back_unacked,ghost_writes"));
+
+    // The comparison: the printed table and comparison.csv, a row per
+    // protocol, acknowledged writes lost only for primary/backup.
+    let table = stdout.split("and with them:\n").nth(1).expect("a comparison table");
+    let table_rows: Vec<Vec<&str>> = table.lines().skip(1).take(4).map(|l| l.split_whitespace().collect()).collect();
+    let lost_column = 6; // protocol f p50 p99 peak unavailable lost divergent
+    let lost: Vec<(&str, u64)> = table_rows.iter().map(|r| (r[0], r[lost_column].parse().unwrap())).collect();
+    assert_eq!(lost.iter().map(|(p, _)| *p).collect::<Vec<_>>(), ["primary-backup", "vr", "raft", "fpaxos"], "{table}");
+    assert!(lost[0].1 > 0, "{table}");
+    assert!(lost[1..].iter().all(|(_, n)| *n == 0), "{table}");
+    let comparison = std::fs::read_to_string(out.join("comparison.csv")).expect("comparison.csv");
+    let mut comparison_lines = comparison.lines();
+    let comparison_header: Vec<&str> = comparison_lines.next().unwrap().split(',').collect();
+    let lost_at = comparison_header.iter().position(|c| *c == "acked_writes_lost").unwrap();
+    let csv_lost: Vec<u64> = comparison_lines.map(|l| l.split(',').nth(lost_at).unwrap().parse().unwrap()).collect();
+    assert_eq!(csv_lost, lost.iter().map(|(_, n)| *n).collect::<Vec<_>>(), "{comparison}");
+    for figure in ["latency", "throughput", "unavailability", "writes-lost", "divergence"] {
+        let svg = out.join("figures").join(format!("comparison-{figure}.svg"));
+        assert!(svg.is_file(), "{} missing: {stdout}", svg.display());
+    }
 }
