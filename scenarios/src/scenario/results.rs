@@ -223,29 +223,48 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
+/// A column of a fixed-width text table: its width and alignment.
+#[derive(Clone, Copy)]
+enum Cell {
+    Left(usize),
+    Right(usize),
+}
+
+/// One line of a fixed-width table: each cell padded to its column,
+/// separated by single spaces.
+fn fixed_width_line(columns: &[Cell], cells: &[&str]) -> String {
+    let padded: Vec<String> = columns
+        .iter()
+        .zip(cells)
+        .map(|(column, cell)| match *column {
+            Cell::Left(width) => format!("{cell:<width$}"),
+            Cell::Right(width) => format!("{cell:>width$}"),
+        })
+        .collect();
+    padded.join(" ") + "\n"
+}
+
 fn thousandths(milli: u64) -> String {
     format!("{}.{:03}", milli / 1_000, milli % 1_000)
 }
 
 /// The per-point summary table printed at the end of a sweep.
 pub fn table(summaries: &[PointSummary<'_>]) -> String {
-    let line = |cells: [&str; 12]| {
-        format!(
-            "{:>5} {:<8} {:>2} {:>5} {:>9} {:>7} {:>5} {:>10} {:>10} {:>12} {:>7} {:>7}\n",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
-            cells[6],
-            cells[7],
-            cells[8],
-            cells[9],
-            cells[10],
-            cells[11]
-        )
-    };
+    const COLUMNS: [Cell; 12] = [
+        Cell::Right(5),
+        Cell::Left(8),
+        Cell::Right(2),
+        Cell::Right(5),
+        Cell::Right(9),
+        Cell::Right(7),
+        Cell::Right(5),
+        Cell::Right(10),
+        Cell::Right(10),
+        Cell::Right(12),
+        Cell::Right(7),
+        Cell::Right(7),
+    ];
+    let line = |cells: [&str; 12]| fixed_width_line(&COLUMNS, &cells);
     let mut text = line([
         "point",
         "protocol",
@@ -295,24 +314,22 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
     if !summaries.iter().any(|s| notable(&s)) {
         return String::new();
     }
-    let line = |cells: [&str; 13]| {
-        format!(
-            "{:>5} {:<16} {:<30} {:>10} {:>8} {:>10} {:>8} {:>10} {:>12} {:>8} {:>9} {:>10} {:>8}\n",
-            cells[0],
-            cells[1],
-            cells[2],
-            cells[3],
-            cells[4],
-            cells[5],
-            cells[6],
-            cells[7],
-            cells[8],
-            cells[9],
-            cells[10],
-            cells[11],
-            cells[12]
-        )
-    };
+    const COLUMNS: [Cell; 13] = [
+        Cell::Right(5),
+        Cell::Left(16),
+        Cell::Left(30),
+        Cell::Right(10),
+        Cell::Right(8),
+        Cell::Right(10),
+        Cell::Right(8),
+        Cell::Right(10),
+        Cell::Right(12),
+        Cell::Right(8),
+        Cell::Right(9),
+        Cell::Right(10),
+        Cell::Right(8),
+    ];
+    let line = |cells: [&str; 13]| fixed_width_line(&COLUMNS, &cells);
     let mut text = String::from("outcome events (sums over seeds):\n");
     text.push_str(&line([
         "point",
