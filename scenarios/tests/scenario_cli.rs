@@ -85,7 +85,7 @@ fn smoke_scenario_by_name_writes_rows_and_manifest() {
 
     // The per-point table on stdout; progress on stderr, one line per run
     // (stderr is not a terminal here).
-    assert!(stdout.contains("point protocol  f sites conflict% clients seeds"), "{stdout}");
+    assert!(stdout.contains("point protocol         f sites conflict% clients seeds"), "{stdout}");
     assert!(!stdout.contains("run 8/8 done"), "{stdout}");
     let stderr = text(&output.stderr);
     assert_eq!(

@@ -252,7 +252,7 @@ fn thousandths(milli: u64) -> String {
 pub fn table(summaries: &[PointSummary<'_>]) -> String {
     const COLUMNS: [Cell; 12] = [
         Cell::Right(5),
-        Cell::Left(8),
+        Cell::Left(15),
         Cell::Right(2),
         Cell::Right(5),
         Cell::Right(9),
