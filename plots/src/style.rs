@@ -59,12 +59,15 @@ pub(crate) fn protocol_color(protocol: &str) -> RGBColor {
         "janus" => RGBColor(230, 159, 0),    // orange
         // The classic protocols (Paul Tol's muted scheme, distinct from
         // the leaderless ones above).
-        "mencius" => RGBColor(51, 34, 136),          // indigo
-        "vr" => RGBColor(86, 180, 233),              // sky blue
-        "raft" => RGBColor(153, 153, 51),            // olive
-        "chain" => RGBColor(136, 34, 85),            // wine
-        "primary-backup" => RGBColor(221, 204, 119), // sand
-        _ => RGBColor(150, 150, 150),                // grey
+        "mencius" => RGBColor(51, 34, 136),           // indigo
+        "vr" => RGBColor(86, 180, 233),               // sky blue
+        "raft" => RGBColor(153, 153, 51),             // olive
+        "chain" => RGBColor(136, 34, 85),             // wine
+        "primary-backup" => RGBColor(221, 204, 119),  // sand
+        "2pc" => RGBColor(68, 170, 153),              // teal
+        "3pc" => RGBColor(17, 119, 51),               // green
+        "deferred-update" => RGBColor(204, 102, 119), // rose
+        _ => RGBColor(150, 150, 150),                 // grey
     }
 }
 
@@ -169,6 +172,33 @@ pub(crate) fn number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every protocol `sim` runs (its `--protocol` names) has its own
+    /// colour, so a comparison of all of them reads without the legend's
+    /// order.
+    #[test]
+    fn every_protocol_has_its_own_colour() {
+        let names = [
+            "tempo",
+            "atlas",
+            "epaxos",
+            "fpaxos",
+            "caesar",
+            "janus",
+            "mencius",
+            "vr",
+            "raft",
+            "chain",
+            "primary-backup",
+            "2pc",
+            "3pc",
+            "deferred-update",
+        ];
+        let colours: std::collections::BTreeSet<(u8, u8, u8)> =
+            names.iter().map(|name| protocol_color(name)).map(|RGBColor(r, g, b)| (r, g, b)).collect();
+        assert_eq!(colours.len(), names.len());
+        assert!(!colours.contains(&(150, 150, 150)), "grey is for unknown names");
+    }
 
     #[test]
     fn the_embedded_font_registers() {
