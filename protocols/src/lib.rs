@@ -343,7 +343,11 @@ impl ProtocolName {
             },
             // Reads go through the protocol like writes (two-phase-commit.md
             // mapping in DESIGN.md); blocking is the spec's, not a bug.
-            ProtocolName::TwoPc | ProtocolName::ThreePc => Consistency::LinearizableMayBlock,
+            ProtocolName::TwoPc => Consistency::LinearizableMayBlock,
+            // Termination is safe only with a perfect failure detector
+            // (two-phase-commit.md §9): under partitions and false
+            // suspicions divergence is measured.
+            ProtocolName::ThreePc => Consistency::LinearizableUnderCrashes,
             // Reads are answered from the local replica (deferred-update.md
             // §8): stale reads are measured, updates are certified in order.
             ProtocolName::DeferredUpdate => Consistency::Sequential,

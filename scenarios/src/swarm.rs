@@ -15,7 +15,7 @@ use crate::error::UserError;
 use crate::scenario::{self, Scenario};
 use protocols::ProtocolName;
 use rayon::prelude::*;
-use sim_core::verdict::{Check, Consistency, OutcomeKind};
+use sim_core::verdict::{Check, Consistency, FaultClass, OutcomeKind};
 use std::path::Path;
 
 /// What to run.
@@ -82,12 +82,15 @@ fn promise_in_words(label: Consistency) -> String {
         (Check::Linearizability, "linearizability"),
         (Check::Completion, "completion"),
     ];
-    let mut waived: Vec<String> =
-        checks.iter().filter(|(check, _)| !label.promises(*check, true)).map(|(_, name)| name.to_string()).collect();
+    let mut waived: Vec<String> = checks
+        .iter()
+        .filter(|(check, _)| !label.promises(*check, FaultClass::Network))
+        .map(|(_, name)| name.to_string())
+        .collect();
     waived.extend(
         OutcomeKind::ALL
             .iter()
-            .filter(|&&kind| !label.promises(Check::Outcome(kind), true))
+            .filter(|&&kind| !label.promises(Check::Outcome(kind), FaultClass::Network))
             .map(|kind| format!("{kind:?} events")),
     );
     if waived.is_empty() {

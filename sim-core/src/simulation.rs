@@ -4,7 +4,7 @@ use crate::arrivals::{ArrivalReport, Arrivals, RegionArrivals};
 use crate::command::{Command, CommandId, Op, is_single_use};
 use crate::config::{RunConfig, RunDuration};
 use crate::dedup::ClientTable;
-use crate::faults::{FaultState, SendFate};
+use crate::faults::{FaultKind, FaultState, SendFate};
 use crate::id::{ClientId, ProcessId, RegionId};
 use crate::kv::KvStore;
 use crate::kv::OpResults;
@@ -18,7 +18,7 @@ use crate::queue::EventQueue;
 use crate::resources::{ProcessResourceReport, Resources};
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
-use crate::verdict::{ExecutionChecker, History, HistoryOp, Verdict};
+use crate::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Verdict};
 use crate::wan::Wan;
 use crate::workload::{ClientKeyState, CommandGenerator};
 use std::collections::{BTreeMap, VecDeque};
@@ -561,6 +561,18 @@ impl<P: Protocol> Simulation<P> {
         }
     }
 
+    /// The faults this run had, for the verdict: crashes (and restarts)
+    /// only, or something that can make a live process look dead.
+    fn fault_class(&self) -> FaultClass {
+        if !self.faults_active {
+            FaultClass::None
+        } else if self.faults.faults().iter().all(|fault| matches!(fault.kind, FaultKind::Crash { .. })) {
+            FaultClass::Crashes
+        } else {
+            FaultClass::Network
+        }
+    }
+
     /// A crashed process comes back: a fresh incarnation takes what its
     /// protocol declares durable from the crashed one (see
     /// [`Protocol::restart`]); the store, client table and executor stay;
@@ -887,7 +899,7 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let history = std::mem::take(&mut self.history);
-        Verdict::new(checker, &history, incomplete, count, &survivors, self.faults_active)
+        Verdict::new(checker, &history, incomplete, count, &survivors, self.fault_class())
     }
 
     /// What the faults did, for a run that has them.

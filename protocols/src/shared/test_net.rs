@@ -9,7 +9,7 @@ use sim_core::kv::{KvStore, OpResults};
 use sim_core::protocol::{Effect, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 use sim_core::rng::{Purpose, RngStreams};
 use sim_core::testing::ExecutorHarness;
-use sim_core::verdict::{ExecutionChecker, History, HistoryOp, Verdict};
+use sim_core::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Verdict};
 use sim_core::{Command, CommandId, Op, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -297,7 +297,7 @@ where
             .map(|i| (ProcessId::from_index(i), &self.harnesses[i].store))
             .collect();
         let count = incomplete.len() as u64;
-        Verdict::new(checker, &history, incomplete, count, &survivors, true)
+        Verdict::new(checker, &history, incomplete, count, &survivors, FaultClass::Network)
     }
 
     /// Messages delivered that match `pred`.

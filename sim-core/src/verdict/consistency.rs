@@ -28,12 +28,39 @@ pub enum Consistency {
     /// single-key operations, and no progress under faults (a blocked
     /// coordinator leaves commands incomplete).
     Serializable,
-    /// Linearizable, but no progress promised under faults (2PC and 3PC
-    /// with reads ordered like writes: a coordinator crash after the
-    /// votes blocks, a replica that is down aborts everything). Blocked
-    /// commands are a measured outcome; every safety check still holds
-    /// (3PC's divergence under a partition fails the run).
+    /// Linearizable, but no progress promised under faults (2PC with
+    /// reads ordered like writes: a coordinator crash after the votes
+    /// blocks, a replica that is down aborts everything). Blocked
+    /// commands are a measured outcome; every safety check still holds.
     LinearizableMayBlock,
+    /// [`Consistency::LinearizableMayBlock`] under crashes only (3PC: its
+    /// termination protocol is safe only with a perfect failure
+    /// detector). Under partitions, slow links or any fault that can make
+    /// a live process look dead, replicas may decide differently: order,
+    /// linearizability and the outcome events are then measured, not
+    /// promised (two-phase-commit.md §9, classic-README "3PC").
+    LinearizableUnderCrashes,
+}
+
+/// Which faults a run had, as far as a promise depends on them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FaultClass {
+    /// No fault schedule.
+    #[default]
+    None,
+    /// Crashes (and restarts) only: a live process is never cut off,
+    /// slowed or silenced, so it is never wrongly suspected.
+    Crashes,
+    /// Partitions, slow, lossy or duplicating links, or clock faults:
+    /// anything that can make a live process look dead.
+    Network,
+}
+
+impl FaultClass {
+    /// True if the run had any fault.
+    pub fn any(self) -> bool {
+        self != FaultClass::None
+    }
 }
 
 /// Something a run can be checked for.
@@ -53,12 +80,13 @@ pub enum Check {
 
 impl Consistency {
     /// Every label, in display order.
-    pub const ALL: [Consistency; 5] = [
+    pub const ALL: [Consistency; 6] = [
         Consistency::Linearizable,
         Consistency::LinearizableWithoutFailover,
         Consistency::Sequential,
         Consistency::Serializable,
         Consistency::LinearizableMayBlock,
+        Consistency::LinearizableUnderCrashes,
     ];
 
     /// The label in outputs (CSV column `consistency`).
@@ -69,13 +97,15 @@ impl Consistency {
             Consistency::Sequential => "sequential",
             Consistency::Serializable => "serializable",
             Consistency::LinearizableMayBlock => "linearizable-may-block",
+            Consistency::LinearizableUnderCrashes => "linearizable-under-crashes",
         }
     }
 
     /// True if a protocol with this promise promises `check` in a run
-    /// (`faulted`: the run has a fault schedule). The one table of gating
-    /// rules: a new label adds its row here.
-    pub fn promises(self, check: Check, faulted: bool) -> bool {
+    /// with `faults`. The one table of gating rules: a new label adds its
+    /// row here.
+    pub fn promises(self, check: Check, faults: FaultClass) -> bool {
+        let faulted = faults.any();
         match check {
             // Measured, never promised: a command a client never heard
             // back about may take effect at any time under every promise,
@@ -83,10 +113,10 @@ impl Consistency {
             // replication's head) and undo it if it never does.
             Check::Outcome(OutcomeKind::GhostWrite | OutcomeKind::RolledBackUnacked) => return false,
             // The execution check's own finding, gated like it.
-            Check::Outcome(OutcomeKind::DuplicateApply) => return self.promises(Check::Execution, faulted),
+            Check::Outcome(OutcomeKind::DuplicateApply) => return self.promises(Check::Execution, faults),
             // Writes committed at some replicas and not others break the
             // replicas' agreement, as the order check does.
-            Check::Outcome(OutcomeKind::AtomicityViolation) => return self.promises(Check::Order, faulted),
+            Check::Outcome(OutcomeKind::AtomicityViolation) => return self.promises(Check::Order, faults),
             _ => {}
         }
         let stale_or_unlinearizable = matches!(check, Check::Linearizability | Check::Outcome(OutcomeKind::StaleRead));
@@ -101,6 +131,10 @@ impl Consistency {
                 !(stale_or_unlinearizable || blocked_under_faults)
             }
             Consistency::LinearizableMayBlock => !(faulted && check == Check::Completion),
+            Consistency::LinearizableUnderCrashes => {
+                let may_diverge = faults == FaultClass::Network && check != Check::Execution;
+                !(may_diverge || faulted && check == Check::Completion)
+            }
         }
     }
 }
@@ -119,21 +153,24 @@ mod tests {
     fn linearizable_promises_everything_and_async_primary_backup_only_without_faults() {
         let lost = Check::Outcome(OutcomeKind::AckedWriteLost);
         for check in [Check::Order, Check::Linearizability, lost, Check::Execution, Check::Completion] {
-            assert!(Consistency::Linearizable.promises(check, true), "{check:?}");
-            assert!(Consistency::LinearizableWithoutFailover.promises(check, false), "{check:?}");
+            assert!(Consistency::Linearizable.promises(check, FaultClass::Network), "{check:?}");
+            assert!(Consistency::LinearizableWithoutFailover.promises(check, FaultClass::None), "{check:?}");
         }
         let weak = Consistency::LinearizableWithoutFailover;
-        assert!(!weak.promises(lost, true) && !weak.promises(Check::Order, true));
-        assert!(weak.promises(Check::Execution, true) && weak.promises(Check::Completion, true));
+        assert!(!weak.promises(lost, FaultClass::Network) && !weak.promises(Check::Order, FaultClass::Network));
+        assert!(
+            weak.promises(Check::Execution, FaultClass::Network)
+                && weak.promises(Check::Completion, FaultClass::Network)
+        );
     }
 
     #[test]
     fn sequential_allows_stale_reads_but_not_lost_writes() {
         let stale = Check::Outcome(OutcomeKind::StaleRead);
-        assert!(!Consistency::Sequential.promises(stale, false));
-        assert!(Consistency::Sequential.promises(Check::Outcome(OutcomeKind::AckedWriteLost), true));
-        assert!(!Consistency::Serializable.promises(Check::Completion, true));
-        assert!(Consistency::Serializable.promises(Check::Completion, false));
+        assert!(!Consistency::Sequential.promises(stale, FaultClass::None));
+        assert!(Consistency::Sequential.promises(Check::Outcome(OutcomeKind::AckedWriteLost), FaultClass::Network));
+        assert!(!Consistency::Serializable.promises(Check::Completion, FaultClass::Network));
+        assert!(Consistency::Serializable.promises(Check::Completion, FaultClass::None));
     }
 
     #[test]
@@ -141,9 +178,26 @@ mod tests {
         let may_block = Consistency::LinearizableMayBlock;
         let lost = Check::Outcome(OutcomeKind::AckedWriteLost);
         for check in [Check::Order, Check::Linearizability, lost, Check::Execution] {
-            assert!(may_block.promises(check, true), "{check:?}");
+            assert!(may_block.promises(check, FaultClass::Network), "{check:?}");
         }
-        assert!(!may_block.promises(Check::Completion, true));
-        assert!(may_block.promises(Check::Completion, false));
+        assert!(!may_block.promises(Check::Completion, FaultClass::Network));
+        assert!(may_block.promises(Check::Completion, FaultClass::None));
+    }
+
+    #[test]
+    fn under_crashes_promises_safety_with_crashes_only() {
+        let three_pc = Consistency::LinearizableUnderCrashes;
+        let atomicity = Check::Outcome(OutcomeKind::AtomicityViolation);
+        let lost = Check::Outcome(OutcomeKind::AckedWriteLost);
+        for check in [Check::Order, Check::Linearizability, lost, atomicity, Check::Execution] {
+            assert!(three_pc.promises(check, FaultClass::None), "{check:?}");
+            assert!(three_pc.promises(check, FaultClass::Crashes), "{check:?}");
+        }
+        for check in [Check::Order, Check::Linearizability, lost, atomicity] {
+            assert!(!three_pc.promises(check, FaultClass::Network), "{check:?}");
+        }
+        assert!(three_pc.promises(Check::Execution, FaultClass::Network));
+        assert!(three_pc.promises(Check::Completion, FaultClass::None));
+        assert!(!three_pc.promises(Check::Completion, FaultClass::Crashes));
     }
 }

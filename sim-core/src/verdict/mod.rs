@@ -29,7 +29,7 @@ mod linearizability;
 mod order;
 pub mod outcomes;
 
-pub use consistency::{Check, Consistency};
+pub use consistency::{Check, Consistency, FaultClass};
 pub use linearizability::{History, HistoryOp};
 pub use order::ExecutionChecker;
 pub use outcomes::{Outcome, OutcomeKind, Outcomes};
@@ -256,21 +256,20 @@ pub struct Verdict {
     /// The protocol's promise the run is judged by; set by whoever knows
     /// the protocol ([`Verdict::label`]), linearizable until then.
     pub consistency: Consistency,
-    /// The run had a fault schedule.
-    pub faulted: bool,
+    /// The faults the run had.
+    pub faults: FaultClass,
 }
 
 impl Verdict {
     /// Combines the checks of one run. `survivors` are the replicas alive
-    /// when it ended, with their stores; `faulted`: it had a fault
-    /// schedule.
+    /// when it ended, with their stores; `faults`: the faults it had.
     pub fn new(
         order: ExecutionChecker,
         history: &History,
         incomplete: Vec<CommandId>,
         incomplete_count: u64,
         survivors: &[(ProcessId, &KvStore)],
-        faulted: bool,
+        faults: FaultClass,
     ) -> Verdict {
         let executions_checked = order.executions();
         let checked = order.enabled();
@@ -292,7 +291,7 @@ impl Verdict {
             duplicates_suppressed,
             outcomes,
             consistency: Consistency::default(),
-            faulted,
+            faults,
         }
     }
 
@@ -302,7 +301,7 @@ impl Verdict {
     }
 
     fn promised(&self, check: Check) -> bool {
-        self.consistency.promises(check, self.faulted)
+        self.consistency.promises(check, self.faults)
     }
 
     /// Violations and outcome events outside the promise.
@@ -381,7 +380,7 @@ impl fmt::Display for Verdict {
                 "PASS of its promise ({}{}): {} executions, {} operations checked; outside the promise: \
                  {violations_outside} violation(s), {outcomes_outside} outcome event(s)",
                 self.consistency,
-                if self.faulted { ", with faults" } else { "" },
+                if self.faults.any() { ", with faults" } else { "" },
                 self.executions_checked,
                 self.operations_checked
             )?;
@@ -439,7 +438,7 @@ mod tests {
     /// 50 acknowledged by the old primary, client 1's write of 60 long
     /// after the failover replaced the value before it; the survivor
     /// holds 60.
-    fn lost_write_verdict(faulted: bool) -> Verdict {
+    fn lost_write_verdict(faults: FaultClass) -> Verdict {
         let op = |client: u32, value: u64, invoked: u64, responded: u64| HistoryOp {
             key: 3,
             cmd: CommandId { client: ClientId(client), seq: 1 },
@@ -454,12 +453,12 @@ mod tests {
         let mut survivor = KvStore::new();
         let id = CommandId { client: ClientId(1), seq: 1 };
         survivor.apply(&Command { id, ops: vec![(3, Op::Put(60))].into(), payload_bytes: 0 }, None);
-        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[(ProcessId(1), &survivor)], faulted)
+        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[(ProcessId(1), &survivor)], faults)
     }
 
     #[test]
     fn a_lost_write_fails_a_linearizable_protocol() {
-        let verdict = lost_write_verdict(true);
+        let verdict = lost_write_verdict(FaultClass::Network);
         assert_eq!((verdict.outcomes.acked_writes_lost, verdict.outcomes.divergent_acks), (1, 1));
         assert!(!verdict.passed());
         let text = verdict.to_string();
@@ -475,7 +474,7 @@ mod tests {
 
     #[test]
     fn a_lost_write_after_faults_is_measured_for_a_promise_without_failover() {
-        let mut verdict = lost_write_verdict(true);
+        let mut verdict = lost_write_verdict(FaultClass::Network);
         verdict.label(Consistency::LinearizableWithoutFailover);
         assert!(verdict.passed(), "{verdict}");
         let text = verdict.to_string();
@@ -487,7 +486,7 @@ mod tests {
             "{text}"
         );
         // Without faults the same promise is full linearizability.
-        let mut failure_free = lost_write_verdict(false);
+        let mut failure_free = lost_write_verdict(FaultClass::None);
         failure_free.label(Consistency::LinearizableWithoutFailover);
         assert!(!failure_free.passed());
     }
@@ -518,7 +517,7 @@ mod tests {
         }
         let survivors: Vec<(ProcessId, &KvStore)> =
             stores.iter().enumerate().map(|(i, store)| (ProcessId::from_index(i), store)).collect();
-        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &survivors, true);
+        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &survivors, FaultClass::Network);
         assert_eq!(verdict.outcomes.atomicity_violations, 1, "{verdict}");
         assert!(
             verdict.outcomes.kept().contains(&Outcome::AtomicityViolation {
@@ -538,7 +537,7 @@ mod tests {
         checker.on_submit(a.id);
         checker.on_execute(ProcessId(1), &a);
         checker.on_execute(ProcessId(1), &a);
-        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &[], false);
+        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &[], FaultClass::None);
         assert_eq!(verdict.outcomes.duplicate_applies, 1);
         assert_eq!(verdict.violations.count(Check::Execution), 1);
     }
@@ -546,7 +545,8 @@ mod tests {
     #[test]
     fn blocked_commands_are_an_outcome_and_fail_the_completion_check() {
         let cmd = CommandId { client: ClientId(0), seq: 4 };
-        let mut verdict = Verdict::new(ExecutionChecker::new(1, 1), &History::new(), vec![cmd], 1, &[], true);
+        let mut verdict =
+            Verdict::new(ExecutionChecker::new(1, 1), &History::new(), vec![cmd], 1, &[], FaultClass::Network);
         assert_eq!(verdict.outcomes.blocked, 1);
         verdict.label(Consistency::LinearizableWithoutFailover);
         assert!(!verdict.passed(), "completion is promised: {verdict}");
