@@ -37,13 +37,14 @@ pub use messages::{Entry, Message};
 pub use reads::ReadMode;
 
 use crate::shared::compact_log::CompactLog;
+use crate::shared::pending;
 use crate::shared::quorum;
 use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
 use crate::shared::slot_executor::ChosenSlot;
 use rand::RngExt;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
+use sim_core::{ClientId, Command, FixedHashMap, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -182,7 +183,7 @@ pub struct Raft {
 
     /// Commands of this process's clients not executed here yet, with
     /// when they were last forwarded.
-    pending: BTreeMap<CommandId, (Arc<Command>, Time)>,
+    pending: pending::Pending,
 }
 
 impl Raft {
@@ -626,15 +627,7 @@ impl Raft {
     }
 
     fn reroute_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
-        let pending: Vec<Arc<Command>> = self
-            .pending
-            .values_mut()
-            .map(|(cmd, sent)| {
-                *sent = now;
-                cmd.clone()
-            })
-            .collect();
-        for cmd in pending {
+        for cmd in pending::due(&mut self.pending, now, 0) {
             self.route_request(cmd, self.id, now, out);
         }
     }
@@ -676,16 +669,7 @@ impl Raft {
 
     fn tick(&mut self, now: Time, out: &mut Outbox<Self>) {
         out.set_timer(Timer::Tick, self.heartbeat_ns);
-        let due: Vec<Arc<Command>> = self
-            .pending
-            .values_mut()
-            .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
-            .map(|(cmd, sent)| {
-                *sent = now;
-                cmd.clone()
-            })
-            .collect();
-        for cmd in due {
+        for cmd in pending::due(&mut self.pending, now, CLIENT_RETRY_NS) {
             self.route_request(cmd, self.id, now, out);
         }
     }

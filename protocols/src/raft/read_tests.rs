@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::shared::test_net::TestNet;
+use sim_core::CommandId;
 use sim_core::verdict::{History, HistoryOp};
 use sim_core::{ClientId, Op};
 

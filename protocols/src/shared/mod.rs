@@ -7,6 +7,7 @@ pub mod gc;
 pub mod graph_executor;
 pub mod key_deps;
 pub mod payload;
+pub mod pending;
 pub mod pred_executor;
 pub mod quorum;
 pub mod read_executor;

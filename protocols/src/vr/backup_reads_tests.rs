@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::shared::test_net::TestNet;
+use sim_core::CommandId;
 use sim_core::{ClientId, Op};
 
 fn command(client: u32, seq: u64, op: Op) -> Arc<Command> {

@@ -49,6 +49,7 @@ pub use epochs::{ADMIN_CLIENT, EpochMessage, check_options, epoch_of, first_view
 pub use messages::{Entry, LogSnapshot, Message};
 
 use crate::shared::compact_log::CompactLog;
+use crate::shared::pending;
 use crate::shared::quorum;
 use crate::shared::read_executor::{LogStep, ReadingSlotExecutor};
 use crate::shared::slot_executor::ChosenSlot;
@@ -58,7 +59,7 @@ use rand::Rng;
 pub use recovery::RESTART_GRACE_NS;
 use sim_core::protocol::{Outbox, ProcessSetup, Protocol};
 use sim_core::time::NS_PER_MS;
-use sim_core::{ClientId, Command, CommandId, FixedHashMap, ProcessId, Time};
+use sim_core::{ClientId, Command, FixedHashMap, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -264,7 +265,7 @@ pub struct Vr {
     /// Requests of this process's clients not executed here yet, with when
     /// they were last forwarded: re-forwarded after a view change or
     /// `CLIENT_RETRY`.
-    pending: BTreeMap<CommandId, (Arc<Command>, Time)>,
+    pending: pending::Pending,
 }
 
 impl Vr {
@@ -919,15 +920,7 @@ impl Vr {
     /// Forwards every pending client request to the current primary (it
     /// drops those already in its log).
     fn reroute_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
-        let pending: Vec<Arc<Command>> = self
-            .pending
-            .values_mut()
-            .map(|(cmd, sent)| {
-                *sent = now;
-                cmd.clone()
-            })
-            .collect();
-        for cmd in pending {
+        for cmd in pending::due(&mut self.pending, now, 0) {
             self.route_request(cmd, self.id, now, out);
         }
     }
@@ -1013,16 +1006,7 @@ impl Vr {
     /// Re-forwards requests of this process's clients not executed after
     /// `CLIENT_RETRY`.
     fn retry_pending(&mut self, now: Time, out: &mut Outbox<Self>) {
-        let due: Vec<Arc<Command>> = self
-            .pending
-            .values_mut()
-            .filter(|(_, sent)| now.since(*sent) >= CLIENT_RETRY_NS)
-            .map(|(cmd, sent)| {
-                *sent = now;
-                cmd.clone()
-            })
-            .collect();
-        for cmd in due {
+        for cmd in pending::due(&mut self.pending, now, CLIENT_RETRY_NS) {
             self.route_request(cmd, self.id, now, out);
         }
     }

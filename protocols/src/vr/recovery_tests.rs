@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::shared::test_net::{TestNet, setup};
+use sim_core::CommandId;
 use sim_core::{ClientId, Op};
 
 fn cmd(seq: u64) -> Arc<Command> {
