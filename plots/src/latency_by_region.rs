@@ -116,6 +116,13 @@ impl Figure for RegionBars {
                 let corners = [(left, 0.0), (left + width, value)];
                 chart.draw_series([Rectangle::new(corners, style.bar_fill().filled())])?;
                 chart.draw_series([Rectangle::new(corners, style.color.stroke_width(1))])?;
+                if value == 0.0 {
+                    // A zero bar has no height: say so above the axis, so
+                    // "none lost" does not read as "not measured".
+                    let label = EmptyElement::at((left + width / 2.0, 0.0))
+                        + Text::new("0", (-4, -18), style::text(style::TICK_PX));
+                    chart.draw_series([label])?;
+                }
             }
         }
         let labels: Vec<(String, (i32, i32))> = self
