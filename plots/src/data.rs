@@ -127,8 +127,9 @@ pub struct ComparisonRow {
     pub latency_ms_p50: f64,
     /// Failure-free p99 at the lightest load.
     pub latency_ms_p99: f64,
-    /// Failure-free peak throughput over the loads.
-    pub peak_throughput_ops_per_s: f64,
+    /// Failure-free peak throughput over the loads that answered every
+    /// command (empty if none did).
+    pub peak_throughput_ops_per_s: Option<f64>,
     /// With the faults: the longest period the worst client region went
     /// without a completion (empty if unknown).
     pub unavailable_ms: Option<f64>,

@@ -222,7 +222,7 @@ fn hundredths(centi: u64) -> String {
 /// protocol's promise the verdict judged; the outcome counts follow
 /// (`sim_core::verdict::outcomes`; empty when checks were off, except
 /// `blocked`).
-pub const CSV_HEADER: [&str; 43] = [
+pub const CSV_HEADER: [&str; 44] = [
     "protocol",
     "f",
     "n",
@@ -265,6 +265,7 @@ pub const CSV_HEADER: [&str; 43] = [
     "duplicate_applies",
     "atomicity_violations",
     "blocked",
+    "starved",
     "verdict",
 ];
 
@@ -321,6 +322,7 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
         outcome(outcomes.duplicate_applies),
         outcome(outcomes.atomicity_violations),
         outcomes.blocked.to_string(),
+        outcomes.starved.to_string(),
     ];
     for (region, clients, latency) in rows {
         let record = [
@@ -366,6 +368,7 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
             &outcome_columns[7],
             &outcome_columns[8],
             &outcome_columns[9],
+            &outcome_columns[10],
             if verdict.passed() { "PASS" } else { "FAIL" },
         ];
         records.push(record.iter().map(|field| field.to_string()).collect());

@@ -1,7 +1,7 @@
 //! The event loop: one deterministic, single-threaded run of a protocol.
 
 use crate::arrivals::{ArrivalReport, Arrivals, RegionArrivals};
-use crate::command::{Command, CommandId, Op, is_single_use};
+use crate::command::{Command, CommandId, Key, Op, is_single_use};
 use crate::config::{RunConfig, RunDuration};
 use crate::dedup::ClientTable;
 use crate::faults::{FaultKind, FaultState, SendFate};
@@ -18,7 +18,7 @@ use crate::queue::EventQueue;
 use crate::resources::{ProcessResourceReport, Resources};
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
 use crate::time::{NS_PER_S, Time};
-use crate::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Verdict};
+use crate::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Unfinished, Verdict};
 use crate::wan::Wan;
 use crate::workload::{ClientKeyState, CommandGenerator};
 use std::collections::{BTreeMap, VecDeque};
@@ -867,11 +867,16 @@ impl<P: Protocol> Simulation<P> {
     /// Ends the run's checks: commands still pending may or may not have
     /// taken effect; in a run without faults, they are incomplete.
     fn verdict(&mut self) -> Verdict {
-        let mut incomplete = Vec::new();
         let checks = self.checker.enabled();
+        let pending = self.clients.iter().filter_map(|client| client.pending.as_ref().map(|cmd| (client, cmd)));
+        let keys: Vec<Vec<Key>> =
+            pending.clone().map(|(_, cmd)| cmd.ops.iter().map(|&(key, _)| key).collect()).collect();
+        let unfinished = Unfinished::sort(
+            &self.history,
+            pending.zip(&keys).map(|((client, cmd), keys)| (cmd.id, client.sent_at, &keys[..])),
+        );
         for client in &self.clients {
             let Some(cmd) = &client.pending else { continue };
-            incomplete.push(cmd.id);
             for &(key, op) in cmd.ops.iter().filter(|(key, _)| checks && !is_single_use(*key)) {
                 let Op::Put(value) = op else { continue };
                 self.history.push(HistoryOp {
@@ -884,8 +889,6 @@ impl<P: Protocol> Simulation<P> {
                 });
             }
         }
-        let count = incomplete.len() as u64;
-        incomplete.truncate(5);
         let checker = std::mem::replace(&mut self.checker, ExecutionChecker::new(1, 0));
         // Outcomes judge the final state of the replicas alive at the end
         // (a restarted one kept its store); with none alive, of all.
@@ -899,7 +902,7 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let history = std::mem::take(&mut self.history);
-        Verdict::new(checker, &history, incomplete, count, &survivors, self.fault_class())
+        Verdict::new(checker, &history, unfinished, &survivors, self.fault_class())
     }
 
     /// What the faults did, for a run that has them.

@@ -9,7 +9,7 @@ use sim_core::kv::{KvStore, OpResults};
 use sim_core::protocol::{Effect, Outbox, ProcessSetup, Protocol, ProtocolConfig};
 use sim_core::rng::{Purpose, RngStreams};
 use sim_core::testing::ExecutorHarness;
-use sim_core::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Verdict};
+use sim_core::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, UNFINISHED_KEPT, Unfinished, Verdict};
 use sim_core::{Command, CommandId, Op, ProcessId, Time};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -296,8 +296,9 @@ where
             .filter(|&i| !self.crashed[i])
             .map(|i| (ProcessId::from_index(i), &self.harnesses[i].store))
             .collect();
-        let count = incomplete.len() as u64;
-        Verdict::new(checker, &history, incomplete, count, &survivors, FaultClass::Network)
+        let unfinished =
+            Unfinished::blocked(incomplete.iter().copied().take(UNFINISHED_KEPT).collect(), incomplete.len() as u64);
+        Verdict::new(checker, &history, unfinished, &survivors, FaultClass::Network)
     }
 
     /// Messages delivered that match `pred`.

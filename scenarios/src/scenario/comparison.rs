@@ -1,7 +1,10 @@
 //! The protocol comparison of a scenario run with and without its faults
 //! (`with_faults = [false, true]`): per protocol (and f), the failure-free
 //! latency at the lightest load, the failure-free peak throughput over the
-//! load points, how long the worst client region went without a
+//! load points that answered every command (a load where some command
+//! starved or blocked is past what the protocol sustains: its window's
+//! throughput is a transient while clients pile up on the hot keys; the
+//! lightest such load is reported beside the peak), how long the worst client region went without a
 //! completion when the faults struck, and how many acknowledged writes
 //! they lost or forked (divergent acknowledgements). `comparison.csv` and
 //! a table.
@@ -21,9 +24,15 @@ pub struct ComparisonRow {
     pub latency_ns_p50: u64,
     /// Failure-free, at the lightest load: mean over seeds of the p99, ns.
     pub latency_ns_p99: u64,
-    /// Failure-free: the largest throughput of any load point, thousandths
-    /// of ops/s.
-    pub peak_throughput_milli_ops_per_s: u64,
+    /// Failure-free: the largest throughput of a load point whose runs
+    /// answered every command, thousandths of ops/s; `None` if none did.
+    pub peak_throughput_milli_ops_per_s: Option<u64>,
+    /// The load of that point (clients, or commands per second, per client
+    /// region).
+    pub peak_load_per_region: Option<u64>,
+    /// Failure-free: the lightest load whose runs left commands unanswered
+    /// (starved or blocked), and how many, summed over seeds.
+    pub unanswered_from: Option<(u64, u64)>,
     /// With the faults, at the lightest load: mean over seeds of the
     /// longest period the worst client region went without a completion,
     /// ns.
@@ -37,12 +46,15 @@ pub struct ComparisonRow {
 }
 
 /// `comparison.csv` columns.
-pub const COMPARISON_HEADER: [&str; 8] = [
+pub const COMPARISON_HEADER: [&str; 11] = [
     "protocol",
     "f",
     "latency_ms_p50",
     "latency_ms_p99",
     "peak_throughput_ops_per_s",
+    "peak_load_per_region",
+    "unanswered_from_load_per_region",
+    "unanswered_commands",
     "unavailable_ms",
     "acked_writes_lost",
     "divergent_acks",
@@ -59,21 +71,26 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
         let run = &s.point.run;
         (run.protocol.as_str(), run.protocol.uses_f().then_some(run.config.protocol.f))
     };
-    let load = |s: &&PointSummary<'_>| s.point.arrival_rate_per_region.unwrap_or(u64::from(s.point.clients_per_region));
+    let load = |s: &PointSummary<'_>| s.point.arrival_rate_per_region.unwrap_or(u64::from(s.point.clients_per_region));
+    let unanswered = |s: &PointSummary<'_>| s.outcomes.blocked + s.outcomes.starved;
     let mut rows: Vec<ComparisonRow> = Vec::new();
     for (protocol, f) in summaries.iter().map(series) {
         if rows.iter().any(|r| (r.protocol, r.f) == (protocol, f)) {
             continue;
         }
         let of = |with: bool| variant(with).filter(move |s| series(s) == (protocol, f));
-        let Some(lightest) = of(false).min_by_key(load) else { continue };
-        let faulty = of(true).min_by_key(load);
+        let Some(lightest) = of(false).min_by_key(|s| load(s)) else { continue };
+        let faulty = of(true).min_by_key(|s| load(s));
+        let peak = of(false).filter(|s| unanswered(s) == 0).max_by_key(|s| (s.throughput_milli_ops_per_s, load(s)));
+        let unanswered_from = of(false).filter(|s| unanswered(s) > 0).min_by_key(|s| load(s));
         rows.push(ComparisonRow {
             protocol,
             f,
             latency_ns_p50: lightest.latency_ns_p50,
             latency_ns_p99: lightest.latency_ns_p99,
-            peak_throughput_milli_ops_per_s: of(false).map(|s| s.throughput_milli_ops_per_s).max().unwrap_or(0),
+            peak_throughput_milli_ops_per_s: peak.map(|s| s.throughput_milli_ops_per_s),
+            peak_load_per_region: peak.map(load),
+            unanswered_from: unanswered_from.map(|s| (load(s), unanswered(s))),
             unavailable_ns: faulty.and_then(|s| s.unavailable_ns_max),
             acked_writes_lost: faulty.map_or(0, |s| s.outcomes.acked_writes_lost),
             divergent_acks: faulty.map_or(0, |s| s.outcomes.divergent_acks),
@@ -96,7 +113,10 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
             row.f.map(|f| f.to_string()).unwrap_or_default(),
             format_ns_as_ms(row.latency_ns_p50),
             format_ns_as_ms(row.latency_ns_p99),
-            ops_per_s(row.peak_throughput_milli_ops_per_s),
+            row.peak_throughput_milli_ops_per_s.map(ops_per_s).unwrap_or_default(),
+            row.peak_load_per_region.map(|load| load.to_string()).unwrap_or_default(),
+            row.unanswered_from.map(|(load, _)| load.to_string()).unwrap_or_default(),
+            row.unanswered_from.map(|(_, count)| count.to_string()).unwrap_or_default(),
             row.unavailable_ns.map(format_ns_as_ms).unwrap_or_default(),
             row.acked_writes_lost.to_string(),
             row.divergent_acks.to_string(),
@@ -108,19 +128,31 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
 /// The comparison as a table for the terminal.
 pub fn table(rows: &[ComparisonRow]) -> String {
     let mut text = format!(
-        "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18} {:>15}\n",
-        "protocol", "f", "p50 ms", "p99 ms", "peak ops/s", "unavailable ms", "acked writes lost", "divergent acks"
+        "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>15} {:>15} {:>12} {:>10}\n",
+        "protocol",
+        "f",
+        "p50 ms",
+        "p99 ms",
+        "peak ops/s",
+        "@ load",
+        "unanswered from",
+        "unavailable ms",
+        "acked lost",
+        "divergent"
     );
     for row in rows {
         let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
+        let dash = || "-".to_string();
         text.push_str(&format!(
-            "{:<16} {:>2} {:>12} {:>12} {:>14} {:>16} {:>18} {:>15}\n",
+            "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>15} {:>15} {:>12} {:>10}\n",
             row.protocol,
-            row.f.map_or_else(|| "-".to_string(), |f| f.to_string()),
+            row.f.map_or_else(dash, |f| f.to_string()),
             ms(row.latency_ns_p50),
             ms(row.latency_ns_p99),
-            row.peak_throughput_milli_ops_per_s / 1_000,
-            row.unavailable_ns.map_or_else(|| "-".to_string(), ms),
+            row.peak_throughput_milli_ops_per_s.map_or_else(dash, |milli| (milli / 1_000).to_string()),
+            row.peak_load_per_region.map_or_else(dash, |load| load.to_string()),
+            row.unanswered_from.map_or_else(dash, |(load, count)| format!("{load} ({count})")),
+            row.unavailable_ns.map_or_else(dash, ms),
             row.acked_writes_lost,
             row.divergent_acks,
         ));
@@ -137,7 +169,8 @@ mod tests {
 
     fn summaries_of(scenario: &crate::scenario::Scenario) -> Vec<PointSummary<'_>> {
         // One seed per point: latency 1 ms x (point + 1), throughput 100
-        // x clients x (2 if without faults), unavailable 500 ms with.
+        // x clients x (2 if without faults), unavailable 500 ms with;
+        // EPaxos starves 2 commands at 4 clients without faults.
         let records: Vec<_> = scenario
             .points
             .iter()
@@ -151,6 +184,8 @@ mod tests {
                 totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
                 totals.outcomes.acked_writes_lost = if p.with_faults == Some(true) { 7 } else { 0 };
                 totals.outcomes.divergent_acks = if p.with_faults == Some(true) { 3 } else { 0 };
+                let starving = p.run.protocol.as_str() == "epaxos" && p.clients_per_region == 4;
+                totals.outcomes.starved = if starving && p.with_faults == Some(false) { 2 } else { 0 };
                 record
             })
             .collect();
@@ -170,14 +205,21 @@ mod tests {
         assert_eq!((fpaxos.protocol, fpaxos.f), ("fpaxos", Some(1)));
         assert_eq!(fpaxos.latency_ns_p50, 3_000_000, "point 2: 1 client, failure-free");
         assert_eq!(fpaxos.latency_ns_p99, 6_000_000);
-        assert_eq!(fpaxos.peak_throughput_milli_ops_per_s, 800_000, "4 clients, failure-free");
+        assert_eq!(fpaxos.peak_throughput_milli_ops_per_s, Some(800_000), "4 clients, failure-free");
+        assert_eq!((fpaxos.peak_load_per_region, fpaxos.unanswered_from), (Some(4), None));
         assert_eq!(fpaxos.unavailable_ns, Some(500_000_000));
         assert_eq!((fpaxos.acked_writes_lost, fpaxos.divergent_acks), (7, 3));
-        assert_eq!((rows[1].protocol, rows[1].f), ("epaxos", None));
+        let epaxos = &rows[1];
+        assert_eq!((epaxos.protocol, epaxos.f), ("epaxos", None));
+        assert_eq!(epaxos.peak_throughput_milli_ops_per_s, Some(200_000), "4 clients left commands unanswered");
+        assert_eq!((epaxos.peak_load_per_region, epaxos.unanswered_from), (Some(1), Some((4, 2))));
         let csv = String::from_utf8(comparison_csv(&rows).unwrap()).unwrap();
         assert!(csv.starts_with("protocol,f,latency_ms_p50,"), "{csv}");
-        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,500.000000,7,3\n"), "{csv}");
-        assert!(table(&rows).lines().nth(1).unwrap().starts_with("fpaxos"));
+        assert!(csv.contains("\nfpaxos,1,3.000000,6.000000,800.000,4,,,500.000000,7,3\n"), "{csv}");
+        assert!(csv.contains("\nepaxos,,7.000000,14.000000,200.000,1,4,2,500.000000,7,3\n"), "{csv}");
+        let table = table(&rows);
+        assert!(table.lines().nth(1).unwrap().starts_with("fpaxos"));
+        assert!(table.lines().nth(2).unwrap().contains(" 200       1           4 (2) "), "{table}");
     }
 
     #[test]

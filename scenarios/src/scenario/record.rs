@@ -104,8 +104,12 @@ pub struct OutcomeTotals {
     /// Writes standing at one survivor that another went past.
     #[serde(default)]
     pub atomicity_violations: u64,
-    /// Commands that never completed.
+    /// Commands that never completed while nothing later on their keys
+    /// did.
     pub blocked: u64,
+    /// Commands that never completed while later ones on their keys did.
+    #[serde(default)]
+    pub starved: u64,
 }
 
 impl OutcomeTotals {
@@ -122,6 +126,7 @@ impl OutcomeTotals {
             duplicate_applies: outcomes.duplicate_applies,
             atomicity_violations: outcomes.atomicity_violations,
             blocked: outcomes.blocked,
+            starved: outcomes.starved,
         }
     }
 
@@ -137,6 +142,7 @@ impl OutcomeTotals {
         self.duplicate_applies += other.duplicate_applies;
         self.atomicity_violations += other.atomicity_violations;
         self.blocked += other.blocked;
+        self.starved += other.starved;
     }
 
     /// True if every count is 0.

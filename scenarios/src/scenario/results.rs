@@ -130,7 +130,7 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
 }
 
 /// `summary.csv` columns, units last; outcome counts are sums over seeds.
-pub const SUMMARY_HEADER: [&str; 38] = [
+pub const SUMMARY_HEADER: [&str; 39] = [
     "point",
     "protocol",
     "f",
@@ -168,6 +168,7 @@ pub const SUMMARY_HEADER: [&str; 38] = [
     "duplicate_applies",
     "atomicity_violations",
     "blocked",
+    "starved",
     "verdict",
 ];
 
@@ -217,6 +218,7 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             s.outcomes.duplicate_applies.to_string(),
             s.outcomes.atomicity_violations.to_string(),
             s.outcomes.blocked.to_string(),
+            s.outcomes.starved.to_string(),
             if s.runs_failed == 0 { "PASS" } else { "FAIL" }.to_string(),
         ])?;
     }
@@ -314,7 +316,7 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
     if !summaries.iter().any(|s| notable(&s)) {
         return String::new();
     }
-    const COLUMNS: [Cell; 13] = [
+    const COLUMNS: [Cell; 14] = [
         Cell::Right(5),
         Cell::Left(16),
         Cell::Left(30),
@@ -328,8 +330,9 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
         Cell::Right(9),
         Cell::Right(10),
         Cell::Right(8),
+        Cell::Right(8),
     ];
-    let line = |cells: [&str; 13]| fixed_width_line(&COLUMNS, &cells);
+    let line = |cells: [&str; 14]| fixed_width_line(&COLUMNS, &cells);
     let mut text = String::from("outcome events (sums over seeds):\n");
     text.push_str(&line([
         "point",
@@ -345,6 +348,7 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
         "dup-apply",
         "atomicity",
         "blocked",
+        "starved",
     ]));
     for s in summaries {
         let o = &s.outcomes;
@@ -362,6 +366,7 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
             &o.duplicate_applies.to_string(),
             &o.atomicity_violations.to_string(),
             &o.blocked.to_string(),
+            &o.starved.to_string(),
         ]));
     }
     text
@@ -509,15 +514,15 @@ mod tests {
             "{csv}"
         );
         // Outcome counts are sums over seeds (stale reads = seed here).
-        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,FAIL"), "{csv}");
-        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,PASS"), "{csv}");
+        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,0,FAIL"), "{csv}");
+        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,0,PASS"), "{csv}");
         let table = table(&summaries);
         assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
         let outcomes = outcomes_table(&summaries);
         assert!(outcomes.starts_with("outcome events (sums over seeds):\n"), "{outcomes}");
         let cells: Vec<&str> = outcomes.lines().nth(2).unwrap().split_whitespace().collect();
         // acked-lost, stale, divergent, split, rolled-ack, rolled-unack,
-        // ghost, dup-apply, atomicity, blocked.
-        assert_eq!(cells[cells.len() - 10..], ["0", "3", "0", "0", "0", "0", "0", "0", "0", "0"], "{outcomes}");
+        // ghost, dup-apply, atomicity, blocked, starved.
+        assert_eq!(cells[cells.len() - 11..], ["0", "3", "0", "0", "0", "0", "0", "0", "0", "0", "0"], "{outcomes}");
     }
 }

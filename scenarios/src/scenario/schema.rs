@@ -71,6 +71,10 @@ pub struct ScenarioFile {
     /// `[false, true]`: run every point without the faults and with them
     /// (an axis); default: with them only.
     pub with_faults: Option<Spanned<toml::Value>>,
+    /// With `with_faults = [false, true]`: the `clients_per_region` loads
+    /// that also run with the faults (default: all). A comparison wants
+    /// failure-free runs up to saturation but the crash at one load.
+    pub with_faults_clients_per_region: Option<Spanned<toml::Value>>,
     /// In runs with faults: seconds a client waits before resubmitting
     /// elsewhere (default 2).
     pub client_timeout_s: Option<Spanned<f64>>,

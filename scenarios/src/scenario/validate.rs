@@ -394,6 +394,34 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
         }
         None => vec![None],
     };
+    let faulted_clients: Option<Vec<u32>> = file.with_faults_clients_per_region.as_ref().map(|c| {
+        if !fault_variants.contains(&Some(true)) || !fault_variants.contains(&Some(false)) {
+            errors.push(source.at(
+                &c.span(),
+                "with_faults_clients_per_region needs with_faults = [false, true] (it picks the loads that also run \
+                 with the faults)",
+            ));
+        }
+        let loads = axis(
+            source,
+            "with_faults_clients_per_region",
+            c,
+            "a positive integer",
+            |v| int(v).filter(|n| *n >= 1).and_then(|n| u32::try_from(n).ok()),
+            errors,
+        );
+        for load in loads.iter().filter(|load| !clients.contains(load)) {
+            let listed: Vec<String> = clients.iter().map(u32::to_string).collect();
+            errors.push(source.at(
+                &c.span(),
+                format!(
+                    "with_faults_clients_per_region: {load} is not a load of clients_per_region (one of {})",
+                    listed.join(", ")
+                ),
+            ));
+        }
+        loads
+    });
     let seeds = match &file.seeds {
         Some(s) => {
             let seeds = axis(source, "seeds", s, "a non-negative integer", int, errors);
@@ -509,6 +537,11 @@ fn check(source: &Source<'_>, file: &ScenarioFile, base: &Path, errors: &mut Vec
                         .flat_map(|c| rates.iter().map(move |r| (c, r)))
                         .flat_map(|(c, r)| fault_variants.iter().map(move |w| (c, r, w)))
                     {
+                        let faulted_here =
+                            faulted_clients.as_ref().is_none_or(|loads| loads.contains(&clients_per_region));
+                        if with_faults == Some(true) && !faulted_here {
+                            continue;
+                        }
                         let mut point_args = args.clone();
                         point_args.arrival_rate_per_region = arrival_rate_per_region;
                         point_args.protocol = protocol.as_str().to_string();
@@ -739,6 +772,33 @@ mod tests {
         );
         let error = error_of("protocols = \"tempo\"\nwith_faults = [false, true]\n");
         assert!(error.starts_with("t.toml:2:15: with_faults without faults"), "{error}");
+    }
+
+    #[test]
+    fn with_faults_clients_per_region_runs_the_faults_only_at_the_loads_it_names() {
+        let crash = "[[faults]]\nkind = \"crash\"\nat_s = 1\nprocesses = [\"us-central1\"]\n";
+        let text = format!(
+            "{SITES}protocols = \"fpaxos\"\nclients_per_region = [4, 16, 64]\nwith_faults = [false, true]\n\
+             with_faults_clients_per_region = [4]\n{crash}"
+        );
+        let scenario = load("t", "t.toml", &text, Path::new(".")).expect("valid");
+        let points: Vec<_> = scenario.points.iter().map(|p| (p.clients_per_region, p.with_faults)).collect();
+        assert_eq!(points, [(4, Some(false)), (4, Some(true)), (16, Some(false)), (64, Some(false))]);
+        let error = error_of(&format!(
+            "{SITES}protocols = \"fpaxos\"\nclients_per_region = [4, 16]\nwith_faults = [false, true]\n\
+             with_faults_clients_per_region = [8]\n{crash}"
+        ));
+        assert!(
+            error.contains(
+                "t.toml:5:34: with_faults_clients_per_region: 8 is not a load of clients_per_region (one of 4, 16)"
+            ),
+            "{error}"
+        );
+        let error = error_of(&format!("{SITES}protocols = \"fpaxos\"\nwith_faults_clients_per_region = [8]\n{crash}"));
+        assert!(
+            error.contains("t.toml:3:34: with_faults_clients_per_region needs with_faults = [false, true]"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -74,6 +74,11 @@ pub enum Check {
     Linearizability,
     /// Every command completes (the Blocked outcome).
     Completion,
+    /// No command waits forever while later ones on its keys complete
+    /// (the Starved outcome). Promised wherever completion is, unless the
+    /// protocol's concurrency control may starve a command
+    /// ([`super::Verdict::allow_starvation`]).
+    Progress,
     /// No outcome event of this kind.
     Outcome(OutcomeKind),
 }
@@ -118,6 +123,9 @@ impl Consistency {
             // replicas' agreement, as the order check does.
             Check::Outcome(OutcomeKind::AtomicityViolation) => return self.promises(Check::Order, faults),
             _ => {}
+        }
+        if check == Check::Progress {
+            return self.promises(Check::Completion, faults);
         }
         let stale_or_unlinearizable = matches!(check, Check::Linearizability | Check::Outcome(OutcomeKind::StaleRead));
         match self {

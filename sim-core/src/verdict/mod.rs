@@ -9,7 +9,9 @@
 //! - **linearizability**: each key's client-observed history (results with
 //!   invocation and response times) has a linearization;
 //! - **completion**: every submitted command completes (a run with more
-//!   faults than its protocol tolerates is expected to fail here);
+//!   faults than its protocol tolerates is expected to fail here); an
+//!   unanswered command is *blocked*, or *starved* when later commands on
+//!   its keys completed while it waited ([`progress`]);
 //! - with faults, clients retry, and replicas apply a command at most once
 //!   (see [`crate::dedup`]): a suppressed re-execution of a *retried*
 //!   command is allowed and counted, of any other command it is a double
@@ -20,7 +22,7 @@
 //!
 //! The same history yields the run's **outcome events** ([`outcomes`]:
 //! acknowledged writes lost, stale reads, divergent acknowledgements,
-//! split brain, blocked commands), counted in every run. A run is
+//! split brain, blocked and starved commands), counted in every run. A run is
 //! labelled with its protocol's promise ([`Consistency`]) and PASSes when
 //! no check or outcome that promise covers failed; the rest is reported.
 
@@ -28,11 +30,13 @@ mod consistency;
 mod linearizability;
 mod order;
 pub mod outcomes;
+mod progress;
 
 pub use consistency::{Check, Consistency, FaultClass};
 pub use linearizability::{History, HistoryOp};
 pub use order::ExecutionChecker;
 pub use outcomes::{Outcome, OutcomeKind, Outcomes};
+pub use progress::{UNFINISHED_KEPT, Unfinished};
 
 use crate::command::{CommandId, Key};
 use crate::id::ProcessId;
@@ -100,8 +104,17 @@ pub enum Violation {
         /// Why, in words.
         reason: String,
     },
-    /// Commands submitted in a failure-free run that never completed.
+    /// Commands that never completed while nothing submitted after them
+    /// on their keys did (blocked).
     Incomplete {
+        /// How many.
+        count: u64,
+        /// The first few of them.
+        cmds: Vec<CommandId>,
+    },
+    /// Commands that never completed while commands submitted after them
+    /// on their keys did (starved).
+    Starved {
         /// How many.
         count: u64,
         /// The first few of them.
@@ -144,6 +157,14 @@ impl fmt::Display for Violation {
                 let cmds: Vec<String> = cmds.iter().map(id).collect();
                 write!(f, "completion: {count} command(s) never completed, e.g. {}", cmds.join(", "))
             }
+            Violation::Starved { count, cmds } => {
+                let cmds: Vec<String> = cmds.iter().map(id).collect();
+                write!(
+                    f,
+                    "progress: {count} command(s) never completed while later ones on their keys did, e.g. {}",
+                    cmds.join(", ")
+                )
+            }
         }
     }
 }
@@ -156,6 +177,7 @@ impl Violation {
             Check::Execution => "execution",
             Check::Linearizability => "linearizability",
             Check::Completion | Check::Outcome(_) => "completion",
+            Check::Progress => "progress",
         }
     }
 
@@ -166,12 +188,14 @@ impl Violation {
             Violation::DoubleExecution { .. } | Violation::NeverSubmitted { .. } => Check::Execution,
             Violation::NotLinearizable { .. } => Check::Linearizability,
             Violation::Incomplete { .. } => Check::Completion,
+            Violation::Starved { .. } => Check::Progress,
         }
     }
 }
 
 /// The checks a [`Violation`] can come from, in [`Violations`]' count order.
-const VIOLATION_CHECKS: [Check; 4] = [Check::Order, Check::Execution, Check::Linearizability, Check::Completion];
+const VIOLATION_CHECKS: [Check; 5] =
+    [Check::Order, Check::Execution, Check::Linearizability, Check::Completion, Check::Progress];
 
 fn check_index(check: Check) -> usize {
     VIOLATION_CHECKS.iter().position(|&c| c == check).expect("a violation's check")
@@ -184,7 +208,7 @@ pub struct Violations {
     kept: Vec<Violation>,
     total: u64,
     /// Per check of [`VIOLATION_CHECKS`].
-    counts: [u64; 4],
+    counts: [u64; 5],
 }
 
 impl Violations {
@@ -258,6 +282,9 @@ pub struct Verdict {
     pub consistency: Consistency,
     /// The faults the run had.
     pub faults: FaultClass,
+    /// True if the protocol's concurrency control may starve a command
+    /// under contention ([`Verdict::allow_starvation`]).
+    pub may_starve: bool,
 }
 
 impl Verdict {
@@ -266,8 +293,7 @@ impl Verdict {
     pub fn new(
         order: ExecutionChecker,
         history: &History,
-        incomplete: Vec<CommandId>,
-        incomplete_count: u64,
+        unfinished: Unfinished,
         survivors: &[(ProcessId, &KvStore)],
         faults: FaultClass,
     ) -> Verdict {
@@ -279,9 +305,13 @@ impl Verdict {
         outcomes.duplicate_applies = order.double_executions();
         let mut violations = order.into_violations();
         violations.extend(linearizability);
-        outcomes.blocked = incomplete_count;
-        if incomplete_count > 0 {
-            violations.push(Violation::Incomplete { count: incomplete_count, cmds: incomplete });
+        outcomes.blocked = unfinished.blocked_count;
+        outcomes.starved = unfinished.starved_count;
+        if unfinished.blocked_count > 0 {
+            violations.push(Violation::Incomplete { count: unfinished.blocked_count, cmds: unfinished.blocked });
+        }
+        if unfinished.starved_count > 0 {
+            violations.push(Violation::Starved { count: unfinished.starved_count, cmds: unfinished.starved });
         }
         Verdict {
             violations,
@@ -292,6 +322,7 @@ impl Verdict {
             outcomes,
             consistency: Consistency::default(),
             faults,
+            may_starve: false,
         }
     }
 
@@ -300,8 +331,17 @@ impl Verdict {
         self.consistency = consistency;
     }
 
+    /// Declares that the protocol may starve a command under contention
+    /// (no-wait locks, certification: concurrency control that aborts and
+    /// retries, where one command can lose every round): starved commands
+    /// are then a measured outcome, not a failure. Blocked ones still
+    /// fail wherever completion is promised.
+    pub fn allow_starvation(&mut self) {
+        self.may_starve = true;
+    }
+
     fn promised(&self, check: Check) -> bool {
-        self.consistency.promises(check, self.faults)
+        !(check == Check::Progress && self.may_starve) && self.consistency.promises(check, self.faults)
     }
 
     /// Violations and outcome events outside the promise.
@@ -453,7 +493,7 @@ mod tests {
         let mut survivor = KvStore::new();
         let id = CommandId { client: ClientId(1), seq: 1 };
         survivor.apply(&Command { id, ops: vec![(3, Op::Put(60))].into(), payload_bytes: 0 }, None);
-        Verdict::new(ExecutionChecker::new(2, 2), &history, Vec::new(), 0, &[(ProcessId(1), &survivor)], faults)
+        Verdict::new(ExecutionChecker::new(2, 2), &history, Unfinished::default(), &[(ProcessId(1), &survivor)], faults)
     }
 
     #[test]
@@ -517,7 +557,7 @@ mod tests {
         }
         let survivors: Vec<(ProcessId, &KvStore)> =
             stores.iter().enumerate().map(|(i, store)| (ProcessId::from_index(i), store)).collect();
-        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &survivors, FaultClass::Network);
+        let verdict = Verdict::new(checker, &History::new(), Unfinished::default(), &survivors, FaultClass::Network);
         assert_eq!(verdict.outcomes.atomicity_violations, 1, "{verdict}");
         assert!(
             verdict.outcomes.kept().contains(&Outcome::AtomicityViolation {
@@ -537,7 +577,7 @@ mod tests {
         checker.on_submit(a.id);
         checker.on_execute(ProcessId(1), &a);
         checker.on_execute(ProcessId(1), &a);
-        let verdict = Verdict::new(checker, &History::new(), Vec::new(), 0, &[], FaultClass::None);
+        let verdict = Verdict::new(checker, &History::new(), Unfinished::default(), &[], FaultClass::None);
         assert_eq!(verdict.outcomes.duplicate_applies, 1);
         assert_eq!(verdict.violations.count(Check::Execution), 1);
     }
@@ -545,12 +585,32 @@ mod tests {
     #[test]
     fn blocked_commands_are_an_outcome_and_fail_the_completion_check() {
         let cmd = CommandId { client: ClientId(0), seq: 4 };
-        let mut verdict =
-            Verdict::new(ExecutionChecker::new(1, 1), &History::new(), vec![cmd], 1, &[], FaultClass::Network);
+        let blocked = Unfinished::blocked(vec![cmd], 1);
+        let mut verdict = Verdict::new(ExecutionChecker::new(1, 1), &History::new(), blocked, &[], FaultClass::Network);
         assert_eq!(verdict.outcomes.blocked, 1);
         verdict.label(Consistency::LinearizableWithoutFailover);
         assert!(!verdict.passed(), "completion is promised: {verdict}");
+        verdict.allow_starvation();
+        assert!(!verdict.passed(), "blocked is not starved: {verdict}");
         verdict.label(Consistency::Serializable);
         assert!(verdict.passed(), "no progress promise under faults: {verdict}");
+    }
+
+    #[test]
+    fn starved_commands_fail_unless_the_protocol_may_starve_and_never_where_completion_is_not_promised() {
+        let cmd = CommandId { client: ClientId(0), seq: 4 };
+        let starved = Unfinished { starved_count: 1, starved: vec![cmd], ..Unfinished::default() };
+        let verdict_of =
+            |faults| Verdict::new(ExecutionChecker::new(1, 1), &History::new(), starved.clone(), &[], faults);
+        let mut verdict = verdict_of(FaultClass::None);
+        assert_eq!((verdict.outcomes.starved, verdict.outcomes.blocked), (1, 0));
+        verdict.label(Consistency::LinearizableMayBlock);
+        assert!(!verdict.passed(), "starvation-free unless declared: {verdict}");
+        assert!(verdict.to_string().contains("progress: 1 command(s) never completed"), "{verdict}");
+        verdict.allow_starvation();
+        assert!(verdict.passed(), "measured, not failed: {verdict}");
+        let mut faulted = verdict_of(FaultClass::Crashes);
+        faulted.label(Consistency::LinearizableMayBlock);
+        assert!(faulted.passed(), "no completion promise under crashes: {faulted}");
     }
 }

@@ -53,10 +53,13 @@
 //!   is the only failure a client sees), whose value is nonetheless
 //!   visible: an operation that completed observed it (read it, or
 //!   replaced it), or a survivor ends holding it. One event per key of
-//!   such a write. A subset of Blocked.
+//!   such a write. A subset of Blocked and Starved.
 //! - **Blocked**: commands still unanswered when the run ended, after the
-//!   clients stopped issuing and waited up to the time limit (the
-//!   completion check's count).
+//!   clients stopped issuing and waited up to the time limit, while no
+//!   command submitted after them on their keys completed (the completion
+//!   check's count).
+//! - **Starved**: unanswered the same way, while later commands on their
+//!   keys completed ([`super::progress`]; the progress check's count).
 //!
 //! DuplicateApply (a replica executed a command twice, the order check's
 //! DoubleExecution) and AtomicityViolation (a write executed and standing
@@ -283,8 +286,11 @@ pub struct Outcomes {
     pub duplicate_applies: u64,
     /// Writes standing at one survivor that another went past.
     pub atomicity_violations: u64,
-    /// Commands that never completed.
+    /// Commands that never completed while nothing submitted after them on
+    /// their keys did ([`super::progress`]).
     pub blocked: u64,
+    /// Commands that never completed while later ones on their keys did.
+    pub starved: u64,
     kept: Vec<Outcome>,
     /// Every (write, replica) of a RolledBack event, for the atomicity
     /// check (a write rolled back where it was applied does not stand).
@@ -351,14 +357,16 @@ impl Outcomes {
 
     /// True if nothing happened (Blocked included).
     pub fn is_empty(&self) -> bool {
-        self.blocked == 0 && OutcomeKind::ALL.iter().all(|&kind| self.count(kind) == 0)
+        self.blocked == 0 && self.starved == 0 && OutcomeKind::ALL.iter().all(|&kind| self.count(kind) == 0)
     }
 
-    /// `AckedWriteLost 3, StaleRead 0, ...`, every kind, then Blocked.
+    /// `AckedWriteLost 3, StaleRead 0, ...`, every kind, then Blocked and
+    /// Starved.
     pub fn counts_line(&self) -> String {
         let mut parts: Vec<String> =
             OutcomeKind::ALL.iter().map(|&kind| format!("{} {}", kind.as_str(), self.count(kind))).collect();
         parts.push(format!("Blocked {}", self.blocked));
+        parts.push(format!("Starved {}", self.starved));
         parts.join(", ")
     }
 }
