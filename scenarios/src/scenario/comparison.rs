@@ -8,6 +8,7 @@
 
 use super::results::PointSummary;
 use sim_core::time::format_ns_as_ms;
+use sim_core::verdict::OutcomeKind;
 
 /// One protocol (and f) of the comparison.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,8 +76,8 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
             latency_ns_p99: lightest.latency_ns_p99,
             peak_throughput_milli_ops_per_s: of(false).map(|s| s.throughput_milli_ops_per_s).max().unwrap_or(0),
             unavailable_ns: faulty.and_then(|s| s.unavailable_ns_max),
-            acked_writes_lost: faulty.map_or(0, |s| s.outcomes.acked_writes_lost),
-            divergent_acks: faulty.map_or(0, |s| s.outcomes.divergent_acks),
+            acked_writes_lost: faulty.map_or(0, |s| s.outcomes.count(OutcomeKind::AckedWriteLost)),
+            divergent_acks: faulty.map_or(0, |s| s.outcomes.count(OutcomeKind::DivergentAck)),
         });
     }
     rows
@@ -149,8 +150,9 @@ mod tests {
                 let factor = if p.with_faults == Some(false) { 2 } else { 1 };
                 totals.throughput_milli_ops_per_s = 100_000 * u64::from(p.clients_per_region) * factor;
                 totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
-                totals.outcomes.acked_writes_lost = if p.with_faults == Some(true) { 7 } else { 0 };
-                totals.outcomes.divergent_acks = if p.with_faults == Some(true) { 3 } else { 0 };
+                *totals.outcomes.count_mut(OutcomeKind::AckedWriteLost) =
+                    if p.with_faults == Some(true) { 7 } else { 0 };
+                *totals.outcomes.count_mut(OutcomeKind::DivergentAck) = if p.with_faults == Some(true) { 3 } else { 0 };
                 record
             })
             .collect();
