@@ -4,6 +4,7 @@
 use crate::cli::Run;
 use sim_core::metrics::LatencySummary;
 use sim_core::time::{NS_PER_MS, format_ns_as_ms, format_ns_as_s};
+use sim_core::verdict::OutcomeColumn;
 use sim_core::{Arrivals, BaseDelay, IntraRegionDelay, KeyDistribution, RunConfig, RunDuration, RunReport};
 use std::io::{self, Write};
 use std::path::Path;
@@ -216,13 +217,8 @@ fn hundredths(centi: u64) -> String {
     format!("{}.{:02}", centi / 100, centi % 100)
 }
 
-/// CSV columns, units last. Columns after `bytes_sent` describe the whole
-/// run (the same on every row); they are empty where the protocol has no
-/// such thing (no fast path, no dependencies). `consistency` is the
-/// protocol's promise the verdict judged; the outcome counts follow
-/// (`sim_core::verdict::outcomes`; empty when checks were off, except
-/// `blocked`).
-pub const CSV_HEADER: [&str; 44] = [
+/// Columns of [`csv_header`] before the outcome counts.
+const CSV_FRONT: [&str; 32] = [
     "protocol",
     "f",
     "n",
@@ -255,31 +251,29 @@ pub const CSV_HEADER: [&str; 44] = [
     "dependencies_mean",
     "dependencies_max",
     "consistency",
-    "acked_writes_lost",
-    "stale_reads",
-    "divergent_acks",
-    "split_brains",
-    "rolled_back_acked",
-    "rolled_back_unacked",
-    "ghost_writes",
-    "duplicate_applies",
-    "atomicity_violations",
-    "blocked",
-    "starved",
-    "verdict",
 ];
+
+/// CSV columns, units last. Columns after `bytes_sent` describe the whole
+/// run (the same on every row); they are empty where the protocol has no
+/// such thing (no fast path, no dependencies). `consistency` is the
+/// protocol's promise the verdict judged; the outcome counts follow
+/// ([`OutcomeColumn::ALL`]; empty when checks were off, except those the
+/// engine counts in every run), then `verdict`.
+pub fn csv_header() -> Vec<&'static str> {
+    CSV_FRONT.into_iter().chain(OutcomeColumn::names()).chain(["verdict"]).collect()
+}
 
 /// The CSV text of a run: one row per client region, then `all`.
 pub fn csv_text(run: &Run, report: &RunReport) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(CSV_HEADER)?;
+    writer.write_record(csv_header())?;
     for record in csv_records(run, report) {
         writer.write_record(&record)?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// The rows of [`csv_text`] (columns of [`CSV_HEADER`]), for writers that
+/// The rows of [`csv_text`] (columns of [`csv_header`]), for writers that
 /// put more columns in front (scenario sweeps).
 pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
     let config = &run.config;
@@ -309,21 +303,8 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
         (String::new(), String::new())
     };
     let verdict = &report.verdict;
-    let outcome = |count: u64| if verdict.checked { count.to_string() } else { String::new() };
-    let outcomes = &verdict.outcomes;
-    let outcome_columns = [
-        outcome(outcomes.acked_writes_lost),
-        outcome(outcomes.stale_reads),
-        outcome(outcomes.divergent_acks),
-        outcome(outcomes.split_brains),
-        outcome(outcomes.rolled_back_acked),
-        outcome(outcomes.rolled_back_unacked),
-        outcome(outcomes.ghost_writes),
-        outcome(outcomes.duplicate_applies),
-        outcome(outcomes.atomicity_violations),
-        outcomes.blocked.to_string(),
-        outcomes.starved.to_string(),
-    ];
+    let outcome_cells: Vec<String> =
+        verdict.outcome_cells().iter().map(|cell| cell.map(|count| count.to_string()).unwrap_or_default()).collect();
     for (region, clients, latency) in rows {
         let record = [
             run.protocol.as_str(),
@@ -358,20 +339,16 @@ pub fn csv_records(run: &Run, report: &RunReport) -> Vec<Vec<String>> {
             &deps_mean,
             &deps_max,
             verdict.consistency.as_str(),
-            &outcome_columns[0],
-            &outcome_columns[1],
-            &outcome_columns[2],
-            &outcome_columns[3],
-            &outcome_columns[4],
-            &outcome_columns[5],
-            &outcome_columns[6],
-            &outcome_columns[7],
-            &outcome_columns[8],
-            &outcome_columns[9],
-            &outcome_columns[10],
-            if verdict.passed() { "PASS" } else { "FAIL" },
         ];
-        records.push(record.iter().map(|field| field.to_string()).collect());
+        let verdict_cell = if verdict.passed() { "PASS" } else { "FAIL" };
+        records.push(
+            record
+                .iter()
+                .map(|field| field.to_string())
+                .chain(outcome_cells.iter().cloned())
+                .chain([verdict_cell.to_string()])
+                .collect(),
+        );
     }
     records
 }

@@ -62,6 +62,10 @@ pub struct SwarmResult {
     /// that the protocol's promise excuses (2PC blocking after a
     /// coordinator crash): measured, not failed.
     pub blocked: u64,
+    /// Runs where more than f replicas of a protocol whose crash loses
+    /// its state were without it at once (Unrecoverable, vr.md §1):
+    /// beyond the budget the schedule is meant to keep to.
+    pub unrecoverable: u64,
     /// Runs that failed, by seed.
     pub failed: Vec<SwarmFailure>,
     /// The faults drawn, in words.
@@ -189,6 +193,7 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
     let mut result = SwarmResult {
         passed: 0,
         blocked: 0,
+        unrecoverable: 0,
         failed: Vec::new(),
         tested: match (options.protocol.recovers(), options.protocol.restarts()) {
             (true, true) => format!(
@@ -215,6 +220,7 @@ pub fn run(options: &SwarmOptions, scenario: &Scenario, pool: &rayon::ThreadPool
         },
     };
     for (seed, report) in reports {
+        result.unrecoverable += u64::from(report.verdict.outcomes.count(OutcomeKind::Unrecoverable) > 0);
         // The verdict holds the run to the protocol's promise, including
         // whether every command must complete.
         if report.verdict.passed() {

@@ -21,6 +21,7 @@ pub mod queue;
 pub mod resources;
 pub mod rng;
 pub mod simulation;
+pub mod state_loss;
 pub mod testing;
 pub mod time;
 pub mod verdict;

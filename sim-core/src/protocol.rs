@@ -132,6 +132,16 @@ pub trait Protocol: Sized {
     /// end) is refused for a protocol that says no, before the run.
     const RESTARTS: bool = false;
 
+    /// Whether a crash loses the process's protocol state (no disk, like
+    /// VR, vr.md §1), so that a crashed process, and a restarted one until
+    /// it has rebuilt its state from the others ([`Protocol::recovering`]),
+    /// holds nothing a quorum can count on. The engine then reports an
+    /// `Unrecoverable` outcome whenever more than `f` processes are
+    /// without their state at once (`crate::state_loss`). False (the
+    /// default) for protocols whose state is durable (Raft, Paxos, 2PC):
+    /// their crashed processes come back with it.
+    const CRASH_LOSES_STATE: bool = false;
+
     /// Creates a process and its co-located executor.
     fn new(setup: ProcessSetup, options: &Self::Options) -> (Self, Self::Executor);
 
@@ -159,6 +169,15 @@ pub trait Protocol: Sized {
         let _ = executor;
         *self = fresh;
         self.start(now, out);
+    }
+
+    /// True while this process, restarted after a crash that lost its
+    /// state ([`Protocol::CRASH_LOSES_STATE`]), is still rebuilding it
+    /// (VR's Recovering status, vr.md §8). The engine asks only processes
+    /// that restarted, after each of their steps, until it answers false;
+    /// it must be cheap.
+    fn recovering(&self) -> bool {
+        false
     }
 
     /// Called once at time 0, before any other input: set initial timers.

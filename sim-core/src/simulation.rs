@@ -17,6 +17,7 @@ use crate::protocol::{
 use crate::queue::EventQueue;
 use crate::resources::{ProcessResourceReport, Resources};
 use crate::rng::{ClientRng, Purpose, RngStreams, StreamRng};
+use crate::state_loss::StateLossWatch;
 use crate::time::{NS_PER_S, Time};
 use crate::verdict::{ExecutionChecker, FaultClass, History, HistoryOp, Unfinished, Verdict};
 use crate::wan::Wan;
@@ -235,6 +236,8 @@ pub struct Simulation<P: Protocol> {
     observed: FaultObserver,
     /// Set in runs where a crashed process may restart.
     restart_kit: Option<RestartKit<P>>,
+    /// Set in runs with faults of a protocol whose crash loses its state.
+    state_loss: Option<StateLossWatch>,
     /// True if the schedule skews clocks: each step then hands the
     /// process's local clock to the outbox.
     clock_faults: bool,
@@ -342,6 +345,7 @@ impl<P: Protocol> Simulation<P> {
         };
         Simulation {
             restart_kit,
+            state_loss: (faults_active && P::CRASH_LOSES_STATE).then(|| StateLossWatch::new(config.protocol.f)),
             clock_faults: config.faults.skews_clocks(),
             faults_active,
             faults: FaultState::new(n, schedule, &streams),
@@ -527,6 +531,9 @@ impl<P: Protocol> Simulation<P> {
                         self.restart(process);
                     }
                 }
+                if let Some(watch) = &mut self.state_loss {
+                    watch.crashed(self.now, self.faults.crashed());
+                }
             }
             Event::ClientTimeout { client, generation } => self.retry(client, generation),
             Event::Wake { process } => self.wake(process),
@@ -599,6 +606,9 @@ impl<P: Protocol> Simulation<P> {
         }
         state.protocol.restart(fresh, &mut state.executor, self.now, &mut self.outbox);
         self.flush(process);
+        if let Some(watch) = &mut self.state_loss {
+            watch.recovering(self.now, process, self.processes[process.index()].protocol.recovering());
+        }
     }
 
     /// Carries out the effects `process` recorded, then delivers its
@@ -639,6 +649,10 @@ impl<P: Protocol> Simulation<P> {
                 resources.charge_self_message();
             }
             self.processes[process.index()].protocol.handle(process, msg, self.now, &mut self.outbox);
+        }
+        // After each step of a restarted process still rebuilding its state.
+        if let Some(watch) = self.state_loss.as_mut().filter(|watch| watch.watches(process)) {
+            watch.recovering(self.now, process, self.processes[process.index()].protocol.recovering());
         }
     }
 
@@ -902,7 +916,11 @@ impl<P: Protocol> Simulation<P> {
             }
         }
         let history = std::mem::take(&mut self.history);
-        Verdict::new(checker, &history, unfinished, &survivors, self.fault_class())
+        let mut verdict = Verdict::new(checker, &history, unfinished, &survivors, self.fault_class());
+        for event in self.state_loss.take().map(StateLossWatch::into_events).unwrap_or_default() {
+            verdict.outcomes.push(event);
+        }
+        verdict
     }
 
     /// What the faults did, for a run that has them.

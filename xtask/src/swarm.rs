@@ -47,6 +47,10 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
             result.blocked
         );
     }
+    println!(
+        "unrecoverable (more than f replicas crashed or recovering at once, protocols without disk): {} run(s)",
+        result.unrecoverable
+    );
     println!("checked: {}", result.checked);
     if !result.not_tested.is_empty() {
         println!("not tested: {}", result.not_tested);

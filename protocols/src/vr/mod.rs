@@ -41,6 +41,8 @@ mod recovery;
 mod recovery_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod unrecoverable_tests;
 mod witness;
 #[cfg(test)]
 mod witness_tests;
@@ -1079,8 +1081,16 @@ impl Protocol for Vr {
     /// from the others (§8, `recovery.rs`).
     const RESTARTS: bool = true;
 
+    /// No disk (vr.md §1): a crashed replica, and a restarted one until
+    /// Recovery (§8) ends, holds no state a quorum can count on.
+    const CRASH_LOSES_STATE: bool = true;
+
     fn restart(&mut self, fresh: Self, executor: &mut ReadingSlotExecutor, now: Time, out: &mut Outbox<Self>) {
         self.restart_recovering(fresh, executor, now, out);
+    }
+
+    fn recovering(&self) -> bool {
+        self.status == Status::Recovering
     }
 
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {

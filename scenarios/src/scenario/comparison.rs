@@ -11,6 +11,7 @@
 
 use super::results::PointSummary;
 use sim_core::time::format_ns_as_ms;
+use sim_core::verdict::{OutcomeColumn, OutcomeKind};
 
 /// One protocol (and f) of the comparison.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,7 +73,8 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
         (run.protocol.as_str(), run.protocol.uses_f().then_some(run.config.protocol.f))
     };
     let load = |s: &PointSummary<'_>| s.point.arrival_rate_per_region.unwrap_or(u64::from(s.point.clients_per_region));
-    let unanswered = |s: &PointSummary<'_>| s.outcomes.blocked + s.outcomes.starved;
+    let unanswered =
+        |s: &PointSummary<'_>| s.outcomes.count(OutcomeColumn::Blocked) + s.outcomes.count(OutcomeColumn::Starved);
     let mut rows: Vec<ComparisonRow> = Vec::new();
     for (protocol, f) in summaries.iter().map(series) {
         if rows.iter().any(|r| (r.protocol, r.f) == (protocol, f)) {
@@ -92,8 +94,8 @@ pub fn compare(summaries: &[PointSummary<'_>]) -> Vec<ComparisonRow> {
             peak_load_per_region: peak.map(load),
             unanswered_from: unanswered_from.map(|s| (load(s), unanswered(s))),
             unavailable_ns: faulty.and_then(|s| s.unavailable_ns_max),
-            acked_writes_lost: faulty.map_or(0, |s| s.outcomes.acked_writes_lost),
-            divergent_acks: faulty.map_or(0, |s| s.outcomes.divergent_acks),
+            acked_writes_lost: faulty.map_or(0, |s| s.outcomes.count(OutcomeKind::AckedWriteLost)),
+            divergent_acks: faulty.map_or(0, |s| s.outcomes.count(OutcomeKind::DivergentAck)),
         });
     }
     rows
@@ -125,17 +127,20 @@ pub fn comparison_csv(rows: &[ComparisonRow]) -> Result<Vec<u8>, csv::Error> {
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
-/// The comparison as a table for the terminal.
+/// The comparison as a table for the terminal: "at load" is the peak's
+/// load, "unanswered" the commands left unanswered at the lightest load
+/// that left any ("from load"), failure-free.
 pub fn table(rows: &[ComparisonRow]) -> String {
     let mut text = format!(
-        "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>15} {:>15} {:>12} {:>10}\n",
+        "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>11} {:>10} {:>15} {:>12} {:>10}\n",
         "protocol",
         "f",
         "p50 ms",
         "p99 ms",
         "peak ops/s",
-        "@ load",
-        "unanswered from",
+        "at load",
+        "unanswered",
+        "from load",
         "unavailable ms",
         "acked lost",
         "divergent"
@@ -144,14 +149,15 @@ pub fn table(rows: &[ComparisonRow]) -> String {
         let ms = |ns: u64| format!("{:.1}", ns as f64 / 1e6);
         let dash = || "-".to_string();
         text.push_str(&format!(
-            "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>15} {:>15} {:>12} {:>10}\n",
+            "{:<16} {:>2} {:>10} {:>10} {:>11} {:>7} {:>11} {:>10} {:>15} {:>12} {:>10}\n",
             row.protocol,
             row.f.map_or_else(dash, |f| f.to_string()),
             ms(row.latency_ns_p50),
             ms(row.latency_ns_p99),
             row.peak_throughput_milli_ops_per_s.map_or_else(dash, |milli| (milli / 1_000).to_string()),
             row.peak_load_per_region.map_or_else(dash, |load| load.to_string()),
-            row.unanswered_from.map_or_else(dash, |(load, count)| format!("{load} ({count})")),
+            row.unanswered_from.map_or_else(dash, |(_, count)| count.to_string()),
+            row.unanswered_from.map_or_else(dash, |(load, _)| load.to_string()),
             row.unavailable_ns.map_or_else(dash, ms),
             row.acked_writes_lost,
             row.divergent_acks,
@@ -182,10 +188,12 @@ mod tests {
                 let factor = if p.with_faults == Some(false) { 2 } else { 1 };
                 totals.throughput_milli_ops_per_s = 100_000 * u64::from(p.clients_per_region) * factor;
                 totals.unavailable_ns_max = (p.with_faults == Some(true)).then_some(500_000_000);
-                totals.outcomes.acked_writes_lost = if p.with_faults == Some(true) { 7 } else { 0 };
-                totals.outcomes.divergent_acks = if p.with_faults == Some(true) { 3 } else { 0 };
+                *totals.outcomes.count_mut(OutcomeKind::AckedWriteLost) =
+                    if p.with_faults == Some(true) { 7 } else { 0 };
+                *totals.outcomes.count_mut(OutcomeKind::DivergentAck) = if p.with_faults == Some(true) { 3 } else { 0 };
                 let starving = p.run.protocol.as_str() == "epaxos" && p.clients_per_region == 4;
-                totals.outcomes.starved = if starving && p.with_faults == Some(false) { 2 } else { 0 };
+                *totals.outcomes.count_mut(OutcomeColumn::Starved) =
+                    if starving && p.with_faults == Some(false) { 2 } else { 0 };
                 record
             })
             .collect();
@@ -219,7 +227,8 @@ mod tests {
         assert!(csv.contains("\nepaxos,,7.000000,14.000000,200.000,1,4,2,500.000000,7,3\n"), "{csv}");
         let table = table(&rows);
         assert!(table.lines().nth(1).unwrap().starts_with("fpaxos"));
-        assert!(table.lines().nth(2).unwrap().contains(" 200       1           4 (2) "), "{table}");
+        let epaxos_cells: Vec<&str> = table.lines().nth(2).unwrap().split_whitespace().collect();
+        assert_eq!(epaxos_cells[4..8], ["200", "1", "2", "4"], "{table}");
     }
 
     #[test]

@@ -195,7 +195,7 @@ mod tests {
         let mut record = crate::scenario::record::tests::sample_record(point, seed);
         record.totals.fast_path_ppm = Some(9);
         record.totals.unavailable_ns_max = Some(11);
-        record.totals.outcomes.acked_writes_lost = 11;
+        *record.totals.outcomes.count_mut(sim_core::verdict::OutcomeKind::AckedWriteLost) = 11;
         record.rows = vec![vec!["a,b".into(), "\"c\"".into()]];
         record.quantiles_ns = vec![1, 2];
         record

@@ -7,6 +7,7 @@ use super::Scenario;
 use crate::output;
 use serde::{Deserialize, Serialize};
 use sim_core::RunReport;
+use sim_core::verdict::{OUTCOME_COLUMNS, OutcomeColumn, Outcomes};
 
 /// One finished run of a sweep.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,7 +17,7 @@ pub struct RunRecord {
     /// The root seed used.
     pub seed: u64,
     /// Its `runs.csv` rows (columns of [`POINT_COLUMNS`] then
-    /// [`output::CSV_HEADER`]): one per client region, then `all`.
+    /// [`output::csv_header`]): one per client region, then `all`.
     pub rows: Vec<Vec<String>>,
     /// The `all` row's numbers, for the per-point summary.
     pub totals: RunTotals,
@@ -76,73 +77,35 @@ pub struct RunTotals {
     pub outcomes: OutcomeTotals,
 }
 
-/// A run's outcome counts (`sim_core::verdict::outcomes`) and the promise
-/// it was judged by.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A run's outcome counts, one per [`OutcomeColumn`]. In a journal it is
+/// an object keyed by column name (missing keys read as 0, unknown ones
+/// are ignored), as the field-per-count struct it replaced wrote it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutcomeTotals {
-    /// Acknowledged writes lost.
-    pub acked_writes_lost: u64,
-    /// Reads that missed an earlier acknowledged write.
-    pub stale_reads: u64,
-    /// Extra acknowledged writes at forks.
-    pub divergent_acks: u64,
-    /// Forks acknowledged on both sides at once.
-    pub split_brains: u64,
-    /// Acknowledged writes a surviving replica executed and no longer
-    /// reflects (RolledBack{was_acked=true}).
-    #[serde(default)]
-    pub rolled_back_acked: u64,
-    /// The same for writes never acknowledged.
-    #[serde(default)]
-    pub rolled_back_unacked: u64,
-    /// Unanswered writes that took effect.
-    #[serde(default)]
-    pub ghost_writes: u64,
-    /// Commands a replica executed twice.
-    #[serde(default)]
-    pub duplicate_applies: u64,
-    /// Writes standing at one survivor that another went past.
-    #[serde(default)]
-    pub atomicity_violations: u64,
-    /// Commands that never completed while nothing later on their keys
-    /// did.
-    pub blocked: u64,
-    /// Commands that never completed while later ones on their keys did.
-    #[serde(default)]
-    pub starved: u64,
+    counts: [u64; OUTCOME_COLUMNS],
 }
 
 impl OutcomeTotals {
     /// The counts of `outcomes`.
-    pub fn of(outcomes: &sim_core::verdict::Outcomes) -> OutcomeTotals {
-        OutcomeTotals {
-            acked_writes_lost: outcomes.acked_writes_lost,
-            stale_reads: outcomes.stale_reads,
-            divergent_acks: outcomes.divergent_acks,
-            split_brains: outcomes.split_brains,
-            rolled_back_acked: outcomes.rolled_back_acked,
-            rolled_back_unacked: outcomes.rolled_back_unacked,
-            ghost_writes: outcomes.ghost_writes,
-            duplicate_applies: outcomes.duplicate_applies,
-            atomicity_violations: outcomes.atomicity_violations,
-            blocked: outcomes.blocked,
-            starved: outcomes.starved,
-        }
+    pub fn of(outcomes: &Outcomes) -> OutcomeTotals {
+        OutcomeTotals { counts: OutcomeColumn::ALL.map(|column| outcomes.column(column)) }
+    }
+
+    /// The count of `column` (an [`OutcomeKind`](sim_core::verdict::OutcomeKind) or Blocked).
+    pub fn count(&self, column: impl Into<OutcomeColumn>) -> u64 {
+        self.counts[column.into().index()]
+    }
+
+    /// The counter of `column`.
+    pub fn count_mut(&mut self, column: impl Into<OutcomeColumn>) -> &mut u64 {
+        &mut self.counts[column.into().index()]
     }
 
     /// Adds `other`'s counts.
     pub fn add(&mut self, other: &OutcomeTotals) {
-        self.acked_writes_lost += other.acked_writes_lost;
-        self.stale_reads += other.stale_reads;
-        self.divergent_acks += other.divergent_acks;
-        self.split_brains += other.split_brains;
-        self.rolled_back_acked += other.rolled_back_acked;
-        self.rolled_back_unacked += other.rolled_back_unacked;
-        self.ghost_writes += other.ghost_writes;
-        self.duplicate_applies += other.duplicate_applies;
-        self.atomicity_violations += other.atomicity_violations;
-        self.blocked += other.blocked;
-        self.starved += other.starved;
+        for (count, other) in self.counts.iter_mut().zip(other.counts) {
+            *count += other;
+        }
     }
 
     /// True if every count is 0.
@@ -151,7 +114,29 @@ impl OutcomeTotals {
     }
 }
 
-/// Columns put in front of [`output::CSV_HEADER`] in `runs.csv`: the sweep
+impl Serialize for OutcomeTotals {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(OUTCOME_COLUMNS))?;
+        for column in OutcomeColumn::ALL {
+            map.serialize_entry(column.name(), &self.count(column))?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for OutcomeTotals {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let by_name = std::collections::BTreeMap::<String, u64>::deserialize(deserializer)?;
+        let mut totals = OutcomeTotals::default();
+        for column in OutcomeColumn::ALL {
+            *totals.count_mut(column) = by_name.get(column.name()).copied().unwrap_or(0);
+        }
+        Ok(totals)
+    }
+}
+
+/// Columns put in front of [`output::csv_header`] in `runs.csv`: the sweep
 /// point and the axis values not already among the run's columns.
 pub const POINT_COLUMNS: [&str; 9] = [
     "point",

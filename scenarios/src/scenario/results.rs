@@ -8,11 +8,12 @@ use super::{Point, Scenario};
 use crate::output;
 use sim_core::metrics::DISTRIBUTION_QUANTILES;
 use sim_core::time::format_ns_as_ms;
+use sim_core::verdict::OutcomeColumn;
 
 /// `runs.csv`: the header, then every record's rows in the order given.
 pub fn runs_csv(records: &[RunRecord]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(POINT_COLUMNS.iter().chain(output::CSV_HEADER.iter()))?;
+    writer.write_record(POINT_COLUMNS.into_iter().chain(output::csv_header()))?;
     for row in records.iter().flat_map(|r| &r.rows) {
         writer.write_record(row)?;
     }
@@ -129,8 +130,8 @@ pub fn summarize<'a>(scenario: &'a Scenario, records: &[RunRecord]) -> Vec<Point
         .collect()
 }
 
-/// `summary.csv` columns, units last; outcome counts are sums over seeds.
-pub const SUMMARY_HEADER: [&str; 39] = [
+/// Columns of [`summary_header`] before the outcome counts.
+const SUMMARY_FRONT: [&str; 27] = [
     "point",
     "protocol",
     "f",
@@ -158,29 +159,23 @@ pub const SUMMARY_HEADER: [&str; 39] = [
     "messages_per_command",
     "jitter",
     "consistency",
-    "acked_writes_lost",
-    "stale_reads",
-    "divergent_acks",
-    "split_brains",
-    "rolled_back_acked",
-    "rolled_back_unacked",
-    "ghost_writes",
-    "duplicate_applies",
-    "atomicity_violations",
-    "blocked",
-    "starved",
-    "verdict",
 ];
+
+/// `summary.csv` columns, units last: [`SUMMARY_FRONT`], the outcome
+/// counts ([`OutcomeColumn::ALL`], sums over seeds), then `verdict`.
+pub fn summary_header() -> Vec<&'static str> {
+    SUMMARY_FRONT.into_iter().chain(OutcomeColumn::names()).chain(["verdict"]).collect()
+}
 
 /// `summary.csv`: one row per point, aggregated over seeds.
 pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(SUMMARY_HEADER)?;
+    writer.write_record(summary_header())?;
     for s in summaries {
         let run = &s.point.run;
         let config = &run.config;
         let [commands_per_client, duration_s, warmup_s] = output::run_length_columns(config);
-        writer.write_record([
+        let front = [
             s.point.index.to_string(),
             run.protocol.as_str().to_string(),
             config.protocol.f.to_string(),
@@ -208,19 +203,10 @@ pub fn summary_csv(summaries: &[PointSummary<'_>]) -> Result<Vec<u8>, csv::Error
             thousandths(s.messages_per_command_milli),
             if config.delay.jitter { "on" } else { "off" }.to_string(),
             run.protocol.consistency(&run.options).as_str().to_string(),
-            s.outcomes.acked_writes_lost.to_string(),
-            s.outcomes.stale_reads.to_string(),
-            s.outcomes.divergent_acks.to_string(),
-            s.outcomes.split_brains.to_string(),
-            s.outcomes.rolled_back_acked.to_string(),
-            s.outcomes.rolled_back_unacked.to_string(),
-            s.outcomes.ghost_writes.to_string(),
-            s.outcomes.duplicate_applies.to_string(),
-            s.outcomes.atomicity_violations.to_string(),
-            s.outcomes.blocked.to_string(),
-            s.outcomes.starved.to_string(),
-            if s.runs_failed == 0 { "PASS" } else { "FAIL" }.to_string(),
-        ])?;
+        ];
+        let outcomes = OutcomeColumn::ALL.iter().map(|&column| s.outcomes.count(column).to_string());
+        let verdict = if s.runs_failed == 0 { "PASS" } else { "FAIL" };
+        writer.write_record(front.into_iter().chain(outcomes).chain([verdict.to_string()]))?;
     }
     writer.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
@@ -316,58 +302,23 @@ pub fn outcomes_table(summaries: &[PointSummary<'_>]) -> String {
     if !summaries.iter().any(|s| notable(&s)) {
         return String::new();
     }
-    const COLUMNS: [Cell; 14] = [
-        Cell::Right(5),
-        Cell::Left(16),
-        Cell::Left(30),
-        Cell::Right(10),
-        Cell::Right(8),
-        Cell::Right(10),
-        Cell::Right(8),
-        Cell::Right(10),
-        Cell::Right(12),
-        Cell::Right(8),
-        Cell::Right(9),
-        Cell::Right(10),
-        Cell::Right(8),
-        Cell::Right(8),
-    ];
-    let line = |cells: [&str; 14]| fixed_width_line(&COLUMNS, &cells);
+    // Each count as wide as its label, at least 8 characters.
+    let columns: Vec<Cell> = [Cell::Right(5), Cell::Left(16), Cell::Left(30)]
+        .into_iter()
+        .chain(OutcomeColumn::ALL.iter().map(|column| Cell::Right(column.label().len().max(8))))
+        .collect();
     let mut text = String::from("outcome events (sums over seeds):\n");
-    text.push_str(&line([
-        "point",
-        "protocol",
-        "promise",
-        "acked-lost",
-        "stale",
-        "divergent",
-        "split",
-        "rolled-ack",
-        "rolled-unack",
-        "ghost",
-        "dup-apply",
-        "atomicity",
-        "blocked",
-        "starved",
-    ]));
+    let header: Vec<&str> =
+        ["point", "protocol", "promise"].into_iter().chain(OutcomeColumn::ALL.iter().map(|c| c.label())).collect();
+    text.push_str(&fixed_width_line(&columns, &header));
     for s in summaries {
-        let o = &s.outcomes;
-        text.push_str(&line([
-            &s.point.index.to_string(),
-            s.point.run.protocol.as_str(),
-            labelled(s).as_str(),
-            &o.acked_writes_lost.to_string(),
-            &o.stale_reads.to_string(),
-            &o.divergent_acks.to_string(),
-            &o.split_brains.to_string(),
-            &o.rolled_back_acked.to_string(),
-            &o.rolled_back_unacked.to_string(),
-            &o.ghost_writes.to_string(),
-            &o.duplicate_applies.to_string(),
-            &o.atomicity_violations.to_string(),
-            &o.blocked.to_string(),
-            &o.starved.to_string(),
-        ]));
+        let cells: Vec<String> =
+            [s.point.index.to_string(), s.point.run.protocol.as_str().to_string(), labelled(s).as_str().to_string()]
+                .into_iter()
+                .chain(OutcomeColumn::ALL.iter().map(|&column| s.outcomes.count(column).to_string()))
+                .collect();
+        let cells: Vec<&str> = cells.iter().map(String::as_str).collect();
+        text.push_str(&fixed_width_line(&columns, &cells));
     }
     text
 }
@@ -465,6 +416,19 @@ pub fn manifest(scenario: &Scenario) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::scenario::record::RunTotals;
+    use sim_core::verdict::OutcomeKind;
+
+    fn stale_reads(count: u64) -> OutcomeTotals {
+        let mut totals = OutcomeTotals::default();
+        *totals.count_mut(OutcomeKind::StaleRead) = count;
+        totals
+    }
+
+    /// Every outcome column's count: `stale` for stale reads, 0 for the rest.
+    fn outcome_counts(stale: u64) -> Vec<String> {
+        let counts = stale_reads(stale);
+        OutcomeColumn::ALL.iter().map(|&column| counts.count(column).to_string()).collect()
+    }
 
     fn record(point: usize, seed: u64, latency_ns: u64, fast_path_ppm: Option<u64>, passed: bool) -> RunRecord {
         let mut record = crate::scenario::record::tests::sample_record(point, seed);
@@ -479,7 +443,7 @@ mod tests {
             fast_path_ppm,
             messages_per_command_milli: 4_000,
             passed,
-            outcomes: OutcomeTotals { stale_reads: seed, ..OutcomeTotals::default() },
+            outcomes: stale_reads(seed),
             ..record.totals
         };
         record
@@ -514,15 +478,17 @@ mod tests {
             "{csv}"
         );
         // Outcome counts are sums over seeds (stale reads = seed here).
-        assert!(lines[1].ends_with(",1.505,0.750000,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,0,FAIL"), "{csv}");
-        assert!(lines[2].ends_with(",,4.000,off,linearizable,0,3,0,0,0,0,0,0,0,0,0,PASS"), "{csv}");
+        let counts = outcome_counts(3).join(",");
+        assert!(lines[1].ends_with(&format!(",1.505,0.750000,4.000,off,linearizable,{counts},FAIL")), "{csv}");
+        assert!(lines[2].ends_with(&format!(",,4.000,off,linearizable,{counts},PASS")), "{csv}");
         let table = table(&summaries);
         assert!(table.lines().nth(1).unwrap().ends_with("75.0  FAIL 1"), "{table}");
         let outcomes = outcomes_table(&summaries);
         assert!(outcomes.starts_with("outcome events (sums over seeds):\n"), "{outcomes}");
         let cells: Vec<&str> = outcomes.lines().nth(2).unwrap().split_whitespace().collect();
-        // acked-lost, stale, divergent, split, rolled-ack, rolled-unack,
-        // ghost, dup-apply, atomicity, blocked, starved.
-        assert_eq!(cells[cells.len() - 11..], ["0", "3", "0", "0", "0", "0", "0", "0", "0", "0", "0"], "{outcomes}");
+        let header: Vec<&str> = outcomes.lines().nth(1).unwrap().split_whitespace().collect();
+        let labels: Vec<&str> = OutcomeColumn::ALL.iter().map(|column| column.label()).collect();
+        assert_eq!(header[header.len() - labels.len()..], labels, "{outcomes}");
+        assert_eq!(cells[cells.len() - labels.len()..], outcome_counts(3), "{outcomes}");
     }
 }

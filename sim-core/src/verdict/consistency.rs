@@ -117,6 +117,10 @@ impl Consistency {
             // and a protocol may execute a write before it commits (chain
             // replication's head) and undo it if it never does.
             Check::Outcome(OutcomeKind::GhostWrite | OutcomeKind::RolledBackUnacked) => return false,
+            // Beyond every protocol's fault budget (more than f replicas
+            // lost their state at once): measured, never a protocol bug.
+            // What it excuses is decided in `Verdict::promised`.
+            Check::Outcome(OutcomeKind::Unrecoverable) => return false,
             // The execution check's own finding, gated like it.
             Check::Outcome(OutcomeKind::DuplicateApply) => return self.promises(Check::Execution, faults),
             // Writes committed at some replicas and not others break the

@@ -26,12 +26,14 @@
 //! labelled with its protocol's promise ([`Consistency`]) and PASSes when
 //! no check or outcome that promise covers failed; the rest is reported.
 
+mod columns;
 mod consistency;
 mod linearizability;
 mod order;
 pub mod outcomes;
 mod progress;
 
+pub use columns::{OUTCOME_COLUMNS, OutcomeColumn};
 pub use consistency::{Check, Consistency, FaultClass};
 pub use linearizability::{History, HistoryOp};
 pub use order::ExecutionChecker;
@@ -341,6 +343,15 @@ impl Verdict {
     }
 
     fn promised(&self, check: Check) -> bool {
+        // A run that went beyond the fault budget (Unrecoverable: more
+        // than f replicas without their state at once) is promised no
+        // progress: nothing can answer without a quorum that has the
+        // state, so its blocked commands are measured. Safety stays
+        // promised: a correct protocol blocks rather than invent state
+        // (VR's recovery waits for f + 1 answers from replicas in service).
+        if matches!(check, Check::Completion | Check::Progress) && self.outcomes.unrecoverable > 0 {
+            return false;
+        }
         !(check == Check::Progress && self.may_starve) && self.consistency.promises(check, self.faults)
     }
 
@@ -506,7 +517,8 @@ mod tests {
         assert!(
             text.contains(
                 "outcomes: AckedWriteLost 1, StaleRead 0, DivergentAck 1, SplitBrain 0, RolledBack{was_acked=true} 0, \
-                 RolledBack{was_acked=false} 0, GhostWrite 0, DuplicateApply 0, AtomicityViolation 0, Blocked 0"
+                 RolledBack{was_acked=false} 0, GhostWrite 0, DuplicateApply 0, AtomicityViolation 0, Unrecoverable 0, \
+                 Blocked 0"
             ),
             "{text}"
         );
@@ -612,5 +624,36 @@ mod tests {
         let mut faulted = verdict_of(FaultClass::Crashes);
         faulted.label(Consistency::LinearizableMayBlock);
         assert!(faulted.passed(), "no completion promise under crashes: {faulted}");
+    }
+
+    /// vr.md §1: more than f replicas crashed or recovering at once is
+    /// beyond the budget: Unrecoverable is measured, the commands it
+    /// blocks are excused, safety is still promised.
+    #[test]
+    fn an_unrecoverable_run_is_excused_blocking_but_not_losses() {
+        let cmd = CommandId { client: ClientId(0), seq: 4 };
+        let mut verdict = Verdict::new(
+            ExecutionChecker::new(3, 1),
+            &History::new(),
+            Unfinished::blocked(vec![cmd], 1),
+            &[],
+            FaultClass::Crashes,
+        );
+        assert!(!verdict.passed(), "completion is promised: {verdict}");
+        let replicas = vec![ProcessId(1), ProcessId(2)];
+        verdict.outcomes.push(Outcome::Unrecoverable { at: Time::from_ns(1_500_000_000), replicas, f: 1 });
+        assert!(verdict.passed(), "{verdict}");
+        let text = verdict.to_string();
+        assert!(text.contains("outside the promise: 1 violation(s), 1 outcome event(s)"), "{text}");
+        assert!(
+            text.contains(
+                "Unrecoverable: at 1.5 s, 2 replicas were crashed or recovering at once (p1, p2), more than f = 1: \
+                 their state may be gone"
+            ),
+            "{text}"
+        );
+        let mut lost = lost_write_verdict(FaultClass::Crashes);
+        lost.outcomes.push(Outcome::Unrecoverable { at: Time::from_ns(5), replicas: vec![ProcessId(1)], f: 0 });
+        assert!(!lost.passed(), "a lost write still fails: {lost}");
     }
 }

@@ -73,6 +73,7 @@ use super::HistoryOp;
 use crate::command::{CommandId, Key, Value};
 use crate::fixed_hash::FixedHashMap;
 use crate::id::ProcessId;
+use crate::time::Time;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -141,6 +142,18 @@ pub enum Outcome {
         /// A survivor that went past it without executing it.
         skipped_at: ProcessId,
     },
+    /// More than `f` replicas of a protocol whose crash loses its state
+    /// were without it at once (crashed, or restarted and still
+    /// recovering): the state may be gone (vr.md §1). Observed by the
+    /// engine, not from the history (see `crate::simulation`).
+    Unrecoverable {
+        /// When the `f + 1`-th replica lost its state.
+        at: Time,
+        /// The replicas without their state then.
+        replicas: Vec<ProcessId>,
+        /// The fault budget it went beyond.
+        f: usize,
+    },
 }
 
 /// The kinds of outcome events (Blocked is counted from the completion
@@ -167,11 +180,13 @@ pub enum OutcomeKind {
     DuplicateApply,
     /// [`Outcome::AtomicityViolation`].
     AtomicityViolation,
+    /// [`Outcome::Unrecoverable`] (counted by the engine, in every run).
+    Unrecoverable,
 }
 
 impl OutcomeKind {
     /// Every kind, in report order.
-    pub const ALL: [OutcomeKind; 9] = [
+    pub const ALL: [OutcomeKind; 10] = [
         OutcomeKind::AckedWriteLost,
         OutcomeKind::StaleRead,
         OutcomeKind::DivergentAck,
@@ -181,6 +196,7 @@ impl OutcomeKind {
         OutcomeKind::GhostWrite,
         OutcomeKind::DuplicateApply,
         OutcomeKind::AtomicityViolation,
+        OutcomeKind::Unrecoverable,
     ];
 
     /// The event's name (classic-README).
@@ -195,6 +211,7 @@ impl OutcomeKind {
             OutcomeKind::GhostWrite => "GhostWrite",
             OutcomeKind::DuplicateApply => "DuplicateApply",
             OutcomeKind::AtomicityViolation => "AtomicityViolation",
+            OutcomeKind::Unrecoverable => "Unrecoverable",
         }
     }
 }
@@ -211,6 +228,7 @@ impl Outcome {
             Outcome::RolledBack { was_acked: false, .. } => OutcomeKind::RolledBackUnacked,
             Outcome::GhostWrite { .. } => OutcomeKind::GhostWrite,
             Outcome::AtomicityViolation { .. } => OutcomeKind::AtomicityViolation,
+            Outcome::Unrecoverable { .. } => OutcomeKind::Unrecoverable,
         }
     }
 }
@@ -261,6 +279,17 @@ impl fmt::Display for Outcome {
                 "AtomicityViolation: write {} stands at {applied_at}, but {skipped_at} went past it without it",
                 id(cmd)
             ),
+            Outcome::Unrecoverable { at, replicas, f: budget } => {
+                let replicas: Vec<String> = replicas.iter().map(ToString::to_string).collect();
+                write!(
+                    f,
+                    "Unrecoverable: at {} s, {} replicas were crashed or recovering at once ({}), more than f = \
+                     {budget}: their state may be gone",
+                    crate::time::format_ns_as_s(at.as_ns()),
+                    replicas.len(),
+                    replicas.join(", ")
+                )
+            }
         }
     }
 }
@@ -286,6 +315,8 @@ pub struct Outcomes {
     pub duplicate_applies: u64,
     /// Writes standing at one survivor that another went past.
     pub atomicity_violations: u64,
+    /// Times more than `f` replicas were without their state at once.
+    pub unrecoverable: u64,
     /// Commands that never completed while nothing submitted after them on
     /// their keys did ([`super::progress`]).
     pub blocked: u64,
@@ -300,7 +331,8 @@ pub struct Outcomes {
 impl Outcomes {
     /// Records one event.
     pub fn push(&mut self, outcome: Outcome) {
-        if let Outcome::RolledBack { cmd, replica, .. } = outcome {
+        if let Outcome::RolledBack { cmd, replica, .. } = &outcome {
+            let (cmd, replica) = (*cmd, *replica);
             self.rolled_back_at.insert((cmd, replica));
         }
         let kind = outcome.kind();
@@ -322,6 +354,7 @@ impl Outcomes {
             OutcomeKind::GhostWrite => &mut self.ghost_writes,
             OutcomeKind::DuplicateApply => &mut self.duplicate_applies,
             OutcomeKind::AtomicityViolation => &mut self.atomicity_violations,
+            OutcomeKind::Unrecoverable => &mut self.unrecoverable,
         }
     }
 
@@ -337,6 +370,7 @@ impl Outcomes {
             OutcomeKind::GhostWrite => self.ghost_writes,
             OutcomeKind::DuplicateApply => self.duplicate_applies,
             OutcomeKind::AtomicityViolation => self.atomicity_violations,
+            OutcomeKind::Unrecoverable => self.unrecoverable,
         }
     }
 
