@@ -91,7 +91,7 @@ impl Raft {
             return;
         }
         if self.role == Role::Leader
-            || !self.is_member()
+            || !self.may_campaign()
             || self.pre_vote_term != Some(term)
             || term != self.current_term + 1
         {

@@ -20,7 +20,10 @@
 //!   clients are answered by its own executor, which is the only way the
 //!   engine completes a command. Learners vote when asked (voting is
 //!   harmless, thesis §4.1) but never start an election, and their votes
-//!   and acknowledgements count only once they are members.
+//!   and acknowledgements count only once they are members. One
+//!   exception (thesis §4.2.2): a server that an uncommitted
+//!   configuration removes still campaigns, since it may be needed to
+//!   commit it ([`Raft::may_campaign`]).
 //! * The admin's request is the leader's own: on its tick, once a change
 //!   is due, the latest configuration in its log has committed and an
 //!   entry of its own term has committed (Ongaro's 2015 correction to
@@ -29,7 +32,7 @@
 //!   leader whose log lost an uncommitted change appends it again.
 //! * A leader that removes itself keeps leading (without counting itself)
 //!   until the entry commits, then steps down (thesis §4.2.2); as a
-//!   learner it never campaigns again.
+//!   learner it never campaigns again once it knows the entry committed.
 
 use super::{Entry, Raft, Role};
 use crate::shared::quorum;
@@ -207,6 +210,29 @@ impl Raft {
     /// True if this server is a member of its configuration in force.
     pub(super) fn is_member(&self) -> bool {
         self.members() & (1 << self.id.index()) != 0
+    }
+
+    /// True if this server may start an election: a member, or (thesis
+    /// §4.2.2) a server that the latest configuration, not known to be
+    /// committed, removes, since it may still be needed to commit it. A
+    /// server removed before it learned the commit (a leader that lost its
+    /// quorum to CheckQuorum, say) may hold the only log with that entry;
+    /// its votes are refused to candidates with shorter logs, so without
+    /// this no election could finish (the swarm found it). Its own vote
+    /// counts only where it is a member ([`Raft::is_quorum`]).
+    pub(super) fn may_campaign(&self) -> bool {
+        let me = 1 << self.id.index();
+        if self.is_member() {
+            return true;
+        }
+        let entries = &self.membership.entries;
+        match entries.last() {
+            Some(&(index, _)) if index > self.commit_index => {
+                let previous = entries.len().checked_sub(2).map_or(self.membership.base, |i| entries[i].1);
+                previous.members & me != 0
+            }
+            _ => false,
+        }
     }
 
     /// The configuration in force, as process ids.

@@ -153,6 +153,33 @@ fn raft_10_a_removed_leader_steps_down_after_the_entry_commits() {
     assert!(!campaigns(&mut leader, 60_000), "a removed server never campaigns");
 }
 
+/// Thesis §4.2.2: a server removed by a configuration it does not know
+/// committed still campaigns (it may hold the only log with the entry,
+/// and refuses its vote to shorter logs), counting only members' votes.
+/// Found by the swarm: a leader that appended its own removal, lost its
+/// quorum to CheckQuorum and stepped down, left no electable server.
+#[test]
+fn raft_10_a_server_removed_by_an_uncommitted_entry_still_campaigns() {
+    let options = plan(&[0, 1, 2, 3], vec![remove(0, 0)]);
+    let mut leader = Raft::new(setup(1, 5, 1, 1), &options).0;
+    leader.start(ms(0), &mut Outbox::new());
+    tick(&mut leader, 100);
+    assert_eq!(leader.configuration(), ids(&[2, 3, 4]));
+    leader.step_down(ms(200), &mut Outbox::new()); // as CheckQuorum would
+    assert!(campaigns(&mut leader, 60_000), "it may be needed to commit its removal");
+    let term = leader.term();
+    let grant = |term| Message::RequestVoteReply { term, granted: true, pre_vote: false };
+    leader.handle(ProcessId(2), grant(term), ms(60_010), &mut Outbox::new());
+    assert_eq!(leader.role(), Role::Candidate, "its own vote does not count: 1 of {{2,3,4}}");
+    leader.handle(ProcessId(3), grant(term), ms(60_020), &mut Outbox::new());
+    assert_eq!(leader.role(), Role::Leader);
+    ack(&mut leader, 2, 2, 60_030);
+    ack(&mut leader, 3, 2, 60_040);
+    assert_eq!(leader.commit_index(), 2, "its removal and no-op committed");
+    assert_eq!(leader.role(), Role::Follower, "and it stepped down");
+    assert!(!campaigns(&mut leader, 120_000));
+}
+
 /// raft.md §10: a server outside the configuration is a learner: it
 /// follows the log but starts no election until an entry adds it.
 #[test]

@@ -654,7 +654,7 @@ impl Raft {
         if self.role == Role::Leader {
             return; // re-armed on stepping down
         }
-        if now >= self.election_deadline && !self.is_member() {
+        if now >= self.election_deadline && !self.may_campaign() {
             self.reset_election_deadline(now); // a learner never campaigns (§10)
         } else if now >= self.election_deadline {
             if self.pre_vote {
