@@ -292,11 +292,13 @@ impl ProtocolName {
     }
 
     /// Checks the protocol's options against `n` processes tolerating `f`
-    /// failures (for instance VR's configurations name known processes);
+    /// failures (for instance VR's and Raft's configurations name known
+    /// processes);
     /// the message says what is wrong.
     pub fn check_options(self, n: usize, f: usize, options: &ProtocolOptions) -> Result<(), String> {
         match self {
             ProtocolName::Vr => vr::check_options(&options.vr, n, f),
+            ProtocolName::Raft => raft::check_options(&options.raft, n, f),
             _ => Ok(()),
         }
     }

@@ -550,6 +550,22 @@ mod tests {
         assert!(f.contains("f = 2 is too large for 3 members"), "{f}");
     }
 
+    /// Raft's membership plan is checked against the sites too.
+    #[test]
+    fn raft_membership_options_are_checked_against_the_sites() {
+        let run = |extra: &[&str]| parse(&[&["--protocol", "raft"][..], extra].concat());
+        let initial = ["--option", "raft.initial_members=[0,1,2]"];
+        let plan = ["--option", "raft.membership_changes=[{at_ms=1000,add=3},{at_ms=2500,remove=0}]"];
+        assert!(run(&[&initial[..], &plan[..]].concat()).is_ok());
+        let twice = run(&[&initial[..], &["--option", "raft.membership_changes=[{at_ms=1,add=2}]"]].concat());
+        let twice = twice.expect_err("adds a member").0;
+        assert!(twice.contains("already a member") && twice.contains("raft on 5 sites"), "{twice}");
+        let unknown = run(&["--option", "raft.membership_changes=[{at_ms=1,remove=5}]"]).expect_err("unknown").0;
+        assert!(unknown.contains("process index 5 is unknown"), "{unknown}");
+        let small = run(&[&initial[..], &["--option", "raft.membership_changes=[{at_ms=1,remove=0}]"]].concat());
+        assert!(small.expect_err("too small").0.contains("f = 1 needs at least 3"));
+    }
+
     #[test]
     fn leader_by_name_or_id() {
         let sites = ["--sites", "us-central1,europe-west1,asia-east1"];

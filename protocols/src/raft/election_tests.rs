@@ -75,7 +75,7 @@ fn raft_8_2_check_quorum_keeps_a_connected_leader() {
 fn raft_8_3_pre_vote_changes_no_state() {
     let options = Options { pre_vote: true, ..Options::default() };
     let mut voter = Raft::new(setup(2, 3, 1, 1), &options).0;
-    voter.log.push(Entry { term: 1, cmd: None, origin: ProcessId(1) });
+    voter.log.push(Entry { term: 1, cmd: None, origin: ProcessId(1), config: None });
     let deadline = voter.election_deadline;
     let ask = |last_log_index| Message::RequestVote { term: 2, last_log_index, last_log_term: 1, pre_vote: true };
     let mut out = Outbox::new();

@@ -23,8 +23,8 @@ impl Raft {
             .iter()
             .enumerate()
             .filter(|&(i, &at)| i == me || now.since(at) <= self.election_timeout_ns)
-            .count();
-        if heard >= self.majority() {
+            .fold(0u64, |set, (i, _)| set | 1 << i);
+        if self.is_quorum(heard) {
             out.set_timer(Timer::CheckQuorum, self.election_timeout_ns);
         } else {
             self.step_down(now, out);
@@ -90,11 +90,15 @@ impl Raft {
             self.observe_term(term, now, out);
             return;
         }
-        if self.role == Role::Leader || self.pre_vote_term != Some(term) || term != self.current_term + 1 {
+        if self.role == Role::Leader
+            || !self.may_campaign()
+            || self.pre_vote_term != Some(term)
+            || term != self.current_term + 1
+        {
             return; // a stale round
         }
         self.pre_votes |= 1 << from.index();
-        if self.pre_votes.count_ones() as usize >= self.majority() {
+        if self.is_quorum(self.pre_votes) {
             self.start_election(now, out);
         }
     }

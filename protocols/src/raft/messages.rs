@@ -2,6 +2,7 @@
 //! `Protocol::handle`, so no message repeats it.
 
 use super::Term;
+use super::membership::Configuration;
 use sim_core::protocol::MessageSize;
 use sim_core::{Command, CommandId, ProcessId};
 use std::sync::Arc;
@@ -15,6 +16,9 @@ pub struct Entry {
     pub cmd: Option<Arc<Command>>,
     /// The process that answers the command's client.
     pub origin: ProcessId,
+    /// A configuration entry (§10 membership change, `cmd` is `None`):
+    /// in force from when it is appended.
+    pub config: Option<Configuration>,
 }
 
 /// Raft messages.
@@ -110,7 +114,10 @@ impl MessageSize for Message {
                 Message::RequestVote { .. } => 25,
                 Message::RequestVoteReply { .. } => 10,
                 Message::AppendEntries { entries, .. } => {
-                    48 + entries.iter().map(|e| 12 + e.cmd.as_ref().map_or(0, |c| c.size_bytes())).sum::<u64>()
+                    48 + entries
+                        .iter()
+                        .map(|e| 12 + e.cmd.as_ref().map_or(0, |c| c.size_bytes()) + e.config.map_or(0, |_| 12))
+                        .sum::<u64>()
                 }
                 Message::AppendEntriesReply { .. } => 42,
                 Message::ReadIndexRequest { .. } => 12,

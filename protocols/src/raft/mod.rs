@@ -21,11 +21,18 @@
 //! failure-free runs measure the normal case from the first command.
 //!
 //! Raft always uses majorities and tolerates `⌊(n−1)/2⌋` crashes: the
-//! run's `f` is ignored.
+//! run's `f` is ignored (except that a membership plan's configurations
+//! must each tolerate it, `membership.rs`).
+//!
+//! Membership changes (§10) are a plan of single-server changes in the
+//! options (`initial_members`, `membership_changes`); see `membership.rs`.
 
 #[cfg(test)]
 mod election_tests;
 mod elections;
+mod membership;
+#[cfg(test)]
+mod membership_tests;
 mod messages;
 #[cfg(test)]
 mod read_tests;
@@ -33,6 +40,7 @@ mod reads;
 #[cfg(test)]
 mod tests;
 
+pub use membership::{Configuration, MembershipChange, check_options};
 pub use messages::{Entry, Message};
 pub use reads::ReadMode;
 
@@ -86,6 +94,12 @@ pub struct Options {
     /// PreVote (§8.3, default off): a pre-vote round before a candidate
     /// raises its term.
     pub pre_vote: bool,
+    /// Membership (§10): the initial configuration's members, as 0-based
+    /// process indices (default: every process). The others are learners.
+    pub initial_members: Option<Vec<usize>>,
+    /// Membership (§10): single-server changes applied in order, one at a
+    /// time, e.g. `[{ at_ms = 2000, add = 3 }, { at_ms = 4000, remove = 0 }]`.
+    pub membership_changes: Vec<MembershipChange>,
     /// Planted bug (tests only): lease reads without leader stickiness
     /// (§8.1), so voters that still hear the leader elect another one
     /// while its lease is live; the verdict must catch the stale read.
@@ -184,6 +198,10 @@ pub struct Raft {
     /// Commands of this process's clients not executed here yet, with
     /// when they were last forwarded.
     pending: pending::Pending,
+
+    /// The membership plan and the configurations in the log (§10); the
+    /// latter are durable with the log.
+    membership: membership::Membership,
 }
 
 impl Raft {
@@ -229,10 +247,6 @@ impl Raft {
     /// The terms of the held entries, in order.
     pub fn log_terms(&self) -> Vec<Term> {
         self.log.iter_after(0).map(|(_, e)| e.term).collect()
-    }
-
-    fn majority(&self) -> usize {
-        quorum::majority(self.processes.len())
     }
 
     fn others(&self) -> Vec<ProcessId> {
@@ -306,7 +320,7 @@ impl Raft {
             return; // in the log already
         }
         self.appended_seq.insert(client, seq);
-        let index = self.log.push(Entry { term: self.current_term, cmd: Some(cmd), origin });
+        let index = self.push_entry(Entry { term: self.current_term, cmd: Some(cmd), origin, config: None });
         self.appended_at.push_back((index, now));
         self.broadcast_append(now, out);
     }
@@ -419,9 +433,9 @@ impl Raft {
                     index > self.commit_index || self.plant_vote_without_log_check,
                     "a committed entry conflicts"
                 );
-                self.log.truncate_after(index - 1);
+                self.truncate_log_after(index - 1);
             }
-            self.log.push(entry);
+            self.push_entry(entry);
         }
         // (c) commit index, (d) reply.
         self.commit_index = self.commit_index.max(leader_commit.min(match_index));
@@ -470,11 +484,12 @@ impl Raft {
     /// current term.
     fn advance_commit(&mut self, now: Time, out: &mut Outbox<Self>) {
         let me = self.id.index();
-        self.scratch.clear();
         let last = self.log.last();
-        self.scratch.extend(self.match_index.iter().enumerate().map(|(i, &m)| if i == me { last } else { m }));
-        let q = self.majority();
-        let (_, &mut n_index, _) = self.scratch.select_nth_unstable_by(q - 1, |a, b| b.cmp(a));
+        // Over the configuration in force (§10): a removed leader counts
+        // only the members.
+        let Some(n_index) = self.majority_value(|raft, i| if i == me { last } else { raft.match_index[i] }) else {
+            return;
+        };
         if n_index <= self.commit_index || self.term_at(n_index) != self.current_term {
             return; // earlier terms commit only under a current-term entry
         }
@@ -491,6 +506,7 @@ impl Raft {
             self.match_index.iter().enumerate().filter(|&(i, _)| i != me).map(|(_, &m)| m).fold(n_index, u64::min);
         self.apply_committed(out);
         self.release_held_reads(now, out);
+        self.step_down_if_removed(now, out);
         origins &= !(1 << me);
         for s in self.processes.clone() {
             if origins & (1 << s.index()) != 0 {
@@ -522,7 +538,7 @@ impl Raft {
         let floor = self.stable.min(self.last_applied);
         if floor > self.log.base() {
             self.base_term = self.term_at(floor);
-            self.log.discard_through(floor);
+            self.discard_log_through(floor);
         }
     }
 
@@ -591,12 +607,12 @@ impl Raft {
             return;
         }
         self.votes |= 1 << from.index();
-        if self.votes.count_ones() as usize >= self.majority() {
+        if self.is_quorum(self.votes) {
             out.leader_change();
             out.recovery_finished();
             self.become_leader(now, out);
-            let noop = Entry { term: self.current_term, cmd: None, origin: self.id };
-            self.log.push(noop); // commits the earlier terms' entries (§5.3)
+            let noop = Entry { term: self.current_term, cmd: None, origin: self.id, config: None };
+            self.push_entry(noop); // commits the earlier terms' entries (§5.3)
             self.broadcast_append(now, out);
         }
     }
@@ -638,7 +654,9 @@ impl Raft {
         if self.role == Role::Leader {
             return; // re-armed on stepping down
         }
-        if now >= self.election_deadline {
+        if now >= self.election_deadline && !self.may_campaign() {
+            self.reset_election_deadline(now); // a learner never campaigns (§10)
+        } else if now >= self.election_deadline {
             if self.pre_vote {
                 self.start_pre_vote(now, out); // §8.3
             } else {
@@ -672,6 +690,7 @@ impl Raft {
         for cmd in pending::due(&mut self.pending, now, CLIENT_RETRY_NS) {
             self.route_request(cmd, self.id, now, out);
         }
+        self.change_membership(now, out);
     }
 }
 
@@ -708,6 +727,7 @@ impl Protocol for Raft {
         fresh.voted_for = self.voted_for;
         fresh.log = std::mem::replace(&mut self.log, CompactLog::new());
         fresh.base_term = self.base_term;
+        fresh.membership = self.membership.clone(); // the log's configurations
         fresh.executed_seq = std::mem::take(&mut self.executed_seq);
         fresh.stable = fresh.log.base();
         fresh.last_applied = applied;
@@ -721,7 +741,15 @@ impl Protocol for Raft {
 
     fn new(setup: ProcessSetup, options: &Options) -> (Self, ReadingSlotExecutor) {
         let n = setup.n();
-        let leader = setup.config.leader.unwrap_or(setup.processes[0]);
+        let membership = membership::Membership::new(options, n);
+        // The bootstrapped leader must be a member: the configured one if
+        // it is, else the first initial member.
+        let leader = setup
+            .config
+            .leader
+            .filter(|p| membership.initial() & (1 << p.index()) != 0)
+            .or_else(|| setup.processes.iter().copied().find(|p| membership.initial() & (1 << p.index()) != 0))
+            .unwrap_or(setup.processes[0]);
         let raft = Raft {
             id: setup.id,
             processes: setup.processes,
@@ -758,6 +786,7 @@ impl Protocol for Raft {
             scratch: Vec::with_capacity(n),
             read: reads::ReadState::default(),
             pending: BTreeMap::new(),
+            membership,
         };
         let mut raft = raft;
         raft.reset_reads();

@@ -90,11 +90,11 @@ fn raft_12_e4_lease_read_latency() {
 #[test]
 fn raft_9_2a_reads_wait_for_a_current_term_commit() {
     let mut leader = Raft::new(crate::shared::test_net::setup(1, 3, 1, 1), &options(ReadMode::ReadIndex)).0;
-    leader.log.push(Entry { term: 1, cmd: None, origin: ProcessId(1) });
+    leader.log.push(Entry { term: 1, cmd: None, origin: ProcessId(1), config: None });
     leader.commit_index = 1;
     leader.current_term = 2;
     leader.become_leader(ms(0), &mut Outbox::new());
-    leader.log.push(Entry { term: 2, cmd: None, origin: ProcessId(1) }); // the §5.3 no-op
+    leader.log.push(Entry { term: 2, cmd: None, origin: ProcessId(1), config: None }); // the §5.3 no-op
     let mut out = Outbox::new();
     leader.handle(ProcessId(2), Message::ReadIndexRequest { id: read(2, 1).id }, ms(1), &mut out);
     assert!(out.sent().is_empty(), "held: commit index 1 is of term 1");

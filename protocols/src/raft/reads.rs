@@ -160,11 +160,11 @@ impl Raft {
         }
         *echoed = hb_seq;
         let me = self.id.index();
-        self.scratch.clear();
         let own = self.read.hb_seq;
-        self.scratch.extend(self.read.echoed.iter().enumerate().map(|(i, &e)| if i == me { own } else { e }));
-        let q = self.majority();
-        let (_, &mut confirmed, _) = self.scratch.select_nth_unstable_by(q - 1, |a, b| b.cmp(a));
+        // Over the configuration in force (§10).
+        let Some(confirmed) = self.majority_value(|raft, i| if i == me { own } else { raft.read.echoed[i] }) else {
+            return;
+        };
         while let Some(&(seq, sent)) = self.read.rounds.front() {
             if seq > confirmed {
                 break;

@@ -12,7 +12,7 @@ fn cmd(client: u32, seq: u64) -> Arc<Command> {
 }
 
 fn entry(term: Term, seq: u64) -> Entry {
-    Entry { term, cmd: Some(cmd(0, seq)), origin: ProcessId(1) }
+    Entry { term, cmd: Some(cmd(0, seq)), origin: ProcessId(1), config: None }
 }
 
 fn ms(ms: u64) -> Time {
