@@ -11,7 +11,7 @@
 
 use latency_data::Matrix;
 use protocols::fpaxos::{FPaxos, Options};
-use sim_core::faults::{Fault, FaultKind, FaultPlan, Links};
+use sim_core::faults::{Fault, FaultKind, FaultPlan, Links, RandomFaults};
 use sim_core::time::{NS_PER_MS, NS_PER_S};
 use sim_core::workload::{KeyDistribution, Workload};
 use sim_core::{DelayOptions, ProcessId, Protocol, RegionId, RunConfig, RunReport, Simulation};
@@ -480,6 +480,7 @@ mod tempo {
 mod raft {
     use super::*;
     use protocols::raft::{Options, Raft, ReadMode, Role};
+    use sim_core::verdict::OutcomeKind;
 
     fn run(config: &RunConfig, options: &Options) -> RunReport {
         Simulation::<Raft>::with_options(config, options).run()
@@ -607,6 +608,38 @@ mod raft {
         let planted = Options { plant_vote_without_log_check: true, ..Options::default() };
         assert_caught::<Raft>(&planted, 1..=5, 3, stale_candidates);
         assert_survives::<Raft, _>(&Options::default(), 1..=5, stale_candidates);
+    }
+
+    /// raft.md §10 keeps `current_term` and `voted_for` across a restart:
+    /// a server that forgot them could vote twice in one term and elect
+    /// two leaders. Thirty crashes drawn in 6 s, at most two down at once,
+    /// half restarting within 0.2 s (so voters restart mid-election).
+    /// Seed 92 was found by running seeds 1..=150 with the bug planted (the
+    /// only one caught with this schedule; longer downtimes caught none).
+    fn restarts_mid_election(seed: u64) -> RunConfig {
+        let mut config = config(Vec::new(), seed);
+        config.faults.random = Some(RandomFaults {
+            count: 30,
+            max_crashed: 2,
+            restarts: true,
+            partitions: false,
+            slow_links: false,
+            horizon_ns: 6 * NS_PER_S,
+            max_duration_ns: 200 * NS_PER_MS,
+            ..RandomFaults::default()
+        });
+        config
+    }
+
+    #[test]
+    fn a_planted_restart_that_forgets_the_term_and_vote_is_caught() {
+        let planted = Options { plant_restart_forgets_vote: true, ..Options::default() };
+        let report = run(&restarts_mid_election(92), &planted);
+        assert!(report.faults.as_ref().is_some_and(|f| f.restarts > 0));
+        let outcomes = &report.verdict.outcomes;
+        let split_or_lost = outcomes.count(OutcomeKind::SplitBrain) + outcomes.count(OutcomeKind::AckedWriteLost);
+        assert!(!report.verdict.passed() && split_or_lost > 0, "the planted bug went unnoticed: {}", report.verdict);
+        assert_survives::<Raft, _>(&Options::default(), [92], restarts_mid_election);
     }
 }
 
@@ -744,7 +777,37 @@ mod vr {
 /// lost FORWARDs are re-sent; removed servers rejoin as the tail.
 mod chain {
     use super::*;
-    use protocols::chain::{Chain, Options};
+    use protocols::chain::{Chain, Options, ReadMode};
+    use sim_core::verdict::OutcomeKind;
+
+    /// chain-replication.md §9 under faults: a server removed by a false
+    /// suspicion must stop serving CRAQ reads (its membership lease,
+    /// `craq.rs`). Six faults drawn in 6 s: one crash at most, partitions
+    /// and slow links up to 3 s. Seed 71 was found by running seeds
+    /// 1..=150 with the lease check planted away (the only one caught).
+    fn craq_under_faults(seed: u64) -> RunConfig {
+        let mut config = config(Vec::new(), seed);
+        config.faults.random = Some(RandomFaults {
+            count: 6,
+            max_crashed: 1,
+            partitions: true,
+            slow_links: true,
+            horizon_ns: 6 * NS_PER_S,
+            max_duration_ns: 3 * NS_PER_S,
+            ..RandomFaults::default()
+        });
+        config
+    }
+
+    #[test]
+    fn a_planted_craq_read_without_the_membership_lease_is_caught() {
+        let craq = Options { reads: ReadMode::Craq, ..Options::default() };
+        let planted = Options { plant_craq_reads_without_lease: true, ..craq.clone() };
+        let report = Simulation::<Chain>::with_options(&craq_under_faults(71), &planted).run();
+        let stale = report.verdict.outcomes.count(OutcomeKind::StaleRead);
+        assert!(!report.verdict.passed() && stale > 0, "the planted bug went unnoticed: {}", report.verdict);
+        assert_survives::<Chain, _>(&craq, [71], craq_under_faults);
+    }
 
     #[test]
     fn a_head_and_master_crash_is_survived() {
