@@ -1,8 +1,8 @@
 //! The CI-sized fault swarm: 50 seeds of every protocol (25 at 100% and
 //! 25 at 10% conflicts), with the faults `cargo xtask swarm` draws for it
-//! (crashes within f, healing partitions, slow links, loss and
-//! duplication for a protocol with recovery; slow links only for the
-//! others). The 1,000-seed swarms are `cargo xtask swarm`'s; this one
+//! (`FaultMenu::of`: crashes within f, healing partitions, slow links,
+//! loss and duplication for a protocol with recovery and for 2PC; crashes
+//! and restarts only for 3PC; slow links only for the others). The 1,000-seed swarms are `cargo xtask swarm`'s; this one
 //! keeps every protocol's recovery honest on each push. A failure names
 //! the seeds, which replay with `cargo xtask swarm --protocol P
 //! --first-seed S --seeds 1 --conflicts C` (and the commands per client
@@ -32,7 +32,9 @@ fn swarm_failures(protocol: ProtocolName) -> Vec<String> {
         let scenario = swarm::load(&options, Path::new("ci-swarm.toml")).expect("the swarm scenario is valid");
         let result = swarm::run(&options, &scenario, &pool);
         assert_eq!(result.passed + result.failed.len() as u64, SEEDS_PER_CONFLICT_RATE);
-        assert_eq!(result.tested.contains("crashes"), protocol.recovers(), "{protocol}: {}", result.tested);
+        let menu = swarm::FaultMenu::of(protocol);
+        assert_eq!(result.tested.contains("crashes"), menu.crashes, "{protocol}: {}", result.tested);
+        assert_eq!(result.tested.contains("partitions"), menu.network, "{protocol}: {}", result.tested);
         failures.extend(
             result.failed.iter().map(|f| format!("{protocol} {conflict_percent}% seed {}: {}", f.seed, f.verdict)),
         );

@@ -51,6 +51,15 @@ pub(crate) fn run(root: &Path, options: &SwarmOptions, threads: usize) -> Result
         "unrecoverable (more than f replicas crashed or recovering at once, protocols without disk): {} run(s)",
         result.unrecoverable
     );
+    if !result.blocked_after_restarts.is_empty() {
+        println!(
+            "  of which every crashed process restarted (seeds {:?}): blocked though nobody stayed down",
+            result.blocked_after_restarts
+        );
+    }
+    if result.diverged > 0 {
+        println!("diverged (replica order or atomicity, outside the promise, measured): {} run(s)", result.diverged);
+    }
     println!("checked: {}", result.checked);
     if !result.not_tested.is_empty() {
         println!("not tested: {}", result.not_tested);

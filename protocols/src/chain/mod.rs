@@ -80,6 +80,12 @@ pub struct Options {
     /// commit updates the chain never ordered; the verdict must catch it.
     #[serde(skip)]
     pub plant_rejoin_keeps_suffix: bool,
+    /// Planted bug (tests only): CRAQ reads and VERSION_QUERY answers
+    /// without the membership lease (`craq.rs`), so a server removed by a
+    /// false suspicion serves its stale state; the verdict must catch the
+    /// stale read.
+    #[serde(skip)]
+    pub plant_craq_reads_without_lease: bool,
 }
 
 /// Chain timers.
@@ -156,6 +162,7 @@ pub struct Chain {
     last_write: FixedHashMap<Key, u64>,
     lease: craq::LeaseState,
     plant_rejoin_keeps_suffix: bool,
+    plant_craq_reads_without_lease: bool,
 }
 
 impl Chain {
@@ -570,6 +577,7 @@ impl Protocol for Chain {
             last_write: FixedHashMap::default(),
             lease: craq::LeaseState::new(n),
             plant_rejoin_keeps_suffix: options.plant_rejoin_keeps_suffix,
+            plant_craq_reads_without_lease: options.plant_craq_reads_without_lease,
         };
         (chain_server, ReadingSlotExecutor::new())
     }

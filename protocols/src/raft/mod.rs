@@ -110,6 +110,11 @@ pub struct Options {
     /// can win and overwrite them; the verdict must catch it.
     #[serde(skip)]
     pub plant_vote_without_log_check: bool,
+    /// Planted bug (tests only): a restarted server forgets its durable
+    /// `current_term` and `voted_for` (§10 keeps them), so it can vote
+    /// twice in one term; the verdict must catch the split brain.
+    #[serde(skip)]
+    pub plant_restart_forgets_vote: bool,
 }
 
 /// A server's role (raft.md §1).
@@ -146,6 +151,7 @@ pub struct Raft {
     plant_vote_without_log_check: bool,
     reads: ReadMode,
     plant_lease_without_stickiness: bool,
+    plant_restart_forgets_vote: bool,
     check_quorum: bool,
     pre_vote: bool,
     rng: sim_core::rng::StreamRng,
@@ -723,8 +729,10 @@ impl Protocol for Raft {
         let applied = executor.next_slot() - 1;
         debug_assert_eq!(applied, self.last_applied, "Raft executes every committed entry at once, in order");
         debug_assert!(self.log.base() <= applied && applied <= self.log.last());
-        fresh.current_term = self.current_term;
-        fresh.voted_for = self.voted_for;
+        if !fresh.plant_restart_forgets_vote {
+            fresh.current_term = self.current_term;
+            fresh.voted_for = self.voted_for;
+        }
         fresh.log = std::mem::replace(&mut self.log, CompactLog::new());
         fresh.base_term = self.base_term;
         fresh.membership = self.membership.clone(); // the log's configurations
@@ -758,6 +766,7 @@ impl Protocol for Raft {
             plant_vote_without_log_check: options.plant_vote_without_log_check,
             reads: options.reads,
             plant_lease_without_stickiness: options.plant_lease_without_stickiness,
+            plant_restart_forgets_vote: options.plant_restart_forgets_vote,
             check_quorum: options.check_quorum.unwrap_or(true),
             pre_vote: options.pre_vote,
             rng: setup.rng,
