@@ -888,6 +888,7 @@ impl<P: Protocol> Simulation<P> {
         let unfinished = Unfinished::sort(
             &self.history,
             pending.zip(&keys).map(|((client, cmd), keys)| (cmd.id, client.sent_at, &keys[..])),
+            self.fault_class(),
         );
         for client in &self.clients {
             let Some(cmd) = &client.pending else { continue };

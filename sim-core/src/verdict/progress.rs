@@ -15,11 +15,14 @@
 //!   treats it so unless the protocol declares it may starve
 //!   ([`super::Verdict::allow_starvation`]).
 //!
-//! Only keys with a history can show this: with checks off, or for a
-//! command on single-use keys only, an unanswered command counts as
-//! blocked.
+//! Starvation is told apart in runs without faults only: with faults, a
+//! key that moved before a crash or partition stopped everything says
+//! nothing about why a command is still waiting, so every unanswered
+//! command of a faulted run counts as blocked. Only keys with a history
+//! can show movement: with checks off, or for a command on single-use keys
+//! only, an unanswered command counts as blocked too.
 
-use super::History;
+use super::{FaultClass, History};
 use crate::command::{CommandId, Key};
 use crate::time::Time;
 use std::collections::BTreeMap;
@@ -44,9 +47,13 @@ pub struct Unfinished {
 impl Unfinished {
     /// Sorts `pending` (each unanswered command, when its client submitted
     /// it and the keys it touches) by what `history`'s answered operations
-    /// show.
-    pub fn sort<'a>(history: &History, pending: impl IntoIterator<Item = (CommandId, Time, &'a [Key])>) -> Unfinished {
-        let latest = history.latest_answer_per_key();
+    /// show, in a run with `faults` (module docs).
+    pub fn sort<'a>(
+        history: &History,
+        pending: impl IntoIterator<Item = (CommandId, Time, &'a [Key])>,
+        faults: FaultClass,
+    ) -> Unfinished {
+        let latest = if faults.any() { LatestPerKey::new() } else { history.latest_answer_per_key() };
         let mut unfinished = Unfinished::default();
         for (cmd, submitted, keys) in pending {
             let key_moved = keys.iter().any(|key| latest.get(key).is_some_and(|&latest| latest > submitted));
@@ -104,17 +111,27 @@ mod tests {
             (cmd(4, 1), ms(200), &[9][..]), // nothing on key 9
             (cmd(5, 1), ms(600), &[7][..]), // submitted with key 7's last answer: still
         ];
-        let unfinished = Unfinished::sort(&history, pending);
+        let unfinished = Unfinished::sort(&history, pending, FaultClass::None);
         assert_eq!((unfinished.starved_count, unfinished.starved.as_slice()), (1, &[cmd(2, 1)][..]));
         assert_eq!(unfinished.blocked_count, 3);
         assert_eq!(unfinished.blocked, vec![cmd(3, 1), cmd(4, 1), cmd(5, 1)]);
     }
 
     #[test]
+    fn with_faults_every_unanswered_command_is_blocked() {
+        let mut history = History::new();
+        answered(&mut history, 7, cmd(1, 1), 500);
+        let pending = [(cmd(2, 1), ms(200), &[7][..])];
+        assert_eq!(Unfinished::sort(&history, pending, FaultClass::None).starved_count, 1);
+        let faulted = Unfinished::sort(&history, pending, FaultClass::Crashes);
+        assert_eq!((faulted.blocked_count, faulted.starved_count), (1, 0));
+    }
+
+    #[test]
     fn a_multi_key_command_is_starved_if_any_of_its_keys_moved() {
         let mut history = History::new();
         answered(&mut history, 2, cmd(1, 1), 50); // answered at 150
-        let unfinished = Unfinished::sort(&history, [(cmd(2, 1), ms(100), &[1, 2][..])]);
+        let unfinished = Unfinished::sort(&history, [(cmd(2, 1), ms(100), &[1, 2][..])], FaultClass::None);
         assert_eq!((unfinished.starved_count, unfinished.blocked_count), (1, 0));
     }
 
@@ -122,7 +139,8 @@ mod tests {
     fn only_the_first_few_are_kept_by_id() {
         let pending: Vec<(CommandId, Time, Vec<Key>)> =
             (0..20).map(|client| (cmd(client, 1), ms(1), vec![Key::from(client)])).collect();
-        let unfinished = Unfinished::sort(&History::new(), pending.iter().map(|(c, t, k)| (*c, *t, k.as_slice())));
+        let pending = pending.iter().map(|(c, t, k)| (*c, *t, k.as_slice()));
+        let unfinished = Unfinished::sort(&History::new(), pending, FaultClass::None);
         assert_eq!((unfinished.blocked_count, unfinished.blocked.len()), (20, UNFINISHED_KEPT));
     }
 }
