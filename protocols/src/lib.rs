@@ -209,6 +209,7 @@ impl ProtocolName {
                 | ProtocolName::Vr
                 | ProtocolName::Chain
                 | ProtocolName::PrimaryBackup
+                | ProtocolName::DeferredUpdate
         )
     }
 

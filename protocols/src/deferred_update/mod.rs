@@ -30,18 +30,21 @@
 //! executes it again; a second CERTIFY with a committed txid is skipped
 //! (§7.3). The spec's OUTCOME_QUERY is folded into that resubmission
 //! (departure): the engine's clients resubmit, they do not query. Abcast
-//! leader crash: FPaxos's leader change. Restarts (§7.4, state transfer)
-//! are not implemented: `RESTARTS` is false.
+//! leader crash: FPaxos's leader change. Replica restart (§7.4): state
+//! transfer from a peer, then the abcast log; local clients refused until
+//! caught up (`restart.rs`).
 
 mod certifier;
 mod executor;
 mod messages;
+mod restart;
 #[cfg(test)]
 mod tests;
 
 pub use certifier::{Certifier, Delivery, Verdict};
 pub use executor::{DurExecutor, Execution};
 pub use messages::{Certify, Message, ReadSet, Timer};
+pub use restart::STATE_RETRY_NS;
 
 use crate::fpaxos::{self, FPaxos};
 use crate::shared::slot_executor::ChosenSlot;
@@ -91,6 +94,8 @@ struct Pending {
 #[derive(Debug)]
 pub struct DeferredUpdate {
     id: ProcessId,
+    /// Every replica, this one included.
+    processes: Vec<ProcessId>,
     /// The atomic broadcast.
     abcast: FPaxos<Certify>,
     /// Where the abcast records its effects before they are carried over.
@@ -102,6 +107,8 @@ pub struct DeferredUpdate {
     failure_detection: bool,
     /// Certifications of this delegate's requests that aborted.
     aborts: u64,
+    /// After a restart, until caught up (§7.4): clients are refused.
+    catch_up: Option<restart::CatchUp>,
 }
 
 impl DeferredUpdate {
@@ -165,6 +172,7 @@ impl DeferredUpdate {
                 Effect::Execute(ChosenSlot { slot, cmd }) => self.deliver(slot, cmd, now, out),
             }
         }
+        self.check_caught_up(out);
         let recovery = std::mem::take(&mut self.abcast_out.metrics_mut().recovery);
         for _ in 0..recovery.leader_changes {
             out.leader_change();
@@ -238,12 +246,24 @@ impl Protocol for DeferredUpdate {
     type Executor = DurExecutor;
     type Options = Options;
 
+    const RESTARTS: bool = true;
+
+    /// §7.4, see `restart.rs`: the abcast's acceptor state and the store
+    /// (with its versions and committed txids) are durable; the replica
+    /// then catches up from a peer before it serves clients again.
+    fn restart(&mut self, fresh: Self, _executor: &mut DurExecutor, now: Time, out: &mut Outbox<Self>) {
+        // The executor applies what it is handed at once: it holds nothing.
+        self.restart_transferring(fresh, now, out);
+    }
+
     fn new(setup: ProcessSetup, options: &Options) -> (Self, DurExecutor) {
         let id = setup.id;
+        let processes = setup.processes.clone();
         let failure_detection = setup.config.failure_detection;
         let (abcast, _) = <FPaxos<Certify> as Protocol>::new(setup, &fpaxos::Options::default());
         let dur = DeferredUpdate {
             id,
+            processes,
             abcast,
             abcast_out: Outbox::new(),
             certifier: Certifier::new(),
@@ -251,6 +271,7 @@ impl Protocol for DeferredUpdate {
             retry_backoff_ns: options.retry_backoff_ns.unwrap_or(DEFAULT_RETRY_BACKOFF_NS),
             failure_detection,
             aborts: 0,
+            catch_up: None,
         };
         (dur, DurExecutor)
     }
@@ -262,6 +283,10 @@ impl Protocol for DeferredUpdate {
 
     fn submit(&mut self, cmd: Arc<Command>, now: Time, out: &mut Outbox<Self>) {
         let id = cmd.id;
+        if self.catching_up() {
+            // §7.4: refused until caught up (see `restart.rs`).
+            return;
+        }
         if self.certifier.committed(id) {
             // A resubmission of a transaction delivered here already (§7.1):
             // the engine's client table answers it with its results.
@@ -291,6 +316,8 @@ impl Protocol for DeferredUpdate {
                 self.abcast.handle(from, msg, now, &mut self.abcast_out);
                 self.carry_over(now, out);
             }
+            Message::StateRequest { from_slot } => self.handle_state_request(from, from_slot, out),
+            Message::State { delivered, slots } => self.handle_state(from, delivered, slots, now, out),
         }
     }
 
@@ -301,6 +328,7 @@ impl Protocol for DeferredUpdate {
                 self.carry_over(now, out);
             }
             Timer::Retry(id) => self.retry(id, now, out),
+            Timer::StateRetry => self.on_state_retry(now, out),
         }
     }
 }
