@@ -189,12 +189,14 @@ impl ProtocolName {
     /// a coordinator crash after the votes blocks 2PC's participants, and
     /// 3PC's termination violates atomicity under partitions. Both keep
     /// their WAL across restarts (`restarts`), which their fault tests use.
-    /// Deferred update is not here either: its fault tests pass and a
-    /// 1,000-seed swarm at 10% conflicts (updates only) passes, but at
-    /// 100% conflicts 93 of 1,000 seeds still had commands unfinished at
-    /// the swarm's 120 s (liveness, no safety violation): on one hot key
-    /// it commits about one update per abcast round, and a client far
-    /// from the abcast leader keeps losing certification to nearer ones.
+    /// Deferred update is here since its delegates stop retrying
+    /// optimistically after `MAX_RETRIES` aborts and have the transaction
+    /// executed at its delivery position (`deferred_update::DeferredUpdate`
+    /// `retry`): before, on one hot key without reads, a delegate far
+    /// from the abcast leader lost every certification to nearer ones, and
+    /// 76 of 1,000 swarm seeds (f = 1; 828 with f = 2; and runs without
+    /// faults) had a transaction still retrying at the swarm's 120 s. It
+    /// restarts with state transfer (deferred-update.md §7.4).
     pub fn recovers(self) -> bool {
         matches!(
             self,

@@ -126,6 +126,8 @@ impl Certifier {
         if self.committed(id) {
             return Verdict::Duplicate;
         }
+        // An ordered request's readset is empty: it reads at `pos`.
+        debug_assert!(!certify.ordered || certify.readset.is_empty());
         if certify.readset.iter().any(|&(key, version)| self.version(key) != version) {
             return Verdict::Abort;
         }

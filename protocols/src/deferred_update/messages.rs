@@ -32,7 +32,13 @@ pub struct Certify {
     /// What it read: every key it touches (a put returns the value it
     /// replaces, so it reads its key too). Single-use keys are left out:
     /// only this transaction ever touches one, so it cannot conflict.
+    /// Empty when `ordered`.
     pub readset: ReadSet,
+    /// Executed at its delivery position rather than on the delegate's
+    /// snapshot (after `MAX_RETRIES` aborts; see `DeferredUpdate::retry`):
+    /// it reads the store as every replica has it at that position, so
+    /// it has nothing to certify and commits.
+    pub ordered: bool,
 }
 
 impl Payload for Certify {
@@ -53,8 +59,9 @@ impl Payload for Certify {
     }
 
     fn size_bytes(&self) -> u64 {
-        // delegate (4), attempt (4), snapshot (8), per read (key, version).
-        self.cmd.size_bytes() + 16 + 16 * self.readset.len() as u64
+        // delegate (4), attempt (4), snapshot (8), ordered (1), per read
+        // (key, version).
+        self.cmd.size_bytes() + 17 + 16 * self.readset.len() as u64
     }
 
     fn from_client(_cmd: Arc<Command>) -> Option<Arc<Self>> {

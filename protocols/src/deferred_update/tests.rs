@@ -44,7 +44,14 @@ fn process(net: &TestNet<DeferredUpdate>, id: u32) -> &DeferredUpdate {
 }
 
 fn certify(cmd: &Arc<Command>, snapshot: u64, readset: &[(u64, u64)]) -> Arc<Certify> {
-    Arc::new(Certify { cmd: cmd.clone(), delegate: ProcessId(R1), attempt: 1, snapshot, readset: readset.into() })
+    Arc::new(Certify {
+        cmd: cmd.clone(),
+        delegate: ProcessId(R1),
+        attempt: 1,
+        snapshot,
+        readset: readset.into(),
+        ordered: false,
+    })
 }
 
 /// §9 E1: T1 at R1 and T2 at R2 both read and write x on snapshot 0.
@@ -378,4 +385,43 @@ fn deferred_update_7_4_leader_restart_keeps_acceptor_state_and_catches_up() {
         assert_eq!(net.executed_by(id), vec![t1.id, t2.id, t3.id], "at R{}", id - 1);
     }
     assert!(net.verdict().passed(), "{}", net.verdict());
+}
+
+/// §4 step 7 with `MAX_RETRIES` (departure: executed at delivery rather
+/// than aborted for good). §9 E1's T1 (R1) and T2 (R2) on x, plus T3,
+/// written at the leader at 100: T2 aborts at position 2 (delivered at R2
+/// at 100), is executed again at 110 on snapshot 2 and reaches the leader
+/// at 150, after T3 took position 3. Optimistically, that second attempt
+/// read x at version 1 and aborts too. With `MAX_RETRIES = 1` it is
+/// broadcast `ordered`, with no readset: it executes at position 4 and
+/// commits, and every replica ends with T2's value.
+#[test]
+fn deferred_update_4_7_after_max_retries_the_transaction_executes_at_delivery() {
+    for (max_retries, t2_aborts) in [(None, 2), (Some(1), 1)] {
+        let options = Options { max_retries, ..Options::default() };
+        let mut net = TestNet::new(&DELAYS, 1, R0, &options);
+        let (t1, t2, t3) = (write(1, 1, X), write(2, 1, X), write(3, 1, X));
+        net.submit_at(0, R1, t1.clone());
+        net.submit_at(0, R2, t2.clone());
+        net.submit_at(100, R0, t3.clone());
+        net.run_until(260);
+        assert_eq!(process(&net, R2).aborts(), t2_aborts, "max_retries {max_retries:?}");
+        if max_retries.is_some() {
+            assert_eq!(process(&net, R2).ordered(), 1);
+            let ordered = net.delivered.iter().any(|(_, _, _, m)| {
+                matches!(m, Message::Abcast(fpaxos::Message::Accept { slot: 4, cmd: Some(c), .. })
+                    if c.ordered && c.readset.is_empty() && c.cmd.id == t2.id)
+            });
+            assert!(ordered, "T2's second attempt is ordered, in slot 4");
+            // Chosen at 170 (R1's ack), at R2 at 210.
+            assert_eq!(net.executed_at(R2, t2.id), Some(210));
+            for id in [R0, R1, R2] {
+                assert_eq!(net.executed_by(id), vec![t1.id, t3.id, t2.id], "at R{}", id - 1);
+                assert_eq!(net.store(id).get(X), Some(Command::unique_value(t2.id)));
+                assert_eq!(process(&net, id).version(X), 4);
+            }
+        } else {
+            assert_eq!(net.executed_at(R2, t2.id), None, "still retrying optimistically");
+        }
+    }
 }
