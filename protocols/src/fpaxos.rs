@@ -343,6 +343,41 @@ impl<V: Payload> FPaxos<V> {
         self.chosen_upto
     }
 
+    /// [`Protocol::restart`] for a log whose learner had delivered every
+    /// slot up to `learned_upto` (its executor's position; for a log
+    /// embedded in another protocol, what that protocol delivered): the
+    /// acceptor state is kept, the rest comes back fresh.
+    pub fn restart_learned_upto(&mut self, mut fresh: Self, learned_upto: u64, now: Time, out: &mut Outbox<Self>) {
+        if !self.plant_restart_forgets_acceptor {
+            fresh.promised = self.promised;
+            fresh.accepted = std::mem::take(&mut self.accepted);
+        }
+        fresh.chosen_seq = std::mem::take(&mut self.chosen_seq);
+        fresh.max_seen = fresh.promised;
+        fresh.role = Role::Follower;
+        fresh.leader = fresh.owner(fresh.promised);
+        fresh.leader_ballot = fresh.promised;
+        fresh.last_heard = now;
+        fresh.chosen_upto = learned_upto;
+        fresh.chosen_log.discard_up_to(fresh.chosen_upto);
+        *self = fresh;
+        self.start(now, out);
+    }
+
+    /// The chosen values this learner still holds from `from_slot` on, in
+    /// slot order, at most a catch-up batch (empty without failure
+    /// detection, which alone keeps them).
+    pub fn chosen_from(&self, from_slot: u64) -> Vec<(u64, Value<V>)> {
+        self.chosen_log.iter_from(from_slot).take(CATCH_UP_BATCH).map(|(slot, value)| (slot, value.clone())).collect()
+    }
+
+    /// Learns `slots` chosen (from another learner, as a catch-up does).
+    pub fn learn(&mut self, slots: Vec<(u64, Value<V>)>, out: &mut Outbox<Self>) {
+        for (slot, value) in slots {
+            self.handle_chosen(slot, value, out);
+        }
+    }
+
     /// Accepted slots still held (not yet garbage-collected).
     pub fn accepted_len(&self) -> usize {
         self.accepted.len()
@@ -666,12 +701,7 @@ impl<V: Payload> FPaxos<V> {
     }
 
     fn handle_catch_up_request(&mut self, from: ProcessId, from_slot: u64, out: &mut Outbox<Self>) {
-        let slots: Vec<(u64, Value<V>)> = self
-            .chosen_log
-            .iter_from(from_slot)
-            .take(CATCH_UP_BATCH)
-            .map(|(slot, value)| (slot, value.clone()))
-            .collect();
+        let slots = self.chosen_from(from_slot);
         if !slots.is_empty() {
             out.send(from, Message::CatchUp { slots });
         }
@@ -763,22 +793,9 @@ impl<V: Payload> Protocol for FPaxos<V> {
     /// learns the slots it missed by catch-up. Its learner resumes at its
     /// executor's position (every executed slot was chosen); chosen slots
     /// waiting behind a gap were not durable and are learned again.
-    fn restart(&mut self, mut fresh: Self, executor: &mut SlotExecutor<V>, now: Time, out: &mut Outbox<Self>) {
-        if !self.plant_restart_forgets_acceptor {
-            fresh.promised = self.promised;
-            fresh.accepted = std::mem::take(&mut self.accepted);
-        }
-        fresh.chosen_seq = std::mem::take(&mut self.chosen_seq);
-        fresh.max_seen = fresh.promised;
-        fresh.role = Role::Follower;
-        fresh.leader = fresh.owner(fresh.promised);
-        fresh.leader_ballot = fresh.promised;
-        fresh.last_heard = now;
+    fn restart(&mut self, fresh: Self, executor: &mut SlotExecutor<V>, now: Time, out: &mut Outbox<Self>) {
         executor.forget_waiting();
-        fresh.chosen_upto = executor.next_slot() - 1;
-        fresh.chosen_log.discard_up_to(fresh.chosen_upto);
-        *self = fresh;
-        self.start(now, out);
+        self.restart_learned_upto(fresh, executor.next_slot() - 1, now, out);
     }
 
     fn new(setup: ProcessSetup, options: &Options) -> (Self, SlotExecutor<V>) {
@@ -858,11 +875,7 @@ impl<V: Payload> Protocol for FPaxos<V> {
             Message::Nack { ballot, promised } => self.handle_nack(ballot, promised, now, out),
             Message::Heartbeat { ballot, chosen_upto } => self.handle_heartbeat(from, ballot, chosen_upto, now, out),
             Message::CatchUpRequest { from_slot } => self.handle_catch_up_request(from, from_slot, out),
-            Message::CatchUp { slots } => {
-                for (slot, value) in slots {
-                    self.handle_chosen(slot, value, out);
-                }
-            }
+            Message::CatchUp { slots } => self.learn(slots, out),
         }
     }
 

@@ -236,7 +236,10 @@ fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
 #[test]
 fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
     let options = SwarmOptions {
-        protocol: ProtocolName::DeferredUpdate,
+        // 2PC: not in `recovers()` by design (deferred update, the
+        // example here before, recovers since it restarts and no longer
+        // starves on a hot key).
+        protocol: ProtocolName::TwoPc,
         seeds: 2,
         first_seed: 1,
         conflict_percent: 100.0,
@@ -247,11 +250,13 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
     };
     let text = swarm::scenario_text(&options);
     assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
-    let scenario = swarm::load(&options, Path::new("deferred-update.toml")).unwrap();
+    let scenario = swarm::load(&options, Path::new("2pc.toml")).unwrap();
     let result = swarm::run(&options, &scenario, &scenarios::scenario::sweep::pool(1).unwrap());
     assert_eq!(result.tested, "slow links only");
     assert!(
-        result.not_tested.contains("crashes, partitions, loss and duplication: deferred-update has no recovery yet")
+        result.not_tested.contains("crashes, partitions, loss and duplication: 2pc blocks after a coordinator crash"),
+        "{}",
+        result.not_tested
     );
 }
 

@@ -73,6 +73,16 @@ impl Certifier {
         self.delivered
     }
 
+    /// After a restart: forgets the slots learned above a gap (not
+    /// durable; learned again). The position, versions and committed
+    /// txids stay: they describe the store the engine kept, as the
+    /// versions are part of the spec's store (§2 `store[key] = (value,
+    /// version)`) and the committed txids go with its client table.
+    pub fn forget_waiting(&mut self) {
+        self.waiting = SlotLog::new();
+        self.waiting.discard_up_to(self.delivered);
+    }
+
     /// The version of `key`.
     pub fn version(&self, key: Key) -> u64 {
         self.versions.get(&key).copied().unwrap_or(0)
@@ -116,6 +126,8 @@ impl Certifier {
         if self.committed(id) {
             return Verdict::Duplicate;
         }
+        // An ordered request's readset is empty: it reads at `pos`.
+        debug_assert!(!certify.ordered || certify.readset.is_empty());
         if certify.readset.iter().any(|&(key, version)| self.version(key) != version) {
             return Verdict::Abort;
         }

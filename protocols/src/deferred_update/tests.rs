@@ -44,7 +44,14 @@ fn process(net: &TestNet<DeferredUpdate>, id: u32) -> &DeferredUpdate {
 }
 
 fn certify(cmd: &Arc<Command>, snapshot: u64, readset: &[(u64, u64)]) -> Arc<Certify> {
-    Arc::new(Certify { cmd: cmd.clone(), delegate: ProcessId(R1), attempt: 1, snapshot, readset: readset.into() })
+    Arc::new(Certify {
+        cmd: cmd.clone(),
+        delegate: ProcessId(R1),
+        attempt: 1,
+        snapshot,
+        readset: readset.into(),
+        ordered: false,
+    })
 }
 
 /// §9 E1: T1 at R1 and T2 at R2 both read and write x on snapshot 0.
@@ -273,4 +280,148 @@ fn deliveries_follow_slot_order() {
     assert_eq!(delivered.iter().map(|d| d.pos).collect::<Vec<_>>(), vec![2, 3]);
     assert!(certifier.chosen(2, Some(certify(&t1, 0, &[(X, 0)]))).is_empty());
     assert_eq!(certifier.delivered(), 3);
+}
+
+/// A new incarnation of process `id`, as the engine builds one at a restart.
+fn fresh(id: u32) -> DeferredUpdate {
+    let mut setup = setup(id, 3, 1, R0);
+    setup.config.failure_detection = true;
+    DeferredUpdate::new(setup, &Options::default()).0
+}
+
+/// Every replica holds the same store and delivered the same number of
+/// requests.
+fn assert_same_stores(net: &TestNet<DeferredUpdate>, keys: &[u64]) {
+    for id in [R1, R2] {
+        assert_eq!(process(net, id).delivered(), process(net, R0).delivered(), "R{} delivered", id - 1);
+        for &key in keys {
+            assert_eq!(net.store(id).get(key), net.store(R0).get(key), "key {key} at R{}", id - 1);
+            assert_eq!(process(net, id).version(key), process(net, R0).version(key));
+        }
+    }
+}
+
+/// §7.4 replica restart, mid-run. R2 crashes at 5, before it delivers
+/// anything; R0 and R1 commit three updates on x and y without it (each
+/// chosen by the leader with R1's ack). R2 restarts at 500 with its
+/// durable store at position 0 and asks both peers for what follows
+/// (STATE_REQ): R1's STATE (sent at 535, at R2 at 570) carries positions
+/// 1..=3 and sets the target 3; R2 certifies them itself (same verdicts),
+/// is caught up at 570 and serves clients again. A client whose read
+/// reached R2 at 510 is refused; it resubmits to R1 (its timeout, as the
+/// engine's clients do) and is answered there. An update R2 executes at
+/// 600 is on the current snapshot: it commits at the first attempt.
+#[test]
+fn deferred_update_7_4_restart_catches_up_by_state_transfer_then_serves() {
+    let mut net = detecting_net();
+    let (t1, t2, t3) = (write(1, 1, X), write(2, 1, Y), write(1, 2, X));
+    net.submit_at(0, R1, t1.clone());
+    net.submit_at(0, R0, t2.clone());
+    net.run_until(5);
+    net.crashed[R2 as usize - 1] = true;
+    net.submit_at(100, R1, t3.clone());
+    net.run_until(500);
+    assert_eq!(process(&net, R0).delivered(), 3);
+    assert_eq!(process(&net, R2).delivered(), 0, "R2 crashed before any delivery");
+    net.crashed[R2 as usize - 1] = false;
+    net.restart(R2, fresh(R2));
+    assert!(process(&net, R2).catching_up());
+    let refused = read(3, 1, X);
+    net.submit_at(510, R2, refused.clone());
+    net.run_until(569);
+    assert!(process(&net, R2).catching_up(), "no STATE yet");
+    assert_eq!(net.executed_at(R2, refused.id), None, "refused while catching up");
+    net.run_until(570);
+    assert!(!process(&net, R2).catching_up(), "caught up on R1's STATE");
+    // T2, the leader's own, took position 1; T1 (at the leader at 10) 2.
+    assert_eq!(net.executed_by(R2), vec![t2.id, t1.id, t3.id], "R2 applied the missed updates, in order");
+    assert_same_stores(&net, &[X, Y]);
+    // The refused client's timeout: it resubmits to the next replica.
+    net.submit_at(2_510, R1, refused.clone());
+    let t4 = write(4, 1, X);
+    net.submit_at(600, R2, t4.clone());
+    net.run_until(3_000);
+    assert_eq!(net.executed_at(R1, refused.id), Some(2_510), "the refused client completes at R1");
+    assert!(net.executed_at(R2, t4.id).is_some(), "R2 serves its clients again");
+    assert_eq!(process(&net, R2).aborts(), 0, "executed on the caught-up snapshot");
+    assert_same_stores(&net, &[X, Y]);
+    assert_eq!(net.store(R2).get(X), Some(Command::unique_value(t4.id)));
+    for id in [R0, R1, R2] {
+        assert_eq!(net.executed_by(id).iter().filter(|&&c| c == t1.id).count(), 1, "T1 once at R{}", id - 1);
+    }
+    // (No verdict here: this network counts the refused submission as a
+    // command of its own, never answered; faults.rs judges a restart with
+    // the engine's retrying clients.)
+}
+
+/// §7.4 with the abcast leader: R0 crashes at 200 with an update of its
+/// own client broadcast but not chosen (R1's ack is on its way), and
+/// restarts at 3000 after R1 took over (R1's candidacy re-proposes the
+/// value R1 accepted, so the update commits). R0 keeps its acceptor
+/// state, catches up from a peer, follows the new leader, and then
+/// serves a client of its own; every replica ends with the same store.
+#[test]
+fn deferred_update_7_4_leader_restart_keeps_acceptor_state_and_catches_up() {
+    let mut net = detecting_net();
+    let (t1, t2) = (write(1, 1, X), write(2, 1, X));
+    net.submit_at(0, R1, t1.clone());
+    net.submit_at(195, R0, t2.clone());
+    net.run_until(200);
+    net.crashed[R0 as usize - 1] = true;
+    net.run_until(3_000);
+    assert_ne!(process(&net, R1).abcast_leader(), ProcessId(R0), "a new leader took over");
+    assert!(net.executed_at(R1, t2.id).is_some(), "R0's accepted request survived the leader change");
+    net.crashed[R0 as usize - 1] = false;
+    net.restart(R0, fresh(R0));
+    assert!(process(&net, R0).catching_up());
+    net.run_until(3_200);
+    assert!(!process(&net, R0).catching_up());
+    let t3 = write(3, 1, X);
+    net.submit_at(3_300, R0, t3.clone());
+    net.run_until(6_000);
+    assert!(net.executed_at(R0, t3.id).is_some(), "R0 serves again, through the new leader");
+    assert_same_stores(&net, &[X]);
+    for id in [R0, R1, R2] {
+        assert_eq!(net.executed_by(id), vec![t1.id, t2.id, t3.id], "at R{}", id - 1);
+    }
+    assert!(net.verdict().passed(), "{}", net.verdict());
+}
+
+/// §4 step 7 with `MAX_RETRIES` (departure: executed at delivery rather
+/// than aborted for good). §9 E1's T1 (R1) and T2 (R2) on x, plus T3,
+/// written at the leader at 100: T2 aborts at position 2 (delivered at R2
+/// at 100), is executed again at 110 on snapshot 2 and reaches the leader
+/// at 150, after T3 took position 3. Optimistically, that second attempt
+/// read x at version 1 and aborts too. With `MAX_RETRIES = 1` it is
+/// broadcast `ordered`, with no readset: it executes at position 4 and
+/// commits, and every replica ends with T2's value.
+#[test]
+fn deferred_update_4_7_after_max_retries_the_transaction_executes_at_delivery() {
+    for (max_retries, t2_aborts) in [(None, 2), (Some(1), 1)] {
+        let options = Options { max_retries, ..Options::default() };
+        let mut net = TestNet::new(&DELAYS, 1, R0, &options);
+        let (t1, t2, t3) = (write(1, 1, X), write(2, 1, X), write(3, 1, X));
+        net.submit_at(0, R1, t1.clone());
+        net.submit_at(0, R2, t2.clone());
+        net.submit_at(100, R0, t3.clone());
+        net.run_until(260);
+        assert_eq!(process(&net, R2).aborts(), t2_aborts, "max_retries {max_retries:?}");
+        if max_retries.is_some() {
+            assert_eq!(process(&net, R2).ordered(), 1);
+            let ordered = net.delivered.iter().any(|(_, _, _, m)| {
+                matches!(m, Message::Abcast(fpaxos::Message::Accept { slot: 4, cmd: Some(c), .. })
+                    if c.ordered && c.readset.is_empty() && c.cmd.id == t2.id)
+            });
+            assert!(ordered, "T2's second attempt is ordered, in slot 4");
+            // Chosen at 170 (R1's ack), at R2 at 210.
+            assert_eq!(net.executed_at(R2, t2.id), Some(210));
+            for id in [R0, R1, R2] {
+                assert_eq!(net.executed_by(id), vec![t1.id, t3.id, t2.id], "at R{}", id - 1);
+                assert_eq!(net.store(id).get(X), Some(Command::unique_value(t2.id)));
+                assert_eq!(process(&net, id).version(X), 4);
+            }
+        } else {
+            assert_eq!(net.executed_at(R2, t2.id), None, "still retrying optimistically");
+        }
+    }
 }
