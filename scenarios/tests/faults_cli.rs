@@ -233,13 +233,13 @@ fn a_small_swarm_passes_and_a_seed_replays_through_sim() {
     assert!(dir.path().join("replay").join("faults.csv").is_file());
 }
 
+/// 3PC's swarm draws crashes and restarts only (its promise waives
+/// every safety check under network faults) and says what that leaves
+/// to its fault tests.
 #[test]
-fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
+fn a_three_pc_swarm_draws_crashes_only_and_says_what_it_did_not_test() {
     let options = SwarmOptions {
-        // 2PC: not in `recovers()` by design (deferred update, the
-        // example here before, recovers since it restarts and no longer
-        // starves on a hot key).
-        protocol: ProtocolName::TwoPc,
+        protocol: ProtocolName::ThreePc,
         seeds: 2,
         first_seed: 1,
         conflict_percent: 100.0,
@@ -249,15 +249,17 @@ fn a_swarm_of_a_protocol_without_recovery_says_what_it_did_not_test() {
         protocol_options: Vec::new(),
     };
     let text = swarm::scenario_text(&options);
-    assert!(text.contains("max_crashed = 0") && text.contains("partitions = false"), "{text}");
-    let scenario = swarm::load(&options, Path::new("2pc.toml")).unwrap();
+    assert!(text.contains("max_crashed = \"f\"") && text.contains("partitions = false"), "{text}");
+    assert!(text.contains("slow_links = false") && text.contains("restarts = true"), "{text}");
+    let scenario = swarm::load(&options, Path::new("3pc.toml")).unwrap();
     let result = swarm::run(&options, &scenario, &scenarios::scenario::sweep::pool(1).unwrap());
-    assert_eq!(result.tested, "slow links only");
+    assert_eq!(result.tested, "up to f=1 crashes at a time (half of them restart)");
     assert!(
-        result.not_tested.contains("crashes, partitions, loss and duplication: 2pc blocks after a coordinator crash"),
+        result.not_tested.starts_with("partitions, slow links, loss and duplication: 3pc is safe only with a perfect"),
         "{}",
         result.not_tested
     );
+    assert!(result.failed.is_empty(), "{:?}", result.failed);
 }
 
 /// Primary/backup recovers in every mode; asynchronous mode's swarm is
