@@ -1280,30 +1280,13 @@ mod vr_reconfiguration {
 /// crashing around its own removal and with an added server crashing and
 /// restarting.
 mod raft_membership {
-    use latency_data::Matrix;
+    use super::*;
     use protocols::raft::{MembershipChange, Options, Raft, Role};
-    use sim_core::faults::{Fault, FaultKind, FaultPlan};
-    use sim_core::time::{NS_PER_MS, NS_PER_S};
-    use sim_core::workload::{KeyDistribution, Workload};
-    use sim_core::{DelayOptions, ProcessId, RegionId, RunConfig, Simulation};
-
-    const SITES: [&str; 5] = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"];
 
     fn config(faults: Vec<Fault>, seed: u64) -> RunConfig {
-        let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-        let sites = SITES.map(|name| RegionId(matrix.region_index(name).expect("known region") as u16)).to_vec();
-        let mut config = RunConfig::new(matrix, sites);
+        let mut config = super::config(faults, seed);
         config.clients_per_region = 2;
         config.commands_per_client = 30;
-        config.seed = seed;
-        config.max_time_ns = 60 * NS_PER_S;
-        config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-        config.workload = Workload {
-            keys: KeyDistribution::ConflictPool { conflict_rate: 1.0, hot_keys: 1 },
-            read_ratio: 0.3,
-            ..Workload::default()
-        };
-        config.faults = FaultPlan { schedule: faults, ..FaultPlan::default() };
         config.protocol.leader = Some(ProcessId(1));
         config
     }
@@ -1379,37 +1362,20 @@ mod raft_membership {
 /// refused and complete elsewhere), and serves again. Self-contained: its
 /// own run configuration.
 mod deferred_update_restart {
-    use latency_data::Matrix;
+    use super::*;
     use protocols::deferred_update::{DeferredUpdate, Options};
     use protocols::{ProtocolName, ProtocolOptions};
-    use sim_core::faults::{Fault, FaultKind, FaultPlan};
-    use sim_core::time::{NS_PER_MS, NS_PER_S};
-    use sim_core::workload::{KeyDistribution, Workload};
-    use sim_core::{DelayOptions, ProcessId, RegionId, RunConfig, Simulation};
-
-    const SITES: [&str; 5] = ["us-central1", "europe-west1", "asia-east1", "southamerica-east1", "us-west1"];
 
     fn config(down: (u64, u64), id: u32, seed: u64) -> RunConfig {
-        let matrix = Matrix::builtin("gcp").expect("built-in matrix");
-        let sites = SITES.map(|name| RegionId(matrix.region_index(name).expect("known region") as u16)).to_vec();
-        let mut config = RunConfig::new(matrix, sites);
-        config.clients_per_region = 3;
-        config.commands_per_client = 20;
-        config.seed = seed;
-        config.max_time_ns = 60 * NS_PER_S;
-        config.protocol.leader = Some(ProcessId(1));
-        config.delay = DelayOptions { jitter: true, reorder: true, ..DelayOptions::default() };
-        config.workload = Workload {
-            keys: KeyDistribution::ConflictPool { conflict_rate: 0.5, hot_keys: 1 },
-            read_ratio: 0.3,
-            ..Workload::default()
-        };
         let restart = Fault {
             at_ns: down.0 * NS_PER_MS,
             until_ns: Some(down.1 * NS_PER_MS),
             kind: FaultKind::Crash { processes: vec![ProcessId(id)] },
         };
-        config.faults = FaultPlan { schedule: vec![restart], ..FaultPlan::default() };
+        let mut config = super::config(vec![restart], seed);
+        config.commands_per_client = 20;
+        config.protocol.leader = Some(ProcessId(1));
+        config.workload.keys = KeyDistribution::ConflictPool { conflict_rate: 0.5, hot_keys: 1 };
         config
     }
 
