@@ -38,6 +38,17 @@ fn config(faults: Vec<Fault>, seed: u64) -> RunConfig {
     config
 }
 
+/// The shared configuration for membership-change runs (VR
+/// reconfiguration, Raft membership): fewer clients and commands, so a
+/// run spans the planned changes without taking long, led by p1.
+fn membership_config(faults: Vec<Fault>, seed: u64) -> RunConfig {
+    let mut config = config(faults, seed);
+    config.clients_per_region = 2;
+    config.commands_per_client = 30;
+    config.protocol.leader = Some(ProcessId(1));
+    config
+}
+
 fn crash(at_ms: u64, ids: &[u32]) -> Fault {
     let processes = ids.iter().map(|&id| ProcessId(id)).collect();
     Fault { at_ns: at_ms * NS_PER_MS, until_ns: None, kind: FaultKind::Crash { processes } }
@@ -1197,13 +1208,7 @@ mod vr_reconfiguration {
     use super::*;
     use protocols::vr::{Options, Status, Vr};
 
-    fn config(faults: Vec<Fault>, seed: u64) -> RunConfig {
-        let mut config = super::config(faults, seed);
-        config.clients_per_region = 2;
-        config.commands_per_client = 30;
-        config.protocol.leader = Some(ProcessId(1));
-        config
-    }
+    use super::membership_config as config;
 
     fn plan() -> Options {
         Options {
@@ -1283,13 +1288,7 @@ mod raft_membership {
     use super::*;
     use protocols::raft::{MembershipChange, Options, Raft, Role};
 
-    fn config(faults: Vec<Fault>, seed: u64) -> RunConfig {
-        let mut config = super::config(faults, seed);
-        config.clients_per_region = 2;
-        config.commands_per_client = 30;
-        config.protocol.leader = Some(ProcessId(1));
-        config
-    }
+    use super::membership_config as config;
 
     fn plan() -> Options {
         let change = |at_ms, add, remove| MembershipChange { at_ms, add, remove };
