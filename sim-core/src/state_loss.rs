@@ -63,7 +63,7 @@ impl StateLossWatch {
     /// True if `process` restarted and has not yet said it recovered: the
     /// engine asks it again after its steps.
     pub fn watches(&self, process: ProcessId) -> bool {
-        !self.recovering.is_empty() && self.recovering.contains(&process)
+        self.recovering.contains(&process)
     }
 
     fn count(&mut self, now: Time) {

@@ -473,6 +473,29 @@ impl Vr {
         }
     }
 
+    /// What every COMMIT does at a backup or witness, if it comes from the
+    /// view's primary (false, and nothing done, otherwise): renew the
+    /// lease promise and acknowledge it (§10a), then learn the commit
+    /// point.
+    fn accept_commit(
+        &mut self,
+        from: ProcessId,
+        view: View,
+        (commit, stable, sent_at): (u64, u64, Time),
+        now: Time,
+        out: &mut Outbox<Self>,
+    ) -> bool {
+        if !self.accept_from_primary(from, view, now, out) {
+            return false;
+        }
+        if self.leased_reads {
+            self.promise(sent_at, now);
+            out.send(from, Message::CommitAck { view, echo: sent_at });
+        }
+        self.learn_commit(commit, stable);
+        true
+    }
+
     /// §4 step 6: a COMMIT (heartbeat, or the reply to this process's client).
     fn handle_commit(
         &mut self,
@@ -482,14 +505,9 @@ impl Vr {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if !self.accept_from_primary(from, view, now, out) {
+        if !self.accept_commit(from, view, (commit, stable, sent_at), now, out) {
             return;
         }
-        if self.leased_reads {
-            self.promise(sent_at, now);
-            out.send(from, Message::CommitAck { view, echo: sent_at }); // §10a
-        }
-        self.learn_commit(commit, stable);
         if self.commit > self.log.last() {
             self.arm_state_transfer(out); // committed entries are missing here
         }

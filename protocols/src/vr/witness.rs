@@ -197,14 +197,9 @@ impl Vr {
         now: Time,
         out: &mut Outbox<Self>,
     ) {
-        if !self.accept_from_primary(from, view, now, out) {
+        if !self.accept_commit(from, view, (commit, stable, sent_at), now, out) {
             return;
         }
-        if self.leased_reads {
-            self.promise(sent_at, now);
-            out.send(from, Message::CommitAck { view, echo: sent_at });
-        }
-        self.learn_commit(commit, stable);
         for (op, entry) in (first_op..).zip(entries) {
             if op == self.log.last() + 1 {
                 self.log.push(entry);

@@ -106,11 +106,12 @@ impl History {
         self.ops.is_empty()
     }
 
-    /// The latest answer to an operation, per key (for sorting unanswered
-    /// commands into blocked and starved, [`super::progress`]).
-    pub(super) fn latest_answer_per_key(&self) -> super::progress::LatestPerKey {
+    /// The latest answer to an operation on each of `keys` that has one
+    /// (for sorting unanswered commands into blocked and starved,
+    /// [`super::progress`]).
+    pub(super) fn latest_answer_per_key(&self, keys: &super::progress::Keys) -> super::progress::LatestPerKey {
         let mut latest = super::progress::LatestPerKey::new();
-        for op in self.ops.iter().filter(|op| op.responded_ns != u64::MAX) {
+        for op in self.ops.iter().filter(|op| op.responded_ns != u64::MAX && keys.contains(&op.key)) {
             let responded = Time::from_ns(op.responded_ns);
             latest.entry(op.key).and_modify(|t| *t = (*t).max(responded)).or_insert(responded);
         }

@@ -25,7 +25,7 @@
 use super::{FaultClass, History};
 use crate::command::{CommandId, Key};
 use crate::time::Time;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Unanswered commands kept by id in reports, per kind.
 pub const UNFINISHED_KEPT: usize = 5;
@@ -53,8 +53,17 @@ impl Unfinished {
         pending: impl IntoIterator<Item = (CommandId, Time, &'a [Key])>,
         faults: FaultClass,
     ) -> Unfinished {
-        let latest = if faults.any() { LatestPerKey::new() } else { history.latest_answer_per_key() };
+        let pending: Vec<(CommandId, Time, &[Key])> = pending.into_iter().collect();
         let mut unfinished = Unfinished::default();
+        if pending.is_empty() {
+            return unfinished; // the usual run: no pass over the history
+        }
+        let latest = if faults.any() {
+            LatestPerKey::new()
+        } else {
+            let keys = pending.iter().flat_map(|&(_, _, keys)| keys.iter().copied()).collect();
+            history.latest_answer_per_key(&keys)
+        };
         for (cmd, submitted, keys) in pending {
             let key_moved = keys.iter().any(|key| latest.get(key).is_some_and(|&latest| latest > submitted));
             let (count, kept) = if key_moved {
@@ -79,6 +88,9 @@ impl Unfinished {
 
 /// The latest answer to an operation, per key.
 pub(super) type LatestPerKey = BTreeMap<Key, Time>;
+
+/// Keys whose latest answer is wanted.
+pub(super) type Keys = BTreeSet<Key>;
 
 #[cfg(test)]
 mod tests {
