@@ -377,7 +377,7 @@ impl Protocol for DeferredUpdate {
                 self.carry_over(now, out);
             }
             Timer::Retry(id) => self.retry(id, now, out),
-            Timer::StateRetry => self.on_state_retry(now, out),
+            Timer::StateRetry => self.on_state_retry(out),
         }
     }
 }

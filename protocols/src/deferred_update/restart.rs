@@ -63,7 +63,7 @@ impl DeferredUpdate {
         self.pending.clear();
         self.catch_up = Some(CatchUp::default());
         out.recovery_started();
-        self.request_state(now, out);
+        self.request_state(out);
         self.carry_over(now, out);
     }
 
@@ -78,7 +78,7 @@ impl DeferredUpdate {
     }
 
     /// STATE_REQ to every peer; the first that answers sets the target.
-    fn request_state(&mut self, _now: Time, out: &mut Outbox<Self>) {
+    fn request_state(&mut self, out: &mut Outbox<Self>) {
         let from_slot = self.certifier.delivered() + 1;
         out.send_to_each(&self.others(), Message::StateRequest { from_slot });
         out.set_timer(Timer::StateRetry, STATE_RETRY_NS);
@@ -131,9 +131,9 @@ impl DeferredUpdate {
     }
 
     /// No STATE (or not enough) yet: ask every peer again.
-    pub(super) fn on_state_retry(&mut self, now: Time, out: &mut Outbox<Self>) {
+    pub(super) fn on_state_retry(&mut self, out: &mut Outbox<Self>) {
         if self.catching_up() {
-            self.request_state(now, out);
+            self.request_state(out);
         }
     }
 }
